@@ -1,0 +1,170 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Config is the API's part of dialerd's configuration.
+type Config struct {
+	// TokenKey signs JWTs (HS256); at least 32 bytes.
+	TokenKey []byte
+	// TokenTTL is how long an issued token is valid.
+	TokenTTL time.Duration
+	// MaxBodyBytes caps a request body outside upload routes.
+	MaxBodyBytes int64
+	// Now is the clock for tokens and throttling; time.Now when nil.
+	Now func() time.Time
+}
+
+// ReadyCheck is one thing /readyz asks about.
+type ReadyCheck struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// Deps are the stores and checks the handlers use. Each field's interface is
+// declared beside the handlers that use it.
+type Deps struct {
+	Users  userStore
+	Checks []ReadyCheck
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	deps      Deps
+	engine    *gin.Engine
+	tokens    *tokenIssuer
+	verifiers []credentialVerifier
+	throttle  *loginThrottle
+	dummyHash []byte
+	ready     atomic.Bool
+}
+
+// New builds the server and its routes. It is not ready (ICTCore routes
+// answer 423) until SetReady(true).
+func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
+	if len(cfg.TokenKey) < 32 {
+		return nil, errors.New("api: token key must be at least 32 bytes")
+	}
+	if cfg.TokenTTL <= 0 {
+		return nil, errors.New("api: token ttl must be positive")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("dialerd timing equaliser"), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       log,
+		deps:      deps,
+		tokens:    &tokenIssuer{key: cfg.TokenKey, ttl: cfg.TokenTTL, now: cfg.Now, users: deps.Users},
+		throttle:  newLoginThrottle(cfg.Now),
+		dummyHash: dummy,
+	}
+	s.verifiers = []credentialVerifier{s.tokens}
+	s.engine = s.routes()
+	return s, nil
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// SetReady opens (true) or closes (false) the ICTCore routes.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(withRequestID(), s.accessLog(), s.recoverJSON(), limitBody(s.cfg.MaxBodyBytes))
+	e.NoRoute(func(c *gin.Context) { s.fail(c, dialer.NotFound("route "+c.Request.URL.Path)) })
+	e.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ictcoreError{Error: ictcoreErrorBody{
+			Code: http.StatusMethodNotAllowed, Message: "method " + c.Request.Method + " not allowed on " + c.Request.URL.Path}})
+	})
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	ict := e.Group("/", s.requireReady())
+	ict.POST("/authenticate", s.login)
+
+	authed := ict.Group("/", s.authenticate())
+	s.userRoutes(authed)
+	return e
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "alive"})
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	status, code := "ready", http.StatusOK
+	if !s.ready.Load() {
+		status, code = "starting", http.StatusServiceUnavailable
+	}
+	for _, ch := range s.deps.Checks {
+		if err := ch.Check(ctx); err != nil {
+			checks[ch.Name] = err.Error()
+			status, code = "not ready", http.StatusServiceUnavailable
+			continue
+		}
+		checks[ch.Name] = "ok"
+	}
+	c.JSON(code, gin.H{"status": status, "checks": checks})
+}
+
+// bindJSON decodes the body into dst, answering 400 (unreadable, too large)
+// and returning false when it cannot. Unknown fields are ignored, as ICTCore
+// clients send whole objects back.
+func (s *Server) bindJSON(c *gin.Context, dst any) bool {
+	dec := json.NewDecoder(c.Request.Body)
+	err := dec.Decode(dst)
+	if err == nil {
+		// One JSON value per body: trailing garbage is an error, not ignored.
+		if _, extra := dec.Token(); !errors.Is(extra, io.EOF) {
+			err = errors.New("unexpected data after the JSON value")
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, ictcoreError{Error: ictcoreErrorBody{
+			Code: http.StatusRequestEntityTooLarge, Message: "request body too large"}})
+	case errors.Is(err, io.EOF):
+		s.badRequest(c, "request body is empty; a JSON object is required")
+	case errors.As(err, &typeErr):
+		s.fail(c, dialer.InvalidField(strings.TrimPrefix(typeErr.Field, "."), "must be a JSON "+typeErr.Type.Kind().String()))
+	default:
+		s.badRequest(c, "malformed JSON: "+err.Error())
+	}
+	return false
+}
