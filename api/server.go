@@ -162,7 +162,11 @@ func (s *Server) bindJSON(c *gin.Context, dst any) bool {
 	case errors.Is(err, io.EOF):
 		s.badRequest(c, "request body is empty; a JSON object is required")
 	case errors.As(err, &typeErr):
-		s.fail(c, dialer.InvalidField(strings.TrimPrefix(typeErr.Field, "."), "must be a JSON "+typeErr.Type.Kind().String()))
+		field := strings.TrimPrefix(typeErr.Field, ".")
+		if field == "" {
+			field = "body"
+		}
+		s.fail(c, dialer.InvalidField(field, "wrong JSON type: "+typeErr.Value+" where "+typeErr.Type.Kind().String()+" is expected"))
 	default:
 		s.badRequest(c, "malformed JSON: "+err.Error())
 	}

@@ -54,3 +54,25 @@ func (db *DB) DefaultTenant(ctx context.Context) (dialer.Tenant, error) {
 	t.CreatedAt = time.Unix(created, 0).UTC()
 	return t, nil
 }
+
+// CreateTenant adds a tenant with a fresh id.
+func (db *DB) CreateTenant(ctx context.Context, name, typ string) (dialer.Tenant, error) {
+	var v dialer.Invalid
+	if name == "" {
+		v.Add("name", "required")
+	}
+	if typ != "org" && typ != "individual" {
+		v.Add("type", "must be org or individual")
+	}
+	if err := v.Err(); err != nil {
+		return dialer.Tenant{}, err
+	}
+	now := time.Now()
+	t := dialer.Tenant{ID: rand.Text()[:22], Name: name, Type: typ, CreatedAt: now.UTC().Truncate(time.Second), Version: 1}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO tenants (tenant_id, name, type, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		t.ID, t.Name, t.Type, now.Unix(), now.Unix())
+	if err != nil {
+		return dialer.Tenant{}, fmt.Errorf("store: create tenant: %w", err)
+	}
+	return t, nil
+}

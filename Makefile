@@ -1,0 +1,50 @@
+# dialerd — see README.md. Every target works on a fresh Debian machine with Go.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+BIN       := bin/dialerd
+# sudo only when not already root (CI runs as root, laptops usually not).
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run build test test-deps lint bench fuzz clean
+
+## run: start the daemon with embedded SQLite in ./var, no config file needed
+run:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/dialerd
+
+## build: the daemon binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dialerd
+
+## test-deps: install what the tests need (sipp from Debian's sip-tester) when missing
+test-deps:
+	@command -v sipp >/dev/null 2>&1 || { \
+		echo "installing sip-tester (sipp) for the SIP tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester; }
+
+## test: vet and every test, with the race detector
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the benchmarks (Go benchmarks of every package)
+bench: test-deps
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
+
+## fuzz: a short run of every fuzz target (FUZZTIME=30s by default)
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin

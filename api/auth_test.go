@@ -1,0 +1,301 @@
+package api
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestUserLifecycle(t *testing.T) {
+	e := newEnv(t)
+	var users []map[string]any
+	e.expect(e.do("GET", "/users", e.admin, nil), 200).json(t, &users)
+	if len(users) != 1 || users[0]["username"] != "admin" {
+		t.Fatalf("initial users: %v", users)
+	}
+
+	id, tok := e.createUser("alice", map[string]any{"email": "alice@example.com", "phone": 3001234567})
+	path := "/users/" + strconv.FormatInt(id, 10)
+	var u map[string]any
+	e.expect(e.do("GET", path, e.admin, nil), 200).json(t, &u)
+	if u["email"] != "alice@example.com" || u["phone"] != "3001234567" {
+		t.Errorf("created user reads back as %v", u)
+	}
+
+	// The admin changes alice's password; the new one works, the old one
+	// and tokens issued before do not.
+	r := e.expect(e.do("PUT", path+"/password", e.admin, map[string]string{"password": "brand-new-pass"}), 200)
+	assertNoSecrets(t, r.Body)
+	e.login("alice", "brand-new-pass")
+	e.expect(e.do("POST", "/authenticate", "", map[string]string{"username": "alice", "password": "password-alice"}), 401).errorBody(t)
+	e.expect(e.do("GET", path, tok, nil), 401).errorBody(t)
+
+	// No response carries a password or its hash.
+	for _, p := range []string{"/users", path} {
+		assertNoSecrets(t, e.do("GET", p, e.admin, nil).Body)
+	}
+	e.expect(e.do("DELETE", path, e.admin, nil), 200)
+	e.expect(e.do("GET", path, e.admin, nil), 404).errorBody(t)
+}
+
+func assertNoSecrets(t *testing.T, body []byte) {
+	t.Helper()
+	for _, bad := range []string{"passw", "$2a$", "$2b$", "hash"} {
+		if bytes.Contains(body, []byte(bad)) {
+			t.Errorf("response carries %q: %s", bad, body)
+		}
+	}
+}
+
+func TestUnauthorized(t *testing.T) {
+	e := newEnv(t)
+	forge := func(key []byte, method jwt.SigningMethod, claims jwt.MapClaims) string {
+		tok, err := jwt.NewWithClaims(method, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	good := jwt.MapClaims{"sub": "1", "iss": "dialerd", "exp": time.Now().Add(time.Hour).Unix(), "tid": ""}
+	noneTok, _ := jwt.NewWithClaims(jwt.SigningMethodNone, good).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	for name, tok := range map[string]string{
+		"missing":    "",
+		"garbage":    "not-a-jwt",
+		"wrong key":  forge(bytes.Repeat([]byte("x"), 32), jwt.SigningMethodHS256, good),
+		"alg none":   noneTok,
+		"truncated":  e.admin[:len(e.admin)-4],
+		"other user": forge(bytes.Repeat([]byte("k"), 32), jwt.SigningMethodHS256, jwt.MapClaims{"sub": "999", "iss": "dialerd", "exp": time.Now().Add(time.Hour).Unix()}),
+	} {
+		r := e.do("GET", "/users", tok, nil)
+		if r.Status != http.StatusUnauthorized {
+			t.Errorf("%s token: status %d, want 401", name, r.Status)
+			continue
+		}
+		r.errorBody(t)
+	}
+
+	// Expired: the admin's token, a day later.
+	e.clock.Add(25 * time.Hour)
+	r := e.expect(e.do("GET", "/users", e.admin, nil), 401)
+	if msg := r.errorBody(t).Message; !strings.Contains(msg, "expired") {
+		t.Errorf("expired token message %q", msg)
+	}
+}
+
+func TestTokenHeaders(t *testing.T) {
+	e := newEnv(t)
+	for _, h := range [][2]string{
+		{"Authorization", "Bearer " + e.admin},
+		{"Authorization", "bearer " + e.admin},
+		{"Authentication", "Bearer " + e.admin}, // the ICTCore document's spelling
+		{"X-Auth-Token", e.admin},
+	} {
+		e.expect(e.do("GET", "/users", "", nil, h[0], h[1]), 200)
+	}
+}
+
+func TestLoginThrottled(t *testing.T) {
+	e := newEnv(t)
+	bad := map[string]string{"username": "admin", "password": "wrong-password"}
+	for range freeFailures {
+		e.expect(e.do("POST", "/authenticate", "", bad), 401)
+	}
+	e.expect(e.do("POST", "/authenticate", "", bad), 401)
+	// Now blocked, even with the right password.
+	r := e.expect(e.do("POST", "/authenticate", "", map[string]string{"username": "admin", "password": adminPassword}), 429)
+	r.errorBody(t)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	e.clock.Add(maxBlock)
+	e.login("admin", adminPassword)
+}
+
+func TestThrottleBlocksGrowAndForget(t *testing.T) {
+	now := time.Unix(0, 0)
+	th := newLoginThrottle(func() time.Time { return now })
+	var last time.Duration
+	for i := 1; i <= freeFailures+12; i++ {
+		th.fail("k")
+		wait := th.blocked("k")
+		switch {
+		case i <= freeFailures && wait != 0:
+			t.Fatalf("failure %d already blocks for %v", i, wait)
+		case i > freeFailures && (wait < last || wait > maxBlock):
+			t.Fatalf("failure %d blocks for %v after %v (max %v)", i, wait, last, maxBlock)
+		}
+		last = wait
+	}
+	if last != maxBlock {
+		t.Errorf("block does not reach the cap: %v", last)
+	}
+	now = now.Add(forget + maxBlock + time.Second)
+	th.fail("k")
+	if w := th.blocked("k"); w != 0 {
+		t.Errorf("an old key was not forgotten: blocked %v", w)
+	}
+}
+
+func TestPermissionsEnforced(t *testing.T) {
+	e := newEnv(t)
+	bobID, bob := e.createUser("bob", nil)
+	carolID, _ := e.createUser("carol", nil)
+	bobPath := fmt.Sprintf("/users/%d", bobID)
+	carolPath := fmt.Sprintf("/users/%d", carolID)
+
+	// A plain user sees only itself.
+	var list []map[string]any
+	e.expect(e.do("GET", "/users", bob, nil), 200).json(t, &list)
+	if len(list) != 1 || list[0]["username"] != "bob" {
+		t.Errorf("bob's user list: %v", list)
+	}
+	e.expect(e.do("GET", bobPath, bob, nil), 200)
+	e.expect(e.do("GET", carolPath, bob, nil), 403).errorBody(t)
+	e.expect(e.do("POST", "/users", bob, map[string]any{"username": "eve", "passwd": "password-eve"}), 403).errorBody(t)
+	e.expect(e.do("PUT", carolPath+"/password", bob, map[string]string{"password": "hijacked-pass"}), 403)
+	e.expect(e.do("GET", "/users/csv", bob, nil), 403)
+
+	// Bob may change his own profile and password, but not his active flag.
+	e.expect(e.do("PUT", bobPath, bob, map[string]any{"last_name": "Builder"}), 200)
+	e.expect(e.do("PUT", bobPath, bob, map[string]any{"active": 0}), 412)
+	e.expect(e.do("PUT", bobPath+"/password", bob, map[string]string{"password": "bobs-new-pass"}), 200)
+
+	// Granted user.write (id 2), bob may create users but never hand out admin.
+	bob = e.login("bob", "bobs-new-pass")
+	e.expect(e.do("PUT", bobPath+"/permissions/2", e.admin, nil), 200)
+	e.expect(e.do("POST", "/users", bob, map[string]any{"username": "dave", "passwd": "password-dave"}), 200)
+	e.expect(e.do("POST", "/users", bob, map[string]any{"username": "mallory", "passwd": "password-mal", "roles": []int{1}}), 403)
+	e.expect(e.do("PUT", bobPath+"/roles/1", bob, nil), 403)
+	e.expect(e.do("PUT", "/users/1/password", bob, map[string]string{"password": "owned-admin!"}), 403)
+	var dave []map[string]any
+	e.expect(e.do("GET", "/users?username=dave", bob, nil), 200).json(t, &dave)
+	if len(dave) != 1 {
+		t.Errorf("bob does not see the user he created: %v", dave)
+	}
+
+	// Revoked, the right is gone at once, on the same token.
+	e.expect(e.do("DELETE", bobPath+"/permissions/2", e.admin, nil), 200)
+	e.expect(e.do("POST", "/users", bob, map[string]any{"username": "erin", "passwd": "password-erin"}), 403)
+
+	// Deactivated, bob's token stops working.
+	e.expect(e.do("PUT", bobPath, e.admin, map[string]any{"active": 0}), 200)
+	e.expect(e.do("GET", bobPath, bob, nil), 401)
+	e.expect(e.do("POST", "/authenticate", "", map[string]string{"username": "bob", "password": "bobs-new-pass"}), 401)
+}
+
+func TestValidationAndMalformedInput(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		status int
+	}{
+		{"malformed JSON", "POST", "/users", `{"username": "x",`, 400},
+		{"not an object", "POST", "/users", `[1,2]`, 412},
+		{"trailing data", "POST", "/users", `{"username":"zed","passwd":"password-zed"} {}`, 400},
+		{"empty body", "POST", "/users", "", 400},
+		{"wrong type", "POST", "/users", `{"username": 5}`, 412},
+		{"short password", "POST", "/users", map[string]any{"username": "zed", "passwd": "short"}, 412},
+		{"bad username", "POST", "/users", map[string]any{"username": "a b{c}", "passwd": "password-ok"}, 412},
+		{"unknown role", "POST", "/users", map[string]any{"username": "zed", "passwd": "password-ok", "roles": []int{99}}, 412},
+		{"duplicate", "POST", "/users", map[string]any{"username": "ADMIN", "passwd": "password-ok"}, 409},
+		{"bad id", "GET", "/users/abc", nil, 404},
+		{"unknown filter", "GET", "/users?password_hash=x", nil, 412},
+		{"bad page", "GET", "/users?limit=-1", nil, 412},
+		{"login malformed", "POST", "/authenticate", `{"username"`, 400},
+		{"login missing", "POST", "/authenticate", map[string]string{}, 412},
+		{"too large", "POST", "/users", `{"username":"` + strings.Repeat("a", 70<<10) + `"}`, 413},
+	} {
+		r := e.do(tc.method, tc.path, e.admin, tc.body)
+		if r.Status != tc.status {
+			t.Errorf("%s: status %d, want %d: %s", tc.name, r.Status, tc.status, r.Body)
+			continue
+		}
+		var env ictcoreError
+		r.json(t, &env)
+		if env.Error.Message == "" {
+			t.Errorf("%s: no error message in %s", tc.name, r.Body)
+		}
+	}
+	var users []map[string]any
+	e.expect(e.do("GET", "/users", e.admin, nil), 200).json(t, &users)
+	if len(users) != 1 {
+		t.Errorf("rejected requests created users: %v", users)
+	}
+}
+
+func TestUsersCSV(t *testing.T) {
+	e := newEnv(t)
+	good := "username,passwd,first_name,email,roles\nann,password-ann,Ann,ann@example.com,2\nben,password-ben,Ben,,\n"
+	r := e.expect(e.do("POST", "/users/csv", e.admin, good, "Content-Type", "text/csv"), 200)
+	var out struct {
+		Created int     `json:"created"`
+		IDs     []int64 `json:"user_ids"`
+	}
+	r.json(t, &out)
+	if out.Created != 2 || len(out.IDs) != 2 {
+		t.Fatalf("import: %s", r.Body)
+	}
+	e.login("ann", "password-ann")
+
+	// One bad row: nothing goes in, and the answer names line and field.
+	bad := "username,passwd,email\ncid,password-cid,cid@example.com\ndan,short,not-an-email\nann,password-dup,\n"
+	r = e.expect(e.do("POST", "/users/csv", e.admin, bad, "Content-Type", "text/csv"), 412)
+	fields := r.errorBody(t).Fields
+	for _, want := range []string{"line 3: passwd", "line 3: email"} {
+		if _, ok := fields[want]; !ok {
+			t.Errorf("error fields %v lack %q", fields, want)
+		}
+	}
+	e.expect(e.do("POST", "/authenticate", "", map[string]string{"username": "cid", "password": "password-cid"}), 401)
+	e.expect(e.do("POST", "/users/csv", e.admin, "username,passwd\nann,password-again\n", "Content-Type", "text/csv"), 409)
+
+	r = e.expect(e.do("GET", "/users/csv", e.admin, nil), 200)
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+		t.Errorf("export Content-Type %q", ct)
+	}
+	lines := strings.Split(strings.TrimSpace(string(r.Body)), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "user_id,username") || !strings.Contains(lines[2], "ann@example.com") {
+		t.Errorf("export:\n%s", r.Body)
+	}
+	assertNoSecrets(t, r.Body)
+}
+
+func TestServerErrorsAreJSON(t *testing.T) {
+	e := newEnv(t)
+	e.srv.engine.GET("/boom", func(*gin.Context) { panic("boom") })
+	r := e.expect(e.do("GET", "/boom", "", nil), 500)
+	if body := r.errorBody(t); body.RequestID == "" || body.Message != "internal error" {
+		t.Errorf("500 body %+v", body)
+	}
+	e.expect(e.do("GET", "/no/such/route", "", nil), 404).errorBody(t)
+	e.expect(e.do("PATCH", "/authenticate", "", nil), 405).errorBody(t)
+	if id := e.do("GET", "/healthz", "", nil, "X-Request-Id", "abc-123").Header.Get("X-Request-Id"); id != "abc-123" {
+		t.Errorf("request id not echoed: %q", id)
+	}
+	if id := e.do("GET", "/healthz", "", nil, "X-Request-Id", "bad id;<script>").Header.Get("X-Request-Id"); id == "" || strings.Contains(id, "bad") {
+		t.Errorf("insane request id kept: %q", id)
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	e := newEnv(t)
+	e.expect(e.do("GET", "/healthz", "", nil), 200)
+	e.expect(e.do("GET", "/readyz", "", nil), 200)
+	e.srv.SetReady(false)
+	e.expect(e.do("GET", "/users", e.admin, nil), 423).errorBody(t)
+	e.expect(e.do("GET", "/readyz", "", nil), 503)
+	e.expect(e.do("GET", "/healthz", "", nil), 200)
+	e.srv.SetReady(true)
+	e.db.Close()
+	e.expect(e.do("GET", "/readyz", "", nil), 503)
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is dialerd's whole configuration. Every leaf has a YAML key (its
+// dotted path), an environment variable (DIALERD_ + the path in upper case
+// with _ for .) and a flag (--path). Priority rises: defaults, file, env, flags.
+type Config struct {
+	Listen  string `yaml:"listen" help:"address the HTTP API listens on (host:port)"`
+	DataDir string `yaml:"data_dir" help:"directory for the database, keys and media files"`
+	Log     struct {
+		Format string `yaml:"format" help:"log format: text or json"`
+		Level  string `yaml:"level" help:"log level: debug, info, warn or error"`
+	} `yaml:"log"`
+	Admin struct {
+		User     string `yaml:"user" help:"username of the admin created on first start"`
+		Password string `yaml:"password" help:"password of that admin; generated into <data_dir>/admin-password when empty"`
+	} `yaml:"admin"`
+	Auth struct {
+		TokenTTL time.Duration `yaml:"token_ttl" help:"how long an issued JWT is valid"`
+	} `yaml:"auth"`
+	HTTP struct {
+		ReadTimeout  time.Duration `yaml:"read_timeout" help:"maximum time to read a whole request"`
+		WriteTimeout time.Duration `yaml:"write_timeout" help:"maximum time to write a response"`
+		IdleTimeout  time.Duration `yaml:"idle_timeout" help:"keep-alive connections close after this idle time"`
+		MaxBodyBytes int64         `yaml:"max_body_bytes" help:"largest accepted JSON request body, in bytes"`
+	} `yaml:"http"`
+	Shutdown struct {
+		Grace time.Duration `yaml:"grace" help:"on SIGTERM, how long calls in flight and requests may finish"`
+	} `yaml:"shutdown"`
+}
+
+// defaultConfig runs on a laptop with no file: `make run`.
+func defaultConfig() Config {
+	var c Config
+	c.Listen = "127.0.0.1:8000"
+	c.DataDir = "./var"
+	c.Log.Format = "text"
+	c.Log.Level = "info"
+	c.Admin.User = "admin"
+	c.Auth.TokenTTL = 24 * time.Hour
+	c.HTTP.ReadTimeout = 30 * time.Second
+	c.HTTP.WriteTimeout = 60 * time.Second
+	c.HTTP.IdleTimeout = 120 * time.Second
+	c.HTTP.MaxBodyBytes = 1 << 20
+	c.Shutdown.Grace = 30 * time.Second
+	return c
+}
+
+// Validate checks every key and names the first bad one.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, why string) { errs = append(errs, fmt.Errorf("config key %s: %s", key, why)) }
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", fmt.Sprintf("%q is not host:port", c.Listen))
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("listen", fmt.Sprintf("port %q is not a number from 0 to 65535", port))
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", fmt.Sprintf("%q is not text or json", c.Log.Format))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", fmt.Sprintf("%q is not debug, info, warn or error", c.Log.Level))
+	}
+	if c.Admin.User == "" {
+		bad("admin.user", "must not be empty")
+	}
+	if p := c.Admin.Password; p != "" && (len(p) < 8 || len(p) > 72) {
+		bad("admin.password", "must be 8 to 72 bytes long")
+	}
+	positive := map[string]time.Duration{
+		"auth.token_ttl": c.Auth.TokenTTL, "http.read_timeout": c.HTTP.ReadTimeout,
+		"http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout,
+	}
+	for _, k := range []string{"auth.token_ttl", "http.read_timeout", "http.write_timeout", "http.idle_timeout"} {
+		if positive[k] <= 0 {
+			bad(k, "must be a positive duration such as 30s or 24h")
+		}
+	}
+	if c.Shutdown.Grace < 0 {
+		bad("shutdown.grace", "must not be negative")
+	}
+	if c.HTTP.MaxBodyBytes < 1024 {
+		bad("http.max_body_bytes", "must be at least 1024")
+	}
+	return errors.Join(errs...)
+}
+
+// configKey is one leaf of Config.
+type configKey struct {
+	path string // YAML dotted path
+	help string
+	v    reflect.Value
+}
+
+func (k configKey) env() string {
+	return "DIALERD_" + strings.ToUpper(strings.ReplaceAll(k.path, ".", "_"))
+}
+
+// keys lists every leaf of c, in declaration order.
+func (c *Config) keys() []configKey {
+	var out []configKey
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			path := prefix + name
+			if f.Type.Kind() == reflect.Struct {
+				walk(path+".", v.Field(i))
+				continue
+			}
+			out = append(out, configKey{path: path, help: f.Tag.Get("help"), v: v.Field(i)})
+		}
+	}
+	walk("", reflect.ValueOf(c).Elem())
+	return out
+}
+
+// set parses s into the key's field.
+func (k configKey) set(s string) error {
+	switch k.v.Interface().(type) {
+	case string:
+		k.v.SetString(s)
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("config key %s: %q is not a duration such as 30s or 24h", k.path, s)
+		}
+		k.v.SetInt(int64(d))
+	case int, int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("config key %s: %q is not an integer", k.path, s)
+		}
+		k.v.SetInt(n)
+	case float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("config key %s: %q is not a number", k.path, s)
+		}
+		k.v.SetFloat(f)
+	case bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("config key %s: %q is not true or false", k.path, s)
+		}
+		k.v.SetBool(b)
+	default:
+		return fmt.Errorf("config key %s: unsupported type %s", k.path, k.v.Type())
+	}
+	return nil
+}
+
+const defaultConfigPath = "/etc/dialerd/dialerd.yaml"
+
+// loadConfig builds the configuration from args (without the program name)
+// and the environment. An explicit --config (or DIALERD_CONFIG) must exist;
+// the default path is read only when present.
+func loadConfig(args []string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	fset := flag.NewFlagSet("dialerd", flag.ContinueOnError)
+	fset.SetOutput(new(bytes.Buffer))
+	configPath := fset.String("config", "", "YAML configuration file (default "+defaultConfigPath+" when present)")
+	keys := cfg.keys()
+	flagVals := map[string]*string{}
+	for _, k := range keys {
+		flagVals[k.path] = fset.String(k.path, "", k.help+" (env "+k.env()+")")
+	}
+	if err := fset.Parse(args); err != nil {
+		return cfg, fmt.Errorf("flags: %w", err)
+	}
+	if fset.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fset.Arg(0))
+	}
+
+	path, explicit := *configPath, true
+	if path == "" {
+		path = getenv("DIALERD_CONFIG")
+	}
+	if path == "" {
+		path, explicit = defaultConfigPath, false
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+	default:
+		return cfg, fmt.Errorf("config file: %w", err)
+	}
+
+	for _, k := range keys {
+		if v := getenv(k.env()); v != "" {
+			if err := k.set(v); err != nil {
+				return cfg, fmt.Errorf("environment %s: %w", k.env(), err)
+			}
+		}
+	}
+	var ferr error
+	fset.Visit(func(f *flag.Flag) {
+		for _, k := range keys {
+			if k.path == f.Name && ferr == nil {
+				if err := k.set(*flagVals[k.path]); err != nil {
+					ferr = fmt.Errorf("flag --%s: %w", f.Name, err)
+				}
+			}
+		}
+	})
+	if ferr != nil {
+		return cfg, ferr
+	}
+	return cfg, cfg.Validate()
+}

@@ -1,0 +1,266 @@
+// Command dialerd is the dialer daemon: it loads its configuration, opens the
+// store, wires the engine, gateways and HTTP API together, tells systemd when
+// it is ready, and stops cleanly on SIGTERM or SIGINT.
+//
+// Usage:
+//
+//	dialerd [--config FILE] [--KEY VALUE ...]   run the daemon
+//	dialerd version                              print the version
+//	dialerd help                                 list every configuration key
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/dialerd/dialerd/api"
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/store"
+)
+
+// version is set at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v += " " + bi.GoVersion
+	}
+	return "dialerd " + v + " (schema " + fmt.Sprint(store.SchemaVersion()) + ")"
+}
+
+// run is main without os.Exit, so tests can drive it. It returns the exit code.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version", "--version", "-v":
+			fmt.Fprintln(stdout, versionString())
+			return 0
+		case "help", "--help", "-h":
+			printHelp(stdout)
+			return 0
+		}
+	}
+	cfg, err := loadConfig(args, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "dialerd: "+err.Error())
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("dialerd stopped with an error", "err", err)
+		return 1
+	}
+	log.Info("dialerd stopped")
+	return 0
+}
+
+func printHelp(w io.Writer) {
+	cfg := defaultConfig()
+	fmt.Fprintln(w, "usage: dialerd [--config FILE] [--KEY VALUE ...] | version | help")
+	fmt.Fprintln(w, "\nconfiguration keys (YAML key, flag --KEY, environment variable), with defaults:")
+	for _, k := range cfg.keys() {
+		fmt.Fprintf(w, "  %-22s %-28s %v\n      %s\n", k.path, k.env(), k.v.Interface(), k.help)
+	}
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the daemon until ctx is cancelled (a signal), then drains.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "dialerd.db"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
+	if err := bootstrapAdmin(ctx, cfg, db, log); err != nil {
+		return err
+	}
+	tokenKey, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "jwt.key"), 32)
+	if err != nil {
+		return err
+	}
+
+	srv, err := api.New(api.Config{
+		TokenKey:     tokenKey,
+		TokenTTL:     cfg.Auth.TokenTTL,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+	}, log, api.Deps{
+		Users:  db,
+		Checks: []api.ReadyCheck{{Name: "store", Check: db.Ping}},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	srv.SetReady(true)
+	log.Info("dialerd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
+	notify(log, daemon.SdNotifyReady)
+
+	err = mainLoop(ctx, db, log, serveErr)
+
+	// Drain: refuse new work first, then let requests in flight finish.
+	srv.SetReady(false)
+	notify(log, daemon.SdNotifyStopping)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Grace)
+	defer cancel()
+	if serr := httpSrv.Shutdown(shutdownCtx); serr != nil {
+		log.Warn("HTTP shutdown did not finish within the grace period", "err", serr)
+	}
+	return err
+}
+
+// mainLoop waits for a stop signal or a server failure and, under a systemd
+// watchdog, pings it only while the store still answers: a wedged daemon is
+// restarted rather than left half alive.
+func mainLoop(ctx context.Context, db *store.DB, log *slog.Logger, serveErr <-chan error) error {
+	var tick <-chan time.Time
+	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 {
+		t := time.NewTicker(interval / 3)
+		defer t.Stop()
+		tick = t.C
+		log.Info("systemd watchdog enabled", "interval", interval)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("stop requested; draining")
+			return nil
+		case err := <-serveErr:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("http server: %w", err)
+		case <-tick:
+			pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := db.Ping(pingCtx)
+			cancel()
+			if err != nil {
+				log.Error("store does not answer; withholding the watchdog ping", "err", err)
+				continue
+			}
+			notify(log, daemon.SdNotifyWatchdog)
+		}
+	}
+}
+
+func notify(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify failed", "state", state, "err", err)
+	}
+}
+
+// bootstrapAdmin creates the default tenant and the admin user on the first
+// start. Without a configured password it generates one and leaves it in
+// <data_dir>/admin-password (mode 0600) for the operator.
+func bootstrapAdmin(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) error {
+	if _, err := db.DefaultTenant(ctx); err == nil {
+		return nil
+	} else if !errors.Is(err, dialer.ErrNotFound) {
+		return err
+	}
+	password, generated := cfg.Admin.Password, false
+	if password == "" {
+		password, generated = rand.Text(), true
+	}
+	var v dialer.Invalid
+	u := dialer.User{Username: cfg.Admin.User, Active: 1}
+	dialer.ValidateUser(&u, &v)
+	if err := v.Err(); err != nil {
+		return fmt.Errorf("config key admin.user: %w", err)
+	}
+	hash, err := dialer.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	pwFile := filepath.Join(cfg.DataDir, "admin-password")
+	if generated {
+		if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", pwFile, err)
+		}
+	}
+	created, err := db.Bootstrap(ctx, u.Username, hash)
+	if err != nil {
+		return err
+	}
+	if created && generated {
+		log.Warn("created the admin user with a generated password", "username", u.Username, "password_file", pwFile)
+	} else if created {
+		log.Info("created the admin user", "username", u.Username)
+	}
+	return nil
+}
+
+// loadOrCreateSecret reads a key file, creating it with n random bytes and
+// mode 0600 on first start. The file is written whole or not at all.
+func loadOrCreateSecret(path string, n int) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err == nil {
+		if len(key) < n {
+			return nil, fmt.Errorf("%s is shorter than %d bytes; remove it to generate a new one (all tokens become invalid)", path, n)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	key = make([]byte, n)
+	_, _ = rand.Read(key)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, key, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return key, nil
+}

@@ -1,0 +1,253 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// openTest opens a fresh store in a temporary directory.
+func openTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "dialerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestOpenSetsPragmas(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	for _, tc := range []struct{ sql, want string }{
+		{"PRAGMA journal_mode", "wal"},
+		{"PRAGMA foreign_keys", "1"},
+		{"PRAGMA busy_timeout", "5000"},
+		{"PRAGMA synchronous", "1"}, // NORMAL
+	} {
+		for name, pool := range map[string]*sql.DB{"writer": db.w, "reader": db.r} {
+			var got string
+			if err := pool.QueryRowContext(ctx, tc.sql).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("%s: %s = %s, want %s", name, tc.sql, got, tc.want)
+			}
+		}
+	}
+	if _, err := db.r.ExecContext(ctx, `INSERT INTO tenants (tenant_id, name, created_at, updated_at) VALUES ('x', 'x', 0, 0)`); err == nil {
+		t.Fatal("the read pool accepted a write")
+	}
+}
+
+// TestMigrateFromEveryVersion opens a database left at each earlier schema
+// version, with data in it, and checks the current binary migrates it.
+func TestMigrateFromEveryVersion(t *testing.T) {
+	ms, err := migrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for k := 0; k < len(ms); k++ {
+		path := filepath.Join(t.TempDir(), "dialerd.db")
+		old, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Rebuild the file as of version k.
+		old.Close()
+		if err := rebuildAt(ctx, path, ms[:k]); err != nil {
+			t.Fatalf("version %d: %v", k, err)
+		}
+		db, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("open a database at version %d: %v", k, err)
+		}
+		var v int
+		if err := db.r.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_version`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if v != len(ms) {
+			t.Errorf("from version %d: migrated to %d, want %d", k, v, len(ms))
+		}
+		if k >= 1 {
+			if _, err := db.DefaultTenant(ctx); err != nil {
+				t.Errorf("from version %d: data lost: %v", k, err)
+			}
+		}
+		db.Close()
+	}
+}
+
+// rebuildAt replaces path with a database migrated only through ms, with a
+// bootstrapped tenant when the schema has one.
+func rebuildAt(ctx context.Context, path string, ms []migration) error {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	w, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return err
+	}
+	w.SetMaxOpenConns(1)
+	db := &DB{w: w, path: path}
+	defer w.Close()
+	if err := db.migrateTo(ctx, ms); err != nil {
+		return err
+	}
+	if len(ms) >= 1 {
+		_, err = db.Bootstrap(ctx, "admin", "$2a$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinval")
+	}
+	return err
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dialerd.db")
+	ctx := context.Background()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO schema_version (version, name, applied_at) VALUES (?, 'from the future', 0)`, SchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = Open(ctx, path)
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("Open of a newer schema: err = %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestMigrationNamesMustBeSequential(t *testing.T) {
+	for name, files := range map[string]fstest.MapFS{
+		"gap":      {"migrations/0001_a.sql": {Data: []byte("")}, "migrations/0003_c.sql": {Data: []byte("")}},
+		"bad name": {"migrations/first.sql": {Data: []byte("")}},
+	} {
+		if _, err := migrations(files); err == nil {
+			t.Errorf("%s: migrations accepted", name)
+		}
+	}
+}
+
+func TestBootstrapOnce(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	created, err := db.Bootstrap(ctx, "admin", "hash")
+	if err != nil || !created {
+		t.Fatalf("first bootstrap: created=%v err=%v", created, err)
+	}
+	created, err = db.Bootstrap(ctx, "other", "hash")
+	if err != nil || created {
+		t.Fatalf("second bootstrap: created=%v err=%v, want nothing done", created, err)
+	}
+	c, err := db.UserByUsername(ctx, "ADMIN") // usernames are case-insensitive
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, admin := dialer.EffectivePermissions(c.User.Roles, c.User.Permissions); !admin {
+		t.Errorf("bootstrapped user is not admin: roles %v", c.User.Roles)
+	}
+	if _, err := db.UserByUsername(ctx, "other"); !errors.Is(err, dialer.ErrNotFound) {
+		t.Errorf("second bootstrap created a user: %v", err)
+	}
+}
+
+func TestUsersKeepAnAdminAndConflicts(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	if _, err := db.Bootstrap(ctx, "admin", "hash"); err != nil {
+		t.Fatal(err)
+	}
+	admin, _ := db.UserByUsername(ctx, "admin")
+	tid := admin.User.TenantID
+
+	_, err := db.CreateUsers(ctx, []dialer.NewUser{{User: dialer.User{TenantID: tid, Username: "Admin", Active: 1}, Hash: "h"}})
+	if !errors.Is(err, dialer.ErrConflict) {
+		t.Errorf("duplicate username (other case): err = %v, want conflict", err)
+	}
+	if err := db.DeleteUser(ctx, tid, admin.User.ID); !errors.Is(err, dialer.ErrConflict) {
+		t.Errorf("deleting the last admin: err = %v, want conflict", err)
+	}
+	if err := db.SetUserRole(ctx, tid, admin.User.ID, dialer.RoleAdmin, false); !errors.Is(err, dialer.ErrConflict) {
+		t.Errorf("revoking the last admin role: err = %v, want conflict", err)
+	}
+	u := admin.User
+	u.Active = 0
+	if err := db.UpdateUser(ctx, u); !errors.Is(err, dialer.ErrConflict) {
+		t.Errorf("deactivating the last admin: err = %v, want conflict", err)
+	}
+	// The failed changes changed nothing.
+	again, _ := db.UserByUsername(ctx, "admin")
+	if again.User.Active != 1 || len(again.User.Roles) != 1 {
+		t.Errorf("a refused change was applied: %+v", again.User)
+	}
+}
+
+func TestListFiltersAndScope(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	db.Bootstrap(ctx, "admin", "hash")
+	admin, _ := db.UserByUsername(ctx, "admin")
+	tid := admin.User.TenantID
+	other, err := db.CreateTenant(ctx, "other", "org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []dialer.NewUser{
+		{User: dialer.User{TenantID: tid, Username: "ann", FirstName: "Ann", Active: 1, CreatedBy: admin.User.ID}, Hash: "h"},
+		{User: dialer.User{TenantID: tid, Username: "bob", FirstName: "Bob", Active: 1, CreatedBy: admin.User.ID}, Hash: "h"},
+		{User: dialer.User{TenantID: other.ID, Username: "carl", FirstName: "Ann", Active: 1}, Hash: "h"},
+	}
+	ids, err := db.CreateUsers(ctx, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		scope dialer.Scope
+		q     dialer.ListQuery
+		want  []string
+	}{
+		{"tenant, all", dialer.Scope{TenantID: tid}, dialer.ListQuery{}, []string{"admin", "ann", "bob"}},
+		{"filter", dialer.Scope{TenantID: tid}, dialer.ListQuery{Filters: map[string]string{"first_name": "Ann"}}, []string{"ann"}},
+		{"page", dialer.Scope{TenantID: tid}, dialer.ListQuery{Limit: 1, Offset: 1}, []string{"ann"}},
+		{"owner sees itself", dialer.Scope{TenantID: tid, OwnerID: ids[1]}, dialer.ListQuery{}, []string{"bob"}},
+		{"creator sees its users", dialer.Scope{TenantID: tid, OwnerID: admin.User.ID}, dialer.ListQuery{}, []string{"admin", "ann", "bob"}},
+		{"other tenant", dialer.Scope{TenantID: other.ID}, dialer.ListQuery{}, []string{"carl"}},
+	} {
+		got, err := db.Users(ctx, tc.scope, tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var names []string
+		for _, u := range got {
+			names = append(names, u.Username)
+		}
+		if len(names) != len(tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, names, tc.want)
+			continue
+		}
+		for i := range names {
+			if names[i] != tc.want[i] {
+				t.Errorf("%s: got %v, want %v", tc.name, names, tc.want)
+				break
+			}
+		}
+	}
+	_, err = db.Users(ctx, dialer.Scope{TenantID: tid}, dialer.ListQuery{Filters: map[string]string{"password_hash": "x"}})
+	if !errors.Is(err, dialer.ErrInvalid) {
+		t.Errorf("filter on a hidden column: err = %v, want invalid", err)
+	}
+	if _, err := db.User(ctx, tid, ids[2]); !errors.Is(err, dialer.ErrNotFound) {
+		t.Errorf("another tenant's user: err = %v, want not found", err)
+	}
+}
