@@ -2,6 +2,8 @@ module github.com/dialerd/dialerd
 
 go 1.26.0
 
+require github.com/hajimehoshi/go-mp3 v0.3.4
+
 require (
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
