@@ -9,9 +9,10 @@ import (
 // ToTelephony returns.
 const TelephonyRate = 8000
 
-// Resampler design: a Kaiser-windowed sinc evaluated at arbitrary offsets
-// from a finely sampled table (J. O. Smith's bandlimited interpolation), so
-// any ratio works without a per-ratio polyphase bank.
+// Resampler design: the kernel is a Kaiser-windowed sinc kept as a finely
+// sampled table (J. O. Smith's bandlimited interpolation). Ratios with few
+// phases, which all the usual rates are, get a polyphase bank computed from
+// it; any other ratio evaluates it at every tap.
 const (
 	// sincZeros is the number of sinc zero crossings kept on each side. With
 	// the window below the transition band is about 600 Hz wide at 8 kHz.
