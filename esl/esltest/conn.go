@@ -166,14 +166,14 @@ func readCommand(r *bufio.Reader) (Command, error) {
 // before auth, everything else before auth is "command not found".
 func (c *conn) handle(ctx context.Context, cmd Command) bool {
 	line := cmd.Line
-	lower := strings.ToLower(line)
+	is := func(prefix string) bool { return hasPrefixFold(line, prefix) }
 	switch {
-	case strings.HasPrefix(lower, "exit"):
+	case is("exit"):
 		c.reply("+OK bye")
 		c.sendDisconnect()
 		return false
 	case !c.authed:
-		if !strings.HasPrefix(lower, "auth ") {
+		if !is("auth ") {
 			c.reply("-ERR command not found")
 			return true
 		}
@@ -184,23 +184,23 @@ func (c *conn) handle(ctx context.Context, cmd Command) bool {
 		}
 		c.authed = true
 		c.reply("+OK accepted")
-	case strings.HasPrefix(lower, "api "):
+	case is("api "):
 		c.api(ctx, line[len("api "):])
-	case strings.HasPrefix(lower, "bgapi "):
+	case is("bgapi "):
 		c.bgapi(ctx, line[len("bgapi "):], cmd)
-	case strings.HasPrefix(lower, "event"):
+	case is("event"):
 		c.reply(c.subscribe(line[len("event"):]))
-	case strings.HasPrefix(lower, "nixevent"):
+	case is("nixevent"):
 		c.reply(c.unsubscribe(line[len("nixevent"):]))
-	case strings.HasPrefix(lower, "noevents"):
+	case is("noevents"):
 		c.reply(c.noEvents())
-	case strings.HasPrefix(lower, "filter "):
+	case is("filter "):
 		c.reply(c.filter(line[len("filter "):]))
-	case strings.HasPrefix(lower, "nolinger"):
+	case is("nolinger"):
 		c.reply("+OK will not linger")
-	case strings.HasPrefix(lower, "linger"):
+	case is("linger"):
 		c.reply("+OK will linger")
-	case strings.HasPrefix(lower, "sendmsg"):
+	case is("sendmsg"):
 		c.reply(c.sendmsg(ctx, line[len("sendmsg"):], cmd))
 	default:
 		c.reply("-ERR command not found")
@@ -586,6 +586,12 @@ func eventWords(rest string) []string {
 		return nil
 	}
 	return strings.Split(rest, " ")
+}
+
+// hasPrefixFold is a case-insensitive strings.HasPrefix for ASCII prefixes,
+// as strncasecmp is in parse_command.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 func parseFormat(word string) (eventFormat, bool) {

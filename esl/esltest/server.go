@@ -267,8 +267,8 @@ func (s *Server) Channels() []ChannelInfo {
 
 // Hangup hangs up a live channel with cause (default NORMAL_CLEARING) as if
 // the far end or an operator did, and reports whether it existed. It
-// returns once CHANNEL_HANGUP has been queued.
-func (s *Server) Hangup(uuid, cause string) bool {
+// returns once CHANNEL_HANGUP has been queued, or when ctx is done.
+func (s *Server) Hangup(ctx context.Context, uuid, cause string) bool {
 	c := s.channel(uuid)
 	if c == nil {
 		return false
@@ -276,7 +276,7 @@ func (s *Server) Hangup(uuid, cause string) bool {
 	if cause == "" {
 		cause = CauseNormalClearing
 	}
-	c.requestHangup(s.ctx, parseCause(cause))
+	c.requestHangup(ctx, parseCause(cause)) // also returns if the server closes: the call ends
 	return true
 }
 

@@ -14,9 +14,12 @@ import (
 	"github.com/dialerd/dialerd/esl/esltest"
 )
 
-var callEventNames = []string{
-	"BACKGROUND_JOB", "CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_ANSWER",
-	"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+// callEventNames are the events a dialer subscribes to.
+func callEventNames() []string {
+	return []string{
+		"BACKGROUND_JOB", "CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_ANSWER",
+		"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+	}
 }
 
 // originate returns a bgapi originate for number with a chosen channel UUID
@@ -198,7 +201,7 @@ func TestFilter(t *testing.T) {
 
 func TestGeneratedUUIDs(t *testing.T) {
 	s := esltest.Start(t, esltest.Options{Default: esltest.Busy()})
-	c := login(t, s, callEventNames...)
+	c := login(t, s, callEventNames()...)
 	c.send("bgapi originate sofia/gateway/carrier/15551230001 &park()")
 	reply := c.read()
 	job := reply.Get("Job-UUID")
@@ -293,7 +296,7 @@ func TestOutcomes(t *testing.T) {
 			s := esltest.Start(t, esltest.Options{})
 			number := fmt.Sprintf("1555123%04d", i)
 			s.Script(number, tt.script)
-			c := login(t, s, callEventNames...)
+			c := login(t, s, callEventNames()...)
 			uuid := fmt.Sprintf("%08d-0000-4000-8000-000000000000", i)
 			c.place(uuid, "job-"+uuid, number, tt.extra)
 			evs := c.callEvents(uuid, "job-"+uuid)
@@ -347,7 +350,7 @@ func TestDTMFOnTheWire(t *testing.T) {
 func TestScriptSequence(t *testing.T) {
 	s := esltest.Start(t, esltest.Options{})
 	s.Script("15551230001", esltest.Busy(), esltest.Answer(0, time.Millisecond))
-	c := login(t, s, callEventNames...)
+	c := login(t, s, callEventNames()...)
 	var results []string
 	for i := range 3 {
 		uuid := fmt.Sprintf("00000000-0000-4000-8000-00000000000%d", i)
@@ -372,7 +375,7 @@ func TestScriptSequence(t *testing.T) {
 
 func TestLiveChannelsAndKill(t *testing.T) {
 	s := esltest.Start(t, esltest.Options{}) // answers and stays up
-	c := login(t, s, callEventNames...)
+	c := login(t, s, callEventNames()...)
 	const uuid = "cccccccc-0000-4000-8000-000000000001"
 	c.place(uuid, "job1", "15551230001", "")
 	c.event(func(ev esltest.Event) bool { return ev.Name() == "BACKGROUND_JOB" })
@@ -440,7 +443,7 @@ func TestLiveChannelsAndKill(t *testing.T) {
 		const uuid = "cccccccc-0000-4000-8000-000000000002"
 		c.place(uuid, "job2", "15551230002", "")
 		c.event(func(ev esltest.Event) bool { return ev.Name() == "BACKGROUND_JOB" })
-		if !s.Hangup(uuid, "") || s.Hangup("no-such-uuid", "") {
+		if !s.Hangup(t.Context(), uuid, "") || s.Hangup(t.Context(), "no-such-uuid", "") {
 			t.Fatal("Hangup reported the wrong channels")
 		}
 		hc := c.event(func(ev esltest.Event) bool { return ev.Name() == "CHANNEL_HANGUP_COMPLETE" })
@@ -559,7 +562,7 @@ func TestStall(t *testing.T) {
 	s := esltest.Start(t, esltest.Options{Default: esltest.Busy()})
 	s.Script("15550000001", esltest.Stall())
 	s.Script("15550000002", esltest.StallConnection())
-	c := login(t, s, callEventNames...)
+	c := login(t, s, callEventNames()...)
 
 	const stalled, normal = "99999999-0000-4000-8000-000000000001", "99999999-0000-4000-8000-000000000002"
 	c.place(stalled, "job-stalled", "15550000001", "")
@@ -600,7 +603,7 @@ func TestStall(t *testing.T) {
 func TestCapacity(t *testing.T) {
 	t.Run("max sessions", func(t *testing.T) {
 		s := esltest.Start(t, esltest.Options{MaxSessions: 2}) // calls stay up
-		c := login(t, s, callEventNames...)
+		c := login(t, s, callEventNames()...)
 		result := func(i int) string {
 			uuid := fmt.Sprintf("aaaaaaaa-0000-4000-8000-00000000000%d", i)
 			c.place(uuid, "job"+uuid, "15551230001", "")
@@ -716,4 +719,41 @@ func TestStartContext(t *testing.T) {
 	if err := s.Start(context.Background()); err == nil {
 		t.Fatal("restarting a closed server succeeded")
 	}
+}
+
+// TestHostileCommands: malformed or oversized commands get an error reply
+// or a closed connection, and the server goes on serving others.
+func TestHostileCommands(t *testing.T) {
+	s := esltest.Start(t, esltest.Options{})
+	tests := []struct {
+		name      string
+		raw       string
+		wantReply string // "" means the connection is closed
+	}{
+		{"binary garbage", "\x00\xff\xfe garbage\n\n", "-ERR command not found"},
+		{"non-ascii prefix", "\u0130PI status\n\n", "-ERR command not found"},
+		{"line over the command buffer", strings.Repeat("a", 1<<20+10) + "\n\n", ""},
+		{"huge body", "sendevent CUSTOM\nContent-Length: 999999999\n\n", ""},
+		{"negative body", "sendevent CUSTOM\nContent-Length: -5\n\n", ""},
+		{"body cut short", "sendevent CUSTOM\nContent-Length: 50\n\nshort", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, s)
+			if _, err := c.nc.Write([]byte(tt.raw)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.name == "body cut short" {
+				c.nc.(*net.TCPConn).CloseWrite()
+			}
+			if tt.wantReply == "" {
+				c.expectClosed()
+				return
+			}
+			if f := c.read(); f.Get("Reply-Text") != tt.wantReply {
+				t.Fatalf("reply %q", f.Headers)
+			}
+		})
+	}
+	login(t, s).api("status")
 }
