@@ -50,7 +50,8 @@ const (
 	DropAfterCreate
 	// DropAfterAnswer closes it after CHANNEL_ANSWER and BACKGROUND_JOB.
 	DropAfterAnswer
-	// DropAfterHangup closes it after CHANNEL_HANGUP_COMPLETE.
+	// DropAfterHangup closes it once the call is over: after
+	// CHANNEL_HANGUP_COMPLETE and BACKGROUND_JOB, whichever comes last.
 	DropAfterHangup
 )
 

@@ -41,6 +41,11 @@ type Options struct {
 }
 
 // Server is a fake FreeSWITCH Event Socket listening on 127.0.0.1.
+//
+// A channel is live (uuid_exists, show channels, Channels, max-sessions)
+// from its originate until its CHANNEL_HANGUP_COMPLETE is queued; it is
+// forgotten in the same step, so a client that has seen that event never
+// finds the channel again. All methods are safe for concurrent use.
 type Server struct {
 	opts     Options
 	coreUUID string
