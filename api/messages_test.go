@@ -885,3 +885,42 @@ func jsonNumber(t *testing.T, r resp, field string) float64 {
 	}
 	return v
 }
+
+func TestAttachmentType(t *testing.T) {
+	for _, tc := range []struct {
+		filename, contentType string
+		head                  []byte
+		want                  string
+	}{
+		{"terms.PDF", "text/plain", nil, "pdf"},
+		{"archive.tar.gz", "", nil, "gz"},
+		{"../../evil.sh;rm", "text/plain; charset=utf-8", nil, "txt"},
+		{"", "text/html", nil, "html"},
+		{"", "application/octet-stream", []byte("%PDF-1.4"), "pdf"},
+		{"", "", []byte("\x89PNG\r\n\x1a\n"), "png"},
+		{"noext", "bogus/ type", []byte{0, 1, 2, 3}, ""},
+	} {
+		if got := attachmentType(tc.filename, tc.contentType, tc.head); got != tc.want {
+			t.Errorf("attachmentType(%q, %q, %q) = %q, want %q", tc.filename, tc.contentType, tc.head, got, tc.want)
+		}
+	}
+}
+
+// FuzzAttachmentType: whatever a client sends, the type stored is one a
+// template may have.
+func FuzzAttachmentType(f *testing.F) {
+	f.Add("a.pdf", "text/plain", []byte("%PDF"))
+	f.Add("", "multipart/x; boundary=\"", []byte{})
+	f.Fuzz(func(t *testing.T, filename, contentType string, head []byte) {
+		typ := attachmentType(filename, contentType, head)
+		if typ == "" {
+			return
+		}
+		tpl := dialer.Template{Name: "n", Subject: "s", Body: "b", Type: typ}
+		var v dialer.Invalid
+		dialer.ValidateTemplate(&tpl, &v)
+		if v.Has("type") || tpl.Type != typ {
+			t.Fatalf("attachmentType gave %q, which a template may not have", typ)
+		}
+	})
+}
