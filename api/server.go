@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,11 @@ type Config struct {
 	TokenTTL time.Duration
 	// MaxBodyBytes caps a request body outside upload routes.
 	MaxBodyBytes int64
+	// MaxRecordingBytes, MaxDocumentBytes and MaxTemplateBytes cap the media
+	// files of recordings, documents and templates (defaults 50, 20, 10 MiB).
+	MaxRecordingBytes int64
+	MaxDocumentBytes  int64
+	MaxTemplateBytes  int64
 	// Now is the clock for tokens and throttling; time.Now when nil.
 	Now func() time.Time
 }
@@ -37,8 +43,9 @@ type ReadyCheck struct {
 // Deps are the stores and checks the handlers use. Each field's interface is
 // declared beside the handlers that use it.
 type Deps struct {
-	Users  userStore
-	Checks []ReadyCheck
+	Users    userStore
+	Messages messageStore
+	Checks   []ReadyCheck
 }
 
 // Server is the HTTP API.
@@ -69,6 +76,9 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.MaxRecordingBytes = cmp.Or(max(cfg.MaxRecordingBytes, 0), DefaultMaxRecordingBytes)
+	cfg.MaxDocumentBytes = cmp.Or(max(cfg.MaxDocumentBytes, 0), DefaultMaxDocumentBytes)
+	cfg.MaxTemplateBytes = cmp.Or(max(cfg.MaxTemplateBytes, 0), DefaultMaxTemplateBytes)
 	dummy, err := bcrypt.GenerateFromPassword([]byte("dialerd timing equaliser"), bcrypt.DefaultCost)
 	if err != nil {
 		return nil, err
@@ -112,6 +122,7 @@ func (s *Server) routes() *gin.Engine {
 
 	authed := ict.Group("/", s.authenticate())
 	s.userRoutes(authed)
+	s.messageRoutes(authed)
 	return e
 }
 

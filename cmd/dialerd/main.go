@@ -116,13 +116,28 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 
+	files, err := store.OpenFiles(filepath.Join(cfg.DataDir, "media"))
+	if err != nil {
+		return err
+	}
+	messages := store.NewMessages(db, files)
+	if n, err := messages.SweepFiles(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("removed media files no message names", "count", n)
+	}
+
 	srv, err := api.New(api.Config{
-		TokenKey:     tokenKey,
-		TokenTTL:     cfg.Auth.TokenTTL,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		TokenKey:          tokenKey,
+		TokenTTL:          cfg.Auth.TokenTTL,
+		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
+		MaxRecordingBytes: cfg.Media.MaxRecordingBytes,
+		MaxDocumentBytes:  cfg.Media.MaxDocumentBytes,
+		MaxTemplateBytes:  cfg.Media.MaxTemplateBytes,
 	}, log, api.Deps{
-		Users:  db,
-		Checks: []api.ReadyCheck{{Name: "store", Check: db.Ping}},
+		Users:    db,
+		Messages: messages,
+		Checks:   []api.ReadyCheck{{Name: "store", Check: db.Ping}},
 	})
 	if err != nil {
 		return err
