@@ -37,8 +37,11 @@ type ReadyCheck struct {
 // Deps are the stores and checks the handlers use. Each field's interface is
 // declared beside the handlers that use it.
 type Deps struct {
-	Users  userStore
-	Checks []ReadyCheck
+	Users     userStore
+	Programs  programStore
+	Accounts  accountStore
+	Providers providerStore
+	Checks    []ReadyCheck
 }
 
 // Server is the HTTP API.
@@ -52,6 +55,8 @@ type Server struct {
 	throttle  *loginThrottle
 	dummyHash []byte
 	ready     atomic.Bool
+	// openapiDoc is GET /openapi.json, built from the routes by New.
+	openapiDoc []byte
 }
 
 // New builds the server and its routes. It is not ready (ICTCore routes
@@ -83,6 +88,9 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	}
 	s.verifiers = []credentialVerifier{s.tokens}
 	s.engine = s.routes()
+	if err := s.describeAPI(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -106,12 +114,16 @@ func (s *Server) routes() *gin.Engine {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.json", s.openapi)
 
 	ict := e.Group("/", s.requireReady())
 	ict.POST("/authenticate", s.login)
 
 	authed := ict.Group("/", s.authenticate())
 	s.userRoutes(authed)
+	s.programRoutes(authed)
+	s.accountRoutes(authed)
+	s.providerRoutes(authed)
 	return e
 }
 

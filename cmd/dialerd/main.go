@@ -99,7 +99,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "dialerd.db"))
+	// The seal key encrypts provider and account credentials at rest; losing
+	// it loses those credentials (they must be entered again), not the data.
+	sealKey, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "seal.key"), store.SealKeySize)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "dialerd.db"), store.WithSealKey(sealKey))
 	if err != nil {
 		return err
 	}
@@ -121,8 +127,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		TokenTTL:     cfg.Auth.TokenTTL,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 	}, log, api.Deps{
-		Users:  db,
-		Checks: []api.ReadyCheck{{Name: "store", Check: db.Ping}},
+		Users:     db,
+		Programs:  db,
+		Accounts:  db,
+		Providers: db,
+		Checks:    []api.ReadyCheck{{Name: "store", Check: db.Ping}},
 	})
 	if err != nil {
 		return err
