@@ -99,11 +99,11 @@ func routeDocs() []routeDoc {
 		{"POST", "/programs/sendfax", "Programs", "Create a send fax program", needsToken, programSendFax{}, programCreated{}},
 		{"POST", "/programs/voicemessage", "Programs", "Create a voice message program", needsToken, programVoiceMessage{}, programCreated{}},
 		{"POST", "/programs/voicetts", "Programs", "Create a voice TTS program (text or text_id)", needsToken, programVoiceTTS{}, programCreated{}},
-		{"POST", "/programs/receivesms", "Programs", "Create a receive SMS program", needsToken, programReceiveSMS{}, programCreated{}},
-		{"POST", "/programs/receiveemail", "Programs", "Create a receive email program", needsToken, programReceiveEmail{}, programCreated{}},
-		{"POST", "/programs/receivefax", "Programs", "Create a receive fax program", needsToken, programReceiveFax{}, programCreated{}},
-		{"POST", "/programs/emailtofax", "Programs", "Create an email to fax program", needsToken, programEmailToFax{}, programCreated{}},
-		{"POST", "/programs/faxtoemail", "Programs", "Create a fax to email program", needsToken, programFaxToEmail{}, programCreated{}},
+		{"POST", "/programs/receivesms", "Programs", "Create a receive SMS program", needsToken, programForAccount{}, programCreated{}},
+		{"POST", "/programs/receiveemail", "Programs", "Create a receive email program", needsToken, programForAccount{}, programCreated{}},
+		{"POST", "/programs/receivefax", "Programs", "Create a receive fax program", needsToken, programForAccount{}, programCreated{}},
+		{"POST", "/programs/emailtofax", "Programs", "Create an email to fax program", needsToken, programForAccount{}, programCreated{}},
+		{"POST", "/programs/faxtoemail", "Programs", "Create a fax to email program", needsToken, programForAccount{}, programCreated{}},
 
 		// Accounts.
 		{"POST", "/accounts", "Accounts", "Create an account (extension, did or email)", needsToken, accountRequest{}, accountCreated{}},

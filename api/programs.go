@@ -30,107 +30,95 @@ func (s *Server) programRoutes(r *gin.RouterGroup) {
 	r.POST("/programs/sendfax", write, createProgram[programSendFax](s, dialer.ProgramSendFax))
 	r.POST("/programs/voicemessage", write, createProgram[programVoiceMessage](s, dialer.ProgramVoiceMessage))
 	r.POST("/programs/voicetts", write, createProgram[programVoiceTTS](s, dialer.ProgramVoiceTTS))
-	r.POST("/programs/receivesms", write, createProgram[programReceiveSMS](s, dialer.ProgramReceiveSMS))
-	r.POST("/programs/receiveemail", write, createProgram[programReceiveEmail](s, dialer.ProgramReceiveEmail))
-	r.POST("/programs/receivefax", write, createProgram[programReceiveFax](s, dialer.ProgramReceiveFax))
-	r.POST("/programs/emailtofax", write, createProgram[programEmailToFax](s, dialer.ProgramEmailToFax))
-	r.POST("/programs/faxtoemail", write, createProgram[programFaxToEmail](s, dialer.ProgramFaxToEmail))
+	r.POST("/programs/receivesms", write, createProgram[programForAccount](s, dialer.ProgramReceiveSMS))
+	r.POST("/programs/receiveemail", write, createProgram[programForAccount](s, dialer.ProgramReceiveEmail))
+	r.POST("/programs/receivefax", write, createProgram[programForAccount](s, dialer.ProgramReceiveFax))
+	r.POST("/programs/emailtofax", write, createProgram[programForAccount](s, dialer.ProgramEmailToFax))
+	r.POST("/programs/faxtoemail", write, createProgram[programForAccount](s, dialer.ProgramFaxToEmail))
 }
 
-// programFields is the ICTCore Program object every creator takes. The type
-// is the route's; a body may repeat it but not contradict it.
-type programFields struct {
-	Name     string `json:"name"`
-	Type     string `json:"type,omitempty"`
-	ParentID *int64 `json:"parent_id,omitempty"`
-}
-
-func (f programFields) fields() programFields { return f }
-
-func (f programFields) program() dialer.Program {
-	return dialer.Program{Name: f.Name, ParentID: f.ParentID}
-}
-
-// programBody is a creator's request: the common fields and the one
-// reference of its type.
-type programBody interface {
-	fields() programFields
-	program() dialer.Program
-}
-
-// The request types, named after the document's data structures.
+// The creators' request types: the ICTCore Program object (name, type,
+// parent_id) and the one reference of each type, named after the
+// document's data structures. They are flat on purpose: a decoding error
+// then names the JSON field alone. The type is the route's; a body may
+// repeat it but not contradict it.
 type (
 	programSendSMS struct {
-		programFields
-		TextID *int64 `json:"text_id"`
+		Name     string `json:"name"`
+		Type     string `json:"type,omitempty"`
+		ParentID *int64 `json:"parent_id,omitempty"`
+		TextID   *int64 `json:"text_id"`
 	}
 	programSendEmail struct {
-		programFields
+		Name       string `json:"name"`
+		Type       string `json:"type,omitempty"`
+		ParentID   *int64 `json:"parent_id,omitempty"`
 		TemplateID *int64 `json:"template_id"`
 	}
 	programSendFax struct {
-		programFields
+		Name       string `json:"name"`
+		Type       string `json:"type,omitempty"`
+		ParentID   *int64 `json:"parent_id,omitempty"`
 		DocumentID *int64 `json:"document_id"`
 	}
 	programVoiceMessage struct {
-		programFields
+		Name        string `json:"name"`
+		Type        string `json:"type,omitempty"`
+		ParentID    *int64 `json:"parent_id,omitempty"`
 		RecordingID *int64 `json:"recording_id"`
 	}
 	// programVoiceTTS is dialerd's ProgramVoicetts, which the document uses
-	// but never defines: text to speak inline, or the text_id of a stored
-	// text (one of them), an optional voice and language.
+	// but never defines: the text to speak inline, or the text_id of a
+	// stored text (exactly one of them), an optional voice and language.
 	programVoiceTTS struct {
-		programFields
+		Name     string `json:"name"`
+		Type     string `json:"type,omitempty"`
+		ParentID *int64 `json:"parent_id,omitempty"`
 		Text     string `json:"text,omitempty"`
 		TextID   *int64 `json:"text_id,omitempty"`
 		Voice    string `json:"voice,omitempty"`
 		Language string `json:"language,omitempty"`
 	}
-	programAccount struct {
-		programFields
+	// programForAccount is the one shape of the five inbound types
+	// (ProgramReceivesms, …Receiveemail, …Receivefax, …Emailtofax,
+	// …Faxtoemail): the account the program receives for.
+	programForAccount struct {
+		Name      string `json:"name"`
+		Type      string `json:"type,omitempty"`
+		ParentID  *int64 `json:"parent_id,omitempty"`
 		AccountID *int64 `json:"account_id"`
 	}
-	programReceiveSMS   struct{ programAccount }
-	programReceiveEmail struct{ programAccount }
-	programReceiveFax   struct{ programAccount }
-	programEmailToFax   struct{ programAccount }
-	programFaxToEmail   struct{ programAccount }
 )
 
-func (b programSendSMS) program() dialer.Program {
-	p := b.programFields.program()
-	p.TextID = b.TextID
-	return p
+// programBody is a creator's request: it gives the program it describes
+// and the type its body declares ("" when none).
+type programBody interface {
+	program() (p dialer.Program, declared string)
 }
 
-func (b programSendEmail) program() dialer.Program {
-	p := b.programFields.program()
-	p.TemplateID = b.TemplateID
-	return p
+func (b programSendSMS) program() (dialer.Program, string) {
+	return dialer.Program{Name: b.Name, ParentID: b.ParentID, TextID: b.TextID}, b.Type
 }
 
-func (b programSendFax) program() dialer.Program {
-	p := b.programFields.program()
-	p.DocumentID = b.DocumentID
-	return p
+func (b programSendEmail) program() (dialer.Program, string) {
+	return dialer.Program{Name: b.Name, ParentID: b.ParentID, TemplateID: b.TemplateID}, b.Type
 }
 
-func (b programVoiceMessage) program() dialer.Program {
-	p := b.programFields.program()
-	p.RecordingID = b.RecordingID
-	return p
+func (b programSendFax) program() (dialer.Program, string) {
+	return dialer.Program{Name: b.Name, ParentID: b.ParentID, DocumentID: b.DocumentID}, b.Type
 }
 
-func (b programVoiceTTS) program() dialer.Program {
-	p := b.programFields.program()
-	p.TextID, p.TTSText, p.TTSVoice, p.TTSLanguage = b.TextID, b.Text, b.Voice, b.Language
-	return p
+func (b programVoiceMessage) program() (dialer.Program, string) {
+	return dialer.Program{Name: b.Name, ParentID: b.ParentID, RecordingID: b.RecordingID}, b.Type
 }
 
-func (b programAccount) program() dialer.Program {
-	p := b.programFields.program()
-	p.AccountID = b.AccountID
-	return p
+func (b programVoiceTTS) program() (dialer.Program, string) {
+	return dialer.Program{Name: b.Name, ParentID: b.ParentID, TextID: b.TextID, TTSText: b.Text, TTSVoice: b.Voice,
+		TTSLanguage: b.Language}, b.Type
+}
+
+func (b programForAccount) program() (dialer.Program, string) {
+	return dialer.Program{Name: b.Name, ParentID: b.ParentID, AccountID: b.AccountID}, b.Type
 }
 
 // programCreated is the answer of every creator.
@@ -147,10 +135,10 @@ func createProgram[T programBody](s *Server, typ dialer.ProgramType) gin.Handler
 		}
 		a := actor(c)
 		var v dialer.Invalid
-		if t := body.fields().Type; t != "" && t != string(typ) {
+		p, declared := body.program()
+		if declared != "" && declared != string(typ) {
 			v.Add("type", "this route creates "+string(typ)+" programs; omit type or send "+string(typ))
 		}
-		p := body.program()
 		p.Type, p.TenantID, p.CreatedBy = typ, a.TenantID, a.UserID
 		dialer.ValidateProgram(&p, &v)
 		if err := v.Err(); err != nil {
