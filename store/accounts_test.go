@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -178,5 +179,39 @@ func TestAccountSettingsAndSubscriptions(t *testing.T) {
 	w.db.r.QueryRow(`SELECT COUNT(*) FROM account_settings WHERE account_id = ?`, id).Scan(&n)
 	if n != 0 {
 		t.Errorf("%d settings outlived their account", n)
+	}
+}
+
+// BenchmarkAccountsPage lists a full default page of accounts, each with
+// its subscriptions.
+func BenchmarkAccountsPage(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "dialerd.db"), WithSealKey(testSealKey()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.Bootstrap(ctx, "admin", "hash")
+	tenant, _ := db.DefaultTenant(ctx)
+	scope := dialer.Scope{TenantID: tenant.ID}
+	prog, err := db.CreateProgram(ctx, scope, dialer.Program{TenantID: tenant.ID, Name: "p", Type: dialer.ProgramVoiceTTS, TTSText: "x"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range dialer.DefaultPageSize {
+		id, err := db.CreateAccount(ctx, dialer.Account{TenantID: tenant.ID, Type: dialer.AccountExtension, Username: fmt.Sprint(1000 + i), Active: 1},
+			dialer.AccountSecrets{Passwd: ptr("password-123")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.SetAccountProgram(ctx, scope, id, prog, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		list, err := db.Accounts(ctx, scope, dialer.ListQuery{})
+		if err != nil || len(list) != dialer.DefaultPageSize || len(list[0].Programs) != 1 {
+			b.Fatal(len(list), err)
+		}
 	}
 }

@@ -236,3 +236,25 @@ func TestProviderScopeAndNames(t *testing.T) {
 		t.Errorf("delete twice: %v", err)
 	}
 }
+
+// BenchmarkProviderRoute is what a gateway pays per attempt to resolve its
+// provider, password unsealed.
+func BenchmarkProviderRoute(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "dialerd.db"), WithSealKey(testSealKey()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.Bootstrap(ctx, "admin", "hash")
+	tenant, _ := db.DefaultTenant(ctx)
+	id, err := db.CreateProvider(ctx, dialer.Provider{TenantID: tenant.ID, Name: "t", Host: "10.0.0.1", Weight: 1, Type: "sip", Active: 1}, "secret-pw")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if r, err := db.ProviderRoute(ctx, tenant.ID, id); err != nil || r.Password != "secret-pw" {
+			b.Fatal(r, err)
+		}
+	}
+}

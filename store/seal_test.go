@@ -124,3 +124,19 @@ func FuzzUnseal(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkSealUnseal(b *testing.B) {
+	s, err := newSealer(bytes.Repeat([]byte{3}, SealKeySize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		sealed, err := s.seal("trunk-password-0123456789", "providers.password_sealed|t")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.unseal(sealed, "providers.password_sealed|t"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
