@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/store"
 )
@@ -177,7 +179,7 @@ func (e *messageEnv) otherTenantAdmin() string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	hash, _ := dialer.HashPassword("mallory-secret")
+	hash, _ := dialer.HashPassword("mallory-secret", bcrypt.MinCost)
 	_, err = e.db.CreateUsers(ctx, []dialer.NewUser{{Hash: hash, User: dialer.User{
 		TenantID: tenant.ID, Username: "mallory", Active: 1, Roles: []int64{dialer.RoleAdmin}}}})
 	if err != nil {

@@ -14,8 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/dialerd/dialerd/dialer"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Messages keeps message content: documents, recordings, templates and
@@ -154,11 +152,6 @@ var (
 	templateKind  = messageKind{name: "template", table: "templates", idCol: "template_id", fileCols: []string{"file_hash"}}
 	textKind      = messageKind{name: "text", table: "texts", idCol: "text_id"}
 )
-
-func isForeignKeyViolation(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
-}
 
 // remove deletes one message row of the tenant, refusing while a program
 // uses it, and then the files only it named.

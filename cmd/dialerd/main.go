@@ -99,7 +99,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "dialerd.db"))
+	// The seal key encrypts provider and account credentials at rest; losing
+	// it loses those credentials (they must be entered again), not the data.
+	sealKey, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "seal.key"), store.SealKeySize)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "dialerd.db"), store.WithSealKey(sealKey))
 	if err != nil {
 		return err
 	}
@@ -135,9 +141,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxDocumentBytes:  cfg.Media.MaxDocumentBytes,
 		MaxTemplateBytes:  cfg.Media.MaxTemplateBytes,
 	}, log, api.Deps{
-		Users:    db,
-		Messages: messages,
-		Checks:   []api.ReadyCheck{{Name: "store", Check: db.Ping}},
+		Users:     db,
+		Messages:  messages,
+		Programs:  db,
+		Accounts:  db,
+		Providers: db,
+		Checks:    []api.ReadyCheck{{Name: "store", Check: db.Ping}},
 	})
 	if err != nil {
 		return err
@@ -233,7 +242,7 @@ func bootstrapAdmin(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 	if err := v.Err(); err != nil {
 		return fmt.Errorf("config key admin.user: %w", err)
 	}
-	hash, err := dialer.HashPassword(password)
+	hash, err := dialer.HashPassword(password, 0)
 	if err != nil {
 		return err
 	}
