@@ -1,0 +1,66 @@
+package sip
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// TestCloseEndsCallsAndLeavesNoGoroutines closes the gateway while a call
+// rings: the call is cancelled, Deliver returns, and every goroutine the
+// gateway started is gone.
+func TestCloseEndsCallsAndLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	s := startSipp(t, "noanswer", sippOptions{})
+	wav := writeWAV(t, tone(100*time.Millisecond))
+
+	g, err := New(Config{ListenAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := voiceAttempt(t, s, "udp", wav)
+	a.RingTimeout = time.Minute
+	ringing := make(chan struct{})
+	type result struct {
+		out dialer.Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := g.Deliver(testContext(t), a, func(p dialer.Progress) {
+			if p.Kind == dialer.ProgressRinging {
+				close(ringing)
+			}
+		})
+		done <- result{out, err}
+	}()
+	<-ringing
+	if err := g.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	r := <-done
+	if r.err != nil || r.out.Cause != CauseOriginatorCancel || r.out.SIPCode != 487 {
+		t.Errorf("Deliver after Close = %+v, %v; want ORIGINATOR_CANCEL/487", r.out, r.err)
+	}
+	s.expectSuccess(t)
+	if _, err := g.Deliver(testContext(t), a, nil); err != ErrClosed {
+		t.Errorf("Deliver on a closed gateway: %v, want ErrClosed", err)
+	}
+	expectGoroutines(t, before)
+}
+
+// expectGoroutines waits for the goroutine count to fall back to n and
+// fails with every stack if it does not.
+func expectGoroutines(t *testing.T, n int) {
+	t.Helper()
+	for range 200 {
+		if runtime.NumGoroutine() <= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	buf := make([]byte, 1<<20)
+	t.Errorf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+}
