@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/dialer/media"
 )
 
 // newTestGateway starts a gateway on 127.0.0.1 with a free port.
@@ -63,24 +65,13 @@ func tone(d time.Duration) []int16 {
 // writeWAV writes samples as an 8 kHz 16-bit mono WAV file.
 func writeWAV(t *testing.T, samples []int16) string {
 	t.Helper()
-	data := make([]byte, 44+2*len(samples))
-	copy(data[0:], "RIFF")
-	binary.LittleEndian.PutUint32(data[4:], uint32(36+2*len(samples)))
-	copy(data[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(data[16:], 16)
-	binary.LittleEndian.PutUint16(data[20:], 1)    // PCM
-	binary.LittleEndian.PutUint16(data[22:], 1)    // mono
-	binary.LittleEndian.PutUint32(data[24:], 8000) // rate
-	binary.LittleEndian.PutUint32(data[28:], 16000)
-	binary.LittleEndian.PutUint16(data[32:], 2)
-	binary.LittleEndian.PutUint16(data[34:], 16)
-	copy(data[36:], "data")
-	binary.LittleEndian.PutUint32(data[40:], uint32(2*len(samples)))
-	for i, s := range samples {
-		binary.LittleEndian.PutUint16(data[44+2*i:], uint16(s))
-	}
 	path := filepath.Join(t.TempDir(), "message.wav")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := media.WriteWAV(f, media.TelephonyRate, samples); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -115,13 +106,23 @@ func (p *progressLog) count(k dialer.ProgressKind) int {
 }
 
 func TestCallAnsweredPlaysRecordingThenHangsUp(t *testing.T) {
-	for _, transport := range []string{"udp", "tcp"} {
-		t.Run(transport, func(t *testing.T) {
+	tests := []struct {
+		transport, formats string
+		pt                 uint8
+		encode             func(int16) byte
+	}{
+		{"udp", "0 8", ptPCMU, media.EncodeULaw},
+		{"tcp", "8 0", ptPCMA, media.EncodeALaw},
+	}
+	for _, tt := range tests {
+		t.Run(tt.transport, func(t *testing.T) {
 			g := newTestGateway(t, Config{})
 			sink := newRTPSink(t)
-			s := startSipp(t, "answer", sippOptions{transport: transport, keys: map[string]string{"rtp_port": fmt.Sprint(sink.port())}})
+			s := startSipp(t, "answer", sippOptions{transport: tt.transport, keys: map[string]string{
+				"rtp_port": fmt.Sprint(sink.port()), "formats": tt.formats,
+			}})
 			samples := tone(430 * time.Millisecond) // 21.5 packets: the last is padded
-			a := voiceAttempt(t, s, transport, writeWAV(t, samples))
+			a := voiceAttempt(t, s, tt.transport, writeWAV(t, samples))
 
 			var prog progressLog
 			out, err := g.Deliver(testContext(t), a, prog.record)
@@ -145,7 +146,7 @@ func TestCallAnsweredPlaysRecordingThenHangsUp(t *testing.T) {
 			if prog.count(dialer.ProgressRinging) != 1 || prog.count(dialer.ProgressAnswered) != 1 {
 				t.Errorf("progress %v, want one ringing and one answered", prog.kinds)
 			}
-			checkRTP(t, sink.packets(), samples, ptPCMU, linearToULaw)
+			checkRTP(t, sink.packets(), samples, tt.pt, tt.encode)
 			if ok, _ := g.CallExists(testContext(t), "", a.CallUUID); ok {
 				t.Error("CallExists after the call ended")
 			}
@@ -323,7 +324,7 @@ func TestCallFarEndHangsUp(t *testing.T) {
 func TestCallMaxDuration(t *testing.T) {
 	g := newTestGateway(t, Config{})
 	sink := newRTPSink(t)
-	s := startSipp(t, "answer", sippOptions{keys: map[string]string{"rtp_port": fmt.Sprint(sink.port())}})
+	s := startSipp(t, "answer", sippOptions{keys: map[string]string{"rtp_port": fmt.Sprint(sink.port()), "formats": "0"}})
 	a := voiceAttempt(t, s, "udp", writeWAV(t, tone(10*time.Second)))
 	a.MaxDuration = 300 * time.Millisecond
 	out, err := g.Deliver(testContext(t), a, nil)
@@ -374,5 +375,73 @@ func TestCallTransportFailureIsAnError(t *testing.T) {
 	_, err := g.Deliver(testContext(t), a, nil)
 	if !errors.Is(err, ErrTransport) {
 		t.Fatalf("Deliver error %v, want ErrTransport", err)
+	}
+}
+
+// TestCallDTMFWeSend plays the callee's RTP ourselves, on the payload type
+// we offered, with the cases SIPp does not produce: an event whose start
+// packets were lost, a late packet of an earlier event, the same key
+// twice, an event that is not a key, and keys pressed from a foreign
+// address.
+func TestCallDTMFWeSend(t *testing.T) {
+	g := newTestGateway(t, Config{})
+	sink := newRTPSink(t)
+	s := startSipp(t, "answer", sippOptions{keys: map[string]string{"rtp_port": fmt.Sprint(sink.port()), "formats": "0"}})
+	a := voiceAttempt(t, s, "udp", writeWAV(t, tone(1500*time.Millisecond)))
+	var prog progressLog
+	type result struct {
+		out dialer.Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := g.Deliver(testContext(t), a, prog.record)
+		done <- result{out, err}
+	}()
+
+	ua := sink.sender(t)
+	foreign, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer foreign.Close()
+	seq := uint16(100)
+	send := func(conn *net.UDPConn, ts uint32, event byte, end bool, duration uint16) {
+		pkt := make([]byte, rtpHeaderSize+4)
+		putRTPHeader(pkt, ptTelephoneEvent, false, seq, ts, 0xfeed)
+		seq++
+		pkt[rtpHeaderSize] = event
+		pkt[rtpHeaderSize+1] = 10 // volume
+		if end {
+			pkt[rtpHeaderSize+1] |= 0x80
+		}
+		binary.BigEndian.PutUint16(pkt[rtpHeaderSize+2:], duration)
+		if _, err := conn.WriteToUDP(pkt, ua); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(foreign, 1000, 7, false, 0) // a stranger presses 7
+	send(sink.conn, 8000, 5, false, 0)
+	send(sink.conn, 8000, 5, false, 160)
+	send(sink.conn, 8000, 5, true, 320)
+	send(sink.conn, 8000, 5, true, 320)
+	send(sink.conn, 9600, 9, true, 800) // only the end packets of 9 arrive
+	send(sink.conn, 9600, 9, true, 800)
+	send(sink.conn, 8000, 5, true, 320)  // late copy of the first 5
+	send(sink.conn, 11200, 20, false, 0) // event 20 is not a key
+	send(sink.conn, 12800, 5, false, 0)  // 5 pressed again
+	send(sink.conn, 12800, 5, true, 480)
+
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Deliver: %v", r.err)
+	}
+	s.expectSuccess(t)
+	var got []string
+	for _, res := range r.out.Results {
+		got = append(got, res.Data)
+	}
+	if want := []string{"5", "9", "5"}; !slices.Equal(got, want) || !slices.Equal(prog.dtmf, want) {
+		t.Errorf("results %v, progress %v; want %v", got, prog.dtmf, want)
 	}
 }

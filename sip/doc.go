@@ -57,12 +57,11 @@
 //
 // The stream: 160 samples per packet, sequence and timestamp from random
 // starting points growing by 1 and 160, a random SSRC, the marker bit on
-// the first packet, PCMU or PCMA as the answer prefers. The recording must
-// be 8 kHz 16-bit mono PCM; it is not resampled. DTMF: see dtmfDetector;
+// the first packet, PCMU or PCMA as the answer prefers. DTMF: see dtmfDetector;
 // events are accepted on the payload type the answer maps to
 // telephone-event and on the one we offered (101), and only from the
 // answer's media address.
 //
-// G.711 encoding is in g711.go for now; the shared codec in dialer/media is
-// the intended home once that package exists.
+// G.711 encoding and the decoding of the recording come from dialer/media;
+// a recording that is not already 8 kHz mono is converted, not refused.
 package sip

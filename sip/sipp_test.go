@@ -195,6 +195,9 @@ type rtpSink struct {
 	pkts []rtpPacket
 	from []*net.UDPAddr
 	done chan struct{}
+	// first is closed when the first packet has arrived.
+	first     chan struct{}
+	firstOnce sync.Once
 }
 
 func newRTPSink(t *testing.T) *rtpSink {
@@ -203,7 +206,7 @@ func newRTPSink(t *testing.T) *rtpSink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &rtpSink{conn: conn, done: make(chan struct{})}
+	s := &rtpSink{conn: conn, done: make(chan struct{}), first: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		buf := make([]byte, 1500)
@@ -220,6 +223,7 @@ func newRTPSink(t *testing.T) *rtpSink {
 			s.pkts = append(s.pkts, p)
 			s.from = append(s.from, from)
 			s.mu.Unlock()
+			s.firstOnce.Do(func() { close(s.first) })
 		}
 	}()
 	t.Cleanup(func() { conn.Close(); <-s.done })
@@ -227,6 +231,19 @@ func newRTPSink(t *testing.T) *rtpSink {
 }
 
 func (s *rtpSink) port() int { return s.conn.LocalAddr().(*net.UDPAddr).Port }
+
+// sender waits for the first packet and returns the address it came from.
+func (s *rtpSink) sender(t *testing.T) *net.UDPAddr {
+	t.Helper()
+	select {
+	case <-s.first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no RTP arrived")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.from[0]
+}
 
 func (s *rtpSink) packets() []rtpPacket {
 	s.mu.Lock()
