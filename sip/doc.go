@@ -44,6 +44,18 @@
 // input, an unreadable recording, a transport failure before any response
 // (ErrTransport), a closed gateway.
 //
+// # Trunks
+//
+// SetTrunks names the providers to watch. Each is pinged with OPTIONS every
+// OptionsInterval; OptionsMisses pings in a row without an answer (no
+// response, 408 or 503) mark it down, and the next answer marks it up
+// again. Any other answer, even 405, shows a live trunk. Health reads the
+// state; Config.OnHealth hears every change. A trunk with Register keeps a
+// binding: REGISTER with digest auth, the same Call-ID and a growing CSeq,
+// refreshed at three quarters of the granted expiry, retried with back-off
+// on failure, and removed (Expires: 0) when the trunk is dropped or the
+// gateway closes.
+//
 // # Media: why not diago
 //
 // diago (on sipgo) offers calls with media, WAV playback and a DTMF reader.

@@ -33,6 +33,10 @@ type sippOptions struct {
 	keys      map[string]string
 	// remote makes SIPp a client sending to this host:port.
 	remote string
+	// port is SIPp's SIP port; 0 picks a free one.
+	port int
+	// extra are more command line options.
+	extra []string
 }
 
 const sippTimeout = 20 * time.Second
@@ -53,10 +57,13 @@ func startSipp(t *testing.T, scenario string, opt sippOptions) *sipp {
 		opt.calls = 1
 	}
 	s := &sipp{
-		port:      freePort(t, network),
+		port:      opt.port,
 		mediaPort: freePort(t, "udp"),
 		dir:       t.TempDir(),
 		done:      make(chan struct{}),
+	}
+	if s.port == 0 {
+		s.port = freePort(t, network)
 	}
 	path, err := filepath.Abs(filepath.Join("..", "testdata", "sipp", scenario+".xml"))
 	if err != nil {
@@ -74,6 +81,7 @@ func startSipp(t *testing.T, scenario string, opt sippOptions) *sipp {
 		"-trace_err", "-error_file", filepath.Join(s.dir, "errors.log"),
 		"-trace_msg", "-message_file", filepath.Join(s.dir, "messages.log"),
 	}
+	args = append(args, opt.extra...)
 	for k, v := range opt.keys {
 		args = append(args, "-key", k, v)
 	}
