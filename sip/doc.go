@@ -44,6 +44,19 @@
 // input, an unreadable recording, a transport failure before any response
 // (ErrTransport), a closed gateway.
 //
+// # SMS
+//
+// sendsms sends one MESSAGE (RFC 3428, text/plain;charset=UTF-8) per
+// segment of Attempt.Media.Segments, or the whole Text when there are
+// none, in order, stopping at the first refusal. A single message has the
+// CallUUID as Call-ID, segment i of several "<CallUUID>-<i>". All 2xx is
+// NORMAL_CLEARING; a refusal maps like an INVITE's. Inbound MESSAGE to our
+// user agent goes to Config.OnMessage with the sender's user part, the
+// Request-URI's user part (a trunk puts the DID there; the To user if it
+// is empty) and the body; its answer decides 200, 404 or 500. Only
+// text/plain UTF-8 is taken (else 415 or 400). Any host that reaches the
+// listener can send one, so listen where only trunks can reach.
+//
 // # Trunks
 //
 // SetTrunks names the providers to watch. Each is pinged with OPTIONS every
