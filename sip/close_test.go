@@ -8,18 +8,30 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 )
 
-// TestCloseEndsCallsAndLeavesNoGoroutines closes the gateway while a call
-// rings: the call is cancelled, Deliver returns, and every goroutine the
-// gateway started is gone.
+// TestCloseEndsCallsAndLeavesNoGoroutines runs a whole call over TCP (media,
+// the callee's BYE), watches a trunk, then closes the gateway while a
+// second call rings: that call is cancelled, Deliver returns, and every
+// goroutine the gateway started is gone.
 func TestCloseEndsCallsAndLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	s := startSipp(t, "noanswer", sippOptions{})
 	wav := writeWAV(t, tone(100*time.Millisecond))
-
-	g, err := New(Config{ListenAddr: "127.0.0.1:0"})
+	g, err := New(Config{ListenAddr: "127.0.0.1:0", OptionsInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	hangup := startSipp(t, "hangup", sippOptions{transport: "tcp"})
+	out, err := g.Deliver(testContext(t), voiceAttempt(t, hangup, "tcp", writeWAV(t, tone(5*time.Second))), nil)
+	if err != nil || out.Cause != CauseNormalClearing {
+		t.Fatalf("first call: %+v, %v", out, err)
+	}
+	hangup.expectSuccess(t)
+	// A trunk nobody answers: its monitor is running when Close comes.
+	if err := g.SetTrunks([]Trunk{{Route: dialer.Route{ProviderID: 1, Host: "127.0.0.1", Port: freePort(t, "udp")}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	s := startSipp(t, "noanswer", sippOptions{})
 	a := voiceAttempt(t, s, "udp", wav)
 	a.RingTimeout = time.Minute
 	ringing := make(chan struct{})

@@ -175,8 +175,12 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	if err := g.start(); err != nil {
-		g.udpConn.Close()
-		g.tcpLn.Close()
+		// start closed what it opened, sockets included, unless it failed
+		// before serving them.
+		if g.ua == nil {
+			g.udpConn.Close()
+			g.tcpLn.Close()
+		}
 		return nil, err
 	}
 	return g, nil
@@ -270,6 +274,11 @@ func (g *Gateway) start() error {
 	// knows once ServeUDP has registered it: wait for that, briefly.
 	for i := 0; ua.TransportLayer().Pool("udp").Size() == 0; i++ {
 		if i == 2000 {
+			g.cancel()
+			ua.Close()
+			g.udpConn.Close()
+			g.tcpLn.Close()
+			g.serve.Wait()
 			return errors.New("sip: udp listener did not start")
 		}
 		time.Sleep(time.Millisecond)

@@ -52,6 +52,10 @@ const (
 type trunkMonitor struct {
 	trunk  Trunk
 	cancel context.CancelFunc
+	done   chan struct{} // closed when the monitor has stopped
+	// previous is the monitor this one replaced, for the same provider:
+	// it must have unregistered before this one registers.
+	previous *trunkMonitor
 }
 
 // SetTrunks replaces the set of watched trunks: trunks new to the set are
@@ -74,11 +78,13 @@ func (g *Gateway) SetTrunks(trunks []Trunk) error {
 	if g.closed {
 		return ErrClosed
 	}
+	replaced := map[int64]*trunkMonitor{}
 	for id, m := range g.trunks {
 		if tr, keep := want[id]; keep && tr == m.trunk {
 			continue
 		}
 		m.cancel()
+		replaced[id] = m
 		delete(g.trunks, id)
 		if _, keep := want[id]; !keep {
 			delete(g.health, id)
@@ -90,7 +96,7 @@ func (g *Gateway) SetTrunks(trunks []Trunk) error {
 			continue
 		}
 		ctx, cancel := context.WithCancel(g.ctx)
-		m := &trunkMonitor{trunk: tr, cancel: cancel}
+		m := &trunkMonitor{trunk: tr, cancel: cancel, done: make(chan struct{}), previous: replaced[id]}
 		g.trunks[id] = m
 		if _, known := g.health[id]; !known {
 			g.health[id] = Health{Up: true, LastChange: now}
@@ -132,6 +138,15 @@ func (g *Gateway) trunkAddress(route dialer.Route) (outbound, error) {
 // watch pings a trunk until ctx ends, and keeps it registered if asked.
 func (g *Gateway) watch(ctx context.Context, m *trunkMonitor) {
 	defer g.work.Done()
+	defer close(m.done)
+	if m.previous != nil {
+		select {
+		case <-m.previous.done:
+			m.previous = nil
+		case <-ctx.Done():
+			return
+		}
+	}
 	var wg sync.WaitGroup
 	if m.trunk.Register {
 		wg.Add(1)
