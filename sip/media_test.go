@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseRTP(t *testing.T) {
@@ -200,4 +201,36 @@ func FuzzParseSDPAnswer(f *testing.F) {
 			t.Fatalf("accepted codec %+v", ans.audio)
 		}
 	})
+}
+
+// BenchmarkRTPFrame measures building one 20 ms PCMU packet: what every
+// live call costs the gateway 50 times a second.
+func BenchmarkRTPFrame(b *testing.B) {
+	encode := encoderFor("PCMU")
+	pkt := make([]byte, rtpHeaderSize+samplesPerPacket)
+	frame := tone(20 * time.Millisecond)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		putRTPHeader(pkt, ptPCMU, false, uint16(i), uint32(i*samplesPerPacket), 42)
+		encode(pkt[rtpHeaderSize:], frame)
+	}
+}
+
+func BenchmarkDTMFDetector(b *testing.B) {
+	var d dtmfDetector
+	payload := event(5, false, 160)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		d.feed(uint32(i/8), payload) // eight packets per event
+	}
+}
+
+func BenchmarkParseSDPAnswer(b *testing.B) {
+	offer := sdpOffer(net.IPv4(127, 0, 0, 1), 40000, 42)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseSDPAnswer(offer); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
