@@ -96,7 +96,7 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 	if err != nil {
 		return dialer.Outcome{}, err
 	}
-	media, err := openMedia(g.advertise)
+	media, err := openMedia(g.mediaBind)
 	if err != nil {
 		return dialer.Outcome{}, err
 	}

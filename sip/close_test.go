@@ -76,3 +76,17 @@ func expectGoroutines(t *testing.T, n int) {
 	buf := make([]byte, 1<<20)
 	t.Errorf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
 }
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	for _, cfg := range []Config{
+		{ListenAddr: "127.0.0.1"},                                     // no port
+		{ListenAddr: "0.0.0.0:0"},                                     // nothing to advertise
+		{ListenAddr: "127.0.0.1:0", AdvertiseHost: "sip.example.com"}, // not an IP
+		{ListenAddr: "127.0.0.1:0", UserAgent: "dialerd\r\nX-Injected: 1"},
+	} {
+		if g, err := New(cfg); err == nil {
+			g.Close()
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+}

@@ -87,7 +87,8 @@ type Config struct {
 type Gateway struct {
 	cfg       Config
 	log       *slog.Logger
-	advertise net.IP
+	advertise net.IP // in Contact, Via and SDP
+	mediaBind net.IP // where RTP sockets bind: the listen host (nil: all)
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
@@ -167,6 +168,7 @@ func New(cfg Config) (*Gateway, error) {
 		cfg:       cfg,
 		log:       cfg.Logger.With("gateway", "sip"),
 		advertise: adIP,
+		mediaBind: net.ParseIP(host),
 		calls:     map[string]*liveCall{},
 		trunks:    map[int64]*trunkMonitor{},
 		health:    map[int64]Health{},

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dialerd/dialerd/dialer"
 )
@@ -146,5 +149,55 @@ func TestInboundMessage(t *testing.T) {
 		if r.from != "+15557654321" || r.to != tests[i].to || strings.TrimSpace(r.body) != "STOP please" {
 			t.Errorf("message %d = %+v", i, r)
 		}
+	}
+}
+
+// TestInboundMessageRefusesWhatIsNotText sends raw MESSAGEs that the
+// handler must never see.
+func TestInboundMessageRefusesWhatIsNotText(t *testing.T) {
+	var called atomic.Bool
+	g := newTestGateway(t, Config{OnMessage: func(context.Context, string, string, string) error {
+		called.Store(true)
+		return nil
+	}})
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tests := []struct {
+		contentType, body string
+		status            int
+	}{
+		{"application/json", `{"text":"hi"}`, 415},
+		{"text/plain;charset=ISO-8859-1", "hi", 415},
+		{"text/plain", "bad \xff utf-8", 400},
+		{"text/plain; charset=utf-8", "fine", 200},
+	}
+	for i, tt := range tests {
+		msg := fmt.Sprintf("MESSAGE sip:+15551230003@%[1]s SIP/2.0\r\n"+
+			"Via: SIP/2.0/UDP %[2]s;branch=z9hG4bK-raw%[3]d\r\n"+
+			"From: <sip:+15557654321@%[2]s>;tag=raw%[3]d\r\n"+
+			"To: <sip:+15551230003@%[1]s>\r\n"+
+			"Call-ID: raw-%[3]d\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"+
+			"Content-Type: %[4]s\r\nContent-Length: %[5]d\r\n\r\n%[6]s",
+			g.Addr("udp"), conn.LocalAddr(), i, tt.contentType, len(tt.body), tt.body)
+		if _, err := conn.WriteToUDP([]byte(msg), g.Addr("udp").(*net.UDPAddr)); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4096)
+		n, _, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", tt.contentType, err)
+		}
+		if want := fmt.Sprintf("SIP/2.0 %d ", tt.status); !strings.HasPrefix(string(buf[:n]), want) {
+			t.Errorf("%s: answer %q, want %q", tt.contentType, strings.SplitN(string(buf[:n]), "\r\n", 2)[0], want)
+		}
+	}
+	if !called.Load() {
+		t.Error("the handler never saw the valid message")
 	}
 }
