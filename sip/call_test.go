@@ -445,3 +445,43 @@ func TestCallDTMFWeSend(t *testing.T) {
 		t.Errorf("results %v, progress %v; want %v", got, prog.dtmf, want)
 	}
 }
+
+// TestCallAnswerCrossingCancel: the callee answers as our CANCEL goes out;
+// the answer is acknowledged and the call ended with BYE, and the outcome
+// still says nobody answered in time.
+func TestCallAnswerCrossingCancel(t *testing.T) {
+	g := newTestGateway(t, Config{})
+	s := startSipp(t, "crossed", sippOptions{})
+	a := voiceAttempt(t, s, "udp", writeWAV(t, tone(100*time.Millisecond)))
+	a.RingTimeout = 300 * time.Millisecond
+	out, err := g.Deliver(testContext(t), a, nil)
+	if err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	s.expectSuccess(t) // it got ACK and BYE
+	if out.Cause != CauseNoAnswer || out.SIPCode != 200 {
+		t.Errorf("outcome %s/%d, want NO_ANSWER/200", out.Cause, out.SIPCode)
+	}
+}
+
+// TestCallCancelledWhileConnected: the caller's context ends mid-call; we
+// hang up with BYE.
+func TestCallCancelledWhileConnected(t *testing.T) {
+	g := newTestGateway(t, Config{})
+	sink := newRTPSink(t)
+	s := startSipp(t, "answer", sippOptions{keys: map[string]string{"rtp_port": fmt.Sprint(sink.port()), "formats": "0"}})
+	a := voiceAttempt(t, s, "udp", writeWAV(t, tone(10*time.Second)))
+	ctx, cancel := contextWithCancel(t)
+	out, err := g.Deliver(ctx, a, func(p dialer.Progress) {
+		if p.Kind == dialer.ProgressAnswered {
+			cancel()
+		}
+	})
+	if err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	s.expectSuccess(t) // it got our BYE
+	if out.Cause != CauseNormalClearing || out.Connect.IsZero() || out.End.Sub(out.Connect) > 5*time.Second {
+		t.Errorf("outcome %+v", out)
+	}
+}
