@@ -90,3 +90,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestGatewayImplementsTheEngineContracts(t *testing.T) {
+	var g any = &Gateway{}
+	if _, ok := g.(dialer.Gateway); !ok {
+		t.Error("Gateway is not a dialer.Gateway")
+	}
+	if _, ok := g.(dialer.CallChecker); !ok {
+		t.Error("Gateway is not a dialer.CallChecker")
+	}
+}

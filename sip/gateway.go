@@ -64,7 +64,8 @@ type Config struct {
 	AdvertiseHost string
 	// UserAgent is the User-Agent header value.
 	UserAgent string
-	// Logger receives the gateway's logs and sipgo's. Default slog.Default.
+	// Logger receives the gateway's logs and most of sipgo's (a few sipgo
+	// warnings go to slog.Default). Default slog.Default.
 	Logger *slog.Logger
 
 	// OptionsInterval is how often each trunk is pinged with OPTIONS;
