@@ -1,0 +1,197 @@
+package sip
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+)
+
+// G.711 at 8 kHz in 20 ms packets.
+const (
+	samplesPerPacket = 160
+	packetInterval   = 20 * time.Millisecond
+	rtpHeaderSize    = 12
+)
+
+// rtpPacket is the part of a received RTP packet we read.
+type rtpPacket struct {
+	payloadType uint8
+	marker      bool
+	seq         uint16
+	timestamp   uint32
+	ssrc        uint32
+	payload     []byte
+}
+
+// parseRTP reads an RTP packet (RFC 3550 section 5.1), skipping CSRCs, a
+// header extension and padding.
+func parseRTP(b []byte) (rtpPacket, bool) {
+	if len(b) < rtpHeaderSize || b[0]>>6 != 2 {
+		return rtpPacket{}, false
+	}
+	p := rtpPacket{
+		marker:      b[1]&0x80 != 0,
+		payloadType: b[1] & 0x7f,
+		seq:         binary.BigEndian.Uint16(b[2:4]),
+		timestamp:   binary.BigEndian.Uint32(b[4:8]),
+		ssrc:        binary.BigEndian.Uint32(b[8:12]),
+	}
+	off := rtpHeaderSize + 4*int(b[0]&0x0f)
+	if b[0]&0x10 != 0 { // header extension
+		if len(b) < off+4 {
+			return rtpPacket{}, false
+		}
+		off += 4 + 4*int(binary.BigEndian.Uint16(b[off+2:off+4]))
+	}
+	end := len(b)
+	if b[0]&0x20 != 0 { // padding; the last byte counts it
+		end -= int(b[len(b)-1])
+	}
+	if off > end {
+		return rtpPacket{}, false
+	}
+	p.payload = b[off:end]
+	return p, true
+}
+
+// putRTPHeader writes a version 2 header without CSRCs or extension.
+func putRTPHeader(b []byte, pt uint8, marker bool, seq uint16, ts, ssrc uint32) {
+	b[0] = 2 << 6
+	b[1] = pt & 0x7f
+	if marker {
+		b[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(b[2:4], seq)
+	binary.BigEndian.PutUint32(b[4:8], ts)
+	binary.BigEndian.PutUint32(b[8:12], ssrc)
+}
+
+// mediaSession is the RTP side of one call: one UDP socket that sends the
+// recording and reads the callee's telephone events.
+type mediaSession struct {
+	conn *net.UDPConn
+
+	stopOnce sync.Once
+	stopping chan struct{}
+	wg       sync.WaitGroup
+	digits   chan string
+}
+
+// openMedia binds an RTP socket on ip with a port the system picks.
+func openMedia(ip net.IP) (*mediaSession, error) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+	if err != nil {
+		return nil, fmt.Errorf("sip: rtp socket: %w", err)
+	}
+	return &mediaSession{conn: conn, stopping: make(chan struct{}), digits: make(chan string, 64)}, nil
+}
+
+func (m *mediaSession) port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
+
+// start streams samples to the answer's address and listens for DTMF.
+// played is closed when the last packet's 20 ms have passed.
+func (m *mediaSession) start(ans mediaAnswer, samples []int16) (played <-chan struct{}, digits <-chan string) {
+	done := make(chan struct{})
+	m.wg.Add(2)
+	go m.send(ans, samples, done)
+	go m.receive(ans)
+	return done, m.digits
+}
+
+// send paces one packet per 20 ms: sequence numbers and timestamps start
+// at random values (RFC 3550) and grow by 1 and 160; the first packet has
+// the marker bit; the SSRC is random; the last frame is padded with silence.
+func (m *mediaSession) send(ans mediaAnswer, samples []int16, played chan<- struct{}) {
+	defer m.wg.Done()
+	defer close(played)
+	encode := encoderFor(ans.audio.name)
+	ssrc := rand.Uint32()
+	seq := uint16(rand.Uint32())
+	ts := rand.Uint32()
+	pkt := make([]byte, rtpHeaderSize+samplesPerPacket)
+	frame := make([]int16, samplesPerPacket)
+	tick := time.NewTicker(packetInterval)
+	defer tick.Stop()
+	for off := 0; off < len(samples); off += samplesPerPacket {
+		n := copy(frame, samples[off:min(off+samplesPerPacket, len(samples))])
+		clear(frame[n:])
+		putRTPHeader(pkt, ans.audio.pt, off == 0, seq, ts, ssrc)
+		encode(pkt[rtpHeaderSize:], frame)
+		// A lost packet is the network's business; the call goes on.
+		_, _ = m.conn.WriteToUDP(pkt, ans.addr)
+		seq++
+		ts += samplesPerPacket
+		select {
+		case <-tick.C:
+		case <-m.stopping:
+			return
+		}
+	}
+}
+
+// receive reads RTP until the socket closes, turning RFC 4733 events from
+// the answer's address into digits.
+func (m *mediaSession) receive(ans mediaAnswer) {
+	defer m.wg.Done()
+	var det dtmfDetector
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := m.conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		// Only the callee's media address may press keys for it.
+		if !from.IP.Equal(ans.addr.IP) {
+			continue
+		}
+		pkt, ok := parseRTP(buf[:n])
+		if !ok || !isEventPT(pkt.payloadType, ans.eventPT) {
+			continue
+		}
+		digit, ok := det.feed(pkt.timestamp, pkt.payload)
+		if !ok {
+			continue
+		}
+		select {
+		case m.digits <- digit:
+		case <-m.stopping:
+			return
+		}
+	}
+}
+
+// isEventPT accepts telephone events on the payload type the answer gave
+// them and on the one we offered: RFC 3264 lets the answerer renumber, and
+// some senders keep the offer's number.
+func isEventPT(pt uint8, answered int) bool {
+	return pt == ptTelephoneEvent || (answered >= 0 && int(pt) == answered)
+}
+
+// stop ends sending and receiving and returns the digits read but not yet
+// taken.
+func (m *mediaSession) stop() []string {
+	m.stopOnce.Do(func() {
+		close(m.stopping)
+		// Wake the reader; the socket stays open until close.
+		_ = m.conn.SetReadDeadline(time.Now())
+	})
+	m.wg.Wait()
+	var rest []string
+	for {
+		select {
+		case d := <-m.digits:
+			rest = append(rest, d)
+		default:
+			return rest
+		}
+	}
+}
+
+// close releases the socket; it is safe after stop or without start.
+func (m *mediaSession) close() {
+	m.stop()
+	m.conn.Close()
+}
