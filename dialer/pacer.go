@@ -95,3 +95,15 @@ func (r *RateCap) Take(now time.Time) {
 	r.times[r.head] = now
 	r.head = (r.head + 1) % len(r.times)
 }
+
+// Resize returns a cap of perSecond events per second that remembers this
+// cap's most recent events, so a changed limit is never exceeded across
+// the change.
+func (r *RateCap) Resize(perSecond int) *RateCap {
+	out := NewRateCap(perSecond)
+	keep := min(r.n, len(out.times))
+	for i := r.n - keep; i < r.n; i++ {
+		out.Take(r.times[(r.head+i)%len(r.times)])
+	}
+	return out
+}

@@ -186,3 +186,26 @@ func (f *Fixtures) Campaign(tenantID string, owner, program, group int64, cpm, t
 	return f.Exec(`INSERT INTO campaigns (tenant_id, created_by, program_id, group_id, cpm, try_allowed, retry_delay,
 		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)`, tenantID, owner, program, group, cpm, tryAllowed, retryDelay)
 }
+
+// Pairs runs a query returning (id, value) rows and maps id to value as text.
+func (f *Fixtures) Pairs(query string, args ...any) map[int64]string {
+	f.t.Helper()
+	rows, err := f.db.Query(query, args...)
+	if err != nil {
+		f.t.Fatalf("fixture %q: %v", query, err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var v string
+		if err := rows.Scan(&id, &v); err != nil {
+			f.t.Fatalf("fixture %q: %v", query, err)
+		}
+		out[id] = v
+	}
+	if err := rows.Err(); err != nil {
+		f.t.Fatalf("fixture %q: %v", query, err)
+	}
+	return out
+}
