@@ -195,7 +195,12 @@ func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
 		if it.TryDone < a.tryAllowed {
 			status, due = TransmissionPending, now.Add(a.retryDelay)
 			if v.ProviderFault {
-				due = now // the next provider can take it at once
+				// The next provider can take it at once, and it keeps its
+				// place at the head of the queue.
+				due = now
+				if !it.key.IsZero() && it.key.Before(now) {
+					due = it.key
+				}
 			}
 		}
 	case Final:

@@ -80,20 +80,25 @@ func (e *Engine) itemLoc(r *campaignRun, it *workItem) *time.Location {
 	return r.loc
 }
 
-// keyFor computes when an item may be tried: its due time (now at the
-// earliest), moved to the next opening of its window.
+// keyFor computes when an item may be tried: its due time, or the next
+// opening of its window when that is closed then. A due time in the past
+// is kept as it is, so an item that waited keeps its place in the queue.
 func (e *Engine) keyFor(r *campaignRun, it *workItem, now time.Time) time.Time {
+	if r == nil {
+		return it.Due
+	}
 	at := it.Due
 	if at.Before(now) {
 		at = now
 	}
-	if r == nil {
-		return at
+	next, ok := r.window.Next(at, e.itemLoc(r, it))
+	switch {
+	case !ok:
+		return at.Add(24 * time.Hour) // a window without days; validation prevents it
+	case next.Equal(at):
+		return it.Due
 	}
-	if next, ok := r.window.Next(at, e.itemLoc(r, it)); ok {
-		return next
-	}
-	return at.Add(24 * time.Hour) // a window without days; validation prevents it
+	return next
 }
 
 // queueSingle puts (or moves) a single transmission in the queue.
