@@ -244,11 +244,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if !e.started.Load() || !e.stopping.CompareAndSwap(false, true) {
 		return nil
 	}
-	_ = e.do(context.Background(), func() error {
-		e.draining = true
-		e.checkIdle()
-		return nil
-	})
+	_ = e.Drain(context.Background())
 	select {
 	case <-e.idle:
 	case <-ctx.Done():
@@ -269,6 +265,17 @@ func (e *Engine) Stop(ctx context.Context) error {
 	syncCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return e.store.Sync(syncCtx)
+}
+
+// Drain stops taking new attempts (and running schedules) at once; calls
+// in flight go on. Stop drains first; a daemon may drain earlier, e.g. as
+// soon as it is told to stop.
+func (e *Engine) Drain(ctx context.Context) error {
+	return e.do(ctx, func() error {
+		e.draining = true
+		e.checkIdle()
+		return nil
+	})
 }
 
 // post hands fn to the loop; false when the loop has stopped.
