@@ -39,6 +39,11 @@ type ReadyCheck struct {
 type Deps struct {
 	Users  userStore
 	Checks []ReadyCheck
+	// The spool engine and its stores; the Transmission, Campaign and
+	// Reports routes are served only when all three are set.
+	Transmissions transmissionStore
+	Campaigns     campaignStore
+	Engine        spoolEngine
 }
 
 // Server is the HTTP API.
@@ -112,6 +117,7 @@ func (s *Server) routes() *gin.Engine {
 
 	authed := ict.Group("/", s.authenticate())
 	s.userRoutes(authed)
+	s.engineRoutes(authed)
 	return e
 }
 

@@ -243,3 +243,17 @@ func (db *DB) TransmissionResults(ctx context.Context, tenantID string, transmis
 func (db *DB) SpoolResults(ctx context.Context, tenantID string, spoolID int64) ([]dialer.SpoolResult, error) {
 	return db.results(ctx, `s.tenant_id = ? AND s.spool_id = ?`, tenantID, spoolID)
 }
+
+// ProgramOwner returns who created a program of the tenant: the
+// transmission routes under /programs/{id} check it.
+func (db *DB) ProgramOwner(ctx context.Context, tenantID string, id int64) (int64, error) {
+	var owner int64
+	err := db.r.QueryRowContext(ctx, `SELECT created_by FROM programs WHERE tenant_id = ? AND program_id = ?`, tenantID, id).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, dialer.NotFound("program")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: program %d: %w", id, err)
+	}
+	return owner, nil
+}
