@@ -37,12 +37,12 @@ func (s *Server) campaignRoutes(r *gin.RouterGroup) {
 // keep their value (their default on create). Status and counters are
 // read-only.
 type campaignRequest struct {
-	ProgramID   *int64            `json:"program_id"`
-	GroupID     *int64            `json:"group_id"`
-	AccountID   *int64            `json:"account_id"`
-	CPM         *int              `json:"cpm"`
-	TryAllowed  *int              `json:"try_allowed"`
-	RetryDelay  *int              `json:"retry_delay"`
+	ProgramID  *int64 `json:"program_id"`
+	GroupID    *int64 `json:"group_id"`
+	AccountID  *int64 `json:"account_id"`
+	CPM        *int   `json:"cpm"`
+	TryAllowed *int   `json:"try_allowed"`
+	RetryDelay *int   `json:"retry_delay"`
 	// The window fields are read by their own parsers, so a bad value is a
 	// validation error (412) naming the field, not unreadable JSON.
 	WindowStart json.RawMessage `json:"window_start"`
