@@ -58,6 +58,10 @@ func TestTransmissionRoutes(t *testing.T) {
 	inbound := ee.f.Program(ee.tenant, p.aliceID, dialer.ProgramReceiveSMS)
 	ee.expect(ee.do("POST", "/transmissions", p.alice, map[string]any{"contact_id": p.contact, "program_id": inbound}), 412)
 	ee.expect(ee.do("POST", "/transmissions", p.alice, `{"contact_id": "x"}`), 412)
+	in := ee.id(ee.expect(ee.do("POST", "/transmissions", p.alice, map[string]any{"contact_id": p.contact, "program_id": inbound,
+		"direction": "inbound"}), 200), "transmission_id")
+	ee.expect(ee.do("POST", fmt.Sprintf("/transmissions/%d/send", in), p.alice, nil), 412)
+	ee.expect(ee.do("POST", "/transmissions/999999/send", p.alice, nil), 404)
 
 	// Read and list.
 	var got dialer.Transmission
@@ -70,7 +74,7 @@ func TestTransmissionRoutes(t *testing.T) {
 	ee.expect(ee.do("GET", "/transmissions/abc", p.alice, nil), 404)
 	var list []dialer.Transmission
 	ee.expect(ee.do("GET", "/transmissions?status=pending", p.alice, nil), 200).json(t, &list)
-	if len(list) != 1 || list[0].ID != tid {
+	if len(list) != 2 || list[0].ID != tid {
 		t.Fatalf("alice's list %+v", list)
 	}
 	ee.expect(ee.do("GET", "/transmissions", p.bob, nil), 200).json(t, &list)

@@ -241,3 +241,34 @@ func ExampleBus() {
 	fmt.Println((<-s.C()).Type, s.Dropped())
 	// Output: spool.answered 1
 }
+
+// Send without capacity answers not ready after SendWait; the transmission
+// stays queued and goes out as soon as a channel frees.
+func TestSendWaitsForCapacity(t *testing.T) {
+	cfg := testConfig()
+	cfg.TenantChannels = 1
+	cfg.SendWait = 50 * time.Millisecond
+	h := newHarness(t, cfg, memgateway.Script{Kind: memgateway.Answer, Ring: time.Second, Talk: time.Minute})
+	h.provider("trunk", 10, 0, "")
+	h.start()
+	ctx := context.Background()
+	var ids []int64
+	for _, c := range h.f.Contacts(h.tenant, h.owner, 2, 0) {
+		ids = append(ids, h.f.Transmission(h.tenant, h.owner, c, h.voice, 1, time.Time{}))
+	}
+	if _, err := h.eng.Send(ctx, h.tenant, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.Send(ctx, h.tenant, ids[1]); dialer.ErrorCode(err) != dialer.CodeNotReady {
+		t.Fatalf("Send without a free channel: %v", err)
+	}
+	h.clk.WaitSettled()
+	if got := len(h.gw.Records()); got != 1 {
+		t.Fatalf("%d calls with one channel", got)
+	}
+	h.advance(2 * time.Minute)
+	recs := h.gw.Records()
+	if len(recs) != 2 || recs[1].TransmissionID != ids[1] || recs[1].Start.Before(recs[0].End) {
+		t.Fatalf("the queued transmission did not go out when the channel freed: %+v", recs)
+	}
+}
