@@ -225,9 +225,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.callCtx, e.endCalls = context.WithCancel(context.Background())
 	e.tasks.Add(1) // the loop, until its first wait
 	if err := e.recover(ctx); err != nil {
+		// Nothing was dialled; calls re-attached so far are let go (their
+		// spools stay initiated) and the engine can be started afresh.
+		e.endCalls()
+		e.wg.Wait()
 		e.tasks.Add(-1)
 		e.stopLoop()
-		e.endCalls()
 		close(e.loopDone)
 		return err
 	}
