@@ -226,7 +226,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.tasks.Add(1) // the loop, until its first wait
 	if err := e.recover(ctx); err != nil {
 		// Nothing was dialled; calls re-attached so far are let go (their
-		// spools stay initiated) and the engine can be started afresh.
+		// spools stay initiated for a new engine to reconcile).
+		e.stopping.Store(true)
 		e.endCalls()
 		e.wg.Wait()
 		e.tasks.Add(-1)
