@@ -291,6 +291,8 @@ func TestReadiness(t *testing.T) {
 	e := newEnv(t)
 	e.expect(e.do("GET", "/healthz", "", nil), 200)
 	e.expect(e.do("GET", "/readyz", "", nil), 200)
+	// Without a spool engine its routes exist but are not ready.
+	e.expect(e.do("GET", "/transmissions", e.admin, nil), 423).errorBody(t)
 	e.srv.SetReady(false)
 	e.expect(e.do("GET", "/users", e.admin, nil), 423).errorBody(t)
 	e.expect(e.do("GET", "/readyz", "", nil), 503)

@@ -164,6 +164,33 @@ func routeDocs() []routeDoc {
 		{"DELETE", "/messages/texts/:text_id", "SMS texts", "Delete a text (409 while a program uses it)", needsToken, nil, emptyObject{}},
 
 		// Transmissions, campaigns, spools, reports.
+		{"POST", "/transmissions", "Transmissions", "Create a transmission (one program to one contact)", needsToken, transmissionRequest{}, objectOf("transmission_id", "integer")},
+		{"GET", "/transmissions", "Transmissions", "List transmissions", needsToken, nil, []dialer.Transmission{}},
+		{"GET", "/transmissions/:transmission_id", "Transmissions", "View a transmission", needsToken, nil, dialer.Transmission{}},
+		{"DELETE", "/transmissions/:transmission_id", "Transmissions", "Delete a transmission", needsToken, nil, emptyObject{}},
+		{"POST", "/transmissions/:transmission_id/send", "Transmissions", "Send now: answers the committed spool id, not waiting for the call", needsToken, nil, objectOf("spool_id", "integer")},
+		{"POST", "/transmissions/:transmission_id/retry", "Transmissions", "Retry a failed transmission: answers the committed spool id", needsToken, nil, objectOf("spool_id", "integer")},
+		{"PUT", "/transmissions/:transmission_id/schedule", "Transmissions", "Schedule the transmission at a time (Unix seconds or RFC 3339)", needsToken, objectOf("time", "string"), objectOf("schedule_id", "integer")},
+		{"DELETE", "/transmissions/:transmission_id/schedule", "Transmissions", "Cancel the transmission's schedule", needsToken, nil, emptyObject{}},
+		{"GET", "/transmissions/:transmission_id/clone", "Transmissions", "Clone a transmission", needsToken, nil, objectOf("transmission_id", "integer")},
+		{"PUT", "/programs/:program_id/transmissions", "Transmissions", "Create a transmission of this program", needsToken, transmissionRequest{}, objectOf("transmission_id", "integer")},
+		{"GET", "/programs/:program_id/transmissions", "Transmissions", "List this program's transmissions", needsToken, nil, []dialer.Transmission{}},
+		{"POST", "/campaigns", "Campaigns", "Create a campaign (a program over a group)", needsToken, campaignRequest{}, objectOf("campaign_id", "integer")},
+		{"GET", "/campaigns", "Campaigns", "List campaigns with their counters", needsToken, nil, []dialer.Campaign{}},
+		{"GET", "/campaigns/:campaign_id", "Campaigns", "View a campaign with its counters and progress", needsToken, nil, dialer.Campaign{}},
+		{"PUT", "/campaigns/:campaign_id", "Campaigns", "Update a campaign (cpm may change while it runs)", needsToken, campaignRequest{}, dialer.Campaign{}},
+		{"DELETE", "/campaigns/:campaign_id", "Campaigns", "Delete a campaign", needsToken, nil, emptyObject{}},
+		{"PUT", "/campaigns/:campaign_id/start", "Campaigns", "Start the campaign", needsToken, nil, jsonSchema{"type": "boolean"}},
+		{"PUT", "/campaigns/:campaign_id/stop", "Campaigns", "Stop the campaign", needsToken, nil, jsonSchema{"type": "boolean"}},
+		{"POST", "/campaigns/:campaign_id/start/schedule", "Campaigns", "Start the campaign at a time", needsToken, objectOf("time", "string"), objectOf("schedule_id", "integer")},
+		{"POST", "/campaigns/:campaign_id/stop/schedule", "Campaigns", "Stop the campaign at a time", needsToken, objectOf("time", "string"), objectOf("schedule_id", "integer")},
+		{"DELETE", "/campaigns/:campaign_id/schedule", "Campaigns", "Cancel the campaign's schedules", needsToken, nil, emptyObject{}},
+		{"GET", "/transmissions/:transmission_id/status", "Reports", "A transmission's status", needsToken, nil, objectOf("status", "string")},
+		{"GET", "/transmissions/:transmission_id/detail", "Reports", "A transmission's attempts (spools)", needsToken, nil, []dialer.Spool{}},
+		{"GET", "/transmissions/:transmission_id/result", "Reports", "What a transmission's attempts produced", needsToken, nil, []dialer.SpoolResult{}},
+		{"GET", "/spools/:spool_id/status", "Reports", "A spool's status", needsToken, nil, objectOf("status", "string")},
+		{"GET", "/spools/:spool_id/result", "Reports", "What a spool produced (dtmf, hangup, …)", needsToken, nil, []dialer.SpoolResult{}},
+		{"GET", "/statistics", "Reports", "Totals: campaigns, groups, contacts, transmissions, spools", needsToken, nil, dialer.Statistics{}},
 
 		// Other surfaces: PBX profiles, tenant accounts, crossbar.
 	}

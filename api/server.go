@@ -52,6 +52,11 @@ type Deps struct {
 	Accounts  accountStore
 	Providers providerStore
 	Checks    []ReadyCheck
+	// The spool engine and its stores; the Transmission, Campaign and
+	// Reports routes are served only when all three are set.
+	Transmissions transmissionStore
+	Campaigns     campaignStore
+	Engine        spoolEngine
 }
 
 // Server is the HTTP API.
@@ -141,6 +146,7 @@ func (s *Server) routes() *gin.Engine {
 	s.programRoutes(authed)
 	s.accountRoutes(authed)
 	s.providerRoutes(authed)
+	s.engineRoutes(authed)
 	return e
 }
 

@@ -49,6 +49,19 @@ type Config struct {
 		MaxDocumentBytes  int64 `yaml:"max_document_bytes" help:"largest accepted document upload (PDF, TIFF), in bytes"`
 		MaxTemplateBytes  int64 `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
 	} `yaml:"media"`
+	Engine struct {
+		Gateway            string        `yaml:"gateway" help:"how attempts are delivered: none (work stays queued, nobody is dialled) or memory (an in-memory gateway that answers every call, to try the API without a PBX)"`
+		RingTimeout        time.Duration `yaml:"ring_timeout" help:"an unanswered call is given up after this long"`
+		MaxDuration        time.Duration `yaml:"max_duration" help:"an answered call is hung up after this long"`
+		RetryDelay         time.Duration `yaml:"retry_delay" help:"wait between tries of a single transmission (campaigns set their own retry_delay)"`
+		ProviderCPS        int           `yaml:"provider_cps" help:"calls started per second per provider, never exceeded (a provider's settings {\"cps\": N} override it)"`
+		NodeCPS            int           `yaml:"node_cps" help:"calls started per second per FreeSWITCH node, never exceeded"`
+		ProviderChannels   int           `yaml:"provider_channels" help:"concurrent calls per provider (a provider's settings {\"channels\": N} override it)"`
+		TenantChannels     int           `yaml:"tenant_channels" help:"concurrent calls per tenant"`
+		ProviderBackoff    time.Duration `yaml:"provider_backoff" help:"a failing provider (gateway error, congestion) is skipped this long, doubling with each failure in a row"`
+		ProviderBackoffMax time.Duration `yaml:"provider_backoff_max" help:"the longest a failing provider is skipped"`
+		SendWait           time.Duration `yaml:"send_wait" help:"how long POST /transmissions/{id}/send waits for capacity before answering 423 (the transmission stays queued)"`
+	} `yaml:"engine"`
 }
 
 // defaultConfig runs on a laptop with no file: `make run`.
@@ -68,6 +81,17 @@ func defaultConfig() Config {
 	c.Media.MaxRecordingBytes = api.DefaultMaxRecordingBytes
 	c.Media.MaxDocumentBytes = api.DefaultMaxDocumentBytes
 	c.Media.MaxTemplateBytes = api.DefaultMaxTemplateBytes
+	c.Engine.Gateway = "none"
+	c.Engine.RingTimeout = 30 * time.Second
+	c.Engine.MaxDuration = 10 * time.Minute
+	c.Engine.RetryDelay = 5 * time.Minute
+	c.Engine.ProviderCPS = 10
+	c.Engine.NodeCPS = 30
+	c.Engine.ProviderChannels = 30
+	c.Engine.TenantChannels = 100
+	c.Engine.ProviderBackoff = 30 * time.Second
+	c.Engine.ProviderBackoffMax = 10 * time.Minute
+	c.Engine.SendWait = 10 * time.Second
 	return c
 }
 
@@ -122,6 +146,34 @@ func (c *Config) Validate() error {
 	} {
 		if k.n < 1024 {
 			bad(k.key, "must be at least 1024")
+		}
+	}
+	if c.Engine.Gateway != "none" && c.Engine.Gateway != "memory" {
+		bad("engine.gateway", fmt.Sprintf("%q is not none or memory", c.Engine.Gateway))
+	}
+	engineDurations := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"engine.ring_timeout", c.Engine.RingTimeout}, {"engine.max_duration", c.Engine.MaxDuration},
+		{"engine.retry_delay", c.Engine.RetryDelay}, {"engine.provider_backoff", c.Engine.ProviderBackoff},
+		{"engine.provider_backoff_max", c.Engine.ProviderBackoffMax}, {"engine.send_wait", c.Engine.SendWait},
+	}
+	for _, k := range engineDurations {
+		if k.d <= 0 {
+			bad(k.key, "must be a positive duration such as 30s")
+		}
+	}
+	engineCounts := []struct {
+		key string
+		n   int
+	}{
+		{"engine.provider_cps", c.Engine.ProviderCPS}, {"engine.node_cps", c.Engine.NodeCPS},
+		{"engine.provider_channels", c.Engine.ProviderChannels}, {"engine.tenant_channels", c.Engine.TenantChannels},
+	}
+	for _, k := range engineCounts {
+		if k.n < 1 {
+			bad(k.key, "must be at least 1")
 		}
 	}
 	return errors.Join(errs...)
