@@ -2,10 +2,13 @@ module github.com/dialerd/dialerd
 
 go 1.26.0
 
+require github.com/hajimehoshi/go-mp3 v0.3.4
+
 require (
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/percipia/eslgo v1.5.2
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/crypto v0.58.0
 	modernc.org/sqlite v1.61.1

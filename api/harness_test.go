@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/store"
 )
@@ -46,12 +48,12 @@ const adminPassword = "admin-secret-1"
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "dialerd.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "dialerd.db"), store.WithSealKey(bytes.Repeat([]byte("s"), store.SealKeySize)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	hash, err := dialer.HashPassword(adminPassword)
+	hash, err := dialer.HashPassword(adminPassword, bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,9 +61,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Now()}
-	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10, Now: clock.Now},
+	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10, PasswordCost: bcrypt.MinCost, Now: clock.Now},
 		slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Deps{Users: db, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
+		Deps{Users: db, Programs: db, Accounts: db, Providers: db, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +170,9 @@ func (e *env) createUser(username string, extra map[string]any) (int64, string) 
 		body[k] = v
 	}
 	r := e.expect(e.do("POST", "/users", e.admin, body), 200)
-	var out struct{ UserID int64 `json:"user_id"` }
+	var out struct {
+		UserID int64 `json:"user_id"`
+	}
 	r.json(e.t, &out)
 	return out.UserID, e.login(username, "password-"+username)
 }

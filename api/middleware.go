@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -16,6 +17,7 @@ const (
 	ctxRequestID  = "dialerd.request_id"
 	ctxActor      = "dialerd.actor"
 	ctxRetryAfter = "dialerd.retry_after"
+	ctxRawBody    = "dialerd.raw_body"
 	headerReqID   = "X-Request-Id"
 )
 
@@ -97,11 +99,25 @@ func (s *Server) recoverJSON() gin.HandlerFunc {
 }
 
 // limitBody caps every request body; a larger one fails to read, and the
-// handler answers it as a bad request. Routes that take uploads raise it.
+// handler answers it as a bad request. Routes that take uploads raise it
+// with raiseBodyLimit, which needs the body as it came: it is kept.
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.Body != nil {
+			c.Set(ctxRawBody, c.Request.Body)
 			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		}
+		c.Next()
+	}
+}
+
+// raiseBodyLimit replaces the global cap on the request body with n, for
+// the routes that take uploads. (Wrapping the capped body again could only
+// lower the cap.)
+func raiseBodyLimit(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if raw, ok := c.Get(ctxRawBody); ok {
+			c.Request.Body = http.MaxBytesReader(c.Writer, raw.(io.ReadCloser), n)
 		}
 		c.Next()
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,14 @@ type Config struct {
 	TokenTTL time.Duration
 	// MaxBodyBytes caps a request body outside upload routes.
 	MaxBodyBytes int64
+	// MaxRecordingBytes, MaxDocumentBytes and MaxTemplateBytes cap the media
+	// files of recordings, documents and templates (defaults 50, 20, 10 MiB).
+	MaxRecordingBytes int64
+	MaxDocumentBytes  int64
+	MaxTemplateBytes  int64
+	// PasswordCost is the bcrypt cost of new password hashes; 0 means
+	// bcrypt's default. Only tests lower it.
+	PasswordCost int
 	// Now is the clock for tokens and throttling; time.Now when nil.
 	Now func() time.Time
 }
@@ -37,8 +46,12 @@ type ReadyCheck struct {
 // Deps are the stores and checks the handlers use. Each field's interface is
 // declared beside the handlers that use it.
 type Deps struct {
-	Users  userStore
-	Checks []ReadyCheck
+	Users     userStore
+	Messages  messageStore
+	Programs  programStore
+	Accounts  accountStore
+	Providers providerStore
+	Checks    []ReadyCheck
 }
 
 // Server is the HTTP API.
@@ -52,6 +65,8 @@ type Server struct {
 	throttle  *loginThrottle
 	dummyHash []byte
 	ready     atomic.Bool
+	// openapiDoc is GET /openapi.json, built from the routes by New.
+	openapiDoc []byte
 }
 
 // New builds the server and its routes. It is not ready (ICTCore routes
@@ -69,7 +84,13 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("dialerd timing equaliser"), bcrypt.DefaultCost)
+	cfg.MaxRecordingBytes = cmp.Or(max(cfg.MaxRecordingBytes, 0), DefaultMaxRecordingBytes)
+	cfg.MaxDocumentBytes = cmp.Or(max(cfg.MaxDocumentBytes, 0), DefaultMaxDocumentBytes)
+	cfg.MaxTemplateBytes = cmp.Or(max(cfg.MaxTemplateBytes, 0), DefaultMaxTemplateBytes)
+	if cfg.PasswordCost == 0 {
+		cfg.PasswordCost = bcrypt.DefaultCost
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("dialerd timing equaliser"), cfg.PasswordCost)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +104,9 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	}
 	s.verifiers = []credentialVerifier{s.tokens}
 	s.engine = s.routes()
+	if err := s.describeAPI(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -106,12 +130,17 @@ func (s *Server) routes() *gin.Engine {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.json", s.openapi)
 
 	ict := e.Group("/", s.requireReady())
 	ict.POST("/authenticate", s.login)
 
 	authed := ict.Group("/", s.authenticate())
 	s.userRoutes(authed)
+	s.messageRoutes(authed)
+	s.programRoutes(authed)
+	s.accountRoutes(authed)
+	s.providerRoutes(authed)
 	return e
 }
 

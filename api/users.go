@@ -210,7 +210,7 @@ func (s *Server) createUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if nu.Hash, err = dialer.HashPassword(*req.password()); err != nil {
+	if nu.Hash, err = dialer.HashPassword(*req.password(), s.cfg.PasswordCost); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -330,7 +330,7 @@ func (s *Server) setPassword(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	hash, err := dialer.HashPassword(*pw)
+	hash, err := dialer.HashPassword(*pw, s.cfg.PasswordCost)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -538,7 +538,7 @@ func (s *Server) importUsers(c *gin.Context) {
 		return
 	}
 	for i := range users {
-		if users[i].Hash, err = dialer.HashPassword(passwords[i]); err != nil {
+		if users[i].Hash, err = dialer.HashPassword(passwords[i], s.cfg.PasswordCost); err != nil {
 			s.fail(c, err)
 			return
 		}

@@ -95,9 +95,13 @@ func ValidatePassword(field, p string, v *Invalid) {
 	}
 }
 
-// HashPassword returns the bcrypt hash of a validated password.
-func HashPassword(p string) (string, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(p), bcrypt.DefaultCost)
+// HashPassword returns the bcrypt hash of a validated password at cost
+// (bcrypt's default when cost is 0). Tests lower the cost; a daemon never does.
+func HashPassword(p string, cost int) (string, error) {
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(p), cost)
 	if err != nil {
 		return "", Internal(err)
 	}

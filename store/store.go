@@ -17,6 +17,7 @@ type DB struct {
 	w    *sql.DB // the one writer
 	r    *sql.DB // read-only pool
 	path string
+	seal *sealer // nil: opened without a seal key; secrets cannot be written
 }
 
 // pragmas applied on every new connection. busy_timeout covers the moments a
@@ -40,7 +41,13 @@ func dsn(path string, readOnly bool) string {
 
 // Open opens (creating if needed) the database at path and migrates it to
 // this binary's schema. It refuses a database whose schema is newer.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	db := &DB{path: path}
+	for _, opt := range opts {
+		if err := opt(db); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: create directory: %w", err)
 	}
@@ -56,7 +63,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db := &DB{w: w, path: path}
+	db.w = w
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err

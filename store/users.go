@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 const userCols = `users.user_id, users.tenant_id, users.username, users.first_name, users.last_name, users.phone,
@@ -30,12 +28,6 @@ var userList = listSpec{
 type rowScanner interface{ Scan(...any) error }
 
 func scanUser(r rowScanner) (dialer.User, error) { return scanUserWith(r) }
-
-// isUniqueViolation reports whether err is SQLite refusing a duplicate key.
-func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
-}
 
 func insertUser(ctx context.Context, tx *sql.Tx, u *dialer.User, hash string, now int64) (int64, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO users (tenant_id, username, password_hash, first_name, last_name, phone,

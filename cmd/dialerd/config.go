@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dialerd/dialerd/api"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -43,6 +44,11 @@ type Config struct {
 	Shutdown struct {
 		Grace time.Duration `yaml:"grace" help:"on SIGTERM, how long calls in flight and requests may finish"`
 	} `yaml:"shutdown"`
+	Media struct {
+		MaxRecordingBytes int64 `yaml:"max_recording_bytes" help:"largest accepted recording upload (WAV, MP3), in bytes"`
+		MaxDocumentBytes  int64 `yaml:"max_document_bytes" help:"largest accepted document upload (PDF, TIFF), in bytes"`
+		MaxTemplateBytes  int64 `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
+	} `yaml:"media"`
 }
 
 // defaultConfig runs on a laptop with no file: `make run`.
@@ -59,6 +65,9 @@ func defaultConfig() Config {
 	c.HTTP.IdleTimeout = 120 * time.Second
 	c.HTTP.MaxBodyBytes = 1 << 20
 	c.Shutdown.Grace = 30 * time.Second
+	c.Media.MaxRecordingBytes = api.DefaultMaxRecordingBytes
+	c.Media.MaxDocumentBytes = api.DefaultMaxDocumentBytes
+	c.Media.MaxTemplateBytes = api.DefaultMaxTemplateBytes
 	return c
 }
 
@@ -102,6 +111,18 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("http.max_body_bytes", "must be at least 1024")
+	}
+	for _, k := range []struct {
+		key string
+		n   int64
+	}{
+		{"media.max_recording_bytes", c.Media.MaxRecordingBytes},
+		{"media.max_document_bytes", c.Media.MaxDocumentBytes},
+		{"media.max_template_bytes", c.Media.MaxTemplateBytes},
+	} {
+		if k.n < 1024 {
+			bad(k.key, "must be at least 1024")
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -99,7 +99,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "dialerd.db"))
+	// The seal key encrypts provider and account credentials at rest; losing
+	// it loses those credentials (they must be entered again), not the data.
+	sealKey, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "seal.key"), store.SealKeySize)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "dialerd.db"), store.WithSealKey(sealKey))
 	if err != nil {
 		return err
 	}
@@ -116,13 +122,31 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 
+	files, err := store.OpenFiles(filepath.Join(cfg.DataDir, "media"))
+	if err != nil {
+		return err
+	}
+	messages := store.NewMessages(db, files)
+	if n, err := messages.SweepFiles(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("removed media files no message names", "count", n)
+	}
+
 	srv, err := api.New(api.Config{
-		TokenKey:     tokenKey,
-		TokenTTL:     cfg.Auth.TokenTTL,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		TokenKey:          tokenKey,
+		TokenTTL:          cfg.Auth.TokenTTL,
+		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
+		MaxRecordingBytes: cfg.Media.MaxRecordingBytes,
+		MaxDocumentBytes:  cfg.Media.MaxDocumentBytes,
+		MaxTemplateBytes:  cfg.Media.MaxTemplateBytes,
 	}, log, api.Deps{
-		Users:  db,
-		Checks: []api.ReadyCheck{{Name: "store", Check: db.Ping}},
+		Users:     db,
+		Messages:  messages,
+		Programs:  db,
+		Accounts:  db,
+		Providers: db,
+		Checks:    []api.ReadyCheck{{Name: "store", Check: db.Ping}},
 	})
 	if err != nil {
 		return err
@@ -218,7 +242,7 @@ func bootstrapAdmin(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 	if err := v.Err(); err != nil {
 		return fmt.Errorf("config key admin.user: %w", err)
 	}
-	hash, err := dialer.HashPassword(password)
+	hash, err := dialer.HashPassword(password, 0)
 	if err != nil {
 		return err
 	}

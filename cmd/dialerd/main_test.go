@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,8 +30,26 @@ func TestMain(m *testing.M) {
 type daemonProc struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *bytes.Buffer
+	logs *lockedLog
 	done chan error
+}
+
+// lockedLog collects the daemon's log lines while tests read them.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var listenLine = regexp.MustCompile(`msg="dialerd listening" addr=(\S+)`)
@@ -53,7 +72,7 @@ func startDaemon(t *testing.T, dataDir string, env ...string) *daemonProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &daemonProc{cmd: cmd, logs: new(bytes.Buffer), done: make(chan error, 1)}
+	p := &daemonProc{cmd: cmd, logs: new(lockedLog), done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

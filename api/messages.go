@@ -1,0 +1,784 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/dialer/media"
+	"github.com/gin-gonic/gin"
+)
+
+// Default caps on media files; the configuration may change them.
+const (
+	DefaultMaxRecordingBytes = 50 << 20
+	DefaultMaxDocumentBytes  = 20 << 20
+	DefaultMaxTemplateBytes  = 10 << 20
+)
+
+// uploadSlack is room in a request body for the multipart headers around
+// the file; the file itself is held to the exact limit.
+const uploadSlack = 64 << 10
+
+// messageStore is what the message handlers need of the store. The
+// Set*File methods read body (at most limit bytes) and hand it to the check
+// before anything changes; a failing check or upload changes nothing.
+type messageStore interface {
+	CreateDocument(ctx context.Context, d dialer.Document) (int64, error)
+	Document(ctx context.Context, tenantID string, id int64) (dialer.Document, error)
+	Documents(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Document, error)
+	UpdateDocument(ctx context.Context, d dialer.Document) error
+	DeleteDocument(ctx context.Context, tenantID string, id int64) error
+	SetDocumentFile(ctx context.Context, tenantID string, id int64, body io.Reader, limit int64,
+		check func(*io.SectionReader) (dialer.DocumentFile, error)) error
+
+	CreateRecording(ctx context.Context, r dialer.Recording) (int64, error)
+	Recording(ctx context.Context, tenantID string, id int64) (dialer.Recording, error)
+	Recordings(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Recording, error)
+	UpdateRecording(ctx context.Context, r dialer.Recording) error
+	DeleteRecording(ctx context.Context, tenantID string, id int64) error
+	SetRecordingFile(ctx context.Context, tenantID string, id int64, body io.Reader, limit int64,
+		convert func(src *io.SectionReader, telephony io.Writer) (dialer.RecordingFile, error)) error
+
+	CreateTemplate(ctx context.Context, t dialer.Template) (int64, error)
+	Template(ctx context.Context, tenantID string, id int64) (dialer.Template, error)
+	Templates(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Template, error)
+	UpdateTemplate(ctx context.Context, t dialer.Template) error
+	DeleteTemplate(ctx context.Context, tenantID string, id int64) error
+	SetTemplateFile(ctx context.Context, tenantID string, id int64, body io.Reader, limit int64,
+		fileType func(*io.SectionReader) (string, error)) error
+
+	CreateText(ctx context.Context, t dialer.Text) (int64, error)
+	Text(ctx context.Context, tenantID string, id int64) (dialer.Text, error)
+	Texts(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Text, error)
+	UpdateText(ctx context.Context, t dialer.Text) error
+	DeleteText(ctx context.Context, tenantID string, id int64) error
+
+	OpenFile(ctx context.Context, hash string) (*os.File, error)
+}
+
+// messageRoutes serves the ICTCore groups Message, Voice Recordings, Email
+// templates and SMS Text Message. Media uploads are PUT as the document
+// says; POST is taken too, as HTML forms send it.
+func (s *Server) messageRoutes(r *gin.RouterGroup) {
+	read, write := s.require(dialer.PermMessageRead), s.require(dialer.PermMessageWrite)
+
+	r.POST("/messages/documents", write, s.createDocument)
+	r.GET("/messages/documents", read, s.listDocuments)
+	r.GET("/messages/documents/:document_id", read, s.getDocument)
+	r.PUT("/messages/documents/:document_id", write, s.updateDocument)
+	r.DELETE("/messages/documents/:document_id", write, s.deleteDocument)
+	docUpload := []gin.HandlerFunc{write, raiseBodyLimit(s.cfg.MaxDocumentBytes + uploadSlack), s.uploadDocument}
+	r.PUT("/messages/documents/:document_id/media", docUpload...)
+	r.POST("/messages/documents/:document_id/media", docUpload...)
+	r.GET("/messages/documents/:document_id/media", read, s.downloadDocument)
+
+	r.POST("/messages/recordings", write, s.createRecording)
+	r.GET("/messages/recordings", read, s.listRecordings)
+	r.GET("/messages/recordings/:recording_id", read, s.getRecording)
+	r.PUT("/messages/recordings/:recording_id", write, s.updateRecording)
+	r.DELETE("/messages/recordings/:recording_id", write, s.deleteRecording)
+	recUpload := []gin.HandlerFunc{write, raiseBodyLimit(s.cfg.MaxRecordingBytes + uploadSlack), s.uploadRecording}
+	r.PUT("/messages/recordings/:recording_id/media", recUpload...)
+	r.POST("/messages/recordings/:recording_id/media", recUpload...)
+	r.GET("/messages/recordings/:recording_id/media", read, s.downloadRecording)
+
+	r.POST("/messages/templates", write, s.createTemplate)
+	r.GET("/messages/templates", read, s.listTemplates)
+	r.GET("/messages/templates/:template_id", read, s.getTemplate)
+	r.PUT("/messages/templates/:template_id", write, s.updateTemplate)
+	r.DELETE("/messages/templates/:template_id", write, s.deleteTemplate)
+	tplUpload := []gin.HandlerFunc{write, raiseBodyLimit(s.cfg.MaxTemplateBytes + uploadSlack), s.uploadTemplate}
+	r.PUT("/messages/templates/:template_id/media", tplUpload...)
+	r.POST("/messages/templates/:template_id/media", tplUpload...)
+	r.GET("/messages/templates/:template_id/media", read, s.downloadTemplate)
+
+	r.POST("/messages/texts", write, s.createText)
+	r.GET("/messages/texts", read, s.listTexts)
+	r.GET("/messages/texts/:text_id", read, s.getText)
+	r.PUT("/messages/texts/:text_id", write, s.updateText)
+	r.DELETE("/messages/texts/:text_id", write, s.deleteText)
+}
+
+// ownedMessage loads the message named by the path parameter param, of the
+// actor's tenant (another tenant's is not found) and owned by the actor
+// unless it is an admin (another user's is forbidden).
+func ownedMessage[T any](s *Server, c *gin.Context, param, kind string,
+	load func(context.Context, string, int64) (T, error), owner func(T) int64) (T, bool) {
+	var zero T
+	id, ok := s.pathID(c, param)
+	if !ok {
+		return zero, false
+	}
+	a := actor(c)
+	v, err := load(c.Request.Context(), a.TenantID, id)
+	if err != nil {
+		s.fail(c, err)
+		return zero, false
+	}
+	if !a.Owns(owner(v)) {
+		s.fail(c, dialer.Forbidden("this "+kind+" belongs to someone else"))
+		return zero, false
+	}
+	return v, true
+}
+
+// listMessages answers a list in the actor's scope.
+func listMessages[T any](s *Server, c *gin.Context, list func(context.Context, dialer.Scope, dialer.ListQuery) ([]T, error)) {
+	q, ok := s.listQuery(c)
+	if !ok {
+		return
+	}
+	items, err := list(c.Request.Context(), actor(c).Scope(), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, items)
+}
+
+// respondMessage answers the object as it is now, after a change.
+func respondMessage[T any](s *Server, c *gin.Context, id int64, load func(context.Context, string, int64) (T, error)) {
+	v, err := load(c.Request.Context(), actor(c).TenantID, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func setString(dst *string, src *string) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// messageRequest is the DocumentPost object: the body that creates and
+// updates documents and recordings; nil fields are left as they are on
+// update. The Document object's type is accepted and ignored, since it is
+// the uploaded file's type.
+type messageRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Type        *string `json:"type"`
+}
+
+// ---- documents
+
+func documentOwner(d dialer.Document) int64 { return d.CreatedBy }
+
+func (s *Server) ownedDocument(c *gin.Context) (dialer.Document, bool) {
+	return ownedMessage(s, c, "document_id", "document", s.deps.Messages.Document, documentOwner)
+}
+
+func (s *Server) createDocument(c *gin.Context) {
+	var req messageRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	a := actor(c)
+	d := dialer.Document{TenantID: a.TenantID, CreatedBy: a.UserID}
+	setString(&d.Name, req.Name)
+	setString(&d.Description, req.Description)
+	var v dialer.Invalid
+	dialer.ValidateDocument(&d, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	id, err := s.deps.Messages.CreateDocument(c.Request.Context(), d)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"document_id": id})
+}
+
+func (s *Server) listDocuments(c *gin.Context) { listMessages(s, c, s.deps.Messages.Documents) }
+
+func (s *Server) getDocument(c *gin.Context) {
+	if d, ok := s.ownedDocument(c); ok {
+		c.JSON(http.StatusOK, d)
+	}
+}
+
+func (s *Server) updateDocument(c *gin.Context) {
+	d, ok := s.ownedDocument(c)
+	if !ok {
+		return
+	}
+	var req messageRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	setString(&d.Name, req.Name)
+	setString(&d.Description, req.Description)
+	var v dialer.Invalid
+	dialer.ValidateDocument(&d, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Messages.UpdateDocument(c.Request.Context(), d); err != nil {
+		s.fail(c, err)
+		return
+	}
+	respondMessage(s, c, d.ID, s.deps.Messages.Document)
+}
+
+func (s *Server) deleteDocument(c *gin.Context) {
+	d, ok := s.ownedDocument(c)
+	if !ok {
+		return
+	}
+	if err := s.deps.Messages.DeleteDocument(c.Request.Context(), d.TenantID, d.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
+
+func (s *Server) uploadDocument(c *gin.Context) {
+	d, ok := s.ownedDocument(c)
+	if !ok {
+		return
+	}
+	limit := s.cfg.MaxDocumentBytes
+	up, ok := s.openUpload(c, limit)
+	if !ok {
+		return
+	}
+	err := s.deps.Messages.SetDocumentFile(c.Request.Context(), d.TenantID, d.ID, up, limit, checkDocument)
+	if err != nil {
+		s.failUpload(c, up, limit, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"document_id": d.ID})
+}
+
+// checkDocument accepts a PDF or a TIFF, told by content; a bad one is a
+// validation error on the field "file".
+func checkDocument(src *io.SectionReader) (dialer.DocumentFile, error) {
+	kind, pages, err := media.CheckDocument(src, src.Size())
+	if err != nil {
+		return dialer.DocumentFile{}, err
+	}
+	return dialer.DocumentFile{Type: kind, Pages: pages}, nil
+}
+
+// documentContentTypes are the media types of the document types.
+var documentContentTypes = map[string]string{"pdf": "application/pdf", "tif": "image/tiff"}
+
+func (s *Server) downloadDocument(c *gin.Context) {
+	d, ok := s.ownedDocument(c)
+	if !ok {
+		return
+	}
+	s.serveMedia(c, "document", d.FileHash, "document-"+strconv.FormatInt(d.ID, 10)+"."+d.Type,
+		documentContentTypes[d.Type], d.UpdatedAt)
+}
+
+// ---- recordings
+
+func recordingOwner(r dialer.Recording) int64 { return r.CreatedBy }
+
+func (s *Server) ownedRecording(c *gin.Context) (dialer.Recording, bool) {
+	return ownedMessage(s, c, "recording_id", "recording", s.deps.Messages.Recording, recordingOwner)
+}
+
+func (s *Server) createRecording(c *gin.Context) {
+	var req messageRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	a := actor(c)
+	r := dialer.Recording{TenantID: a.TenantID, CreatedBy: a.UserID}
+	setString(&r.Name, req.Name)
+	setString(&r.Description, req.Description)
+	var v dialer.Invalid
+	dialer.ValidateRecording(&r, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	id, err := s.deps.Messages.CreateRecording(c.Request.Context(), r)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"recording_id": id})
+}
+
+func (s *Server) listRecordings(c *gin.Context) { listMessages(s, c, s.deps.Messages.Recordings) }
+
+func (s *Server) getRecording(c *gin.Context) {
+	if r, ok := s.ownedRecording(c); ok {
+		c.JSON(http.StatusOK, r)
+	}
+}
+
+func (s *Server) updateRecording(c *gin.Context) {
+	r, ok := s.ownedRecording(c)
+	if !ok {
+		return
+	}
+	var req messageRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	setString(&r.Name, req.Name)
+	setString(&r.Description, req.Description)
+	var v dialer.Invalid
+	dialer.ValidateRecording(&r, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Messages.UpdateRecording(c.Request.Context(), r); err != nil {
+		s.fail(c, err)
+		return
+	}
+	respondMessage(s, c, r.ID, s.deps.Messages.Recording)
+}
+
+func (s *Server) deleteRecording(c *gin.Context) {
+	r, ok := s.ownedRecording(c)
+	if !ok {
+		return
+	}
+	if err := s.deps.Messages.DeleteRecording(c.Request.Context(), r.TenantID, r.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
+
+func (s *Server) uploadRecording(c *gin.Context) {
+	r, ok := s.ownedRecording(c)
+	if !ok {
+		return
+	}
+	limit := s.cfg.MaxRecordingBytes
+	up, ok := s.openUpload(c, limit)
+	if !ok {
+		return
+	}
+	convert := func(src *io.SectionReader, telephony io.Writer) (dialer.RecordingFile, error) {
+		return convertRecording(src, telephony, limit)
+	}
+	if err := s.deps.Messages.SetRecordingFile(c.Request.Context(), r.TenantID, r.ID, up, limit, convert); err != nil {
+		s.failUpload(c, up, limit, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"recording_id": r.ID})
+}
+
+// convertRecording decodes a WAV or MP3 upload of at most limit bytes and
+// writes its 8 kHz 16-bit mono WAV to telephony; audio that does not decode
+// is a validation error on the field "file".
+func convertRecording(src *io.SectionReader, telephony io.Writer, limit int64) (dialer.RecordingFile, error) {
+	info, err := media.ConvertToTelephonyWAV(src, telephony, limit)
+	if err != nil {
+		return dialer.RecordingFile{}, err
+	}
+	return dialer.RecordingFile{Type: info.Format, Length: info.Duration.Seconds()}, nil
+}
+
+// recordingContentTypes are the media types of the recording types.
+var recordingContentTypes = map[string]string{"wav": "audio/wav", "mp3": "audio/mpeg"}
+
+// downloadRecording sends the recording as uploaded, or with
+// ?format=telephony the 8 kHz 16-bit mono WAV that calls play.
+func (s *Server) downloadRecording(c *gin.Context) {
+	r, ok := s.ownedRecording(c)
+	if !ok {
+		return
+	}
+	name := "recording-" + strconv.FormatInt(r.ID, 10)
+	switch c.Query("format") {
+	case "", "original":
+		s.serveMedia(c, "recording", r.FileHash, name+"."+r.Type, recordingContentTypes[r.Type], r.UpdatedAt)
+	case "telephony":
+		s.serveMedia(c, "recording", r.TelephonyHash, name+"-8k.wav", "audio/wav", r.UpdatedAt)
+	default:
+		s.fail(c, dialer.InvalidField("format", "must be original or telephony"))
+	}
+}
+
+// ---- templates
+
+// templateRequest is the Template object; nil fields are left as they are
+// on update.
+type templateRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Subject     *string `json:"subject"`
+	Body        *string `json:"body"`
+	BodyAlt     *string `json:"body_alt"`
+	Type        *string `json:"type"`
+}
+
+func (r *templateRequest) apply(t *dialer.Template) {
+	setString(&t.Name, r.Name)
+	setString(&t.Description, r.Description)
+	setString(&t.Subject, r.Subject)
+	setString(&t.Body, r.Body)
+	setString(&t.BodyAlt, r.BodyAlt)
+	setString(&t.Type, r.Type)
+}
+
+func templateOwner(t dialer.Template) int64 { return t.CreatedBy }
+
+func (s *Server) ownedTemplate(c *gin.Context) (dialer.Template, bool) {
+	return ownedMessage(s, c, "template_id", "template", s.deps.Messages.Template, templateOwner)
+}
+
+func (s *Server) createTemplate(c *gin.Context) {
+	var req templateRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	a := actor(c)
+	t := dialer.Template{TenantID: a.TenantID, CreatedBy: a.UserID}
+	req.apply(&t)
+	var v dialer.Invalid
+	dialer.ValidateTemplate(&t, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	id, err := s.deps.Messages.CreateTemplate(c.Request.Context(), t)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"template_id": id})
+}
+
+func (s *Server) listTemplates(c *gin.Context) { listMessages(s, c, s.deps.Messages.Templates) }
+
+func (s *Server) getTemplate(c *gin.Context) {
+	if t, ok := s.ownedTemplate(c); ok {
+		c.JSON(http.StatusOK, t)
+	}
+}
+
+func (s *Server) updateTemplate(c *gin.Context) {
+	t, ok := s.ownedTemplate(c)
+	if !ok {
+		return
+	}
+	var req templateRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	req.apply(&t)
+	var v dialer.Invalid
+	dialer.ValidateTemplate(&t, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Messages.UpdateTemplate(c.Request.Context(), t); err != nil {
+		s.fail(c, err)
+		return
+	}
+	respondMessage(s, c, t.ID, s.deps.Messages.Template)
+}
+
+func (s *Server) deleteTemplate(c *gin.Context) {
+	t, ok := s.ownedTemplate(c)
+	if !ok {
+		return
+	}
+	if err := s.deps.Messages.DeleteTemplate(c.Request.Context(), t.TenantID, t.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
+
+func (s *Server) uploadTemplate(c *gin.Context) {
+	t, ok := s.ownedTemplate(c)
+	if !ok {
+		return
+	}
+	limit := s.cfg.MaxTemplateBytes
+	up, ok := s.openUpload(c, limit)
+	if !ok {
+		return
+	}
+	fileType := func(src *io.SectionReader) (string, error) {
+		if src.Size() == 0 {
+			return "", dialer.InvalidField("file", "empty file")
+		}
+		head := make([]byte, 512)
+		n, _ := src.ReadAt(head, 0)
+		return attachmentType(up.filename, up.contentType, head[:n]), nil
+	}
+	if err := s.deps.Messages.SetTemplateFile(c.Request.Context(), t.TenantID, t.ID, up, limit, fileType); err != nil {
+		s.failUpload(c, up, limit, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"template_id": t.ID})
+}
+
+func (s *Server) downloadTemplate(c *gin.Context) {
+	t, ok := s.ownedTemplate(c)
+	if !ok {
+		return
+	}
+	name := "template-" + strconv.FormatInt(t.ID, 10)
+	if t.Type != "" {
+		name += "." + t.Type
+	}
+	ct := ""
+	if t.Type != "" {
+		ct = mime.TypeByExtension("." + t.Type)
+	}
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	s.serveMedia(c, "template", t.FileHash, name, ct, t.UpdatedAt)
+}
+
+// attachmentExtensions names the file type of the common attachment media
+// types, where mime.ExtensionsByType would offer several.
+var attachmentExtensions = map[string]string{
+	"text/plain": "txt", "text/html": "html", "text/csv": "csv", "application/pdf": "pdf",
+	"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/tiff": "tif",
+	"application/zip": "zip", "audio/wav": "wav", "audio/mpeg": "mp3", "application/json": "json",
+	"application/msword": "doc", "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+}
+
+// attachmentType tells a template attachment's type: the extension of the
+// name the client gave, else from the media type it declared, else from
+// the content. "" when none of them says.
+func attachmentType(filename, contentType string, head []byte) string {
+	valid := func(ext string) string {
+		ext = strings.ToLower(strings.TrimPrefix(ext, "."))
+		if len(ext) == 0 || len(ext) > 8 || strings.Trim(ext, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			return ""
+		}
+		return ext
+	}
+	if ext := valid(path.Ext(filename)); ext != "" {
+		return ext
+	}
+	for _, ct := range []string{contentType, http.DetectContentType(head)} {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt == "application/octet-stream" {
+			continue
+		}
+		if ext, ok := attachmentExtensions[mt]; ok {
+			return ext
+		}
+		if exts, _ := mime.ExtensionsByType(mt); len(exts) > 0 {
+			if ext := valid(exts[0]); ext != "" {
+				return ext
+			}
+		}
+	}
+	return ""
+}
+
+// ---- texts
+
+// textRequest is the Text object; nil fields are left as they are on update.
+type textRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Data        *string `json:"data"`
+	Type        *string `json:"type"`
+}
+
+func (r *textRequest) apply(t *dialer.Text) {
+	setString(&t.Name, r.Name)
+	setString(&t.Description, r.Description)
+	setString(&t.Data, r.Data)
+	setString(&t.Type, r.Type)
+}
+
+func textOwner(t dialer.Text) int64 { return t.CreatedBy }
+
+func (s *Server) ownedText(c *gin.Context) (dialer.Text, bool) {
+	return ownedMessage(s, c, "text_id", "text", s.deps.Messages.Text, textOwner)
+}
+
+func (s *Server) createText(c *gin.Context) {
+	var req textRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	a := actor(c)
+	t := dialer.Text{TenantID: a.TenantID, CreatedBy: a.UserID}
+	req.apply(&t)
+	var v dialer.Invalid
+	dialer.ValidateText(&t, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	id, err := s.deps.Messages.CreateText(c.Request.Context(), t)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"text_id": id})
+}
+
+func (s *Server) listTexts(c *gin.Context) { listMessages(s, c, s.deps.Messages.Texts) }
+
+func (s *Server) getText(c *gin.Context) {
+	if t, ok := s.ownedText(c); ok {
+		c.JSON(http.StatusOK, t)
+	}
+}
+
+func (s *Server) updateText(c *gin.Context) {
+	t, ok := s.ownedText(c)
+	if !ok {
+		return
+	}
+	var req textRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	req.apply(&t)
+	var v dialer.Invalid
+	dialer.ValidateText(&t, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Messages.UpdateText(c.Request.Context(), t); err != nil {
+		s.fail(c, err)
+		return
+	}
+	respondMessage(s, c, t.ID, s.deps.Messages.Text)
+}
+
+func (s *Server) deleteText(c *gin.Context) {
+	t, ok := s.ownedText(c)
+	if !ok {
+		return
+	}
+	if err := s.deps.Messages.DeleteText(c.Request.Context(), t.TenantID, t.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
+
+// ---- uploads and downloads
+
+// upload is the file of an upload request: the raw body, or the part named
+// "file" of a multipart/form-data body. It remembers a failure to read the
+// request, so that it is answered as the client's fault, not the server's.
+type upload struct {
+	r           io.Reader
+	filename    string // as the client named the file, when it did
+	contentType string // as the client declared it
+	readErr     error
+}
+
+func (u *upload) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		u.readErr = err
+	}
+	return n, err
+}
+
+// openUpload finds the file in the request. It refuses a body declared
+// larger than limit at once, without reading it.
+func (s *Server) openUpload(c *gin.Context, limit int64) (*upload, bool) {
+	if c.Request.ContentLength > limit+uploadSlack {
+		s.tooLarge(c, limit)
+		return nil, false
+	}
+	var filename string
+	if _, params, err := mime.ParseMediaType(c.GetHeader("Content-Disposition")); err == nil {
+		filename = params["filename"]
+	}
+	mt, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return &upload{r: c.Request.Body, filename: filename, contentType: mt}, true
+	}
+	mr := multipart.NewReader(c.Request.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.Is(err, io.EOF):
+			s.fail(c, dialer.InvalidField("file", "required: a multipart body needs a part named file"))
+			return nil, false
+		case errors.As(err, &tooBig):
+			s.tooLarge(c, limit)
+			return nil, false
+		case err != nil:
+			s.badRequest(c, "malformed multipart body: "+err.Error())
+			return nil, false
+		}
+		if part.FormName() == "file" {
+			return &upload{r: part, filename: part.FileName(), contentType: part.Header.Get("Content-Type")}, true
+		}
+		_ = part.Close()
+	}
+}
+
+// failUpload answers a failed upload: too large is 413, a request that could
+// not be read 400, anything else as the error says.
+func (s *Server) failUpload(c *gin.Context, up *upload, limit int64, err error) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, dialer.ErrFileTooLarge), errors.As(err, &tooBig), errors.As(up.readErr, &tooBig):
+		s.tooLarge(c, limit)
+	case up.readErr != nil:
+		s.badRequest(c, "could not read the upload: "+up.readErr.Error())
+	default:
+		s.fail(c, err)
+	}
+}
+
+// tooLarge answers 413 for an upload over its limit, as bindJSON does for
+// an oversized JSON body.
+func (s *Server) tooLarge(c *gin.Context, limit int64) {
+	c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, ictcoreError{Error: ictcoreErrorBody{
+		Code: http.StatusRequestEntityTooLarge, Message: "file larger than " + strconv.FormatInt(limit, 10) + " bytes"}})
+}
+
+// serveMedia streams a media file from disk with its type and length;
+// ranges and conditional requests work, the hash being the ETag. The file
+// goes out as an attachment that browsers must not sniff or run, since a
+// template's attachment may be anything.
+func (s *Server) serveMedia(c *gin.Context, kind, hash, filename, contentType string, updated int64) {
+	if hash == "" {
+		s.fail(c, dialer.NotFound(kind+" file; upload one with PUT first"))
+		return
+	}
+	f, err := s.deps.Messages.OpenFile(c.Request.Context(), hash)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	defer f.Close()
+	h := c.Writer.Header()
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	h.Set("ETag", `"`+hash+`"`)
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox")
+	http.ServeContent(c.Writer, c.Request, filename, time.Unix(updated, 0), f)
+}

@@ -1,0 +1,472 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/gin-gonic/gin"
+)
+
+// GET /openapi.json describes every route the router serves, and cannot
+// drift from it: the paths and methods come from gin's engine.Routes(), and
+// each is joined with its entry in routeDocs (summary, tag, credentials,
+// request and response types). Body schemas are derived by reflection from
+// the Go types the handlers decode and answer, following their json tags.
+// TestOpenAPICoversEveryRoute fails when a served route has no entry or an
+// entry names a route that is not served.
+//
+// Documenting a new route is one line in routeDocs, in its family's block:
+//
+//	{"GET", "/contacts/:contact_id", "Contacts", "View a contact", needsToken, nil, dialer.Contact{}},
+//
+// path is the gin pattern as registered; req and resp are zero values of
+// the request and response types (nil: no body). A slice response makes a
+// list, documented with the paging parameters. For bodies that have no Go
+// type use objectOf("field", "type", ...), csvText{} or emptyObject{}.
+
+// routeDoc documents one route.
+type routeDoc struct {
+	method, path string
+	tag, summary string
+	auth         bool // needs a bearer token
+	req, resp    any
+}
+
+// Credentials a route needs, for readable routeDocs lines.
+const (
+	needsToken = true
+	noToken    = false
+)
+
+// emptyObject is the {} that a delete answers.
+type emptyObject struct{}
+
+// csvText is a text/csv body.
+type csvText string
+
+// mediaFile is a file body: raw bytes, or multipart/form-data with a file part.
+type mediaFile string
+
+// jsonSchema is a schema written by hand, used as is.
+type jsonSchema map[string]any
+
+// objectOf is a hand-written object schema: pairs of property name and JSON type.
+func objectOf(pairs ...string) jsonSchema {
+	props := map[string]any{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		props[pairs[i]] = map[string]any{"type": pairs[i+1]}
+	}
+	return jsonSchema{"type": "object", "properties": props}
+}
+
+// routeDocs documents every route; see the comment at the top of this file.
+func routeDocs() []routeDoc {
+	return []routeDoc{
+		// Service.
+		{"GET", "/healthz", "Service", "Liveness: the process answers", noToken, nil, objectOf("status", "string")},
+		{"GET", "/readyz", "Service", "Readiness: the store and gateways answer", noToken, nil,
+			jsonSchema{"type": "object", "properties": map[string]any{"status": map[string]any{"type": "string"},
+				"checks": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}}}},
+		{"GET", "/openapi.json", "Service", "This description of the API", noToken, nil, jsonSchema{"type": "object"}},
+
+		// Authenticate and users.
+		{"POST", "/authenticate", "Authenticate", "Log in: a JWT for the Authorization header", noToken, loginRequest{}, objectOf("token", "string")},
+		{"POST", "/users", "Users", "Create a user", needsToken, userRequest{}, objectOf("user_id", "integer")},
+		{"GET", "/users", "Users", "List users", needsToken, nil, []dialer.User{}},
+		{"GET", "/users/csv", "Users", "Export users as CSV", needsToken, nil, csvText("")},
+		{"POST", "/users/csv", "Users", "Import users from CSV, all or none", needsToken, csvText(""),
+			jsonSchema{"type": "object", "properties": map[string]any{"created": map[string]any{"type": "integer"},
+				"user_ids": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}}}},
+		{"GET", "/users/:user_id", "Users", "View a user", needsToken, nil, dialer.User{}},
+		{"PUT", "/users/:user_id", "Users", "Update a user", needsToken, userRequest{}, dialer.User{}},
+		{"DELETE", "/users/:user_id", "Users", "Delete a user", needsToken, nil, emptyObject{}},
+		{"PUT", "/users/:user_id/password", "Users", "Change a user's password", needsToken, objectOf("password", "string"), dialer.User{}},
+		{"PUT", "/users/:user_id/roles/:role_id", "Users", "Grant a role", needsToken, nil, dialer.User{}},
+		{"DELETE", "/users/:user_id/roles/:role_id", "Users", "Revoke a role", needsToken, nil, dialer.User{}},
+		{"PUT", "/users/:user_id/permissions/:permission_id", "Users", "Grant a permission", needsToken, nil, dialer.User{}},
+		{"DELETE", "/users/:user_id/permissions/:permission_id", "Users", "Revoke a permission", needsToken, nil, dialer.User{}},
+
+		// Programs.
+		{"GET", "/programs", "Programs", "List programs", needsToken, nil, []dialer.Program{}},
+		{"GET", "/programs/:program_id", "Programs", "View a program", needsToken, nil, dialer.Program{}},
+		{"DELETE", "/programs/:program_id", "Programs", "Delete a program (409 while a transmission or campaign uses it)", needsToken, nil, emptyObject{}},
+		{"POST", "/programs/sendsms", "Programs", "Create a send SMS program", needsToken, programSendSMS{}, programCreated{}},
+		{"POST", "/programs/sendemail", "Programs", "Create a send email program", needsToken, programSendEmail{}, programCreated{}},
+		{"POST", "/programs/sendfax", "Programs", "Create a send fax program", needsToken, programSendFax{}, programCreated{}},
+		{"POST", "/programs/voicemessage", "Programs", "Create a voice message program", needsToken, programVoiceMessage{}, programCreated{}},
+		{"POST", "/programs/voicetts", "Programs", "Create a voice TTS program (text or text_id)", needsToken, programVoiceTTS{}, programCreated{}},
+		{"POST", "/programs/receivesms", "Programs", "Create a receive SMS program", needsToken, programForAccount{}, programCreated{}},
+		{"POST", "/programs/receiveemail", "Programs", "Create a receive email program", needsToken, programForAccount{}, programCreated{}},
+		{"POST", "/programs/receivefax", "Programs", "Create a receive fax program", needsToken, programForAccount{}, programCreated{}},
+		{"POST", "/programs/emailtofax", "Programs", "Create an email to fax program", needsToken, programForAccount{}, programCreated{}},
+		{"POST", "/programs/faxtoemail", "Programs", "Create a fax to email program", needsToken, programForAccount{}, programCreated{}},
+
+		// Accounts.
+		{"POST", "/accounts", "Accounts", "Create an account (extension, did or email)", needsToken, accountRequest{}, accountCreated{}},
+		{"GET", "/accounts", "Accounts", "List accounts", needsToken, nil, []dialer.Account{}},
+		{"GET", "/accounts/:account_id", "Accounts", "View an account", needsToken, nil, dialer.Account{}},
+		{"PUT", "/accounts/:account_id", "Accounts", "Update an account", needsToken, accountRequest{}, dialer.Account{}},
+		{"DELETE", "/accounts/:account_id", "Accounts", "Delete an account (409 while a program uses it)", needsToken, nil, emptyObject{}},
+		{"PUT", "/accounts/:account_id/programs/:program_id", "Accounts", "Subscribe an account to a program", needsToken, nil, dialer.Account{}},
+		{"DELETE", "/accounts/:account_id/programs/:program_id", "Accounts", "Unsubscribe an account from a program", needsToken, nil, dialer.Account{}},
+		{"DELETE", "/accounts/:account_id/programs", "Accounts", "Unsubscribe an account from every program", needsToken, nil, dialer.Account{}},
+		{"PUT", "/accounts/:account_id/users/:user_id", "Accounts", "Assign an account to a user", needsToken, nil, dialer.Account{}},
+		{"DELETE", "/accounts/:account_id/users", "Accounts", "Free an account from its user", needsToken, nil, dialer.Account{}},
+		{"GET", "/accounts/:account_id/settings/:name", "Accounts", "Read an account setting", needsToken, nil, accountSetting{}},
+		{"PUT", "/accounts/:account_id/settings/:name", "Accounts", "Create or replace an account setting", needsToken, accountSetting{}, accountSetting{}},
+		{"DELETE", "/accounts/:account_id/settings/:name", "Accounts", "Delete an account setting", needsToken, nil, emptyObject{}},
+
+		// Providers.
+		{"POST", "/providers", "Providers", "Create a provider (password write-only)", needsToken, providerRequest{}, providerCreated{}},
+		{"GET", "/providers", "Providers", "List providers", needsToken, nil, []dialer.Provider{}},
+		{"GET", "/providers/:provider_id", "Providers", "View a provider", needsToken, nil, dialer.Provider{}},
+		{"PUT", "/providers/:provider_id", "Providers", "Update a provider", needsToken, providerRequest{}, dialer.Provider{}},
+		{"DELETE", "/providers/:provider_id", "Providers", "Delete a provider", needsToken, nil, emptyObject{}},
+
+		// Contacts and groups.
+
+		// Messages: documents, recordings, templates, texts.
+		{"POST", "/messages/documents", "Fax documents", "Create a document", needsToken, messageRequest{}, objectOf("document_id", "integer")},
+		{"GET", "/messages/documents", "Fax documents", "List documents", needsToken, nil, []dialer.Document{}},
+		{"GET", "/messages/documents/:document_id", "Fax documents", "View a document", needsToken, nil, dialer.Document{}},
+		{"PUT", "/messages/documents/:document_id", "Fax documents", "Update a document", needsToken, messageRequest{}, dialer.Document{}},
+		{"DELETE", "/messages/documents/:document_id", "Fax documents", "Delete a document (409 while a program uses it)", needsToken, nil, emptyObject{}},
+		{"PUT", "/messages/documents/:document_id/media", "Fax documents", "Upload the document file (checked: PDF or TIFF)", needsToken, mediaFile(""), objectOf("document_id", "integer")},
+		{"POST", "/messages/documents/:document_id/media", "Fax documents", "Upload the document file (same as PUT)", needsToken, mediaFile(""), objectOf("document_id", "integer")},
+		{"GET", "/messages/documents/:document_id/media", "Fax documents", "Download the document file", needsToken, nil, mediaFile("")},
+		{"POST", "/messages/recordings", "Voice recordings", "Create a recording", needsToken, messageRequest{}, objectOf("recording_id", "integer")},
+		{"GET", "/messages/recordings", "Voice recordings", "List recordings", needsToken, nil, []dialer.Recording{}},
+		{"GET", "/messages/recordings/:recording_id", "Voice recordings", "View a recording", needsToken, nil, dialer.Recording{}},
+		{"PUT", "/messages/recordings/:recording_id", "Voice recordings", "Update a recording", needsToken, messageRequest{}, dialer.Recording{}},
+		{"DELETE", "/messages/recordings/:recording_id", "Voice recordings", "Delete a recording (409 while a program uses it)", needsToken, nil, emptyObject{}},
+		{"PUT", "/messages/recordings/:recording_id/media", "Voice recordings", "Upload the recording file (checked: audio, kept also as 8 kHz WAV)", needsToken, mediaFile(""), objectOf("recording_id", "integer")},
+		{"POST", "/messages/recordings/:recording_id/media", "Voice recordings", "Upload the recording file (same as PUT)", needsToken, mediaFile(""), objectOf("recording_id", "integer")},
+		{"GET", "/messages/recordings/:recording_id/media", "Voice recordings", "Download the recording file (?format=telephony: the 8 kHz WAV)", needsToken, nil, mediaFile("")},
+		{"POST", "/messages/templates", "Email templates", "Create a template", needsToken, templateRequest{}, objectOf("template_id", "integer")},
+		{"GET", "/messages/templates", "Email templates", "List templates", needsToken, nil, []dialer.Template{}},
+		{"GET", "/messages/templates/:template_id", "Email templates", "View a template", needsToken, nil, dialer.Template{}},
+		{"PUT", "/messages/templates/:template_id", "Email templates", "Update a template", needsToken, templateRequest{}, dialer.Template{}},
+		{"DELETE", "/messages/templates/:template_id", "Email templates", "Delete a template (409 while a program uses it)", needsToken, nil, emptyObject{}},
+		{"PUT", "/messages/templates/:template_id/media", "Email templates", "Upload the template file", needsToken, mediaFile(""), objectOf("template_id", "integer")},
+		{"POST", "/messages/templates/:template_id/media", "Email templates", "Upload the template file (same as PUT)", needsToken, mediaFile(""), objectOf("template_id", "integer")},
+		{"GET", "/messages/templates/:template_id/media", "Email templates", "Download the template file", needsToken, nil, mediaFile("")},
+		{"POST", "/messages/texts", "SMS texts", "Create a text", needsToken, textRequest{}, objectOf("text_id", "integer")},
+		{"GET", "/messages/texts", "SMS texts", "List texts", needsToken, nil, []dialer.Text{}},
+		{"GET", "/messages/texts/:text_id", "SMS texts", "View a text", needsToken, nil, dialer.Text{}},
+		{"PUT", "/messages/texts/:text_id", "SMS texts", "Update a text", needsToken, textRequest{}, dialer.Text{}},
+		{"DELETE", "/messages/texts/:text_id", "SMS texts", "Delete a text (409 while a program uses it)", needsToken, nil, emptyObject{}},
+
+		// Transmissions, campaigns, spools, reports.
+
+		// Other surfaces: PBX profiles, tenant accounts, crossbar.
+	}
+}
+
+// docDrift compares served routes with docs: missing are served routes
+// without an entry, stale are entries for routes not served, dup are
+// entries given twice. Each is "METHOD path".
+func docDrift(routes gin.RoutesInfo, docs []routeDoc) (missing, stale, dup []string) {
+	served := map[string]bool{}
+	for _, r := range routes {
+		served[r.Method+" "+r.Path] = true
+	}
+	documented := map[string]bool{}
+	for _, d := range docs {
+		k := d.method + " " + d.path
+		if documented[k] {
+			dup = append(dup, k)
+		}
+		documented[k] = true
+		if !served[k] {
+			stale = append(stale, k)
+		}
+	}
+	for k := range served {
+		if !documented[k] {
+			missing = append(missing, k)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(stale)
+	return missing, stale, dup
+}
+
+// buildOpenAPI describes routes, joined with docs, as OpenAPI 3.1. A served
+// route without an entry is still listed, marked undocumented, so the
+// document never hides what the server does.
+func buildOpenAPI(routes gin.RoutesInfo, docs []routeDoc) ([]byte, error) {
+	byRoute := map[string]routeDoc{}
+	for _, d := range docs {
+		byRoute[d.method+" "+d.path] = d
+	}
+	b := &schemaBuilder{schemas: map[string]any{}, names: map[reflect.Type]string{}}
+	paths := map[string]map[string]any{}
+	var tags []string
+	for _, r := range routes {
+		d, ok := byRoute[r.Method+" "+r.Path]
+		if !ok {
+			d = routeDoc{method: r.Method, path: r.Path, tag: "Undocumented", summary: "undocumented", auth: true}
+		}
+		if !slices.Contains(tags, d.tag) {
+			tags = append(tags, d.tag)
+		}
+		path, params := openAPIPath(r.Path)
+		if paths[path] == nil {
+			paths[path] = map[string]any{}
+		}
+		paths[path][strings.ToLower(r.Method)] = b.operation(d, params)
+	}
+	tagList := make([]any, len(tags))
+	for i, t := range tags {
+		tagList[i] = map[string]any{"name": t}
+	}
+	doc := map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":   "dialerd API",
+			"version": "1",
+			"description": "The ICTCore control API of dialerd at the root paths. Errors are " +
+				`{"error": {"code", "message", "fields"}}: 401, 403, 404, 409, 412 (validation, with fields), 423 (not ready), 500.`,
+		},
+		"tags":  tagList,
+		"paths": paths,
+		"components": map[string]any{
+			"schemas": b.schemas,
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+					"description": "the token of POST /authenticate; Authentication: Bearer and X-Auth-Token are accepted too"},
+			},
+			"responses": map[string]any{
+				"Error": map[string]any{"description": "an error in the ICTCore envelope",
+					"content": map[string]any{"application/json": map[string]any{"schema": b.schemaOf(reflect.TypeFor[ictcoreError]())}}},
+			},
+		},
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+// openAPIPath turns gin's /a/:id into OpenAPI's /a/{id} and lists the parameters.
+func openAPIPath(ginPath string) (string, []string) {
+	segs := strings.Split(ginPath, "/")
+	var params []string
+	for i, s := range segs {
+		if len(s) > 1 && (s[0] == ':' || s[0] == '*') {
+			params = append(params, s[1:])
+			segs[i] = "{" + s[1:] + "}"
+		}
+	}
+	return strings.Join(segs, "/"), params
+}
+
+func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
+	op := map[string]any{
+		"tags":        []string{d.tag},
+		"summary":     d.summary,
+		"operationId": operationID(d.method, d.path),
+	}
+	var ps []any
+	for _, p := range params {
+		schema := map[string]any{"type": "string"}
+		if strings.HasSuffix(p, "_id") {
+			schema = map[string]any{"type": "integer", "minimum": 1}
+		}
+		ps = append(ps, map[string]any{"name": p, "in": "path", "required": true, "schema": schema})
+	}
+	if d.resp != nil && reflect.TypeOf(d.resp).Kind() == reflect.Slice {
+		for _, q := range []struct{ name, what string }{
+			{"limit", "page size (default 100, at most 1000)"}, {"offset", "rows to skip"},
+			{"page", "page number from 1, with per_page"}, {"per_page", "page size with page"},
+		} {
+			ps = append(ps, map[string]any{"name": q.name, "in": "query", "description": q.what,
+				"schema": map[string]any{"type": "integer", "minimum": 0}})
+		}
+		op["description"] = "Any field of the listed object is an equality filter in the query string, e.g. ?name=x."
+	}
+	if ps != nil {
+		op["parameters"] = ps
+	}
+	if d.req != nil {
+		op["requestBody"] = map[string]any{"required": true, "content": b.content(d.req)}
+	}
+	ok := map[string]any{"description": "OK"}
+	if d.resp != nil {
+		ok["content"] = b.content(d.resp)
+	}
+	op["responses"] = map[string]any{"200": ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
+	if d.auth {
+		op["security"] = []any{map[string]any{"bearer": []string{}}}
+	} else {
+		op["security"] = []any{}
+	}
+	return op
+}
+
+// operationID makes a stable id such as get_programs_program_id.
+func operationID(method, path string) string {
+	id := strings.ToLower(method) + strings.NewReplacer("/", "_", ":", "", "*", "", ".", "_").Replace(path)
+	return strings.TrimRight(id, "_")
+}
+
+func (b *schemaBuilder) content(body any) map[string]any {
+	switch v := body.(type) {
+	case csvText:
+		return map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}
+	case mediaFile:
+		binary := map[string]any{"type": "string", "format": "binary"}
+		return map[string]any{
+			"application/octet-stream": map[string]any{"schema": binary},
+			"multipart/form-data": map[string]any{"schema": map[string]any{"type": "object",
+				"properties": map[string]any{"file": binary}}},
+		}
+	case jsonSchema:
+		return map[string]any{"application/json": map[string]any{"schema": map[string]any(v)}}
+	}
+	return map[string]any{"application/json": map[string]any{"schema": b.schemaOf(reflect.TypeOf(body))}}
+}
+
+// schemaBuilder derives JSON Schemas from Go types, the way encoding/json
+// reads and writes them. Named structs become components, referenced by $ref.
+type schemaBuilder struct {
+	schemas map[string]any
+	names   map[reflect.Type]string
+}
+
+func (b *schemaBuilder) schemaOf(t reflect.Type) map[string]any {
+	switch t {
+	case reflect.TypeFor[flexString]():
+		return map[string]any{"type": "string", "description": "a JSON string or number; answered as a string"}
+	case reflect.TypeFor[time.Time]():
+		return map[string]any{"type": "string", "format": "date-time"}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		s := b.schemaOf(t.Elem())
+		if typ, ok := s["type"].(string); ok {
+			s["type"] = []string{typ, "null"}
+			return s
+		}
+		return map[string]any{"anyOf": []any{s, map[string]any{"type": "null"}}}
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return map[string]any{"type": "string", "contentEncoding": "base64"}
+		}
+		return map[string]any{"type": "array", "items": b.schemaOf(t.Elem())}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": b.schemaOf(t.Elem())}
+	case reflect.Struct:
+		if t.Name() == "" {
+			return b.object(t)
+		}
+		return map[string]any{"$ref": "#/components/schemas/" + b.component(t)}
+	}
+	return map[string]any{} // interface: any JSON value
+}
+
+// component registers a named struct once and returns its schema name.
+func (b *schemaBuilder) component(t reflect.Type) string {
+	if name, ok := b.names[t]; ok {
+		return name
+	}
+	name := exportedName(t.Name())
+	if _, taken := b.schemas[name]; taken {
+		name = exportedName(t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:]) + name
+	}
+	b.names[t] = name
+	b.schemas[name] = map[string]any{} // placeholder: a type may refer to itself
+	b.schemas[name] = b.object(t)
+	return name
+}
+
+func exportedName(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
+}
+
+// object describes a struct's JSON object, with embedded structs' fields
+// promoted as encoding/json does.
+func (b *schemaBuilder) object(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	b.fields(t, props)
+	return map[string]any{"type": "object", "properties": props}
+}
+
+// An outer field wins over a promoted one of the same name, as in
+// encoding/json: a struct's own fields are taken before its embedded ones.
+func (b *schemaBuilder) fields(t reflect.Type, props map[string]any) {
+	var embedded []reflect.Type
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				embedded = append(embedded, ft)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if _, shadowed := props[name]; shadowed {
+			continue
+		}
+		if slices.Contains(strings.Split(opts, ","), "string") {
+			props[name] = map[string]any{"type": "string"}
+			continue
+		}
+		props[name] = b.schemaOf(f.Type)
+	}
+	for _, et := range embedded {
+		b.fields(et, props)
+	}
+}
+
+// openapi serves the description built when the server was.
+func (s *Server) openapi(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json; charset=utf-8", s.openapiDoc)
+}
+
+// describeAPI builds /openapi.json from the routes now served and warns
+// about routes without documentation.
+func (s *Server) describeAPI() error {
+	routes := s.engine.Routes()
+	if missing, stale, dup := docDrift(routes, routeDocs()); len(missing)+len(stale)+len(dup) > 0 {
+		s.log.Warn("openapi: route documentation drifted", "undocumented", missing, "not served", stale, "duplicate", dup)
+	}
+	doc, err := buildOpenAPI(routes, routeDocs())
+	if err != nil {
+		return fmt.Errorf("api: build openapi.json: %w", err)
+	}
+	s.openapiDoc = doc
+	return nil
+}

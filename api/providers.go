@@ -1,0 +1,188 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/gin-gonic/gin"
+)
+
+// providerStore is what the provider handlers need of the store. Reads and
+// writes take the caller's scope; no method here returns a password.
+type providerStore interface {
+	CreateProvider(ctx context.Context, p dialer.Provider, password string) (int64, error)
+	Provider(ctx context.Context, scope dialer.Scope, id int64) (dialer.Provider, error)
+	Providers(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Provider, error)
+	UpdateProvider(ctx context.Context, scope dialer.Scope, p dialer.Provider, password *string) error
+	DeleteProvider(ctx context.Context, scope dialer.Scope, id int64) error
+}
+
+func (s *Server) providerRoutes(r *gin.RouterGroup) {
+	read, write := s.require(dialer.PermProviderRead), s.require(dialer.PermProviderWrite)
+	r.POST("/providers", write, s.createProvider)
+	r.GET("/providers", read, s.listProviders)
+	r.GET("/providers/:provider_id", read, s.getProvider)
+	r.PUT("/providers/:provider_id", write, s.updateProvider)
+	r.DELETE("/providers/:provider_id", write, s.deleteProvider)
+}
+
+// providerRequest is the Provider object as clients send it; nil fields
+// are left as they are on update. The password is write-only: it is sealed
+// at rest and never answered. node_id 0 means none.
+type providerRequest struct {
+	Name        *string     `json:"name"`
+	GatewayFlag *int64      `json:"gateway_flag"`
+	ServiceFlag *int64      `json:"service_flag"`
+	NodeID      *int64      `json:"node_id"`
+	Host        *string     `json:"host"`
+	Port        *int        `json:"port"`
+	Username    *string     `json:"username"`
+	Password    *string     `json:"password"`
+	DialString  *string     `json:"dialstring"`
+	Prefix      *flexString `json:"prefix"`
+	Settings    *string     `json:"settings"`
+	Register    *int        `json:"register"`
+	Weight      *int        `json:"weight"`
+	Type        *string     `json:"type"`
+	Active      *int        `json:"active"`
+}
+
+func (r *providerRequest) apply(p *dialer.Provider) {
+	for dst, src := range map[*string]*string{
+		&p.Name: r.Name, &p.Host: r.Host, &p.Username: r.Username, &p.DialString: r.DialString,
+		&p.Settings: r.Settings, &p.Type: r.Type,
+	} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	for dst, src := range map[*int]*int{&p.Port: r.Port, &p.Register: r.Register, &p.Weight: r.Weight, &p.Active: r.Active} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	for dst, src := range map[*int64]*int64{&p.GatewayFlag: r.GatewayFlag, &p.ServiceFlag: r.ServiceFlag} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	if r.NodeID != nil {
+		p.NodeID = r.NodeID
+		if *r.NodeID == 0 {
+			p.NodeID = nil
+		}
+	}
+	if r.Prefix != nil {
+		p.Prefix = string(*r.Prefix)
+	}
+}
+
+// validate checks the provider r produced and the password r carries.
+func (r *providerRequest) validate(p *dialer.Provider) error {
+	var v dialer.Invalid
+	dialer.ValidateProvider(p, &v)
+	if r.Password != nil {
+		dialer.ValidateProviderPassword(*r.Password, &v)
+	}
+	return v.Err()
+}
+
+// providerCreated is the answer of POST /providers.
+type providerCreated struct {
+	ProviderID int64 `json:"provider_id"`
+}
+
+func (s *Server) createProvider(c *gin.Context) {
+	var req providerRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	a := actor(c)
+	p := dialer.Provider{TenantID: a.TenantID, CreatedBy: a.UserID, Weight: dialer.DefaultProviderWeight,
+		Type: dialer.DefaultProviderType, Active: 1}
+	req.apply(&p)
+	if err := req.validate(&p); err != nil {
+		s.fail(c, err)
+		return
+	}
+	var password string
+	if req.Password != nil {
+		password = *req.Password
+	}
+	id, err := s.deps.Providers.CreateProvider(c.Request.Context(), p, password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, providerCreated{ProviderID: id})
+}
+
+func (s *Server) listProviders(c *gin.Context) {
+	q, ok := s.listQuery(c)
+	if !ok {
+		return
+	}
+	providers, err := s.deps.Providers.Providers(c.Request.Context(), actor(c).Scope(), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, providers)
+}
+
+func (s *Server) getProvider(c *gin.Context) {
+	id, ok := s.pathID(c, "provider_id")
+	if !ok {
+		return
+	}
+	p, err := s.deps.Providers.Provider(c.Request.Context(), actor(c).Scope(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) updateProvider(c *gin.Context) {
+	id, ok := s.pathID(c, "provider_id")
+	if !ok {
+		return
+	}
+	scope := actor(c).Scope()
+	p, err := s.deps.Providers.Provider(c.Request.Context(), scope, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req providerRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	req.apply(&p)
+	if err := req.validate(&p); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Providers.UpdateProvider(c.Request.Context(), scope, p, req.Password); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if p, err = s.deps.Providers.Provider(c.Request.Context(), scope, id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) deleteProvider(c *gin.Context) {
+	id, ok := s.pathID(c, "provider_id")
+	if !ok {
+		return
+	}
+	if err := s.deps.Providers.DeleteProvider(c.Request.Context(), actor(c).Scope(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
