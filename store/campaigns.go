@@ -123,7 +123,7 @@ func (db *DB) CreateCampaign(ctx context.Context, scope dialer.Scope, c dialer.C
 		res, err := tx.ExecContext(ctx, `INSERT INTO campaigns (tenant_id, created_by, program_id, group_id, account_id, cpm,
 			try_allowed, retry_delay, status, window_start, window_end, window_days, window_tz, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)`,
-			c.TenantID, c.CreatedBy, c.ProgramID, c.GroupID, nullID(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay,
+			c.TenantID, c.CreatedBy, c.ProgramID, c.GroupID, zeroAsNull(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay,
 			int(c.Start), int(c.End), int(c.Days), c.TZ, now, now)
 		if err != nil {
 			return fmt.Errorf("store: insert campaign: %w", err)
@@ -223,7 +223,7 @@ func (db *DB) UpdateCampaign(ctx context.Context, scope dialer.Scope, c dialer.C
 		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET program_id = ?, group_id = ?, account_id = ?, cpm = ?, try_allowed = ?,
 			retry_delay = ?, window_start = ?, window_end = ?, window_days = ?, window_tz = ?, updated_at = ?
 			WHERE tenant_id = ? AND campaign_id = ?`,
-			c.ProgramID, c.GroupID, nullID(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay, int(c.Start), int(c.End), int(c.Days), c.TZ,
+			c.ProgramID, c.GroupID, zeroAsNull(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay, int(c.Start), int(c.End), int(c.Days), c.TZ,
 			time.Now().Unix(), c.TenantID, c.ID); err != nil {
 			return fmt.Errorf("store: update campaign: %w", err)
 		}

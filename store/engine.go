@@ -236,7 +236,7 @@ func inSavepoint(ctx context.Context, tx *sql.Tx, fn func() (int64, error)) writ
 	return writeResult{id: id, err: err}
 }
 
-func nullID(id int64) any {
+func zeroAsNull(id int64) any {
 	if id == 0 {
 		return nil
 	}
@@ -277,7 +277,7 @@ func beginAttempt(sc *stmtCache, a *dialer.AttemptStart) (int64, error) {
 		return 0, dialer.ErrAttemptGone
 	}
 	res, err = sc.exec(`INSERT INTO spools (tenant_id, transmission_id, call_uuid, provider_id, node, status, time_spool)
-		VALUES (?, ?, ?, ?, ?, 'initiated', ?)`, a.TenantID, a.TransmissionID, a.CallUUID, nullID(a.ProviderID), a.Node, now)
+		VALUES (?, ?, ?, ?, ?, 'initiated', ?)`, a.TenantID, a.TransmissionID, a.CallUUID, zeroAsNull(a.ProviderID), a.Node, now)
 	if err != nil {
 		return 0, fmt.Errorf("store: insert spool: %w", err)
 	}

@@ -83,7 +83,7 @@ func insertTransmission(ctx context.Context, tx *sql.Tx, t dialer.Transmission) 
 	res, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
 		program_id, campaign_id, service_flag, direction, status, try_allowed, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-		t.TenantID, t.CreatedBy, t.Title, t.Origin, t.ContactID, nullID(t.AccountID), t.ProgramID, nullID(t.CampaignID),
+		t.TenantID, t.CreatedBy, t.Title, t.Origin, t.ContactID, zeroAsNull(t.AccountID), t.ProgramID, zeroAsNull(t.CampaignID),
 		t.ServiceFlag, t.Direction, t.TryAllowed, now, now)
 	if err != nil {
 		return 0, fmt.Errorf("store: insert transmission: %w", err)
