@@ -116,6 +116,16 @@ func TestLoginThrottled(t *testing.T) {
 	}
 	e.clock.Add(maxBlock)
 	e.login("admin", adminPassword)
+
+	// A forwarded address does not make a new client: the throttle keys on
+	// the connection's address.
+	for range freeFailures + 1 {
+		e.do("POST", "/authenticate", "", map[string]string{"username": "nobody", "password": "wrong-password"})
+	}
+	r = e.do("POST", "/authenticate", "", map[string]string{"username": "someone", "password": "wrong-password"}, "X-Forwarded-For", "203.0.113.9")
+	if r.Status != 429 {
+		t.Errorf("X-Forwarded-For dodged the address throttle: status %d", r.Status)
+	}
 }
 
 func TestThrottleBlocksGrowAndForget(t *testing.T) {

@@ -140,6 +140,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxRecordingBytes: cfg.Media.MaxRecordingBytes,
 		MaxDocumentBytes:  cfg.Media.MaxDocumentBytes,
 		MaxTemplateBytes:  cfg.Media.MaxTemplateBytes,
+		Live:              api.LiveConfig{MaxClients: cfg.WS.MaxClients, Queue: cfg.WS.Queue, PingInterval: cfg.WS.PingInterval},
+		Metrics:           api.MetricsConfig{Access: cfg.Metrics.Access, Token: cfg.Metrics.Token},
 	}, log, api.Deps{
 		Users:     db,
 		Messages:  messages,
@@ -164,6 +166,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.Start(ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	srv.SetReady(true)
@@ -175,6 +178,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// Drain: refuse new work first, then let requests in flight finish.
 	srv.SetReady(false)
 	notify(log, daemon.SdNotifyStopping)
+	srv.Close() // websocket clients: hijacked, so Shutdown would not close them
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Grace)
 	defer cancel()
 	if serr := httpSrv.Shutdown(shutdownCtx); serr != nil {
