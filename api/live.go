@@ -224,7 +224,7 @@ type liveFilter struct {
 type liveClient struct {
 	conn   *websocket.Conn
 	actor  dialer.Actor
-	out    chan []byte // encoded events
+	out    chan []byte   // encoded events
 	gone   chan struct{} // closed by the hub on eviction
 	filter atomic.Pointer[liveFilter]
 	// set by the hub before gone is closed

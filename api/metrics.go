@@ -47,8 +47,8 @@ type metrics struct {
 	done chan struct{}
 
 	mu       sync.Mutex
-	started  map[int64]spoolStart     // live spools: when and where they began
-	launches map[int64][]time.Time    // per running campaign: originations in the last minute
+	started  map[int64]spoolStart  // live spools: when and where they began
+	launches map[int64][]time.Time // per running campaign: originations in the last minute
 	now      func() time.Time
 }
 
