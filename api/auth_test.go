@@ -45,7 +45,7 @@ func TestUserLifecycle(t *testing.T) {
 	e.expect(e.do("GET", path, e.admin, nil), 404).errorBody(t)
 }
 
-func assertNoSecrets(t *testing.T, body []byte) {
+func assertNoSecrets(t testing.TB, body []byte) {
 	t.Helper()
 	for _, bad := range []string{"passw", "$2a$", "$2b$", "hash"} {
 		if bytes.Contains(body, []byte(bad)) {

@@ -146,6 +146,12 @@ func (h *hub) broadcast(ev dialer.Event) {
 		h.log.Error("encode event", "type", ev.Type, "err", err)
 		return
 	}
+	// Framed once for every client, not once per client.
+	frame, err := websocket.NewPreparedMessage(websocket.TextMessage, payload)
+	if err != nil {
+		h.log.Error("frame event", "type", ev.Type, "err", err)
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -153,7 +159,7 @@ func (h *hub) broadcast(ev dialer.Event) {
 			continue
 		}
 		select {
-		case c.out <- payload:
+		case c.out <- frame:
 		default:
 			h.evictLocked(c, websocket.ClosePolicyViolation, closeTooSlow)
 			h.evicted.Add(1)
@@ -224,8 +230,8 @@ type liveFilter struct {
 type liveClient struct {
 	conn   *websocket.Conn
 	actor  dialer.Actor
-	out    chan []byte   // encoded events
-	gone   chan struct{} // closed by the hub on eviction
+	out    chan *websocket.PreparedMessage // encoded events
+	gone   chan struct{}                   // closed by the hub on eviction
 	filter atomic.Pointer[liveFilter]
 	// set by the hub before gone is closed
 	closeCode   int
@@ -303,7 +309,7 @@ func (s *Server) serveLive(c *gin.Context) {
 	if err != nil {
 		return // Upgrade has answered the client already
 	}
-	client := &liveClient{conn: conn, actor: actor(c), out: make(chan []byte, s.live.cfg.Queue), gone: make(chan struct{})}
+	client := &liveClient{conn: conn, actor: actor(c), out: make(chan *websocket.PreparedMessage, s.live.cfg.Queue), gone: make(chan struct{})}
 	if !s.live.add(client) {
 		// Others connected during the handshake: the cap still holds.
 		msg := websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too many live connections")
@@ -348,11 +354,20 @@ func (h *hub) write(c *liveClient) {
 	defer c.conn.Close()
 	for {
 		select {
-		case payload := <-c.out:
+		case frame := <-c.out:
+			// One deadline for everything queued now: a burst costs one
+			// deadline update, not one per event.
 			_ = c.conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
-			if err := c.conn.WriteMessage(websocket.TextMessage, payload); err != nil {
-				h.remove(c)
-				return
+			for more := true; more; {
+				if err := c.conn.WritePreparedMessage(frame); err != nil {
+					h.remove(c)
+					return
+				}
+				select {
+				case frame = <-c.out:
+				default:
+					more = false
+				}
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteTimeout)); err != nil {

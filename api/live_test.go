@@ -21,7 +21,7 @@ type liveEnv struct {
 	dials int // clients connected with mustDial
 }
 
-func newLiveEnv(t *testing.T, live LiveConfig, m MetricsConfig) *liveEnv {
+func newLiveEnv(t testing.TB, live LiveConfig, m MetricsConfig) *liveEnv {
 	t.Helper()
 	e := newEnv(t)
 	bus := dialer.NewBus()
