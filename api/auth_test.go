@@ -45,7 +45,7 @@ func TestUserLifecycle(t *testing.T) {
 	e.expect(e.do("GET", path, e.admin, nil), 404).errorBody(t)
 }
 
-func assertNoSecrets(t *testing.T, body []byte) {
+func assertNoSecrets(t testing.TB, body []byte) {
 	t.Helper()
 	for _, bad := range []string{"passw", "$2a$", "$2b$", "hash"} {
 		if bytes.Contains(body, []byte(bad)) {
@@ -116,6 +116,16 @@ func TestLoginThrottled(t *testing.T) {
 	}
 	e.clock.Add(maxBlock)
 	e.login("admin", adminPassword)
+
+	// A forwarded address does not make a new client: the throttle keys on
+	// the connection's address.
+	for range freeFailures + 1 {
+		e.do("POST", "/authenticate", "", map[string]string{"username": "nobody", "password": "wrong-password"})
+	}
+	r = e.do("POST", "/authenticate", "", map[string]string{"username": "someone", "password": "wrong-password"}, "X-Forwarded-For", "203.0.113.9")
+	if r.Status != 429 {
+		t.Errorf("X-Forwarded-For dodged the address throttle: status %d", r.Status)
+	}
 }
 
 func TestThrottleBlocksGrowAndForget(t *testing.T) {

@@ -35,7 +35,7 @@ func (c *testClock) Add(d time.Duration) {
 
 // env is one API under test: a real router over a real SQLite store.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	http  *httptest.Server
 	db    *store.DB
@@ -45,7 +45,7 @@ type env struct {
 
 const adminPassword = "admin-secret-1"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "dialerd.db"), store.WithSealKey(bytes.Repeat([]byte("s"), store.SealKeySize)))
@@ -82,7 +82,7 @@ type resp struct {
 	Body   []byte
 }
 
-func (r resp) json(t *testing.T, dst any) {
+func (r resp) json(t testing.TB, dst any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, dst); err != nil {
 		t.Fatalf("response is not JSON (%v): %s", err, r.Body)
@@ -90,7 +90,7 @@ func (r resp) json(t *testing.T, dst any) {
 }
 
 // errorBody decodes the ICTCore error envelope, failing when it is not one.
-func (r resp) errorBody(t *testing.T) ictcoreErrorBody {
+func (r resp) errorBody(t testing.TB) ictcoreErrorBody {
 	t.Helper()
 	var e ictcoreError
 	r.json(t, &e)

@@ -152,7 +152,7 @@ func testSecrets() []string { return []string{extPasswd, extPin, providerSecret,
 
 // noSecrets fails when a body carries a password, a hash, a sealed value
 // or any of the given secrets.
-func noSecrets(t *testing.T, body []byte, secrets ...string) {
+func noSecrets(t testing.TB, body []byte, secrets ...string) {
 	t.Helper()
 	assertNoSecrets(t, body)
 	for _, s := range append(append(secrets, testSecrets()...), "v1:") {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -33,6 +35,9 @@ type Config struct {
 	// PasswordCost is the bcrypt cost of new password hashes; 0 means
 	// bcrypt's default. Only tests lower it.
 	PasswordCost int
+	// Live tunes GET /ws; Metrics guards GET /metrics.
+	Live    LiveConfig
+	Metrics MetricsConfig
 	// Now is the clock for tokens and throttling; time.Now when nil.
 	Now func() time.Time
 }
@@ -57,6 +62,10 @@ type Deps struct {
 	Transmissions transmissionStore
 	Campaigns     campaignStore
 	Engine        spoolEngine
+	// Events feeds GET /ws and the event metrics; nil serves neither.
+	Events eventSource
+	// Collectors are more metrics to serve, e.g. gateway health.
+	Collectors []prometheus.Collector
 }
 
 // Server is the HTTP API.
@@ -72,6 +81,9 @@ type Server struct {
 	ready     atomic.Bool
 	// openapiDoc is GET /openapi.json, built from the routes by New.
 	openapiDoc []byte
+	live       *hub // nil without Deps.Events
+	metrics    *metrics
+	stopBg     context.CancelFunc
 }
 
 // New builds the server and its routes. It is not ready (ICTCore routes
@@ -108,11 +120,44 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		dummyHash: dummy,
 	}
 	s.verifiers = []credentialVerifier{s.tokens}
+	if s.metrics, err = newMetrics(cfg.Metrics, deps.Events, cfg.Now, deps.Collectors); err != nil {
+		return nil, fmt.Errorf("api: metrics: %w", err)
+	}
+	if deps.Events != nil {
+		s.live = newHub(cfg.Live, log, deps.Events)
+		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dialerd_ws_clients", Help: "Connected websocket clients.",
+		}, func() float64 { return float64(s.live.count.Load()) }), prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "dialerd_ws_evicted_total", Help: "Websocket clients disconnected for falling behind.",
+		}, func() float64 { return float64(s.live.evicted.Load()) }))
+	}
 	s.engine = s.routes()
 	if err := s.describeAPI(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Start runs the live stream and the event metrics until Close.
+func (s *Server) Start(ctx context.Context) {
+	ctx, s.stopBg = context.WithCancel(ctx)
+	go s.metrics.run(ctx)
+	if s.live != nil {
+		go s.live.run(ctx)
+	}
+}
+
+// Close disconnects websocket clients ("going away") and stops the
+// background consumers. http.Server.Shutdown does not close hijacked
+// connections, so the daemon calls this before it.
+func (s *Server) Close() {
+	if s.live != nil {
+		s.live.shutdown()
+	}
+	s.metrics.stop()
+	if s.stopBg != nil {
+		s.stopBg()
+	}
 }
 
 // Handler is the server's http.Handler.
@@ -125,8 +170,13 @@ func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// Trust no proxy: the client address (login throttling, logs) is the
+	// connection's own, so X-Forwarded-For cannot dodge the throttle.
+	if err := e.SetTrustedProxies(nil); err != nil {
+		panic(err) // nil is always accepted
+	}
 	e.ContextWithFallback = true
-	e.Use(withRequestID(), s.accessLog(), s.recoverJSON(), limitBody(s.cfg.MaxBodyBytes))
+	e.Use(withRequestID(), s.accessLog(), s.metrics.measure(), s.recoverJSON(), limitBody(s.cfg.MaxBodyBytes))
 	e.NoRoute(func(c *gin.Context) { s.fail(c, dialer.NotFound("route "+c.Request.URL.Path)) })
 	e.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ictcoreError{Error: ictcoreErrorBody{
@@ -135,6 +185,8 @@ func (s *Server) routes() *gin.Engine {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metrics.serve())
+	s.liveRoutes(e)
 	e.GET("/openapi.json", s.openapi)
 
 	ict := e.Group("/", s.requireReady())

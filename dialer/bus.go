@@ -37,6 +37,13 @@ type Event struct {
 	Response       string            `json:"response,omitempty"`
 	Digit          string            `json:"digit,omitempty"`
 	Counters       *CampaignCounters `json:"counters,omitempty"`
+
+	// OwnerID is the user who owns the transmission or campaign: the live
+	// stream shows a non-admin only its own resources' events.
+	OwnerID int64 `json:"-"`
+	// ProviderID and Node name the route of a spool event, for metrics.
+	ProviderID int64  `json:"provider_id,omitempty"`
+	Node       string `json:"node,omitempty"`
 }
 
 // Publisher is where the engine sends its events.

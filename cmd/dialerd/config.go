@@ -62,6 +62,15 @@ type Config struct {
 		ProviderBackoffMax time.Duration `yaml:"provider_backoff_max" help:"the longest a failing provider is skipped"`
 		SendWait           time.Duration `yaml:"send_wait" help:"how long POST /transmissions/{id}/send waits for capacity before answering 423 (the transmission stays queued)"`
 	} `yaml:"engine"`
+	WS struct {
+		MaxClients   int           `yaml:"max_clients" help:"most websocket clients at once; more are refused with 503"`
+		Queue        int           `yaml:"queue" help:"events queued per websocket client; a client that falls this far behind is disconnected"`
+		PingInterval time.Duration `yaml:"ping_interval" help:"websocket ping interval; a client that misses two pongs is dropped"`
+	} `yaml:"ws"`
+	Metrics struct {
+		Access string `yaml:"access" help:"who may read /metrics: loopback, open, or token"`
+		Token  string `yaml:"token" help:"bearer token for /metrics when access is token"`
+	} `yaml:"metrics"`
 }
 
 // defaultConfig runs on a laptop with no file: `make run`.
@@ -78,6 +87,10 @@ func defaultConfig() Config {
 	c.HTTP.IdleTimeout = 120 * time.Second
 	c.HTTP.MaxBodyBytes = 1 << 20
 	c.Shutdown.Grace = 30 * time.Second
+	c.WS.MaxClients = 2000
+	c.WS.Queue = 256
+	c.WS.PingInterval = 30 * time.Second
+	c.Metrics.Access = api.MetricsLoopback
 	c.Media.MaxRecordingBytes = api.DefaultMaxRecordingBytes
 	c.Media.MaxDocumentBytes = api.DefaultMaxDocumentBytes
 	c.Media.MaxTemplateBytes = api.DefaultMaxTemplateBytes
@@ -135,6 +148,24 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("http.max_body_bytes", "must be at least 1024")
+	}
+	if c.WS.MaxClients < 1 {
+		bad("ws.max_clients", "must be at least 1")
+	}
+	if c.WS.Queue < 1 {
+		bad("ws.queue", "must be at least 1")
+	}
+	if c.WS.PingInterval < time.Second {
+		bad("ws.ping_interval", "must be at least 1s")
+	}
+	switch c.Metrics.Access {
+	case api.MetricsLoopback, api.MetricsOpen:
+	case api.MetricsToken:
+		if len(c.Metrics.Token) < 16 {
+			bad("metrics.token", "must be at least 16 characters when metrics.access is token")
+		}
+	default:
+		bad("metrics.access", fmt.Sprintf("%q is not loopback, open or token", c.Metrics.Access))
 	}
 	for _, k := range []struct {
 		key string

@@ -154,6 +154,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxRecordingBytes: cfg.Media.MaxRecordingBytes,
 		MaxDocumentBytes:  cfg.Media.MaxDocumentBytes,
 		MaxTemplateBytes:  cfg.Media.MaxTemplateBytes,
+		Live:              api.LiveConfig{MaxClients: cfg.WS.MaxClients, Queue: cfg.WS.Queue, PingInterval: cfg.WS.PingInterval},
+		Metrics:           api.MetricsConfig{Access: cfg.Metrics.Access, Token: cfg.Metrics.Token},
 	}, log, api.Deps{
 		Users:         db,
 		Messages:      messages,
@@ -183,6 +185,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.Start(ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	srv.SetReady(true)
@@ -195,6 +198,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// finish within one grace period.
 	srv.SetReady(false)
 	notify(log, daemon.SdNotifyStopping)
+	srv.Close() // websocket clients: hijacked, so Shutdown would not close them
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Grace)
 	defer cancel()
 	if derr := eng.Drain(shutdownCtx); derr != nil {

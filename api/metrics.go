@@ -1,0 +1,248 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// MetricsConfig says who may read GET /metrics.
+type MetricsConfig struct {
+	// Access is "loopback" (the default: clients on this host only), "open"
+	// (anyone who reaches the port) or "token" (requests with
+	// "Authorization: Bearer <Token>").
+	Access string
+	Token  string
+}
+
+// Metric access modes.
+const (
+	MetricsLoopback = "loopback"
+	MetricsOpen     = "open"
+	MetricsToken    = "token"
+)
+
+// metrics owns dialerd's Prometheus registry: its own, not the global
+// default, so tests and several servers in one process never collide.
+type metrics struct {
+	cfg MetricsConfig
+	reg *prometheus.Registry
+
+	httpDuration  *prometheus.HistogramVec
+	attempts      *prometheus.CounterVec
+	answerLatency prometheus.Histogram
+	channels      *prometheus.GaugeVec
+
+	sub  *dialer.Subscription // nil without an event source
+	done chan struct{}
+
+	mu       sync.Mutex
+	started  map[int64]spoolStart  // live spools: when and where they began
+	launches map[int64][]time.Time // per running campaign: originations in the last minute
+	now      func() time.Time
+}
+
+type spoolStart struct {
+	at             time.Time
+	provider, node string
+}
+
+// cpmWindow is the span over which achieved CPM is counted.
+const cpmWindow = time.Minute
+
+func newMetrics(cfg MetricsConfig, src eventSource, now func() time.Time, extra []prometheus.Collector) (*metrics, error) {
+	if cfg.Access == "" {
+		cfg.Access = MetricsLoopback
+	}
+	m := &metrics{
+		cfg: cfg,
+		reg: prometheus.NewRegistry(),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dialerd_http_request_duration_seconds",
+			Help:    "HTTP request durations by route pattern, method and status code.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"route", "method", "code"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialerd_attempts_total",
+			Help: "Ended attempts (spools) by final status and response (hangup cause).",
+		}, []string{"status", "response"}),
+		answerLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dialerd_spool_answer_seconds",
+			Help:    "Time from an attempt's initiation to its answer.",
+			Buckets: []float64{.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60},
+		}),
+		channels: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dialerd_channels_in_use",
+			Help: "Attempts in flight by provider and FreeSWITCH node.",
+		}, []string{"provider", "node"}),
+		started:  map[int64]spoolStart{},
+		launches: map[int64][]time.Time{},
+		now:      now,
+		done:     make(chan struct{}),
+	}
+	cs := []prometheus.Collector{
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.httpDuration, m.attempts, m.answerLatency, m.channels, newCPMCollector(m),
+	}
+	if src != nil {
+		m.sub = src.Subscribe(busBuffer)
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "dialerd_metrics_events_dropped_total",
+			Help: "Engine events the metrics consumer missed because it fell behind.",
+		}, func() float64 { return float64(m.sub.Dropped()) }))
+	}
+	for _, c := range append(cs, extra...) {
+		if err := m.reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// run folds engine events into the metrics until the subscription closes.
+func (m *metrics) run(ctx context.Context) {
+	defer close(m.done)
+	if m.sub == nil {
+		return
+	}
+	for {
+		select {
+		case ev, ok := <-m.sub.C():
+			if !ok {
+				return
+			}
+			m.observe(ev)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (m *metrics) stop() {
+	if m.sub != nil {
+		m.sub.Close()
+		<-m.done
+	}
+}
+
+func (m *metrics) observe(ev dialer.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch ev.Type {
+	case dialer.EventSpoolInitiated:
+		st := spoolStart{at: ev.At, provider: strconv.FormatInt(ev.ProviderID, 10), node: ev.Node}
+		m.started[ev.SpoolID] = st
+		m.channels.WithLabelValues(st.provider, st.node).Inc()
+		if ev.CampaignID != 0 {
+			m.launches[ev.CampaignID] = append(m.launches[ev.CampaignID], ev.At)
+		}
+	case dialer.EventSpoolAnswered:
+		if st, ok := m.started[ev.SpoolID]; ok {
+			m.answerLatency.Observe(ev.At.Sub(st.at).Seconds())
+		}
+	case dialer.EventSpoolEnded:
+		if st, ok := m.started[ev.SpoolID]; ok {
+			delete(m.started, ev.SpoolID)
+			m.channels.WithLabelValues(st.provider, st.node).Dec()
+		}
+		m.attempts.WithLabelValues(ev.Status, causeLabel(ev.Response)).Inc()
+	case dialer.EventCampaignCompleted, dialer.EventCampaignStopped:
+		delete(m.launches, ev.CampaignID)
+	}
+}
+
+// causeLabel keeps the response label to cause-shaped names (A-Z, 0-9, _),
+// so a strange response cannot explode the label set.
+func causeLabel(s string) string {
+	if s == "" || len(s) > 48 {
+		return "other"
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return "other"
+		}
+	}
+	return s
+}
+
+// cpmCollector reports each running campaign's originations in the last minute.
+type cpmCollector struct {
+	m    *metrics
+	desc *prometheus.Desc
+}
+
+func newCPMCollector(m *metrics) cpmCollector {
+	return cpmCollector{m: m, desc: prometheus.NewDesc("dialerd_campaign_cpm",
+		"Originations in the last minute, by running campaign (achieved calls per minute).",
+		[]string{"campaign_id"}, nil)}
+}
+
+func (c cpmCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c cpmCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cutoff := m.now().Add(-cpmWindow)
+	for id, times := range m.launches {
+		i := 0
+		for i < len(times) && times[i].Before(cutoff) {
+			i++
+		}
+		times = times[i:]
+		m.launches[id] = times
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(len(times)), strconv.FormatInt(id, 10))
+	}
+}
+
+// measure records every request's duration by route pattern.
+func (m *metrics) measure() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched" // never the raw path: unbounded labels
+		}
+		m.httpDuration.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).
+			Observe(time.Since(start).Seconds())
+	}
+}
+
+// serve is GET /metrics, guarded as the config says.
+func (m *metrics) serve() gin.HandlerFunc {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return func(c *gin.Context) {
+		if !m.allowed(c.Request) {
+			c.AbortWithStatusJSON(http.StatusForbidden, ictcoreError{Error: ictcoreErrorBody{
+				Code: http.StatusForbidden, Message: "metrics are not served to this client; see metrics.access"}})
+			return
+		}
+		h.ServeHTTP(c.Writer, c.Request)
+	}
+}
+
+func (m *metrics) allowed(r *http.Request) bool {
+	switch m.cfg.Access {
+	case MetricsOpen:
+		return true
+	case MetricsToken:
+		got := bearer(r)
+		return m.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(m.cfg.Token)) == 1
+	default:
+		// The connection's own address, never a forwarded header.
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		ip := net.ParseIP(host)
+		return err == nil && ip != nil && ip.IsLoopback()
+	}
+}
