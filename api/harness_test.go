@@ -33,7 +33,7 @@ func (c *testClock) Add(d time.Duration) {
 
 // env is one API under test: a real router over a real SQLite store.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	http  *httptest.Server
 	db    *store.DB
@@ -43,7 +43,10 @@ type env struct {
 
 const adminPassword = "admin-secret-1"
 
-func newEnv(t *testing.T) *env {
+// testMaxImportBytes is the CSV import limit under test.
+const testMaxImportBytes = 4 << 20
+
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "dialerd.db"))
@@ -59,9 +62,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Now()}
-	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10, Now: clock.Now},
+	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10,
+		MaxImportBytes: testMaxImportBytes, DefaultCountryCode: "1", Now: clock.Now},
 		slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Deps{Users: db, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
+		Deps{Users: db, Contacts: db, Groups: db, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +84,7 @@ type resp struct {
 	Body   []byte
 }
 
-func (r resp) json(t *testing.T, dst any) {
+func (r resp) json(t testing.TB, dst any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, dst); err != nil {
 		t.Fatalf("response is not JSON (%v): %s", err, r.Body)
@@ -88,7 +92,7 @@ func (r resp) json(t *testing.T, dst any) {
 }
 
 // errorBody decodes the ICTCore error envelope, failing when it is not one.
-func (r resp) errorBody(t *testing.T) ictcoreErrorBody {
+func (r resp) errorBody(t testing.TB) ictcoreErrorBody {
 	t.Helper()
 	var e ictcoreError
 	r.json(t, &e)
@@ -168,7 +172,29 @@ func (e *env) createUser(username string, extra map[string]any) (int64, string) 
 		body[k] = v
 	}
 	r := e.expect(e.do("POST", "/users", e.admin, body), 200)
-	var out struct{ UserID int64 `json:"user_id"` }
+	var out struct {
+		UserID int64 `json:"user_id"`
+	}
 	r.json(e.t, &out)
 	return out.UserID, e.login(username, "password-"+username)
+}
+
+// otherTenantAdmin makes a second tenant with an admin and returns the
+// admin's token: that tenant's resources must not exist for this one's.
+func (e *env) otherTenantAdmin(username string) string {
+	e.t.Helper()
+	ctx := context.Background()
+	tenant, err := e.db.CreateTenant(ctx, "other "+username, "org")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	hash, err := dialer.HashPassword("password-" + username)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u := dialer.User{TenantID: tenant.ID, Username: username, Active: 1, Roles: []int64{dialer.RoleAdmin}, Permissions: []int64{}}
+	if _, err := e.db.CreateUsers(ctx, []dialer.NewUser{{User: u, Hash: hash}}); err != nil {
+		e.t.Fatal(err)
+	}
+	return e.login(username, "password-"+username)
 }

@@ -24,6 +24,11 @@ type Config struct {
 	TokenTTL time.Duration
 	// MaxBodyBytes caps a request body outside upload routes.
 	MaxBodyBytes int64
+	// MaxImportBytes caps a CSV import body (POST /groups/{id}/csv); 1 GiB when zero.
+	MaxImportBytes int64
+	// DefaultCountryCode completes national phone numbers ("0300 1234567"
+	// with "92" is +923001234567); "1" when empty.
+	DefaultCountryCode string
 	// Now is the clock for tokens and throttling; time.Now when nil.
 	Now func() time.Time
 }
@@ -37,8 +42,10 @@ type ReadyCheck struct {
 // Deps are the stores and checks the handlers use. Each field's interface is
 // declared beside the handlers that use it.
 type Deps struct {
-	Users  userStore
-	Checks []ReadyCheck
+	Users    userStore
+	Contacts contactStore
+	Groups   groupStore
+	Checks   []ReadyCheck
 }
 
 // Server is the HTTP API.
@@ -65,6 +72,12 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxImportBytes <= 0 {
+		cfg.MaxImportBytes = 1 << 30
+	}
+	if cfg.DefaultCountryCode == "" {
+		cfg.DefaultCountryCode = "1"
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -97,7 +110,7 @@ func (s *Server) routes() *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(withRequestID(), s.accessLog(), s.recoverJSON(), limitBody(s.cfg.MaxBodyBytes))
+	e.Use(withRequestID(), s.accessLog(), s.recoverJSON(), s.limitBodies())
 	e.NoRoute(func(c *gin.Context) { s.fail(c, dialer.NotFound("route "+c.Request.URL.Path)) })
 	e.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ictcoreError{Error: ictcoreErrorBody{
@@ -112,7 +125,23 @@ func (s *Server) routes() *gin.Engine {
 
 	authed := ict.Group("/", s.authenticate())
 	s.userRoutes(authed)
+	s.contactRoutes(authed)
+	s.groupRoutes(authed)
 	return e
+}
+
+// limitBodies caps each request body: upload routes have their own cap,
+// every other route MaxBodyBytes. gin has matched the route by the time
+// global middleware runs, so FullPath names it.
+func (s *Server) limitBodies() gin.HandlerFunc {
+	caps := map[string]int64{groupCSVRoute: s.cfg.MaxImportBytes}
+	return func(c *gin.Context) {
+		n, ok := caps[c.FullPath()]
+		if !ok {
+			n = s.cfg.MaxBodyBytes
+		}
+		limitBody(n)(c)
+	}
 }
 
 func (s *Server) healthz(c *gin.Context) {

@@ -117,12 +117,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	srv, err := api.New(api.Config{
-		TokenKey:     tokenKey,
-		TokenTTL:     cfg.Auth.TokenTTL,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		TokenKey:           tokenKey,
+		TokenTTL:           cfg.Auth.TokenTTL,
+		MaxBodyBytes:       cfg.HTTP.MaxBodyBytes,
+		MaxImportBytes:     cfg.HTTP.MaxImportBytes,
+		DefaultCountryCode: cfg.Phone.DefaultCountryCode,
 	}, log, api.Deps{
-		Users:  db,
-		Checks: []api.ReadyCheck{{Name: "store", Check: db.Ping}},
+		Users:    db,
+		Contacts: db,
+		Groups:   db,
+		Checks:   []api.ReadyCheck{{Name: "store", Check: db.Ping}},
 	})
 	if err != nil {
 		return err
