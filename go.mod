@@ -2,6 +2,8 @@ module github.com/dialerd/dialerd
 
 go 1.26.0
 
+require github.com/hajimehoshi/go-mp3 v0.3.4
+
 require (
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/gin-gonic/gin v1.12.0
