@@ -223,9 +223,9 @@ const (
 // and their errors listed in the result.
 //
 // Without atomic, rows commit in batches as they come; an error from rows
-// ends the import with the batches before it kept, and the result says how
-// far it got. With atomic, everything happens in one transaction: if any
-// row is rejected nothing is written and Imported is 0.
+// ends the import with the rows read before it committed, and the result
+// says how many. With atomic, everything happens in one transaction: if any
+// row is rejected, or rows fail, nothing is written and Imported is 0.
 func (db *DB) ImportContacts(ctx context.Context, a dialer.Actor, groupID int64, rows dialer.ContactRows, atomic bool) (dialer.ImportResult, error) {
 	restore, err := db.importPragmas(ctx)
 	if err != nil {

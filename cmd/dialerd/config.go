@@ -10,11 +10,11 @@ import (
 	"net"
 	"os"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dialerd/dialerd/dialer"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -114,14 +114,11 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxImportBytes < 1024 {
 		bad("http.max_import_bytes", "must be at least 1024")
 	}
-	if !countryCodePattern.MatchString(c.Phone.DefaultCountryCode) {
+	if dialer.ValidateCountryCode(c.Phone.DefaultCountryCode) != nil {
 		bad("phone.default_country_code", fmt.Sprintf("%q is not a country calling code: 1 to 3 digits, not starting with 0, without +", c.Phone.DefaultCountryCode))
 	}
 	return errors.Join(errs...)
 }
-
-// countryCodePattern is an ITU country calling code as digits only.
-var countryCodePattern = regexp.MustCompile(`^[1-9][0-9]{0,2}$`)
 
 // configKey is one leaf of Config.
 type configKey struct {
