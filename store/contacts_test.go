@@ -77,15 +77,14 @@ func TestImportContactsAcrossBatches(t *testing.T) {
 		WHERE CAST(substr(b.first_name, 2) AS INTEGER) != CAST(substr(a.first_name, 2) AS INTEGER) + 1`); c != 0 {
 		t.Errorf("%d contacts out of file order", c)
 	}
-	var cache, temp int
-	if err := db.w.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.w.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&temp); err != nil {
-		t.Fatal(err)
-	}
-	if cache != -2000 || temp != 0 {
-		t.Errorf("after the import the writer keeps cache_size %d, temp_store %d", cache, temp)
+	for pragma, want := range map[string]int{"cache_size": -2000, "wal_autocheckpoint": 1000, "foreign_keys": 1} {
+		var got int
+		if err := db.w.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("after the import the writer has %s = %d, want %d", pragma, got, want)
+		}
 	}
 }
 
