@@ -239,6 +239,8 @@ func (s *Server) exportGroupCSV(c *gin.Context) {
 		return
 	}
 	if !c.Writer.Written() {
+		c.Writer.Header().Del("Content-Type")
+		c.Writer.Header().Del("Content-Disposition")
 		s.fail(c, err)
 		return
 	}

@@ -308,6 +308,9 @@ func NewContactCSV(src io.Reader, rules *ContactRules) (*ContactCSV, error) {
 			}
 		}
 		if !known && len(c.ignored) < 32 {
+			if len(h) > 64 {
+				h = h[:64] + "…"
+			}
 			c.ignored = append(c.ignored, strings.ToValidUTF8(h, "?"))
 		}
 	}
@@ -317,7 +320,8 @@ func NewContactCSV(src io.Reader, rules *ContactRules) (*ContactCSV, error) {
 	return c, nil
 }
 
-// Ignored lists (up to 32 of) the header's columns that are not contact fields.
+// Ignored lists (up to 32 of) the header's columns that are not contact
+// fields, each cut to 64 bytes.
 func (c *ContactCSV) Ignored() []string { return c.ignored }
 
 // Next returns the next data row. A row the CSV syntax breaks (a stray

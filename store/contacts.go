@@ -329,34 +329,32 @@ func (db *DB) bulkTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 //     touched into the WAL, and a checkpoint per commit would copy them
 //     into the database file every time, where one copy per 64 MiB of WAL
 //     does.
+//
+// It puts back SQLite's defaults, which Open leaves, rather than the values
+// it found: with two imports at once, the second would find the first's.
 func (db *DB) importPragmas(ctx context.Context) (restore func(), err error) {
-	conn, err := db.w.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("store: import: %w", err)
-	}
-	defer conn.Close()
-	names := []string{"cache_size", "wal_autocheckpoint"}
-	during := []int64{-importCacheKiB, importCheckpointPages}
-	before := make([]int64, len(names))
-	for i, name := range names {
-		if err := conn.QueryRowContext(ctx, "PRAGMA "+name).Scan(&before[i]); err != nil {
-			return nil, fmt.Errorf("store: import: %w", err)
-		}
-	}
 	// Names and integers from here, not input.
-	set := func(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error), values []int64) error {
-		for i, name := range names {
-			if _, err := exec(ctx, fmt.Sprintf("PRAGMA %s = %d", name, values[i])); err != nil {
-				return fmt.Errorf("store: import: %w", err)
-			}
+	set := func(ctx context.Context, cache, checkpoint int64) error {
+		_, err := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", cache))
+		if err == nil {
+			_, err = db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", checkpoint))
+		}
+		if err != nil {
+			return fmt.Errorf("store: import: %w", err)
 		}
 		return nil
 	}
-	if err := set(ctx, conn.ExecContext, during); err != nil {
+	if err := set(ctx, -importCacheKiB, importCheckpointPages); err != nil {
 		return nil, err
 	}
-	return func() { _ = set(context.WithoutCancel(ctx), db.w.ExecContext, before) }, nil
+	return func() { _ = set(context.WithoutCancel(ctx), sqliteDefaultCacheSize, sqliteDefaultCheckpoint) }, nil
 }
+
+// SQLite's defaults for the pragmas importPragmas changes.
+const (
+	sqliteDefaultCacheSize  = -2000 // KiB
+	sqliteDefaultCheckpoint = 1000  // pages
+)
 
 // Import tuning: the writer's page cache (the driver's allocator roughly
 // doubles it in resident memory) and WAL pages between checkpoints.
