@@ -38,6 +38,9 @@ func TestGroupLifecycle(t *testing.T) {
 	if len(list) != 1 {
 		t.Fatalf("search by name: %v", list)
 	}
+	if eb := e.expect(e.do("GET", "/groups?colour=red", e.admin, nil), 412).errorBody(t); eb.Fields["colour"] == "" {
+		t.Errorf("search by an unknown field: %+v", eb)
+	}
 
 	// Deleting a group keeps its contacts.
 	var empty map[string]any
@@ -428,6 +431,26 @@ func TestImportRefusals(t *testing.T) {
 			t.Errorf("%s: a rejected import changed the store", tc.name)
 		}
 	}
+}
+
+// TestImportBodyLimitIsItsOwn: the import takes bodies far over the JSON
+// limit, which still holds elsewhere.
+func TestImportBodyLimitIsItsOwn(t *testing.T) {
+	e := newEnv(t)
+	g := e.createGroup(e.admin, "g")
+	var b bytes.Buffer
+	b.WriteString("phone\n")
+	for i := range 20000 {
+		fmt.Fprintf(&b, "+1 415 %03d %04d\n", 200+i/10000, i%10000)
+	}
+	if b.Len() <= 64<<10 {
+		t.Fatalf("test body of %d bytes is not over the JSON limit", b.Len())
+	}
+	if res := e.importCSV(e.admin, g, "", b.Bytes(), "text/csv", 200); res.Imported != 20000 || res.Failed != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	big := map[string]any{"name": strings.Repeat("x", 100), "description": strings.Repeat("d", 70<<10)}
+	e.expect(e.do("POST", "/groups", e.admin, big), 413)
 }
 
 func TestImportManyErrorsAreCapped(t *testing.T) {
