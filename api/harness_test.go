@@ -45,6 +45,9 @@ type env struct {
 
 const adminPassword = "admin-secret-1"
 
+// testMaxImportBytes is the CSV import limit under test.
+const testMaxImportBytes = 4 << 20
+
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
@@ -61,9 +64,10 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Now()}
-	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10, PasswordCost: bcrypt.MinCost, Now: clock.Now},
+	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10,
+		MaxImportBytes: testMaxImportBytes, DefaultCountryCode: "1", PasswordCost: bcrypt.MinCost, Now: clock.Now},
 		slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Deps{Users: db, Programs: db, Accounts: db, Providers: db, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
+		Deps{Users: db, Contacts: db, Groups: db, Programs: db, Accounts: db, Providers: db, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,4 +179,24 @@ func (e *env) createUser(username string, extra map[string]any) (int64, string) 
 	}
 	r.json(e.t, &out)
 	return out.UserID, e.login(username, "password-"+username)
+}
+
+// otherTenantAdmin makes a second tenant with an admin and returns the
+// admin's token: that tenant's resources must not exist for this one's.
+func (e *env) otherTenantAdmin(username string) string {
+	e.t.Helper()
+	ctx := context.Background()
+	tenant, err := e.db.CreateTenant(ctx, "other "+username, "org")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	hash, err := dialer.HashPassword("password-"+username, bcrypt.MinCost)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u := dialer.User{TenantID: tenant.ID, Username: username, Active: 1, Roles: []int64{dialer.RoleAdmin}, Permissions: []int64{}}
+	if _, err := e.db.CreateUsers(ctx, []dialer.NewUser{{User: u, Hash: hash}}); err != nil {
+		e.t.Fatal(err)
+	}
+	return e.login(username, "password-"+username)
 }

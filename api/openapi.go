@@ -133,6 +133,22 @@ func routeDocs() []routeDoc {
 		{"DELETE", "/providers/:provider_id", "Providers", "Delete a provider", needsToken, nil, emptyObject{}},
 
 		// Contacts and groups.
+		{"POST", "/contacts", "Contacts", "Create a contact (phone normalised to E.164)", needsToken, contactRequest{}, objectOf("contact_id", "integer")},
+		{"GET", "/contacts", "Contacts", "List contacts", needsToken, nil, []dialer.Contact{}},
+		{"GET", "/contacts/:contact_id", "Contacts", "View a contact", needsToken, nil, dialer.Contact{}},
+		{"PUT", "/contacts/:contact_id", "Contacts", "Update a contact", needsToken, contactRequest{}, dialer.Contact{}},
+		{"DELETE", "/contacts/:contact_id", "Contacts", "Delete a contact (409 while a transmission uses it)", needsToken, nil, emptyObject{}},
+		{"PUT", "/contacts/:contact_id/link/:group_id", "Contacts", "Add a contact to a group", needsToken, nil, emptyObject{}},
+		{"DELETE", "/contacts/:contact_id/link/:group_id", "Contacts", "Remove a contact from a group", needsToken, nil, emptyObject{}},
+		{"POST", "/groups", "Groups", "Create a group", needsToken, groupRequest{}, objectOf("group_id", "integer")},
+		{"GET", "/groups", "Groups", "List groups", needsToken, nil, []groupJSON{}},
+		{"GET", "/groups/sample/csv", "Groups", "A sample contacts CSV file", needsToken, nil, csvText("")},
+		{"GET", "/groups/:group_id", "Groups", "View a group", needsToken, nil, groupJSON{}},
+		{"PUT", "/groups/:group_id", "Groups", "Update a group", needsToken, groupRequest{}, groupJSON{}},
+		{"DELETE", "/groups/:group_id", "Groups", "Delete a group (its contacts stay; 409 while a campaign uses it)", needsToken, nil, emptyObject{}},
+		{"GET", "/groups/:group_id/contacts", "Groups", "List a group's contacts", needsToken, nil, []dialer.Contact{}},
+		{"POST", "/groups/:group_id/csv", "Groups", "Import contacts from CSV (text/csv or multipart file), streamed; ?atomic=true for all or none", needsToken, csvText(""), dialer.ImportResult{}},
+		{"GET", "/groups/:group_id/csv", "Groups", "Export a group's contacts as CSV, streamed", needsToken, nil, csvText("")},
 
 		// Messages: documents, recordings, templates, texts.
 		{"POST", "/messages/documents", "Fax documents", "Create a document", needsToken, messageRequest{}, objectOf("document_id", "integer")},

@@ -38,6 +38,11 @@ type Config struct {
 	// Live tunes GET /ws; Metrics guards GET /metrics.
 	Live    LiveConfig
 	Metrics MetricsConfig
+	// MaxImportBytes caps a CSV import body (POST /groups/{id}/csv); 1 GiB when zero.
+	MaxImportBytes int64
+	// DefaultCountryCode completes national phone numbers ("0300 1234567"
+	// with "92" is +923001234567); "1" when empty.
+	DefaultCountryCode string
 	// Now is the clock for tokens and throttling; time.Now when nil.
 	Now func() time.Time
 }
@@ -52,6 +57,8 @@ type ReadyCheck struct {
 // declared beside the handlers that use it.
 type Deps struct {
 	Users     userStore
+	Contacts  contactStore
+	Groups    groupStore
 	Messages  messageStore
 	Programs  programStore
 	Accounts  accountStore
@@ -97,6 +104,12 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxImportBytes <= 0 {
+		cfg.MaxImportBytes = 1 << 30
+	}
+	if cfg.DefaultCountryCode == "" {
+		cfg.DefaultCountryCode = "1"
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -194,6 +207,8 @@ func (s *Server) routes() *gin.Engine {
 
 	authed := ict.Group("/", s.authenticate())
 	s.userRoutes(authed)
+	s.contactRoutes(authed)
+	s.groupRoutes(authed)
 	s.messageRoutes(authed)
 	s.programRoutes(authed)
 	s.accountRoutes(authed)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dialerd/dialerd/api"
+	"github.com/dialerd/dialerd/dialer"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -40,7 +41,12 @@ type Config struct {
 		WriteTimeout time.Duration `yaml:"write_timeout" help:"maximum time to write a response"`
 		IdleTimeout  time.Duration `yaml:"idle_timeout" help:"keep-alive connections close after this idle time"`
 		MaxBodyBytes int64         `yaml:"max_body_bytes" help:"largest accepted JSON request body, in bytes"`
+		// MaxImportBytes is streamed, never held: it bounds disk and time, not memory.
+		MaxImportBytes int64 `yaml:"max_import_bytes" help:"largest accepted CSV import (POST /groups/{id}/csv), in bytes"`
 	} `yaml:"http"`
+	Phone struct {
+		DefaultCountryCode string `yaml:"default_country_code" help:"country calling code (1-3 digits) that completes national phone numbers of contacts"`
+	} `yaml:"phone"`
 	Shutdown struct {
 		Grace time.Duration `yaml:"grace" help:"on SIGTERM, how long calls in flight and requests may finish"`
 	} `yaml:"shutdown"`
@@ -86,6 +92,8 @@ func defaultConfig() Config {
 	c.HTTP.WriteTimeout = 60 * time.Second
 	c.HTTP.IdleTimeout = 120 * time.Second
 	c.HTTP.MaxBodyBytes = 1 << 20
+	c.HTTP.MaxImportBytes = 1 << 30
+	c.Phone.DefaultCountryCode = "1"
 	c.Shutdown.Grace = 30 * time.Second
 	c.WS.MaxClients = 2000
 	c.WS.Queue = 256
@@ -206,6 +214,12 @@ func (c *Config) Validate() error {
 		if k.n < 1 {
 			bad(k.key, "must be at least 1")
 		}
+	}
+	if c.HTTP.MaxImportBytes < 1024 {
+		bad("http.max_import_bytes", "must be at least 1024")
+	}
+	if dialer.ValidateCountryCode(c.Phone.DefaultCountryCode) != nil {
+		bad("phone.default_country_code", fmt.Sprintf("%q is not a country calling code: 1 to 3 digits, not starting with 0, without +", c.Phone.DefaultCountryCode))
 	}
 	return errors.Join(errs...)
 }

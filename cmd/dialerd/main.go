@@ -148,16 +148,20 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	srv, err := api.New(api.Config{
-		TokenKey:          tokenKey,
-		TokenTTL:          cfg.Auth.TokenTTL,
-		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
-		MaxRecordingBytes: cfg.Media.MaxRecordingBytes,
-		MaxDocumentBytes:  cfg.Media.MaxDocumentBytes,
-		MaxTemplateBytes:  cfg.Media.MaxTemplateBytes,
-		Live:              api.LiveConfig{MaxClients: cfg.WS.MaxClients, Queue: cfg.WS.Queue, PingInterval: cfg.WS.PingInterval},
-		Metrics:           api.MetricsConfig{Access: cfg.Metrics.Access, Token: cfg.Metrics.Token},
+		TokenKey:           tokenKey,
+		TokenTTL:           cfg.Auth.TokenTTL,
+		MaxBodyBytes:       cfg.HTTP.MaxBodyBytes,
+		MaxRecordingBytes:  cfg.Media.MaxRecordingBytes,
+		MaxDocumentBytes:   cfg.Media.MaxDocumentBytes,
+		MaxTemplateBytes:   cfg.Media.MaxTemplateBytes,
+		MaxImportBytes:     cfg.HTTP.MaxImportBytes,
+		DefaultCountryCode: cfg.Phone.DefaultCountryCode,
+		Live:               api.LiveConfig{MaxClients: cfg.WS.MaxClients, Queue: cfg.WS.Queue, PingInterval: cfg.WS.PingInterval},
+		Metrics:            api.MetricsConfig{Access: cfg.Metrics.Access, Token: cfg.Metrics.Token},
 	}, log, api.Deps{
 		Users:         db,
+		Contacts:      db,
+		Groups:        db,
 		Messages:      messages,
 		Programs:      db,
 		Accounts:      db,

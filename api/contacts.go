@@ -1,0 +1,209 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/gin-gonic/gin"
+)
+
+// contactStore is what the contact handlers need of the store.
+type contactStore interface {
+	CreateContact(ctx context.Context, c dialer.Contact) (int64, error)
+	Contact(ctx context.Context, tenantID string, id int64) (dialer.Contact, error)
+	EachContact(ctx context.Context, scope dialer.Scope, q dialer.ListQuery, fn func(dialer.Contact) error) error
+	UpdateContact(ctx context.Context, c dialer.Contact) error
+	DeleteContact(ctx context.Context, tenantID string, id int64) error
+	LinkContact(ctx context.Context, tenantID string, contactID, groupID int64, linked bool) error
+}
+
+func (s *Server) contactRoutes(r *gin.RouterGroup) {
+	read, write := s.require(dialer.PermContactRead), s.require(dialer.PermContactWrite)
+	r.POST("/contacts", write, s.createContact)
+	r.GET("/contacts", read, s.listContacts)
+	r.GET("/contacts/:contact_id", read, s.getContact)
+	r.PUT("/contacts/:contact_id", write, s.updateContact)
+	r.DELETE("/contacts/:contact_id", write, s.deleteContact)
+	r.PUT("/contacts/:contact_id/link/:group_id", write, s.linkContact(true))
+	r.DELETE("/contacts/:contact_id/link/:group_id", write, s.linkContact(false))
+}
+
+// contactRequest is the Contact object as clients send it; nil fields are
+// left as they are on update. The document types phone as a number.
+type contactRequest struct {
+	FirstName   *string     `json:"first_name"`
+	LastName    *string     `json:"last_name"`
+	Phone       *flexString `json:"phone"`
+	Email       *string     `json:"email"`
+	Address     *string     `json:"address"`
+	Custom1     *string     `json:"custom1"`
+	Custom2     *string     `json:"custom2"`
+	Custom3     *string     `json:"custom3"`
+	Description *string     `json:"description"`
+	Timezone    *string     `json:"timezone"`
+}
+
+func (r *contactRequest) apply(c *dialer.Contact) {
+	for _, f := range []struct {
+		dst *string
+		src *string
+	}{
+		{&c.FirstName, r.FirstName}, {&c.LastName, r.LastName}, {&c.Email, r.Email}, {&c.Address, r.Address},
+		{&c.Custom1, r.Custom1}, {&c.Custom2, r.Custom2}, {&c.Custom3, r.Custom3},
+		{&c.Description, r.Description}, {&c.Timezone, r.Timezone},
+	} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if r.Phone != nil {
+		c.Phone = string(*r.Phone)
+	}
+}
+
+// contactRules are the validation rules of this server's requests.
+func (s *Server) contactRules() *dialer.ContactRules {
+	return dialer.NewContactRules(s.cfg.DefaultCountryCode)
+}
+
+// ownedContact loads the path's contact for an actor who may use it: its
+// owner, or an admin. Another tenant's contact does not exist.
+func (s *Server) ownedContact(c *gin.Context) (dialer.Contact, bool) {
+	id, ok := s.pathID(c, "contact_id")
+	if !ok {
+		return dialer.Contact{}, false
+	}
+	a := actor(c)
+	ct, err := s.deps.Contacts.Contact(c.Request.Context(), a.TenantID, id)
+	if err != nil {
+		s.fail(c, err)
+		return ct, false
+	}
+	if !a.Owns(ct.CreatedBy) {
+		s.fail(c, dialer.Forbidden("this contact belongs to someone else"))
+		return ct, false
+	}
+	return ct, true
+}
+
+func (s *Server) createContact(c *gin.Context) {
+	var req contactRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	a := actor(c)
+	ct := dialer.Contact{TenantID: a.TenantID, CreatedBy: a.UserID}
+	req.apply(&ct)
+	var v dialer.Invalid
+	s.contactRules().ValidateNew(&ct, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	id, err := s.deps.Contacts.CreateContact(c.Request.Context(), ct)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"contact_id": id})
+}
+
+// phoneFilter lets a search by phone match however the number is written:
+// a value that normalises is searched in E.164, as stored.
+func (s *Server) phoneFilter(q *dialer.ListQuery) {
+	if raw, ok := q.Filters["phone"]; ok {
+		if e164, err := dialer.NormalizePhone(raw, s.cfg.DefaultCountryCode); err == nil {
+			q.Filters["phone"] = e164
+		}
+	}
+}
+
+func (s *Server) listContacts(c *gin.Context) {
+	q, ok := s.listQuery(c)
+	if !ok {
+		return
+	}
+	s.phoneFilter(&q)
+	contacts := []dialer.Contact{}
+	err := s.deps.Contacts.EachContact(c.Request.Context(), actor(c).Scope(), q, func(ct dialer.Contact) error {
+		contacts = append(contacts, ct)
+		return nil
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, contacts)
+}
+
+func (s *Server) getContact(c *gin.Context) {
+	if ct, ok := s.ownedContact(c); ok {
+		c.JSON(http.StatusOK, ct)
+	}
+}
+
+func (s *Server) updateContact(c *gin.Context) {
+	ct, ok := s.ownedContact(c)
+	if !ok {
+		return
+	}
+	var req contactRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	req.apply(&ct)
+	var v dialer.Invalid
+	s.contactRules().Validate(&ct, &v)
+	if err := v.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Contacts.UpdateContact(c.Request.Context(), ct); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respondContact(c, ct.ID)
+}
+
+func (s *Server) respondContact(c *gin.Context, id int64) {
+	ct, err := s.deps.Contacts.Contact(c.Request.Context(), actor(c).TenantID, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ct)
+}
+
+func (s *Server) deleteContact(c *gin.Context) {
+	ct, ok := s.ownedContact(c)
+	if !ok {
+		return
+	}
+	if err := s.deps.Contacts.DeleteContact(c.Request.Context(), ct.TenantID, ct.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
+
+// linkContact adds the contact to the group (PUT) or takes it out (DELETE);
+// the actor must be able to change both. Either is idempotent. It answers
+// the contact, as the document shows.
+func (s *Server) linkContact(linked bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ct, ok := s.ownedContact(c)
+		if !ok {
+			return
+		}
+		g, ok := s.ownedGroup(c)
+		if !ok {
+			return
+		}
+		if err := s.deps.Contacts.LinkContact(c.Request.Context(), ct.TenantID, ct.ID, g.ID, linked); err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.respondContact(c, ct.ID)
+	}
+}
