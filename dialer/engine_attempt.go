@@ -51,9 +51,9 @@ func (e *Engine) attemptBegun(a *attempt, spoolID int64) {
 	a.spoolID = spoolID
 	e.attempts.Add(1)
 	it := a.item
-	e.publish(Event{Type: EventSpoolInitiated, At: a.started, TenantID: it.TenantID, CampaignID: it.CampaignID,
+	e.publish(Event{Type: EventSpoolInitiated, At: a.started, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID, ProviderID: a.att.Provider.ProviderID, Node: a.att.Provider.Node,
 		TransmissionID: it.TransmissionID, SpoolID: spoolID, Status: string(SpoolInitiated)})
-	e.publish(Event{Type: EventTransmissionStatus, At: a.started, TenantID: it.TenantID, CampaignID: it.CampaignID,
+	e.publish(Event{Type: EventTransmissionStatus, At: a.started, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID,
 		TransmissionID: it.TransmissionID, SpoolID: spoolID, Status: string(TransmissionProcessing)})
 	for _, w := range e.waiters[it.TransmissionID] {
 		w <- sendResult{spoolID: spoolID}
@@ -224,9 +224,9 @@ func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
 		SpoolStatus: spoolStatus, Response: v.Cause, Start: start, Connect: out.Connect, End: end, Results: out.Results,
 		Status: status, Due: due, Refund: refund})
 	e.ended.Add(1)
-	e.publish(Event{Type: EventSpoolEnded, At: end, TenantID: it.TenantID, CampaignID: it.CampaignID,
+	e.publish(Event{Type: EventSpoolEnded, At: end, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID, ProviderID: a.att.Provider.ProviderID, Node: a.att.Provider.Node,
 		TransmissionID: it.TransmissionID, SpoolID: a.spoolID, Status: string(spoolStatus), Response: v.Cause})
-	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: it.TenantID, CampaignID: it.CampaignID,
+	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID,
 		TransmissionID: it.TransmissionID, SpoolID: a.spoolID, Status: string(status), Response: v.Cause})
 	if status == TransmissionPending {
 		it.Due = due

@@ -104,7 +104,7 @@ func (e *Engine) notePaused(r *campaignRun, now time.Time) {
 	if waiting {
 		typ = EventCampaignPaused
 	}
-	e.publish(Event{Type: typ, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, Status: string(r.c.Status)})
+	e.publish(Event{Type: typ, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, OwnerID: r.c.CreatedBy, Status: string(r.c.Status)})
 }
 
 // attempt is one call the engine has started (or re-attached).
@@ -196,7 +196,7 @@ func (e *Engine) unqueue(r *campaignRun, it *workItem) {
 func (e *Engine) closeUndialable(r *campaignRun, it *workItem, now time.Time, response string) {
 	e.unqueue(r, it)
 	e.store.Record(TransmissionChanged{TransmissionID: it.TransmissionID, Status: TransmissionInvalid, Response: response})
-	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: it.TenantID, CampaignID: it.CampaignID,
+	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID,
 		TransmissionID: it.TransmissionID, Status: string(TransmissionInvalid), Response: response})
 	e.failWaiters(it.TransmissionID, InvalidField("contact_id", "the contact has no number or address that can be used: "+response))
 	if r != nil {
@@ -240,7 +240,7 @@ func (e *Engine) publishProgress(r *campaignRun, now time.Time) {
 	}
 	r.published = r.counters
 	cc := r.counters
-	e.publish(Event{Type: EventCampaignProgress, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID,
+	e.publish(Event{Type: EventCampaignProgress, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, OwnerID: r.c.CreatedBy,
 		Status: string(r.c.Status), Counters: &cc})
 }
 
@@ -253,7 +253,7 @@ func (e *Engine) checkCompleted(r *campaignRun, now time.Time) {
 	e.dropRun(r)
 	r.c.Status = CampaignCompleted
 	e.publishProgress(r, now)
-	e.publish(Event{Type: EventCampaignCompleted, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, Status: string(CampaignCompleted)})
+	e.publish(Event{Type: EventCampaignCompleted, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, OwnerID: r.c.CreatedBy, Status: string(CampaignCompleted)})
 }
 
 func (e *Engine) dropRun(r *campaignRun) {
@@ -317,7 +317,7 @@ func (e *Engine) startCampaign(tenantID string, id, scheduleID int64) error {
 	if err != nil {
 		return err
 	}
-	e.publish(Event{Type: EventCampaignStarted, At: now, TenantID: tenantID, CampaignID: id, Status: string(CampaignActive)})
+	e.publish(Event{Type: EventCampaignStarted, At: now, TenantID: tenantID, CampaignID: id, OwnerID: c.CreatedBy, Status: string(CampaignActive)})
 	e.publishProgress(r, now)
 	e.checkCompleted(r, now)
 	return nil
@@ -332,7 +332,7 @@ func (e *Engine) stopCampaign(tenantID string, id, scheduleID int64) error {
 	if r, ok := e.runs[id]; ok {
 		e.dropRun(r)
 	}
-	e.publish(Event{Type: EventCampaignStopped, At: now, TenantID: tenantID, CampaignID: id, Status: string(c.Status)})
+	e.publish(Event{Type: EventCampaignStopped, At: now, TenantID: tenantID, CampaignID: id, OwnerID: c.CreatedBy, Status: string(c.Status)})
 	return nil
 }
 

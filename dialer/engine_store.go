@@ -11,6 +11,7 @@ import (
 type Work struct {
 	TransmissionID int64
 	TenantID       string
+	OwnerID        int64 // the user who created the transmission
 	CampaignID     int64 // 0 for a single transmission
 	ProgramID      int64
 	Program        ProgramType

@@ -43,6 +43,7 @@ type Route struct {
 	DialString string // template; see the gateway packages for placeholders
 	Node       string // FreeSWITCH node (PBX profile id) or "" for direct SIP
 	Transport  string // udp or tcp for SIP
+	Gateway    int64  // the provider's gateway_flag: GatewayFreeSWITCH, GatewaySIP, …
 }
 
 // Media is the content of an attempt, by program type.

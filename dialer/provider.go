@@ -8,6 +8,16 @@ import (
 	"unicode/utf8"
 )
 
+// Gateway flags: a provider's gateway_flag says which gateway carries its
+// attempts. 1, 2 and 4 are ICTCore's own (Freeswitch, Kannel, Sendmail);
+// 8, a SIP trunk dialled directly with no FreeSWITCH in between, is dialerd's.
+const (
+	GatewayFreeSWITCH int64 = 1
+	GatewayKannel     int64 = 2
+	GatewaySendmail   int64 = 4
+	GatewaySIP        int64 = 8
+)
+
 // Provider is a trunk or gateway: a FreeSWITCH gateway, a SIP trunk, an SMS
 // or SMTP service. Field names follow the ICTCore Provider object. Its
 // password is write-only and never part of this type; the store seals it

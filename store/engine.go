@@ -338,7 +338,7 @@ func wrap(what string, err error) error {
 
 // workCols reads a transmission with its contact, program and account as
 // dialer.Work, plus its status; workFrom joins them.
-const workCols = `t.transmission_id, t.tenant_id, COALESCE(t.campaign_id, 0), t.program_id, p.type, c.phone, c.email,
+const workCols = `t.transmission_id, t.tenant_id, t.created_by, COALESCE(t.campaign_id, 0), t.program_id, p.type, c.phone, c.email,
 	c.timezone, COALESCE(a.phone, ''), t.try_done, t.try_allowed, t.due_at, t.status`
 
 const workFrom = ` FROM transmissions t
@@ -350,7 +350,7 @@ func scanWork(r rowScanner, extra ...any) (dialer.Work, dialer.TransmissionStatu
 	var w dialer.Work
 	var prog, status string
 	var due int64
-	dst := []any{&w.TransmissionID, &w.TenantID, &w.CampaignID, &w.ProgramID, &prog, &w.Phone, &w.Email,
+	dst := []any{&w.TransmissionID, &w.TenantID, &w.OwnerID, &w.CampaignID, &w.ProgramID, &prog, &w.Phone, &w.Email,
 		&w.ContactTZ, &w.CallerID, &w.TryDone, &w.TryAllowed, &due, &status}
 	err := r.Scan(append(dst, extra...)...)
 	w.Program = dialer.ProgramType(prog)
@@ -446,9 +446,8 @@ func (s *EngineStore) RequeueOrphans(ctx context.Context, now time.Time) (int, e
 	return int(n), err
 }
 
-// ProgramMedia implements dialer.EngineStore. Media files are named by
-// content hash under the media directory; the media branch owns that
-// layout, so this is where to change it if it differs.
+// ProgramMedia implements dialer.EngineStore. Media files live by content
+// hash under the media directory, laid out as Files lays them out.
 func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, programID int64) (dialer.ProgramType, dialer.Media, error) {
 	var m dialer.Media
 	var typ, recording, document string
@@ -469,10 +468,13 @@ func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, program
 		return "", m, fmt.Errorf("store: program media: %w", err)
 	}
 	if recording != "" {
-		m.RecordingPath = filepath.Join(s.mediaDir, recording)
+		m.RecordingPath = contentPath(s.mediaDir, recording)
 	}
 	if document != "" {
-		m.DocumentPath = filepath.Join(s.mediaDir, document)
+		m.DocumentPath = contentPath(s.mediaDir, document)
+	}
+	if m.Text != "" {
+		m.Segments = dialer.SplitSMS(m.Text) // one SIP MESSAGE per segment
 	}
 	return dialer.ProgramType(typ), m, nil
 }

@@ -60,25 +60,8 @@ func (s *EngineStore) Providers(ctx context.Context, tenantID string) ([]dialer.
 	return out, errors.Join(rows.Close(), rows.Err())
 }
 
-// Route implements dialer.RouteSource.
-//
-// The password column is read as it is stored: the providers branch seals
-// it (store/seal.go, AES-GCM) and this is the one place to unseal it once
-// that lands. It goes to the gateway only, never to a log or a response.
+// Route implements dialer.RouteSource: the provider with its password
+// unsealed, for the gateway only.
 func (s *EngineStore) Route(ctx context.Context, tenantID string, providerID int64) (dialer.Route, error) {
-	var r dialer.Route
-	var node sql.NullInt64
-	var settings string
-	err := s.db.r.QueryRowContext(ctx, `SELECT provider_id, name, host, port, username, password_sealed, prefix, dialstring,
-		node_id, settings FROM providers WHERE tenant_id = ? AND provider_id = ?`, tenantID, providerID).
-		Scan(&r.ProviderID, &r.Name, &r.Host, &r.Port, &r.Username, &r.Password, &r.Prefix, &r.DialString, &node, &settings)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, dialer.NotFound("provider")
-	}
-	if err != nil {
-		return r, fmt.Errorf("store: route %d: %w", providerID, err)
-	}
-	r.Node = nodeName(node)
-	r.Transport = parseProviderSettings(settings).Transport
-	return r, nil
+	return s.db.ProviderRoute(ctx, tenantID, providerID)
 }

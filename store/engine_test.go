@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -245,6 +246,17 @@ func TestProvidersAndRoute(t *testing.T) {
 	ctx := context.Background()
 	x := newEngineFixture(t)
 	p1 := x.f.Provider(x.tenant, x.owner, "a", dialer.ServiceVoice|dialer.ServiceFax, 5, 3, `{"cps": 4, "channels": 9, "transport": "tcp"}`)
+	// The route carries the password unsealed, for the gateway.
+	key, err := newSealer(bytes.Repeat([]byte("k"), SealKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.db.seal = key
+	sealed, err := key.seal("trunk-secret", sealAAD(sealProviderPassword, x.tenant))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.f.Exec(`UPDATE providers SET password_sealed = ?, gateway_flag = 8 WHERE provider_id = ?`, sealed, p1)
 	x.f.Provider(x.tenant, x.owner, "b", dialer.ServiceSMS, 10, 0, "not json")
 	x.f.Exec(`UPDATE providers SET active = 0 WHERE name = 'b'`)
 	ps, err := x.es.Providers(ctx, x.tenant)
@@ -252,7 +264,7 @@ func TestProvidersAndRoute(t *testing.T) {
 		t.Fatalf("Providers: %+v, %v", ps, err)
 	}
 	r, err := x.es.Route(ctx, x.tenant, p1)
-	if err != nil || r.Host != "127.0.0.1" || r.Transport != "tcp" || r.Node != "3" || r.Password != "sealed" {
+	if err != nil || r.Host != "127.0.0.1" || r.Transport != "tcp" || r.Node != "3" || r.Password != "trunk-secret" || r.Gateway != dialer.GatewaySIP {
 		t.Fatalf("Route: %+v, %v", r, err)
 	}
 	if _, err := x.es.Route(ctx, "other", p1); !errors.Is(err, dialer.ErrNotFound) {

@@ -66,7 +66,11 @@ func validHash(h string) bool {
 	return true
 }
 
-func (f *Files) path(h string) string { return filepath.Join(f.dir, h[:2], h) }
+func (f *Files) path(h string) string { return contentPath(f.dir, h) }
+
+// contentPath is where the file of content hash h lives under dir: a
+// directory per first two hex digits keeps directories small.
+func contentPath(dir, h string) string { return filepath.Join(dir, h[:2], h) }
 
 // Open opens the file with content hash h for reading.
 func (f *Files) Open(h string) (*os.File, error) {

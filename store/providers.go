@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
@@ -193,19 +192,18 @@ func (db *DB) DeleteProvider(ctx context.Context, scope dialer.Scope, id int64) 
 func (db *DB) ProviderRoute(ctx context.Context, tenantID string, id int64) (dialer.Route, error) {
 	var r dialer.Route
 	var node sql.NullInt64
-	var sealed string
-	err := db.r.QueryRowContext(ctx, `SELECT provider_id, name, host, port, username, password_sealed, prefix, dialstring, node_id
-		FROM providers WHERE tenant_id = ? AND provider_id = ?`, tenantID, id).
-		Scan(&r.ProviderID, &r.Name, &r.Host, &r.Port, &r.Username, &sealed, &r.Prefix, &r.DialString, &node)
+	var sealed, settings string
+	err := db.r.QueryRowContext(ctx, `SELECT provider_id, name, host, port, username, password_sealed, prefix, dialstring,
+		node_id, gateway_flag, settings FROM providers WHERE tenant_id = ? AND provider_id = ?`, tenantID, id).
+		Scan(&r.ProviderID, &r.Name, &r.Host, &r.Port, &r.Username, &sealed, &r.Prefix, &r.DialString, &node, &r.Gateway, &settings)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, dialer.NotFound("provider")
 	}
 	if err != nil {
 		return r, fmt.Errorf("store: provider route %d: %w", id, err)
 	}
-	if node.Valid {
-		r.Node = strconv.FormatInt(node.Int64, 10)
-	}
+	r.Node = nodeName(node)
+	r.Transport = parseProviderSettings(settings).Transport
 	if r.Password, err = db.seal.unseal(sealed, sealAAD(sealProviderPassword, tenantID)); err != nil {
 		return dialer.Route{}, fmt.Errorf("store: provider %d password: %w", id, err)
 	}

@@ -56,7 +56,7 @@ type Config struct {
 		MaxTemplateBytes  int64 `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
 	} `yaml:"media"`
 	Engine struct {
-		Gateway            string        `yaml:"gateway" help:"how attempts are delivered: none (work stays queued, nobody is dialled) or memory (an in-memory gateway that answers every call, to try the API without a PBX)"`
+		Gateway            string        `yaml:"gateway" help:"how attempts are delivered: live (each provider's gateway_flag picks FreeSWITCH or a direct SIP trunk), none (work stays queued, nobody is dialled) or memory (simulated calls, to try the API without a PBX)"`
 		RingTimeout        time.Duration `yaml:"ring_timeout" help:"an unanswered call is given up after this long"`
 		MaxDuration        time.Duration `yaml:"max_duration" help:"an answered call is hung up after this long"`
 		RetryDelay         time.Duration `yaml:"retry_delay" help:"wait between tries of a single transmission (campaigns set their own retry_delay)"`
@@ -68,6 +68,11 @@ type Config struct {
 		ProviderBackoffMax time.Duration `yaml:"provider_backoff_max" help:"the longest a failing provider is skipped"`
 		SendWait           time.Duration `yaml:"send_wait" help:"how long POST /transmissions/{id}/send waits for capacity before answering 423 (the transmission stays queued)"`
 	} `yaml:"engine"`
+	SIP struct {
+		Listen          string        `yaml:"listen" help:"address the SIP trunk gateway listens on (UDP and TCP, host:port); empty disables direct SIP trunks"`
+		Advertise       string        `yaml:"advertise" help:"IP address put in Contact, Via and SDP; the listen host when empty"`
+		OptionsInterval time.Duration `yaml:"options_interval" help:"how often each SIP trunk is pinged with OPTIONS"`
+	} `yaml:"sip"`
 	WS struct {
 		MaxClients   int           `yaml:"max_clients" help:"most websocket clients at once; more are refused with 503"`
 		Queue        int           `yaml:"queue" help:"events queued per websocket client; a client that falls this far behind is disconnected"`
@@ -102,7 +107,8 @@ func defaultConfig() Config {
 	c.Media.MaxRecordingBytes = api.DefaultMaxRecordingBytes
 	c.Media.MaxDocumentBytes = api.DefaultMaxDocumentBytes
 	c.Media.MaxTemplateBytes = api.DefaultMaxTemplateBytes
-	c.Engine.Gateway = "none"
+	c.Engine.Gateway = "live"
+	c.SIP.OptionsInterval = 30 * time.Second
 	c.Engine.RingTimeout = 30 * time.Second
 	c.Engine.MaxDuration = 10 * time.Minute
 	c.Engine.RetryDelay = 5 * time.Minute
@@ -187,8 +193,23 @@ func (c *Config) Validate() error {
 			bad(k.key, "must be at least 1024")
 		}
 	}
-	if c.Engine.Gateway != "none" && c.Engine.Gateway != "memory" {
-		bad("engine.gateway", fmt.Sprintf("%q is not none or memory", c.Engine.Gateway))
+	switch c.Engine.Gateway {
+	case "live", "none", "memory":
+	default:
+		bad("engine.gateway", fmt.Sprintf("%q is not live, none or memory", c.Engine.Gateway))
+	}
+	if c.SIP.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.SIP.Listen); err != nil {
+			bad("sip.listen", fmt.Sprintf("%q is not host:port", c.SIP.Listen))
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("sip.listen", fmt.Sprintf("port %q is not a number from 0 to 65535", port))
+		}
+	}
+	if c.SIP.Advertise != "" && net.ParseIP(c.SIP.Advertise) == nil {
+		bad("sip.advertise", fmt.Sprintf("%q is not an IP address", c.SIP.Advertise))
+	}
+	if c.SIP.OptionsInterval < time.Second {
+		bad("sip.options_interval", "must be at least 1s")
 	}
 	engineDurations := []struct {
 		key string

@@ -31,6 +31,7 @@ import (
 	"github.com/dialerd/dialerd/api"
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/dialer/memgateway"
+	"github.com/dialerd/dialerd/sip"
 	"github.com/dialerd/dialerd/store"
 )
 
@@ -142,7 +143,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Error("closing the engine's store writer", "err", err)
 		}
 	}()
-	eng, err := startEngine(ctx, cfg, engineStore, log)
+	gw, closeGateways, err := gateways(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeGateways() // after the engine has stopped: deferred in reverse
+	bus := dialer.NewBus()
+	eng, err := startEngine(ctx, cfg, engineStore, bus, gw, log)
 	if err != nil {
 		return err
 	}
@@ -170,6 +177,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Transmissions: db,
 		Campaigns:     db,
 		Engine:        eng,
+		Events:        bus,
 	})
 	if err != nil {
 		stopEngine(eng, 0, log)
@@ -220,7 +228,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // startEngine builds the spool engine from the configuration and starts
 // it: recovery of what a previous run left happens here.
-func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, log *slog.Logger) (*dialer.Engine, error) {
+func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *dialer.Bus, gw dialer.Gateway, log *slog.Logger) (*dialer.Engine, error) {
 	ec := dialer.EngineConfig{
 		RingTimeout:        cfg.Engine.RingTimeout,
 		MaxDuration:        cfg.Engine.MaxDuration,
@@ -233,15 +241,7 @@ func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, log *sl
 		ProviderBackoffMax: cfg.Engine.ProviderBackoffMax,
 		SendWait:           cfg.Engine.SendWait,
 	}
-	deps := dialer.EngineDeps{Store: es, Routes: es, Clock: dialer.SystemClock{}, Events: dialer.NewBus(), Log: log}
-	switch cfg.Engine.Gateway {
-	case "memory":
-		deps.Gateway = memgateway.New(dialer.SystemClock{}, memgateway.Script{Kind: memgateway.Answer, Ring: 2 * time.Second, Talk: 10 * time.Second})
-		log.Warn("engine.gateway is memory: calls are simulated, nobody is dialled")
-	default:
-		log.Warn("engine.gateway is none: transmissions stay queued until a gateway is configured")
-	}
-	eng, err := dialer.NewEngine(ec, deps)
+	eng, err := dialer.NewEngine(ec, dialer.EngineDeps{Store: es, Routes: es, Gateway: gw, Clock: dialer.SystemClock{}, Events: bus, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +249,48 @@ func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, log *sl
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return eng, nil
+}
+
+// gateways builds what engine.gateway asks for. live routes each attempt by
+// its provider's gateway_flag; a kind not running here fails the attempt
+// before the network (its try is kept and the provider backed off). The
+// returned close stops the gateways after the engine.
+func gateways(cfg Config, log *slog.Logger) (dialer.Gateway, func(), error) {
+	switch cfg.Engine.Gateway {
+	case "memory":
+		log.Warn("engine.gateway is memory: calls are simulated, nobody is dialled")
+		return memgateway.New(dialer.SystemClock{}, memgateway.Script{Kind: memgateway.Answer, Ring: 2 * time.Second, Talk: 10 * time.Second}), func() {}, nil
+	case "none":
+		log.Warn("engine.gateway is none: transmissions stay queued until a gateway is configured")
+		return nil, func() {}, nil
+	}
+	byFlag := map[int64]dialer.Gateway{}
+	closers := []func(){}
+	if cfg.SIP.Listen != "" {
+		sg, err := sip.New(sip.Config{
+			ListenAddr:      cfg.SIP.Listen,
+			AdvertiseHost:   cfg.SIP.Advertise,
+			UserAgent:       "dialerd/" + version,
+			Logger:          log.With("gateway", "sip"),
+			OptionsInterval: cfg.SIP.OptionsInterval,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("sip.listen %s: %w", cfg.SIP.Listen, err)
+		}
+		byFlag[dialer.GatewaySIP] = sg
+		closers = append(closers, func() {
+			if err := sg.Close(); err != nil {
+				log.Warn("closing the SIP gateway", "err", err)
+			}
+		})
+		log.Info("SIP trunk gateway listening", "udp", sg.Addr("udp"), "tcp", sg.Addr("tcp"))
+	}
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	return dialer.NewGatewayRouter(dialer.SystemClock{}, byFlag), closeAll, nil
 }
 
 // stopEngine stops the engine after a failed start-up, with grace d.

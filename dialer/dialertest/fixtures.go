@@ -142,7 +142,7 @@ func (f *Fixtures) Provider(tenantID string, owner int64, name string, services,
 		nodeID = node
 	}
 	return f.Exec(`INSERT INTO providers (tenant_id, created_by, name, service_flag, weight, node_id, host, username,
-		password_sealed, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '127.0.0.1', 'u', 'sealed', ?, 0, 0)`,
+		password_sealed, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '127.0.0.1', 'u', '', ?, 0, 0)`,
 		tenantID, owner, name, services, weight, nodeID, settings)
 }
 
