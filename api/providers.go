@@ -128,6 +128,9 @@ func (s *Server) listProviders(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	for i := range providers {
+		s.withHealth(&providers[i])
+	}
 	c.JSON(http.StatusOK, providers)
 }
 
@@ -141,7 +144,21 @@ func (s *Server) getProvider(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.withHealth(&p)
 	c.JSON(http.StatusOK, p)
+}
+
+// withHealth fills a provider's read-only health from its gateway.
+func (s *Server) withHealth(p *dialer.Provider) {
+	if s.deps.TrunkHealth == nil {
+		return
+	}
+	if up, known := s.deps.TrunkHealth(p.ID); known {
+		p.Health = "down"
+		if up {
+			p.Health = "up"
+		}
+	}
 }
 
 func (s *Server) updateProvider(c *gin.Context) {
@@ -172,6 +189,7 @@ func (s *Server) updateProvider(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.withHealth(&p)
 	c.JSON(http.StatusOK, p)
 }
 

@@ -51,6 +51,9 @@ type Config struct {
 type ReadyCheck struct {
 	Name  string
 	Check func(context.Context) error
+	// Optional checks are reported but never make dialerd "not ready": a
+	// dead trunk should be seen, not take the API down with it.
+	Optional bool
 }
 
 // Deps are the stores and checks the handlers use. Each field's interface is
@@ -69,6 +72,9 @@ type Deps struct {
 	Transmissions transmissionStore
 	Campaigns     campaignStore
 	Engine        spoolEngine
+	// TrunkHealth says whether a watched trunk answers (known=false for a
+	// provider no gateway watches); providers are answered with it.
+	TrunkHealth func(providerID int64) (up, known bool)
 	// Events feeds GET /ws and the event metrics; nil serves neither.
 	Events eventSource
 	// Collectors are more metrics to serve, e.g. gateway health.
@@ -232,7 +238,9 @@ func (s *Server) readyz(c *gin.Context) {
 	for _, ch := range s.deps.Checks {
 		if err := ch.Check(ctx); err != nil {
 			checks[ch.Name] = err.Error()
-			status, code = "not ready", http.StatusServiceUnavailable
+			if !ch.Optional {
+				status, code = "not ready", http.StatusServiceUnavailable
+			}
 			continue
 		}
 		checks[ch.Name] = "ok"

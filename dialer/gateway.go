@@ -46,6 +46,13 @@ type Route struct {
 	Gateway    int64  // the provider's gateway_flag: GatewayFreeSWITCH, GatewaySIP, …
 }
 
+// Trunk is a provider a gateway watches (OPTIONS pings, REGISTER).
+type Trunk struct {
+	TenantID string
+	Route    Route
+	Register bool
+}
+
 // Media is the content of an attempt, by program type.
 type Media struct {
 	RecordingPath string // voicemessage: 8 kHz 16-bit mono WAV on this host

@@ -45,6 +45,9 @@ type Provider struct {
 	CreatedBy  int64  `json:"created_by"`
 	CreatedAt  int64  `json:"date_created"`
 	UpdatedAt  int64  `json:"last_updated"`
+	// Health is "up" or "down" for a trunk its gateway watches (OPTIONS),
+	// empty otherwise. Read-only.
+	Health string `json:"health,omitempty"`
 }
 
 // DialStringNumber is the one placeholder a dial string template may hold:

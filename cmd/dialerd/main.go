@@ -143,7 +143,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Error("closing the engine's store writer", "err", err)
 		}
 	}()
-	gw, closeGateways, err := gateways(cfg, log)
+	gw, sipGW, closeGateways, err := gateways(cfg, db, log)
 	if err != nil {
 		return err
 	}
@@ -154,6 +154,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 
+	checks := []api.ReadyCheck{{Name: "store", Check: db.Ping}}
+	var trunkHealth func(int64) (bool, bool)
+	if sipGW != nil {
+		tw := &trunkWatch{db: db, gw: sipGW, log: log, interval: 15 * time.Second}
+		go tw.run(ctx)
+		checks = append(checks, api.ReadyCheck{Name: "sip trunks", Check: tw.check, Optional: true})
+		trunkHealth = tw.health
+	}
 	srv, err := api.New(api.Config{
 		TokenKey:           tokenKey,
 		TokenTTL:           cfg.Auth.TokenTTL,
@@ -173,7 +181,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Programs:      db,
 		Accounts:      db,
 		Providers:     db,
-		Checks:        []api.ReadyCheck{{Name: "store", Check: db.Ping}},
+		Checks:        checks,
+		TrunkHealth:   trunkHealth,
 		Transmissions: db,
 		Campaigns:     db,
 		Engine:        eng,
@@ -255,15 +264,16 @@ func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *di
 // its provider's gateway_flag; a kind not running here fails the attempt
 // before the network (its try is kept and the provider backed off). The
 // returned close stops the gateways after the engine.
-func gateways(cfg Config, log *slog.Logger) (dialer.Gateway, func(), error) {
+func gateways(cfg Config, db *store.DB, log *slog.Logger) (dialer.Gateway, *sip.Gateway, func(), error) {
 	switch cfg.Engine.Gateway {
 	case "memory":
 		log.Warn("engine.gateway is memory: calls are simulated, nobody is dialled")
-		return memgateway.New(dialer.SystemClock{}, memgateway.Script{Kind: memgateway.Answer, Ring: 2 * time.Second, Talk: 10 * time.Second}), func() {}, nil
+		return memgateway.New(dialer.SystemClock{}, memgateway.Script{Kind: memgateway.Answer, Ring: 2 * time.Second, Talk: 10 * time.Second}), nil, func() {}, nil
 	case "none":
 		log.Warn("engine.gateway is none: transmissions stay queued until a gateway is configured")
-		return nil, func() {}, nil
+		return nil, nil, func() {}, nil
 	}
+	var sipGW *sip.Gateway
 	byFlag := map[int64]dialer.Gateway{}
 	closers := []func(){}
 	if cfg.SIP.Listen != "" {
@@ -273,10 +283,12 @@ func gateways(cfg Config, log *slog.Logger) (dialer.Gateway, func(), error) {
 			UserAgent:       "dialerd/" + version,
 			Logger:          log.With("gateway", "sip"),
 			OptionsInterval: cfg.SIP.OptionsInterval,
+			OnMessage:       receiveSMS(db, log),
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("sip.listen %s: %w", cfg.SIP.Listen, err)
+			return nil, nil, nil, fmt.Errorf("sip.listen %s: %w", cfg.SIP.Listen, err)
 		}
+		sipGW = sg
 		byFlag[dialer.GatewaySIP] = sg
 		closers = append(closers, func() {
 			if err := sg.Close(); err != nil {
@@ -290,7 +302,7 @@ func gateways(cfg Config, log *slog.Logger) (dialer.Gateway, func(), error) {
 			c()
 		}
 	}
-	return dialer.NewGatewayRouter(dialer.SystemClock{}, byFlag), closeAll, nil
+	return dialer.NewGatewayRouter(dialer.SystemClock{}, byFlag), sipGW, closeAll, nil
 }
 
 // stopEngine stops the engine after a failed start-up, with grace d.
