@@ -2,8 +2,6 @@ module github.com/dialerd/dialerd
 
 go 1.26.0
 
-require github.com/hajimehoshi/go-mp3 v0.3.4
-
 require (
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/emiago/sipgo v1.7.2
@@ -11,6 +9,7 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/websocket v1.5.3
+	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/percipia/eslgo v1.5.2
 	github.com/prometheus/client_golang v1.25.0
 	go.yaml.in/yaml/v3 v3.0.6
