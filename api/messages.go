@@ -72,94 +72,29 @@ type messageStore interface {
 func (s *Server) messageRoutes(r *gin.RouterGroup) {
 	read, write := s.require(dialer.PermMessageRead), s.require(dialer.PermMessageWrite)
 
-	r.POST("/messages/documents", write, s.createDocument)
+	ownedRoutes(r, "/messages/documents", "/messages/documents/:document_id", read, write, s.documents)
 	r.GET("/messages/documents", read, s.listDocuments)
-	r.GET("/messages/documents/:document_id", read, s.getDocument)
-	r.PUT("/messages/documents/:document_id", write, s.updateDocument)
-	r.DELETE("/messages/documents/:document_id", write, s.deleteDocument)
 	docUpload := []gin.HandlerFunc{write, raiseBodyLimit(s.cfg.MaxDocumentBytes + uploadSlack), s.uploadDocument}
 	r.PUT("/messages/documents/:document_id/media", docUpload...)
 	r.POST("/messages/documents/:document_id/media", docUpload...)
 	r.GET("/messages/documents/:document_id/media", read, s.downloadDocument)
 
-	r.POST("/messages/recordings", write, s.createRecording)
+	ownedRoutes(r, "/messages/recordings", "/messages/recordings/:recording_id", read, write, s.recordings)
 	r.GET("/messages/recordings", read, s.listRecordings)
-	r.GET("/messages/recordings/:recording_id", read, s.getRecording)
-	r.PUT("/messages/recordings/:recording_id", write, s.updateRecording)
-	r.DELETE("/messages/recordings/:recording_id", write, s.deleteRecording)
 	recUpload := []gin.HandlerFunc{write, raiseBodyLimit(s.cfg.MaxRecordingBytes + uploadSlack), s.uploadRecording}
 	r.PUT("/messages/recordings/:recording_id/media", recUpload...)
 	r.POST("/messages/recordings/:recording_id/media", recUpload...)
 	r.GET("/messages/recordings/:recording_id/media", read, s.downloadRecording)
 
-	r.POST("/messages/templates", write, s.createTemplate)
+	ownedRoutes(r, "/messages/templates", "/messages/templates/:template_id", read, write, s.templates)
 	r.GET("/messages/templates", read, s.listTemplates)
-	r.GET("/messages/templates/:template_id", read, s.getTemplate)
-	r.PUT("/messages/templates/:template_id", write, s.updateTemplate)
-	r.DELETE("/messages/templates/:template_id", write, s.deleteTemplate)
 	tplUpload := []gin.HandlerFunc{write, raiseBodyLimit(s.cfg.MaxTemplateBytes + uploadSlack), s.uploadTemplate}
 	r.PUT("/messages/templates/:template_id/media", tplUpload...)
 	r.POST("/messages/templates/:template_id/media", tplUpload...)
 	r.GET("/messages/templates/:template_id/media", read, s.downloadTemplate)
 
-	r.POST("/messages/texts", write, s.createText)
+	ownedRoutes(r, "/messages/texts", "/messages/texts/:text_id", read, write, s.texts)
 	r.GET("/messages/texts", read, s.listTexts)
-	r.GET("/messages/texts/:text_id", read, s.getText)
-	r.PUT("/messages/texts/:text_id", write, s.updateText)
-	r.DELETE("/messages/texts/:text_id", write, s.deleteText)
-}
-
-// ownedMessage loads the message named by the path parameter param, of the
-// actor's tenant (another tenant's is not found) and owned by the actor
-// unless it is an admin (another user's is forbidden).
-func ownedMessage[T any](s *Server, c *gin.Context, param, kind string,
-	load func(context.Context, string, int64) (T, error), owner func(T) int64) (T, bool) {
-	var zero T
-	id, ok := s.pathID(c, param)
-	if !ok {
-		return zero, false
-	}
-	a := actor(c)
-	v, err := load(c.Request.Context(), a.TenantID, id)
-	if err != nil {
-		s.fail(c, err)
-		return zero, false
-	}
-	if !a.Owns(owner(v)) {
-		s.fail(c, dialer.Forbidden("this "+kind+" belongs to someone else"))
-		return zero, false
-	}
-	return v, true
-}
-
-// listMessages answers a list in the actor's scope.
-func listMessages[T any](s *Server, c *gin.Context, list func(context.Context, dialer.Scope, dialer.ListQuery) ([]T, error)) {
-	q, ok := s.listQuery(c)
-	if !ok {
-		return
-	}
-	items, err := list(c.Request.Context(), actor(c).Scope(), q)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, items)
-}
-
-// respondMessage answers the object as it is now, after a change.
-func respondMessage[T any](s *Server, c *gin.Context, id int64, load func(context.Context, string, int64) (T, error)) {
-	v, err := load(c.Request.Context(), actor(c).TenantID, id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, v)
-}
-
-func setString(dst *string, src *string) {
-	if src != nil {
-		*dst = *src
-	}
 }
 
 // messageRequest is the DocumentPost object: the body that creates and
@@ -172,80 +107,34 @@ type messageRequest struct {
 	Type        *string `json:"type"`
 }
 
+func (r *messageRequest) apply(name, description *string) {
+	setString(name, r.Name)
+	setString(description, r.Description)
+}
+
 // ---- documents
 
-func documentOwner(d dialer.Document) int64 { return d.CreatedBy }
+func (s *Server) documents() ownedKind[dialer.Document, messageRequest] {
+	m := s.deps.Messages
+	return ownedKind[dialer.Document, messageRequest]{
+		s: s, name: "document", idParam: "document_id",
+		fresh: func(a dialer.Actor) dialer.Document {
+			return dialer.Document{TenantID: a.TenantID, CreatedBy: a.UserID}
+		},
+		owner:    func(d dialer.Document) int64 { return d.CreatedBy },
+		apply:    func(r *messageRequest, d *dialer.Document) { r.apply(&d.Name, &d.Description) },
+		validate: dialer.ValidateDocument,
+
+		load: m.Document, insert: m.CreateDocument, save: m.UpdateDocument, remove: m.DeleteDocument,
+	}
+}
 
 func (s *Server) ownedDocument(c *gin.Context) (dialer.Document, bool) {
-	return ownedMessage(s, c, "document_id", "document", s.deps.Messages.Document, documentOwner)
+	d, _, ok := s.documents().owned(c)
+	return d, ok
 }
 
-func (s *Server) createDocument(c *gin.Context) {
-	var req messageRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	a := actor(c)
-	d := dialer.Document{TenantID: a.TenantID, CreatedBy: a.UserID}
-	setString(&d.Name, req.Name)
-	setString(&d.Description, req.Description)
-	var v dialer.Invalid
-	dialer.ValidateDocument(&d, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	id, err := s.deps.Messages.CreateDocument(c.Request.Context(), d)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"document_id": id})
-}
-
-func (s *Server) listDocuments(c *gin.Context) { listMessages(s, c, s.deps.Messages.Documents) }
-
-func (s *Server) getDocument(c *gin.Context) {
-	if d, ok := s.ownedDocument(c); ok {
-		c.JSON(http.StatusOK, d)
-	}
-}
-
-func (s *Server) updateDocument(c *gin.Context) {
-	d, ok := s.ownedDocument(c)
-	if !ok {
-		return
-	}
-	var req messageRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	setString(&d.Name, req.Name)
-	setString(&d.Description, req.Description)
-	var v dialer.Invalid
-	dialer.ValidateDocument(&d, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := s.deps.Messages.UpdateDocument(c.Request.Context(), d); err != nil {
-		s.fail(c, err)
-		return
-	}
-	respondMessage(s, c, d.ID, s.deps.Messages.Document)
-}
-
-func (s *Server) deleteDocument(c *gin.Context) {
-	d, ok := s.ownedDocument(c)
-	if !ok {
-		return
-	}
-	if err := s.deps.Messages.DeleteDocument(c.Request.Context(), d.TenantID, d.ID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
-}
+func (s *Server) listDocuments(c *gin.Context) { listInScope(s, c, s.deps.Messages.Documents) }
 
 func (s *Server) uploadDocument(c *gin.Context) {
 	d, ok := s.ownedDocument(c)
@@ -289,78 +178,27 @@ func (s *Server) downloadDocument(c *gin.Context) {
 
 // ---- recordings
 
-func recordingOwner(r dialer.Recording) int64 { return r.CreatedBy }
+func (s *Server) recordings() ownedKind[dialer.Recording, messageRequest] {
+	m := s.deps.Messages
+	return ownedKind[dialer.Recording, messageRequest]{
+		s: s, name: "recording", idParam: "recording_id",
+		fresh: func(a dialer.Actor) dialer.Recording {
+			return dialer.Recording{TenantID: a.TenantID, CreatedBy: a.UserID}
+		},
+		owner:    func(r dialer.Recording) int64 { return r.CreatedBy },
+		apply:    func(req *messageRequest, r *dialer.Recording) { req.apply(&r.Name, &r.Description) },
+		validate: dialer.ValidateRecording,
+
+		load: m.Recording, insert: m.CreateRecording, save: m.UpdateRecording, remove: m.DeleteRecording,
+	}
+}
 
 func (s *Server) ownedRecording(c *gin.Context) (dialer.Recording, bool) {
-	return ownedMessage(s, c, "recording_id", "recording", s.deps.Messages.Recording, recordingOwner)
+	r, _, ok := s.recordings().owned(c)
+	return r, ok
 }
 
-func (s *Server) createRecording(c *gin.Context) {
-	var req messageRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	a := actor(c)
-	r := dialer.Recording{TenantID: a.TenantID, CreatedBy: a.UserID}
-	setString(&r.Name, req.Name)
-	setString(&r.Description, req.Description)
-	var v dialer.Invalid
-	dialer.ValidateRecording(&r, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	id, err := s.deps.Messages.CreateRecording(c.Request.Context(), r)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"recording_id": id})
-}
-
-func (s *Server) listRecordings(c *gin.Context) { listMessages(s, c, s.deps.Messages.Recordings) }
-
-func (s *Server) getRecording(c *gin.Context) {
-	if r, ok := s.ownedRecording(c); ok {
-		c.JSON(http.StatusOK, r)
-	}
-}
-
-func (s *Server) updateRecording(c *gin.Context) {
-	r, ok := s.ownedRecording(c)
-	if !ok {
-		return
-	}
-	var req messageRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	setString(&r.Name, req.Name)
-	setString(&r.Description, req.Description)
-	var v dialer.Invalid
-	dialer.ValidateRecording(&r, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := s.deps.Messages.UpdateRecording(c.Request.Context(), r); err != nil {
-		s.fail(c, err)
-		return
-	}
-	respondMessage(s, c, r.ID, s.deps.Messages.Recording)
-}
-
-func (s *Server) deleteRecording(c *gin.Context) {
-	r, ok := s.ownedRecording(c)
-	if !ok {
-		return
-	}
-	if err := s.deps.Messages.DeleteRecording(c.Request.Context(), r.TenantID, r.ID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
-}
+func (s *Server) listRecordings(c *gin.Context) { listInScope(s, c, s.deps.Messages.Recordings) }
 
 func (s *Server) uploadRecording(c *gin.Context) {
 	r, ok := s.ownedRecording(c)
@@ -436,76 +274,26 @@ func (r *templateRequest) apply(t *dialer.Template) {
 	setString(&t.Type, r.Type)
 }
 
-func templateOwner(t dialer.Template) int64 { return t.CreatedBy }
+func (s *Server) templates() ownedKind[dialer.Template, templateRequest] {
+	m := s.deps.Messages
+	return ownedKind[dialer.Template, templateRequest]{
+		s: s, name: "template", idParam: "template_id",
+		fresh: func(a dialer.Actor) dialer.Template {
+			return dialer.Template{TenantID: a.TenantID, CreatedBy: a.UserID}
+		},
+		owner: func(t dialer.Template) int64 { return t.CreatedBy },
+		apply: (*templateRequest).apply, validate: dialer.ValidateTemplate,
+
+		load: m.Template, insert: m.CreateTemplate, save: m.UpdateTemplate, remove: m.DeleteTemplate,
+	}
+}
 
 func (s *Server) ownedTemplate(c *gin.Context) (dialer.Template, bool) {
-	return ownedMessage(s, c, "template_id", "template", s.deps.Messages.Template, templateOwner)
+	t, _, ok := s.templates().owned(c)
+	return t, ok
 }
 
-func (s *Server) createTemplate(c *gin.Context) {
-	var req templateRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	a := actor(c)
-	t := dialer.Template{TenantID: a.TenantID, CreatedBy: a.UserID}
-	req.apply(&t)
-	var v dialer.Invalid
-	dialer.ValidateTemplate(&t, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	id, err := s.deps.Messages.CreateTemplate(c.Request.Context(), t)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"template_id": id})
-}
-
-func (s *Server) listTemplates(c *gin.Context) { listMessages(s, c, s.deps.Messages.Templates) }
-
-func (s *Server) getTemplate(c *gin.Context) {
-	if t, ok := s.ownedTemplate(c); ok {
-		c.JSON(http.StatusOK, t)
-	}
-}
-
-func (s *Server) updateTemplate(c *gin.Context) {
-	t, ok := s.ownedTemplate(c)
-	if !ok {
-		return
-	}
-	var req templateRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	req.apply(&t)
-	var v dialer.Invalid
-	dialer.ValidateTemplate(&t, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := s.deps.Messages.UpdateTemplate(c.Request.Context(), t); err != nil {
-		s.fail(c, err)
-		return
-	}
-	respondMessage(s, c, t.ID, s.deps.Messages.Template)
-}
-
-func (s *Server) deleteTemplate(c *gin.Context) {
-	t, ok := s.ownedTemplate(c)
-	if !ok {
-		return
-	}
-	if err := s.deps.Messages.DeleteTemplate(c.Request.Context(), t.TenantID, t.ID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
-}
+func (s *Server) listTemplates(c *gin.Context) { listInScope(s, c, s.deps.Messages.Templates) }
 
 func (s *Server) uploadTemplate(c *gin.Context) {
 	t, ok := s.ownedTemplate(c)
@@ -608,76 +396,19 @@ func (r *textRequest) apply(t *dialer.Text) {
 	setString(&t.Type, r.Type)
 }
 
-func textOwner(t dialer.Text) int64 { return t.CreatedBy }
+func (s *Server) texts() ownedKind[dialer.Text, textRequest] {
+	m := s.deps.Messages
+	return ownedKind[dialer.Text, textRequest]{
+		s: s, name: "text", idParam: "text_id",
+		fresh: func(a dialer.Actor) dialer.Text { return dialer.Text{TenantID: a.TenantID, CreatedBy: a.UserID} },
+		owner: func(t dialer.Text) int64 { return t.CreatedBy },
+		apply: (*textRequest).apply, validate: dialer.ValidateText,
 
-func (s *Server) ownedText(c *gin.Context) (dialer.Text, bool) {
-	return ownedMessage(s, c, "text_id", "text", s.deps.Messages.Text, textOwner)
-}
-
-func (s *Server) createText(c *gin.Context) {
-	var req textRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	a := actor(c)
-	t := dialer.Text{TenantID: a.TenantID, CreatedBy: a.UserID}
-	req.apply(&t)
-	var v dialer.Invalid
-	dialer.ValidateText(&t, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	id, err := s.deps.Messages.CreateText(c.Request.Context(), t)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"text_id": id})
-}
-
-func (s *Server) listTexts(c *gin.Context) { listMessages(s, c, s.deps.Messages.Texts) }
-
-func (s *Server) getText(c *gin.Context) {
-	if t, ok := s.ownedText(c); ok {
-		c.JSON(http.StatusOK, t)
+		load: m.Text, insert: m.CreateText, save: m.UpdateText, remove: m.DeleteText,
 	}
 }
 
-func (s *Server) updateText(c *gin.Context) {
-	t, ok := s.ownedText(c)
-	if !ok {
-		return
-	}
-	var req textRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	req.apply(&t)
-	var v dialer.Invalid
-	dialer.ValidateText(&t, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := s.deps.Messages.UpdateText(c.Request.Context(), t); err != nil {
-		s.fail(c, err)
-		return
-	}
-	respondMessage(s, c, t.ID, s.deps.Messages.Text)
-}
-
-func (s *Server) deleteText(c *gin.Context) {
-	t, ok := s.ownedText(c)
-	if !ok {
-		return
-	}
-	if err := s.deps.Messages.DeleteText(c.Request.Context(), t.TenantID, t.ID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
-}
+func (s *Server) listTexts(c *gin.Context) { listInScope(s, c, s.deps.Messages.Texts) }
 
 // ---- uploads and downloads
 
