@@ -20,11 +20,8 @@ type contactStore interface {
 
 func (s *Server) contactRoutes(r *gin.RouterGroup) {
 	read, write := s.require(dialer.PermContactRead), s.require(dialer.PermContactWrite)
-	r.POST("/contacts", write, s.createContact)
+	ownedRoutes(r, "/contacts", "/contacts/:contact_id", read, write, s.contacts)
 	r.GET("/contacts", read, s.listContacts)
-	r.GET("/contacts/:contact_id", read, s.getContact)
-	r.PUT("/contacts/:contact_id", write, s.updateContact)
-	r.DELETE("/contacts/:contact_id", write, s.deleteContact)
 	r.PUT("/contacts/:contact_id/link/:group_id", write, s.linkContact(true))
 	r.DELETE("/contacts/:contact_id/link/:group_id", write, s.linkContact(false))
 }
@@ -67,46 +64,23 @@ func (s *Server) contactRules() *dialer.ContactRules {
 	return dialer.NewContactRules(s.cfg.DefaultCountryCode)
 }
 
+func (s *Server) contacts() ownedKind[dialer.Contact, contactRequest] {
+	rules, st := s.contactRules(), s.deps.Contacts
+	return ownedKind[dialer.Contact, contactRequest]{
+		s: s, name: "contact", idParam: "contact_id",
+		fresh: func(a dialer.Actor) dialer.Contact { return dialer.Contact{TenantID: a.TenantID, CreatedBy: a.UserID} },
+		owner: func(ct dialer.Contact) int64 { return ct.CreatedBy },
+		apply: (*contactRequest).apply, validate: rules.Validate, validateNew: rules.ValidateNew,
+
+		load: st.Contact, insert: st.CreateContact, save: st.UpdateContact, remove: st.DeleteContact,
+	}
+}
+
 // ownedContact loads the path's contact for an actor who may use it: its
 // owner, or an admin. Another tenant's contact does not exist.
 func (s *Server) ownedContact(c *gin.Context) (dialer.Contact, bool) {
-	id, ok := s.pathID(c, "contact_id")
-	if !ok {
-		return dialer.Contact{}, false
-	}
-	a := actor(c)
-	ct, err := s.deps.Contacts.Contact(c.Request.Context(), a.TenantID, id)
-	if err != nil {
-		s.fail(c, err)
-		return ct, false
-	}
-	if !a.Owns(ct.CreatedBy) {
-		s.fail(c, dialer.Forbidden("this contact belongs to someone else"))
-		return ct, false
-	}
-	return ct, true
-}
-
-func (s *Server) createContact(c *gin.Context) {
-	var req contactRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	a := actor(c)
-	ct := dialer.Contact{TenantID: a.TenantID, CreatedBy: a.UserID}
-	req.apply(&ct)
-	var v dialer.Invalid
-	s.contactRules().ValidateNew(&ct, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	id, err := s.deps.Contacts.CreateContact(c.Request.Context(), ct)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"contact_id": id})
+	ct, _, ok := s.contacts().owned(c)
+	return ct, ok
 }
 
 // phoneFilter lets a search by phone match however the number is written:
@@ -137,56 +111,6 @@ func (s *Server) listContacts(c *gin.Context) {
 	c.JSON(http.StatusOK, contacts)
 }
 
-func (s *Server) getContact(c *gin.Context) {
-	if ct, ok := s.ownedContact(c); ok {
-		c.JSON(http.StatusOK, ct)
-	}
-}
-
-func (s *Server) updateContact(c *gin.Context) {
-	ct, ok := s.ownedContact(c)
-	if !ok {
-		return
-	}
-	var req contactRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	req.apply(&ct)
-	var v dialer.Invalid
-	s.contactRules().Validate(&ct, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := s.deps.Contacts.UpdateContact(c.Request.Context(), ct); err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respondContact(c, ct.ID)
-}
-
-func (s *Server) respondContact(c *gin.Context, id int64) {
-	ct, err := s.deps.Contacts.Contact(c.Request.Context(), actor(c).TenantID, id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ct)
-}
-
-func (s *Server) deleteContact(c *gin.Context) {
-	ct, ok := s.ownedContact(c)
-	if !ok {
-		return
-	}
-	if err := s.deps.Contacts.DeleteContact(c.Request.Context(), ct.TenantID, ct.ID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
-}
-
 // linkContact adds the contact to the group (PUT) or takes it out (DELETE);
 // the actor must be able to change both. Either is idempotent. It answers
 // the contact, as the document shows.
@@ -204,6 +128,6 @@ func (s *Server) linkContact(linked bool) gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		s.respondContact(c, ct.ID)
+		s.contacts().respondStored(c, ct.ID)
 	}
 }

@@ -40,12 +40,9 @@ const csvTransferTimeout = time.Hour
 
 func (s *Server) groupRoutes(r *gin.RouterGroup) {
 	read, write := s.require(dialer.PermContactRead), s.require(dialer.PermContactWrite)
-	r.POST("/groups", write, s.createGroup)
+	ownedRoutes(r, "/groups", "/groups/:group_id", read, write, s.groups)
 	r.GET("/groups", read, s.listGroups)
 	r.GET("/groups/sample/csv", read, s.sampleCSV)
-	r.GET("/groups/:group_id", read, s.getGroup)
-	r.PUT("/groups/:group_id", write, s.updateGroup)
-	r.DELETE("/groups/:group_id", write, s.deleteGroup)
 	r.GET("/groups/:group_id/contacts", read, s.listGroupContacts)
 	r.POST(groupCSVRoute, write, raiseBodyLimit(s.cfg.MaxImportBytes), s.importGroupCSV)
 	r.GET(groupCSVRoute, read, s.exportGroupCSV)
@@ -75,46 +72,26 @@ func (r *groupRequest) apply(g *dialer.Group) {
 	}
 }
 
+// groups serves the Group object; deleting a group removes its links, and
+// its contacts stay.
+func (s *Server) groups() ownedKind[dialer.Group, groupRequest] {
+	st := s.deps.Groups
+	return ownedKind[dialer.Group, groupRequest]{
+		s: s, name: "group", idParam: "group_id",
+		fresh: func(a dialer.Actor) dialer.Group { return dialer.Group{TenantID: a.TenantID, CreatedBy: a.UserID} },
+		owner: func(g dialer.Group) int64 { return g.CreatedBy },
+		apply: (*groupRequest).apply, validate: dialer.ValidateGroup,
+		view: func(g dialer.Group) any { return asGroupJSON(g) },
+
+		load: st.Group, insert: st.CreateGroup, save: st.UpdateGroup, remove: st.DeleteGroup,
+	}
+}
+
 // ownedGroup loads the path's group for an actor who may use it: its owner,
 // or an admin. Another tenant's group does not exist.
 func (s *Server) ownedGroup(c *gin.Context) (dialer.Group, bool) {
-	id, ok := s.pathID(c, "group_id")
-	if !ok {
-		return dialer.Group{}, false
-	}
-	a := actor(c)
-	g, err := s.deps.Groups.Group(c.Request.Context(), a.TenantID, id)
-	if err != nil {
-		s.fail(c, err)
-		return g, false
-	}
-	if !a.Owns(g.CreatedBy) {
-		s.fail(c, dialer.Forbidden("this group belongs to someone else"))
-		return g, false
-	}
-	return g, true
-}
-
-func (s *Server) createGroup(c *gin.Context) {
-	var req groupRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	a := actor(c)
-	g := dialer.Group{TenantID: a.TenantID, CreatedBy: a.UserID}
-	req.apply(&g)
-	var v dialer.Invalid
-	dialer.ValidateGroup(&g, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	id, err := s.deps.Groups.CreateGroup(c.Request.Context(), g)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"group_id": id})
+	g, _, ok := s.groups().owned(c)
+	return g, ok
 }
 
 func (s *Server) listGroups(c *gin.Context) {
@@ -132,53 +109,6 @@ func (s *Server) listGroups(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, groups)
-}
-
-func (s *Server) getGroup(c *gin.Context) {
-	if g, ok := s.ownedGroup(c); ok {
-		c.JSON(http.StatusOK, asGroupJSON(g))
-	}
-}
-
-func (s *Server) updateGroup(c *gin.Context) {
-	g, ok := s.ownedGroup(c)
-	if !ok {
-		return
-	}
-	var req groupRequest
-	if !s.bindJSON(c, &req) {
-		return
-	}
-	req.apply(&g)
-	var v dialer.Invalid
-	dialer.ValidateGroup(&g, &v)
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := s.deps.Groups.UpdateGroup(c.Request.Context(), g); err != nil {
-		s.fail(c, err)
-		return
-	}
-	g, err := s.deps.Groups.Group(c.Request.Context(), g.TenantID, g.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, asGroupJSON(g))
-}
-
-// deleteGroup removes the group and its links; its contacts stay.
-func (s *Server) deleteGroup(c *gin.Context) {
-	g, ok := s.ownedGroup(c)
-	if !ok {
-		return
-	}
-	if err := s.deps.Groups.DeleteGroup(c.Request.Context(), g.TenantID, g.ID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
 }
 
 func (s *Server) listGroupContacts(c *gin.Context) {
