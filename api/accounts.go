@@ -78,6 +78,16 @@ func (r *accountRequest) apply(a *dialer.Account) {
 	}
 }
 
+// validate checks the account r produced and the secrets r carries, and
+// returns those secrets.
+func (r *accountRequest) validate(acc *dialer.Account) (dialer.AccountSecrets, error) {
+	var v dialer.Invalid
+	dialer.ValidateAccount(acc, &v)
+	secrets := r.secrets()
+	dialer.ValidateAccountSecrets(secrets, &v)
+	return secrets, v.Err()
+}
+
 func (r *accountRequest) secrets() dialer.AccountSecrets {
 	s := dialer.AccountSecrets{Passwd: r.Passwd}
 	if s.Passwd == nil {
@@ -109,11 +119,8 @@ func (s *Server) createAccount(c *gin.Context) {
 	a := actor(c)
 	acc := dialer.Account{TenantID: a.TenantID, CreatedBy: a.UserID, Type: dialer.AccountExtension, Active: 1}
 	req.apply(&acc)
-	var v dialer.Invalid
-	dialer.ValidateAccount(&acc, &v)
-	secrets := req.secrets()
-	dialer.ValidateAccountSecrets(secrets, &v)
-	if err := v.Err(); err != nil {
+	secrets, err := req.validate(&acc)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -125,18 +132,7 @@ func (s *Server) createAccount(c *gin.Context) {
 	c.JSON(http.StatusOK, accountCreated{AccountID: id})
 }
 
-func (s *Server) listAccounts(c *gin.Context) {
-	q, ok := s.listQuery(c)
-	if !ok {
-		return
-	}
-	accounts, err := s.deps.Accounts.Accounts(c.Request.Context(), actor(c).Scope(), q)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, accounts)
-}
+func (s *Server) listAccounts(c *gin.Context) { listInScope(s, c, s.deps.Accounts.Accounts) }
 
 // respondAccount answers with the account as it is now.
 func (s *Server) respondAccount(c *gin.Context, id int64) {
@@ -146,6 +142,16 @@ func (s *Server) respondAccount(c *gin.Context, id int64) {
 		return
 	}
 	c.JSON(http.StatusOK, acc)
+}
+
+// respondAccountChanged answers the account as it is after a change, or
+// the change's failure.
+func (s *Server) respondAccountChanged(c *gin.Context, id int64, err error) {
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respondAccount(c, id)
 }
 
 func (s *Server) getAccount(c *gin.Context) {
@@ -170,31 +176,16 @@ func (s *Server) updateAccount(c *gin.Context) {
 		return
 	}
 	req.apply(&acc)
-	var v dialer.Invalid
-	dialer.ValidateAccount(&acc, &v)
-	secrets := req.secrets()
-	dialer.ValidateAccountSecrets(secrets, &v)
-	if err := v.Err(); err != nil {
+	secrets, err := req.validate(&acc)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if err := s.deps.Accounts.UpdateAccount(c.Request.Context(), scope, acc, secrets); err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respondAccount(c, id)
+	s.respondAccountChanged(c, id, s.deps.Accounts.UpdateAccount(c.Request.Context(), scope, acc, secrets))
 }
 
 func (s *Server) deleteAccount(c *gin.Context) {
-	id, ok := s.pathID(c, "account_id")
-	if !ok {
-		return
-	}
-	if err := s.deps.Accounts.DeleteAccount(c.Request.Context(), actor(c).Scope(), id); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
+	deleteInScope(s, c, "account_id", s.deps.Accounts.DeleteAccount)
 }
 
 func (s *Server) subscribeAccount(on bool) gin.HandlerFunc {
@@ -207,11 +198,8 @@ func (s *Server) subscribeAccount(on bool) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if err := s.deps.Accounts.SetAccountProgram(c.Request.Context(), actor(c).Scope(), id, programID, on); err != nil {
-			s.fail(c, err)
-			return
-		}
-		s.respondAccount(c, id)
+		err := s.deps.Accounts.SetAccountProgram(c.Request.Context(), actor(c).Scope(), id, programID, on)
+		s.respondAccountChanged(c, id, err)
 	}
 }
 
@@ -220,11 +208,7 @@ func (s *Server) clearAccountPrograms(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.deps.Accounts.ClearAccountPrograms(c.Request.Context(), actor(c).Scope(), id); err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respondAccount(c, id)
+	s.respondAccountChanged(c, id, s.deps.Accounts.ClearAccountPrograms(c.Request.Context(), actor(c).Scope(), id))
 }
 
 func (s *Server) assignAccount(c *gin.Context) {
@@ -236,11 +220,7 @@ func (s *Server) assignAccount(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.deps.Accounts.AssignAccount(c.Request.Context(), actor(c).Scope(), id, userID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respondAccount(c, id)
+	s.respondAccountChanged(c, id, s.deps.Accounts.AssignAccount(c.Request.Context(), actor(c).Scope(), id, userID))
 }
 
 // freeAccount dissociates an account from its user. The caller may lose

@@ -149,7 +149,10 @@ func (k ownedKind[T, R]) delete(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{})
 }
 
-// list answers a list in the actor's scope.
+// The helpers below serve both owned kinds and resources whose store
+// checks the actor's scope itself (accounts, programs, providers).
+
+// listInScope answers a list in the actor's scope.
 func listInScope[T any](s *Server, c *gin.Context, list func(context.Context, dialer.Scope, dialer.ListQuery) ([]T, error)) {
 	q, ok := s.listQuery(c)
 	if !ok {
@@ -161,6 +164,20 @@ func listInScope[T any](s *Server, c *gin.Context, list func(context.Context, di
 		return
 	}
 	c.JSON(http.StatusOK, items)
+}
+
+// deleteInScope deletes the resource named by the path parameter param
+// in the actor's scope and answers {}.
+func deleteInScope(s *Server, c *gin.Context, param string, remove func(context.Context, dialer.Scope, int64) error) {
+	id, ok := s.pathID(c, param)
+	if !ok {
+		return
+	}
+	if err := remove(c.Request.Context(), actor(c).Scope(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
 }
 
 // setString sets *dst when the request carried the field.

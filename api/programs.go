@@ -154,18 +154,7 @@ func createProgram[T programBody](s *Server, typ dialer.ProgramType) gin.Handler
 	}
 }
 
-func (s *Server) listPrograms(c *gin.Context) {
-	q, ok := s.listQuery(c)
-	if !ok {
-		return
-	}
-	programs, err := s.deps.Programs.Programs(c.Request.Context(), actor(c).Scope(), q)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, programs)
-}
+func (s *Server) listPrograms(c *gin.Context) { listInScope(s, c, s.deps.Programs.Programs) }
 
 func (s *Server) getProgram(c *gin.Context) {
 	id, ok := s.pathID(c, "program_id")
@@ -181,13 +170,5 @@ func (s *Server) getProgram(c *gin.Context) {
 }
 
 func (s *Server) deleteProgram(c *gin.Context) {
-	id, ok := s.pathID(c, "program_id")
-	if !ok {
-		return
-	}
-	if err := s.deps.Programs.DeleteProgram(c.Request.Context(), actor(c).Scope(), id); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
+	deleteInScope(s, c, "program_id", s.deps.Programs.DeleteProgram)
 }

@@ -194,13 +194,5 @@ func (s *Server) updateProvider(c *gin.Context) {
 }
 
 func (s *Server) deleteProvider(c *gin.Context) {
-	id, ok := s.pathID(c, "provider_id")
-	if !ok {
-		return
-	}
-	if err := s.deps.Providers.DeleteProvider(c.Request.Context(), actor(c).Scope(), id); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
+	deleteInScope(s, c, "provider_id", s.deps.Providers.DeleteProvider)
 }
