@@ -107,19 +107,13 @@ func (db *DB) CreateAccount(ctx context.Context, a dialer.Account, s dialer.Acco
 			return err
 		}
 		now := time.Now().Unix()
-		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (tenant_id, created_by, type, username, passwd_sealed, pin_sealed,
+		var err error
+		id, err = insertRow(ctx, tx, "account", `INSERT INTO accounts (tenant_id, created_by, type, username, passwd_sealed, pin_sealed,
 			first_name, last_name, phone, email, address, active, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.TenantID, a.CreatedBy, a.Type, a.Username, passwd.String, pin.String, a.FirstName, a.LastName, a.Phone,
 			a.Email, a.Address, a.Active, now, now)
-		if err != nil {
-			return fmt.Errorf("store: insert account: %w", err)
-		}
-		id, err = res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("store: insert account: %w", err)
-		}
-		return nil
+		return err
 	})
 	return id, err
 }
@@ -127,30 +121,18 @@ func (db *DB) CreateAccount(ctx context.Context, a dialer.Account, s dialer.Acco
 // sealAccountSecrets seals the secrets that are set; an unset one comes
 // back invalid (leave the column as it is).
 func (db *DB) sealAccountSecrets(tenantID string, s dialer.AccountSecrets) (passwd, pin sql.NullString, err error) {
-	if s.Passwd != nil {
-		if passwd.String, err = db.seal.seal(*s.Passwd, sealAAD(sealAccountPasswd, tenantID)); err != nil {
-			return passwd, pin, err
-		}
-		passwd.Valid = true
+	if passwd, err = db.sealSet(s.Passwd, sealAccountPasswd, tenantID); err != nil {
+		return passwd, pin, err
 	}
-	if s.Pin != nil {
-		if pin.String, err = db.seal.seal(*s.Pin, sealAAD(sealAccountPin, tenantID)); err != nil {
-			return passwd, pin, err
-		}
-		pin.Valid = true
-	}
-	return passwd, pin, nil
+	pin, err = db.sealSet(s.Pin, sealAccountPin, tenantID)
+	return passwd, pin, err
 }
 
 // Account returns an account visible in scope, with its subscriptions.
 func (db *DB) Account(ctx context.Context, scope dialer.Scope, id int64) (dialer.Account, error) {
-	a, err := scanAccount(db.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = ? AND account_id = ?`,
-		scope.TenantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, dialer.NotFound("account")
-	}
+	a, err := getRow(ctx, db.r, "account", "accounts", "account_id", accountCols, scope.TenantID, id, scanAccount)
 	if err != nil {
-		return a, fmt.Errorf("store: account %d: %w", id, err)
+		return a, err
 	}
 	if !a.VisibleIn(scope) {
 		return dialer.Account{}, dialer.Forbidden("this account belongs to someone else")
@@ -160,27 +142,7 @@ func (db *DB) Account(ctx context.Context, scope dialer.Scope, id int64) (dialer
 
 // Accounts lists the accounts in scope.
 func (db *DB) Accounts(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Account, error) {
-	where, args, tail, err := accountList.where(scope, q)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts`+where+tail, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list accounts: %w", err)
-	}
-	defer rows.Close()
-	accounts := []dialer.Account{}
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list accounts: %w", err)
-		}
-		accounts = append(accounts, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list accounts: %w", err)
-	}
-	return accounts, nil
+	return list(ctx, db, accountList, accountCols, scope, q, scanAccount)
 }
 
 // UpdateAccount saves the client-settable fields of a validated account and

@@ -228,56 +228,18 @@ func refuseIfUsed(ctx context.Context, tx *sql.Tx, k messageKind, id int64) erro
 	return dialer.Conflict(fmt.Sprintf("%s %d is used by %s %s; change or delete them first", k.name, id, noun, list))
 }
 
-// list runs a listSpec query and scans each row.
-func list[T any](ctx context.Context, db *DB, spec listSpec, cols string, scope dialer.Scope, q dialer.ListQuery, scan func(rowScanner) (T, error)) ([]T, error) {
-	where, args, tail, err := spec.where(scope, q)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+cols+` FROM `+spec.table+where+tail, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list %s: %w", spec.table, err)
-	}
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: list %s: %w", spec.table, err)
-		}
-		out = append(out, v)
-	}
-	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
-		return nil, fmt.Errorf("store: list %s: %w", spec.table, err)
-	}
-	return out, nil
-}
-
 // get reads one row of the tenant by id.
 func get[T any](ctx context.Context, db *DB, k messageKind, cols, tenantID string, id int64, scan func(rowScanner) (T, error)) (T, error) {
-	v, err := scan(db.r.QueryRowContext(ctx, `SELECT `+cols+` FROM `+k.table+` WHERE tenant_id = ? AND `+k.idCol+` = ?`, tenantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return v, dialer.NotFound(k.name)
-	}
-	if err != nil {
-		return v, fmt.Errorf("store: %s %d: %w", k.name, id, err)
-	}
-	return v, nil
+	return getRow(ctx, db.r, k.name, k.table, k.idCol, cols, tenantID, id, scan)
 }
 
 // insert runs an INSERT and returns the new row's id.
 func (m *Messages) insert(ctx context.Context, k messageKind, query string, args ...any) (int64, error) {
 	var id int64
 	err := m.db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
-		if err != nil {
-			return fmt.Errorf("store: insert %s: %w", k.name, err)
-		}
-		id, err = res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("store: insert %s: %w", k.name, err)
-		}
-		return nil
+		var err error
+		id, err = insertRow(ctx, tx, k.name, query, args...)
+		return err
 	})
 	return id, err
 }

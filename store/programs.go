@@ -45,11 +45,6 @@ func programTargets() map[string]programTarget {
 	}
 }
 
-// querier is what a lookup needs: a transaction or a pool.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // owned reports whether a row created by createdBy is visible in scope.
 func owned(scope dialer.Scope, createdBy int64) bool {
 	return scope.OwnerID == 0 || scope.OwnerID == createdBy
@@ -126,19 +121,13 @@ func (db *DB) CreateProgram(ctx context.Context, scope dialer.Scope, p dialer.Pr
 			return err
 		}
 		now := time.Now().Unix()
-		res, err := tx.ExecContext(ctx, `INSERT INTO programs (tenant_id, created_by, name, type, parent_id, account_id,
+		var err error
+		id, err = insertRow(ctx, tx, "program", `INSERT INTO programs (tenant_id, created_by, name, type, parent_id, account_id,
 			document_id, recording_id, template_id, text_id, tts_text, tts_voice, tts_language, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.TenantID, p.CreatedBy, p.Name, string(p.Type), nullID(p.ParentID), nullID(p.AccountID), nullID(p.DocumentID),
 			nullID(p.RecordingID), nullID(p.TemplateID), nullID(p.TextID), p.TTSText, p.TTSVoice, p.TTSLanguage, now, now)
-		if err != nil {
-			return fmt.Errorf("store: insert program: %w", err)
-		}
-		id, err = res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("store: insert program: %w", err)
-		}
-		return nil
+		return err
 	})
 	return id, err
 }
@@ -146,13 +135,9 @@ func (db *DB) CreateProgram(ctx context.Context, scope dialer.Scope, p dialer.Pr
 // Program returns a program of scope's tenant: not found in another tenant,
 // forbidden when scope is a user's and another user created it.
 func (db *DB) Program(ctx context.Context, scope dialer.Scope, id int64) (dialer.Program, error) {
-	p, err := scanProgram(db.r.QueryRowContext(ctx, `SELECT `+programCols+` FROM programs WHERE tenant_id = ? AND program_id = ?`,
-		scope.TenantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, dialer.NotFound("program")
-	}
+	p, err := getRow(ctx, db.r, "program", "programs", "program_id", programCols, scope.TenantID, id, scanProgram)
 	if err != nil {
-		return p, fmt.Errorf("store: program %d: %w", id, err)
+		return p, err
 	}
 	if !owned(scope, p.CreatedBy) {
 		return dialer.Program{}, dialer.Forbidden("this program belongs to someone else")
@@ -162,27 +147,7 @@ func (db *DB) Program(ctx context.Context, scope dialer.Scope, id int64) (dialer
 
 // Programs lists the programs in scope.
 func (db *DB) Programs(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Program, error) {
-	where, args, tail, err := programList.where(scope, q)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+programCols+` FROM programs`+where+tail, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list programs: %w", err)
-	}
-	defer rows.Close()
-	programs := []dialer.Program{}
-	for rows.Next() {
-		p, err := scanProgram(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list programs: %w", err)
-		}
-		programs = append(programs, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list programs: %w", err)
-	}
-	return programs, nil
+	return list(ctx, db, programList, programCols, scope, q, scanProgram)
 }
 
 // DeleteProgram removes a program visible in scope. A program a

@@ -67,32 +67,22 @@ func (db *DB) CreateProvider(ctx context.Context, p dialer.Provider, password st
 			return err
 		}
 		now := time.Now().Unix()
-		res, err := tx.ExecContext(ctx, `INSERT INTO providers (tenant_id, created_by, name, gateway_flag, service_flag,
+		var err error
+		id, err = insertRow(ctx, tx, "provider", `INSERT INTO providers (tenant_id, created_by, name, gateway_flag, service_flag,
 			node_id, host, port, username, password_sealed, dialstring, prefix, settings, register, weight, type, active,
 			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.TenantID, p.CreatedBy, p.Name, p.GatewayFlag, p.ServiceFlag, nullID(p.NodeID), p.Host, p.Port, p.Username,
 			sealed, p.DialString, p.Prefix, p.Settings, p.Register, p.Weight, p.Type, p.Active, now, now)
-		if err != nil {
-			return fmt.Errorf("store: insert provider: %w", err)
-		}
-		id, err = res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("store: insert provider: %w", err)
-		}
-		return nil
+		return err
 	})
 	return id, err
 }
 
 // Provider returns a provider visible in scope, without its password.
 func (db *DB) Provider(ctx context.Context, scope dialer.Scope, id int64) (dialer.Provider, error) {
-	p, err := scanProvider(db.r.QueryRowContext(ctx, `SELECT `+providerCols+` FROM providers WHERE tenant_id = ? AND provider_id = ?`,
-		scope.TenantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, dialer.NotFound("provider")
-	}
+	p, err := getRow(ctx, db.r, "provider", "providers", "provider_id", providerCols, scope.TenantID, id, scanProvider)
 	if err != nil {
-		return p, fmt.Errorf("store: provider %d: %w", id, err)
+		return p, err
 	}
 	if !owned(scope, p.CreatedBy) {
 		return dialer.Provider{}, dialer.Forbidden("this provider belongs to someone else")
@@ -102,39 +92,15 @@ func (db *DB) Provider(ctx context.Context, scope dialer.Scope, id int64) (diale
 
 // Providers lists the providers in scope, without their passwords.
 func (db *DB) Providers(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Provider, error) {
-	where, args, tail, err := providerList.where(scope, q)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+providerCols+` FROM providers`+where+tail, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list providers: %w", err)
-	}
-	defer rows.Close()
-	providers := []dialer.Provider{}
-	for rows.Next() {
-		p, err := scanProvider(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list providers: %w", err)
-		}
-		providers = append(providers, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list providers: %w", err)
-	}
-	return providers, nil
+	return list(ctx, db, providerList, providerCols, scope, q, scanProvider)
 }
 
 // UpdateProvider saves the client-settable fields of a validated provider,
 // and its password when password is not nil ("" clears it).
 func (db *DB) UpdateProvider(ctx context.Context, scope dialer.Scope, p dialer.Provider, password *string) error {
-	var sealed sql.NullString
-	if password != nil {
-		s, err := db.seal.seal(*password, sealAAD(sealProviderPassword, scope.TenantID))
-		if err != nil {
-			return err
-		}
-		sealed = sql.NullString{String: s, Valid: true}
+	sealed, err := db.sealSet(password, sealProviderPassword, scope.TenantID)
+	if err != nil {
+		return err
 	}
 	p.TenantID = scope.TenantID
 	return db.tx(ctx, func(tx *sql.Tx) error {
