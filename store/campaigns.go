@@ -36,24 +36,13 @@ func scanCampaign(r rowScanner) (dialer.Campaign, error) {
 	return c, err
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func campaignBy(ctx context.Context, q queryer, tenantID string, id int64) (dialer.Campaign, error) {
-	c, err := scanCampaign(q.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE tenant_id = ? AND campaign_id = ?`, tenantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, dialer.NotFound("campaign")
-	}
-	if err != nil {
-		return c, fmt.Errorf("store: campaign %d: %w", id, err)
-	}
-	return c, nil
+func campaignBy(ctx context.Context, q querier, tenantID string, id int64) (dialer.Campaign, error) {
+	return getRow(ctx, q, "campaign", "campaigns", "campaign_id", campaignCols, tenantID, id, scanCampaign)
 }
 
 // checkRef fails with a field error unless the row exists in the tenant
 // (and, for a non-admin scope, belongs to its user).
-func checkRef(ctx context.Context, q queryer, scope dialer.Scope, table, idCol string, id int64, v *dialer.Invalid, field string) error {
+func checkRef(ctx context.Context, q querier, scope dialer.Scope, table, idCol string, id int64, v *dialer.Invalid, field string) error {
 	if id == 0 {
 		return nil
 	}
@@ -74,7 +63,7 @@ func checkRef(ctx context.Context, q queryer, scope dialer.Scope, table, idCol s
 }
 
 // outboundProgram fails with a field error unless the program sends something.
-func outboundProgram(ctx context.Context, q queryer, tenantID string, programID int64, v *dialer.Invalid) (int, error) {
+func outboundProgram(ctx context.Context, q querier, tenantID string, programID int64, v *dialer.Invalid) (int, error) {
 	var typ string
 	err := q.QueryRowContext(ctx, `SELECT type FROM programs WHERE tenant_id = ? AND program_id = ?`, tenantID, programID).Scan(&typ)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -120,15 +109,12 @@ func (db *DB) CreateCampaign(ctx context.Context, scope dialer.Scope, c dialer.C
 			return err
 		}
 		now := time.Now().Unix()
-		res, err := tx.ExecContext(ctx, `INSERT INTO campaigns (tenant_id, created_by, program_id, group_id, account_id, cpm,
+		var err error
+		id, err = insertRow(ctx, tx, "campaign", `INSERT INTO campaigns (tenant_id, created_by, program_id, group_id, account_id, cpm,
 			try_allowed, retry_delay, status, window_start, window_end, window_days, window_tz, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)`,
 			c.TenantID, c.CreatedBy, c.ProgramID, c.GroupID, zeroAsNull(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay,
 			int(c.Start), int(c.End), int(c.Days), c.TZ, now, now)
-		if err != nil {
-			return fmt.Errorf("store: insert campaign: %w", err)
-		}
-		id, err = res.LastInsertId()
 		return err
 	})
 	return id, err
@@ -177,25 +163,9 @@ func (db *DB) CampaignCounters(ctx context.Context, id int64) (dialer.CampaignCo
 
 // Campaigns lists the campaigns in scope, with their counters.
 func (db *DB) Campaigns(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Campaign, error) {
-	where, args, tail, err := campaignList.where(scope, q)
+	out, err := list(ctx, db, campaignList, campaignCols, scope, q, scanCampaign)
 	if err != nil {
 		return nil, err
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns`+where+tail, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list campaigns: %w", err)
-	}
-	out := []dialer.Campaign{}
-	for rows.Next() {
-		c, err := scanCampaign(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: list campaigns: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
-		return nil, fmt.Errorf("store: list campaigns: %w", err)
 	}
 	for i := range out {
 		if out[i].Counters, err = db.CampaignCounters(ctx, out[i].ID); err != nil {

@@ -80,53 +80,21 @@ func (db *DB) CreateTransmission(ctx context.Context, scope dialer.Scope, t dial
 
 func insertTransmission(ctx context.Context, tx *sql.Tx, t dialer.Transmission) (int64, error) {
 	now := time.Now().Unix()
-	res, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
+	return insertRow(ctx, tx, "transmission", `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
 		program_id, campaign_id, service_flag, direction, status, try_allowed, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
 		t.TenantID, t.CreatedBy, t.Title, t.Origin, t.ContactID, zeroAsNull(t.AccountID), t.ProgramID, zeroAsNull(t.CampaignID),
 		t.ServiceFlag, t.Direction, t.TryAllowed, now, now)
-	if err != nil {
-		return 0, fmt.Errorf("store: insert transmission: %w", err)
-	}
-	return res.LastInsertId()
 }
 
 // Transmission returns a transmission of the tenant.
 func (db *DB) Transmission(ctx context.Context, tenantID string, id int64) (dialer.Transmission, error) {
-	t, err := scanTransmission(db.r.QueryRowContext(ctx, `SELECT `+transmissionCols+` FROM transmissions
-		WHERE tenant_id = ? AND transmission_id = ?`, tenantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, dialer.NotFound("transmission")
-	}
-	if err != nil {
-		return t, fmt.Errorf("store: transmission %d: %w", id, err)
-	}
-	return t, nil
+	return getRow(ctx, db.r, "transmission", "transmissions", "transmission_id", transmissionCols, tenantID, id, scanTransmission)
 }
 
 // Transmissions lists the transmissions in scope.
 func (db *DB) Transmissions(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Transmission, error) {
-	where, args, tail, err := transmissionList.where(scope, q)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+transmissionCols+` FROM transmissions`+where+tail, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list transmissions: %w", err)
-	}
-	out := []dialer.Transmission{}
-	for rows.Next() {
-		t, err := scanTransmission(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: list transmissions: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
-		return nil, fmt.Errorf("store: list transmissions: %w", err)
-	}
-	return out, nil
+	return list(ctx, db, transmissionList, transmissionCols, scope, q, scanTransmission)
 }
 
 // DeleteTransmission removes a transmission that is not being attempted,
