@@ -272,6 +272,23 @@ func oldFiles(ctx context.Context, tx *sql.Tx, k messageKind, tenantID string, i
 	return dst, nil
 }
 
+// replaceFiles places temps and points the row at them with query, whose
+// arguments args builds from their hashes; the files the row named before
+// are removed once nothing names them.
+func (m *Messages) replaceFiles(ctx context.Context, k messageKind, tenantID string, id int64, temps []*tempFile,
+	query string, args func(hashes []string) []any) error {
+	return m.place(ctx, temps, func(tx *sql.Tx, hashes []string) ([]string, error) {
+		old, err := oldFiles(ctx, tx, k, tenantID, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, query, args(hashes)...); err != nil {
+			return nil, fmt.Errorf("store: %s file: %w", k.name, err)
+		}
+		return old, nil
+	})
+}
+
 // ---- documents
 
 const documentCols = `document_id, tenant_id, created_by, name, description, type, pages, file_hash, file_size, created_at, updated_at`
@@ -333,18 +350,11 @@ func (m *Messages) SetDocumentFile(ctx context.Context, tenantID string, id int6
 	if err != nil {
 		return err
 	}
-	return m.place(ctx, []*tempFile{src}, func(tx *sql.Tx, hashes []string) ([]string, error) {
-		old, err := oldFiles(ctx, tx, documentKind, tenantID, id)
-		if err != nil {
-			return nil, err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE documents SET type = ?, pages = ?, file_hash = ?, file_size = ?, updated_at = ?
-			WHERE tenant_id = ? AND document_id = ?`, info.Type, info.Pages, hashes[0], src.size, time.Now().Unix(), tenantID, id)
-		if err != nil {
-			return nil, fmt.Errorf("store: document file: %w", err)
-		}
-		return old, nil
-	})
+	return m.replaceFiles(ctx, documentKind, tenantID, id, []*tempFile{src},
+		`UPDATE documents SET type = ?, pages = ?, file_hash = ?, file_size = ?, updated_at = ? WHERE tenant_id = ? AND document_id = ?`,
+		func(hashes []string) []any {
+			return []any{info.Type, info.Pages, hashes[0], src.size, time.Now().Unix(), tenantID, id}
+		})
 }
 
 // ---- recordings
@@ -417,18 +427,12 @@ func (m *Messages) SetRecordingFile(ctx context.Context, tenantID string, id int
 	if err != nil {
 		return err
 	}
-	return m.place(ctx, []*tempFile{src, tel}, func(tx *sql.Tx, hashes []string) ([]string, error) {
-		old, err := oldFiles(ctx, tx, recordingKind, tenantID, id)
-		if err != nil {
-			return nil, err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE recordings SET type = ?, length = ?, file_hash = ?, file_size = ?, telephony_hash = ?, updated_at = ?
-			WHERE tenant_id = ? AND recording_id = ?`, info.Type, info.Length, hashes[0], src.size, hashes[1], time.Now().Unix(), tenantID, id)
-		if err != nil {
-			return nil, fmt.Errorf("store: recording file: %w", err)
-		}
-		return old, nil
-	})
+	return m.replaceFiles(ctx, recordingKind, tenantID, id, []*tempFile{src, tel},
+		`UPDATE recordings SET type = ?, length = ?, file_hash = ?, file_size = ?, telephony_hash = ?, updated_at = ?
+			WHERE tenant_id = ? AND recording_id = ?`,
+		func(hashes []string) []any {
+			return []any{info.Type, info.Length, hashes[0], src.size, hashes[1], time.Now().Unix(), tenantID, id}
+		})
 }
 
 // telephonyLimit bounds the telephony copy of a recording of at most
@@ -502,18 +506,10 @@ func (m *Messages) SetTemplateFile(ctx context.Context, tenantID string, id int6
 	if err != nil {
 		return err
 	}
-	return m.place(ctx, []*tempFile{src}, func(tx *sql.Tx, hashes []string) ([]string, error) {
-		old, err := oldFiles(ctx, tx, templateKind, tenantID, id)
-		if err != nil {
-			return nil, err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE templates SET type = CASE WHEN ?1 = '' THEN type ELSE ?1 END, file_hash = ?2, file_size = ?3, updated_at = ?4
-			WHERE tenant_id = ?5 AND template_id = ?6`, typ, hashes[0], src.size, time.Now().Unix(), tenantID, id)
-		if err != nil {
-			return nil, fmt.Errorf("store: template file: %w", err)
-		}
-		return old, nil
-	})
+	return m.replaceFiles(ctx, templateKind, tenantID, id, []*tempFile{src},
+		`UPDATE templates SET type = CASE WHEN ?1 = '' THEN type ELSE ?1 END, file_hash = ?2, file_size = ?3, updated_at = ?4
+			WHERE tenant_id = ?5 AND template_id = ?6`,
+		func(hashes []string) []any { return []any{typ, hashes[0], src.size, time.Now().Unix(), tenantID, id} })
 }
 
 // ---- texts
