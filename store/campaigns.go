@@ -40,24 +40,33 @@ func campaignBy(ctx context.Context, q querier, tenantID string, id int64) (dial
 	return getRow(ctx, q, "campaign", "campaigns", "campaign_id", campaignCols, tenantID, id, scanCampaign)
 }
 
-// checkRef fails with a field error unless the row exists in the tenant
-// (and, for a non-admin scope, belongs to its user).
-func checkRef(ctx context.Context, q querier, scope dialer.Scope, table, idCol string, id int64, v *dialer.Invalid, field string) error {
-	if id == 0 {
-		return nil
-	}
-	query := `SELECT COUNT(*) FROM ` + table + ` WHERE tenant_id = ? AND ` + idCol + ` = ?`
-	args := []any{scope.TenantID, id}
-	if scope.OwnerID != 0 {
-		query += ` AND created_by = ?`
-		args = append(args, scope.OwnerID)
-	}
-	var n int
-	if err := q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
-		return fmt.Errorf("store: check %s: %w", field, err)
-	}
-	if n == 0 {
-		v.Add(field, "no such "+table[:len(table)-1])
+// rowRef is an id a row refers to: a row of table, named by idCol, which
+// is also the field a bad reference is reported on. 0 refers to nothing.
+type rowRef struct {
+	table, idCol string
+	id           int64
+}
+
+// checkRefs adds a field error to v for each ref whose row does not exist
+// in the tenant (or, for a non-admin scope, does not belong to its user).
+func checkRefs(ctx context.Context, q querier, scope dialer.Scope, v *dialer.Invalid, refs ...rowRef) error {
+	for _, r := range refs {
+		if r.id == 0 {
+			continue
+		}
+		query := `SELECT COUNT(*) FROM ` + r.table + ` WHERE tenant_id = ? AND ` + r.idCol + ` = ?`
+		args := []any{scope.TenantID, r.id}
+		if scope.OwnerID != 0 {
+			query += ` AND created_by = ?`
+			args = append(args, scope.OwnerID)
+		}
+		var n int
+		if err := q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+			return fmt.Errorf("store: check %s: %w", r.idCol, err)
+		}
+		if n == 0 {
+			v.Add(r.idCol, "no such "+r.table[:len(r.table)-1])
+		}
 	}
 	return nil
 }
@@ -81,17 +90,10 @@ func outboundProgram(ctx context.Context, q querier, tenantID string, programID 
 
 func (db *DB) checkCampaignRefs(ctx context.Context, tx *sql.Tx, scope dialer.Scope, c *dialer.Campaign) error {
 	var v dialer.Invalid
-	for _, ref := range []struct {
-		table, col, field string
-		id                int64
-	}{
-		{"programs", "program_id", "program_id", c.ProgramID},
-		{"groups", "group_id", "group_id", c.GroupID},
-		{"accounts", "account_id", "account_id", c.AccountID},
-	} {
-		if err := checkRef(ctx, tx, scope, ref.table, ref.col, ref.id, &v, ref.field); err != nil {
-			return err
-		}
+	err := checkRefs(ctx, tx, scope, &v, rowRef{"programs", "program_id", c.ProgramID},
+		rowRef{"groups", "group_id", c.GroupID}, rowRef{"accounts", "account_id", c.AccountID})
+	if err != nil {
+		return err
 	}
 	if !v.Has("program_id") {
 		if _, err := outboundProgram(ctx, tx, scope.TenantID, c.ProgramID, &v); err != nil {

@@ -47,17 +47,10 @@ func (db *DB) CreateTransmission(ctx context.Context, scope dialer.Scope, t dial
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var v dialer.Invalid
-		for _, ref := range []struct {
-			table, col, field string
-			id                int64
-		}{
-			{"contacts", "contact_id", "contact_id", t.ContactID},
-			{"programs", "program_id", "program_id", t.ProgramID},
-			{"accounts", "account_id", "account_id", t.AccountID},
-		} {
-			if err := checkRef(ctx, tx, scope, ref.table, ref.col, ref.id, &v, ref.field); err != nil {
-				return err
-			}
+		err := checkRefs(ctx, tx, scope, &v, rowRef{"contacts", "contact_id", t.ContactID},
+			rowRef{"programs", "program_id", t.ProgramID}, rowRef{"accounts", "account_id", t.AccountID})
+		if err != nil {
+			return err
 		}
 		if t.Direction == "outbound" && !v.Has("program_id") {
 			svc, err := outboundProgram(ctx, tx, scope.TenantID, t.ProgramID, &v)
@@ -71,7 +64,6 @@ func (db *DB) CreateTransmission(ctx context.Context, scope dialer.Scope, t dial
 		if err := v.Err(); err != nil {
 			return err
 		}
-		var err error
 		id, err = insertTransmission(ctx, tx, t)
 		return err
 	})
