@@ -142,16 +142,9 @@ func (s *Server) uploadDocument(c *gin.Context) {
 		return
 	}
 	limit := s.cfg.MaxDocumentBytes
-	up, ok := s.openUpload(c, limit)
-	if !ok {
-		return
-	}
-	err := s.deps.Messages.SetDocumentFile(c.Request.Context(), d.TenantID, d.ID, up, limit, checkDocument)
-	if err != nil {
-		s.failUpload(c, up, limit, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"document_id": d.ID})
+	s.acceptUpload(c, limit, "document_id", d.ID, func(ctx context.Context, up *upload) error {
+		return s.deps.Messages.SetDocumentFile(ctx, d.TenantID, d.ID, up, limit, checkDocument)
+	})
 }
 
 // checkDocument accepts a PDF or a TIFF, told by content; a bad one is a
@@ -206,18 +199,12 @@ func (s *Server) uploadRecording(c *gin.Context) {
 		return
 	}
 	limit := s.cfg.MaxRecordingBytes
-	up, ok := s.openUpload(c, limit)
-	if !ok {
-		return
-	}
 	convert := func(src *io.SectionReader, telephony io.Writer) (dialer.RecordingFile, error) {
 		return convertRecording(src, telephony, limit)
 	}
-	if err := s.deps.Messages.SetRecordingFile(c.Request.Context(), r.TenantID, r.ID, up, limit, convert); err != nil {
-		s.failUpload(c, up, limit, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"recording_id": r.ID})
+	s.acceptUpload(c, limit, "recording_id", r.ID, func(ctx context.Context, up *upload) error {
+		return s.deps.Messages.SetRecordingFile(ctx, r.TenantID, r.ID, up, limit, convert)
+	})
 }
 
 // convertRecording decodes a WAV or MP3 upload of at most limit bytes and
@@ -301,23 +288,17 @@ func (s *Server) uploadTemplate(c *gin.Context) {
 		return
 	}
 	limit := s.cfg.MaxTemplateBytes
-	up, ok := s.openUpload(c, limit)
-	if !ok {
-		return
-	}
-	fileType := func(src *io.SectionReader) (string, error) {
-		if src.Size() == 0 {
-			return "", dialer.InvalidField("file", "empty file")
+	s.acceptUpload(c, limit, "template_id", t.ID, func(ctx context.Context, up *upload) error {
+		fileType := func(src *io.SectionReader) (string, error) {
+			if src.Size() == 0 {
+				return "", dialer.InvalidField("file", "empty file")
+			}
+			head := make([]byte, 512)
+			n, _ := src.ReadAt(head, 0)
+			return attachmentType(up.filename, up.contentType, head[:n]), nil
 		}
-		head := make([]byte, 512)
-		n, _ := src.ReadAt(head, 0)
-		return attachmentType(up.filename, up.contentType, head[:n]), nil
-	}
-	if err := s.deps.Messages.SetTemplateFile(c.Request.Context(), t.TenantID, t.ID, up, limit, fileType); err != nil {
-		s.failUpload(c, up, limit, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"template_id": t.ID})
+		return s.deps.Messages.SetTemplateFile(ctx, t.TenantID, t.ID, up, limit, fileType)
+	})
 }
 
 func (s *Server) downloadTemplate(c *gin.Context) {
@@ -465,6 +446,21 @@ func (s *Server) openUpload(c *gin.Context, limit int64) (*upload, bool) {
 		}
 		_ = part.Close()
 	}
+}
+
+// acceptUpload reads the request's file, at most limit bytes, and hands it
+// to keep; once kept it answers {"<kind>_id": id}, as the document shows.
+func (s *Server) acceptUpload(c *gin.Context, limit int64, idField string, id int64,
+	keep func(ctx context.Context, up *upload) error) {
+	up, ok := s.openUpload(c, limit)
+	if !ok {
+		return
+	}
+	if err := keep(c.Request.Context(), up); err != nil {
+		s.failUpload(c, up, limit, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{idField: id})
 }
 
 // failUpload answers a failed upload: too large is 413, a request that could
