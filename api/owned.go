@@ -13,8 +13,9 @@ import (
 // only in what is here. T is the domain value, R the request body whose
 // non-nil fields apply onto it.
 //
-// A kind is built per request (see Server.documents and the like), so that
-// the store's methods are read from s.deps when a request needs them.
+// A kind is built per request (see Server.documents and the like): taking
+// the store's methods from s.deps only then lets a server whose Deps lack
+// that store still start, as tests' servers do.
 type ownedKind[T, R any] struct {
 	s       *Server
 	name    string // "document", in error messages
