@@ -19,8 +19,9 @@ import (
 // feeds every client: each event is encoded once and offered to each
 // client's bounded queue without waiting. A client whose queue is full is
 // disconnected with a close reason, so no client can slow another or the
-// engine. campaign.progress is coalesced to at most one per second per
-// campaign; the latest counters are always delivered.
+// engine. campaign.progress is coalesced to at most one per second (of the
+// server's clock, Config.Now) per campaign; the latest counters are always
+// delivered.
 
 // eventSource is what the live stream needs of the engine's bus.
 type eventSource interface {
@@ -65,6 +66,7 @@ type hub struct {
 	cfg LiveConfig
 	log *slog.Logger
 	sub *dialer.Subscription
+	now func() time.Time // the server's clock, which paces progress
 
 	mu      sync.Mutex
 	clients map[*liveClient]struct{}
@@ -79,10 +81,10 @@ type hub struct {
 	pending      map[int64]dialer.Event
 }
 
-func newHub(cfg LiveConfig, log *slog.Logger, src eventSource) *hub {
+func newHub(cfg LiveConfig, log *slog.Logger, src eventSource, now func() time.Time) *hub {
 	cfg.defaults()
 	return &hub{
-		cfg: cfg, log: log, sub: src.Subscribe(busBuffer),
+		cfg: cfg, log: log, sub: src.Subscribe(busBuffer), now: now,
 		clients:      map[*liveClient]struct{}{},
 		done:         make(chan struct{}),
 		lastProgress: map[int64]time.Time{},
@@ -101,9 +103,9 @@ func (h *hub) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			h.handle(ev, time.Now())
-		case now := <-tick.C:
-			h.flushProgress(now, 0)
+			h.handle(ev, h.now())
+		case <-tick.C:
+			h.flushProgress(h.now(), 0)
 		case <-ctx.Done():
 			return
 		}
