@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -19,8 +21,9 @@ import (
 // feeds every client: each event is encoded once and offered to each
 // client's bounded queue without waiting. A client whose queue is full is
 // disconnected with a close reason, so no client can slow another or the
-// engine. campaign.progress is coalesced to at most one per second per
-// campaign; the latest counters are always delivered.
+// engine. campaign.progress is coalesced to at most one per second (of the
+// server's clock, Config.Now) per campaign; the latest counters are always
+// delivered.
 
 // eventSource is what the live stream needs of the engine's bus.
 type eventSource interface {
@@ -65,6 +68,7 @@ type hub struct {
 	cfg LiveConfig
 	log *slog.Logger
 	sub *dialer.Subscription
+	now func() time.Time // the server's clock, which paces progress
 
 	mu      sync.Mutex
 	clients map[*liveClient]struct{}
@@ -79,10 +83,10 @@ type hub struct {
 	pending      map[int64]dialer.Event
 }
 
-func newHub(cfg LiveConfig, log *slog.Logger, src eventSource) *hub {
+func newHub(cfg LiveConfig, log *slog.Logger, src eventSource, now func() time.Time) *hub {
 	cfg.defaults()
 	return &hub{
-		cfg: cfg, log: log, sub: src.Subscribe(busBuffer),
+		cfg: cfg, log: log, sub: src.Subscribe(busBuffer), now: now,
 		clients:      map[*liveClient]struct{}{},
 		done:         make(chan struct{}),
 		lastProgress: map[int64]time.Time{},
@@ -101,9 +105,9 @@ func (h *hub) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			h.handle(ev, time.Now())
-		case now := <-tick.C:
-			h.flushProgress(now, 0)
+			h.handle(ev, h.now())
+		case <-tick.C:
+			h.flushProgress(h.now(), 0)
 		case <-ctx.Done():
 			return
 		}
@@ -139,6 +143,25 @@ func (h *hub) flushProgress(now time.Time, only int64) {
 	}
 }
 
+// maxBatch bounds the frames written in one system call.
+const maxBatch = 64
+
+// textFrame frames payload as a websocket text message from the server:
+// final and unmasked (RFC 6455, section 5.2).
+func textFrame(payload []byte) []byte {
+	n := len(payload)
+	var frame []byte
+	switch {
+	case n < 126:
+		frame = append(make([]byte, 0, 2+n), 0x81, byte(n))
+	case n <= 0xFFFF:
+		frame = append(make([]byte, 0, 4+n), 0x81, 126, byte(n>>8), byte(n))
+	default:
+		frame = binary.BigEndian.AppendUint64(append(make([]byte, 0, 10+n), 0x81, 127), uint64(n))
+	}
+	return append(frame, payload...)
+}
+
 // broadcast encodes ev once and offers it to every client that may see it.
 func (h *hub) broadcast(ev dialer.Event) {
 	payload, err := json.Marshal(ev)
@@ -147,11 +170,7 @@ func (h *hub) broadcast(ev dialer.Event) {
 		return
 	}
 	// Framed once for every client, not once per client.
-	frame, err := websocket.NewPreparedMessage(websocket.TextMessage, payload)
-	if err != nil {
-		h.log.Error("frame event", "type", ev.Type, "err", err)
-		return
-	}
+	frame := textFrame(payload)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -230,8 +249,8 @@ type liveFilter struct {
 type liveClient struct {
 	conn   *websocket.Conn
 	actor  dialer.Actor
-	out    chan *websocket.PreparedMessage // encoded events
-	gone   chan struct{}                   // closed by the hub on eviction
+	out    chan []byte   // framed events, shared by every client: never modified
+	gone   chan struct{} // closed by the hub on eviction
 	filter atomic.Pointer[liveFilter]
 	// set by the hub before gone is closed
 	closeCode   int
@@ -309,7 +328,7 @@ func (s *Server) serveLive(c *gin.Context) {
 	if err != nil {
 		return // Upgrade has answered the client already
 	}
-	client := &liveClient{conn: conn, actor: actor(c), out: make(chan *websocket.PreparedMessage, s.live.cfg.Queue), gone: make(chan struct{})}
+	client := &liveClient{conn: conn, actor: actor(c), out: make(chan []byte, s.live.cfg.Queue), gone: make(chan struct{})}
 	if !s.live.add(client) {
 		// Others connected during the handshake: the cap still holds.
 		msg := websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too many live connections")
@@ -352,22 +371,33 @@ func (h *hub) write(c *liveClient) {
 	ping := time.NewTicker(h.cfg.PingInterval)
 	defer ping.Stop()
 	defer c.conn.Close()
+	// Events are written as ready-made frames (no extension is negotiated,
+	// so one frame suits every client) to the connection itself, bypassing
+	// gorilla's one-write-per-message path. The connection serialises whole
+	// writes, so they never interleave with the control frames gorilla
+	// writes (pings and the close here, pongs from read). A pong sets its
+	// own 1 s deadline, which may only cut short a write to a client that
+	// pings while it is not reading; browsers do not ping.
+	raw := c.conn.UnderlyingConn()
 	for {
 		select {
 		case frame := <-c.out:
-			// One deadline for everything queued now: a burst costs one
-			// deadline update, not one per event.
-			_ = c.conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
-			for more := true; more; {
-				if err := c.conn.WritePreparedMessage(frame); err != nil {
-					h.remove(c)
-					return
-				}
+			// Everything queued now goes in one write (writev) under one
+			// deadline: a burst of events costs a client one system call,
+			// not one per event.
+			batch := net.Buffers{frame}
+			for more := true; more && len(batch) < maxBatch; {
 				select {
 				case frame = <-c.out:
+					batch = append(batch, frame)
 				default:
 					more = false
 				}
+			}
+			_ = raw.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+			if _, err := batch.WriteTo(raw); err != nil {
+				h.remove(c)
+				return
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteTimeout)); err != nil {

@@ -43,7 +43,8 @@ type Config struct {
 	// DefaultCountryCode completes national phone numbers ("0300 1234567"
 	// with "92" is +923001234567); "1" when empty.
 	DefaultCountryCode string
-	// Now is the clock for tokens and throttling; time.Now when nil.
+	// Now is the server's clock: tokens, login throttling, the CPM metric's
+	// window and the pacing of campaign.progress on GET /ws; time.Now when nil.
 	Now func() time.Time
 }
 
@@ -143,7 +144,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("api: metrics: %w", err)
 	}
 	if deps.Events != nil {
-		s.live = newHub(cfg.Live, log, deps.Events)
+		s.live = newHub(cfg.Live, log, deps.Events, cfg.Now)
 		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialerd_ws_clients", Help: "Connected websocket clients.",
 		}, func() float64 { return float64(s.live.count.Load()) }), prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -76,7 +76,8 @@ func (e *Engine) attemptProgress(a *attempt, p Progress) {
 	if p.At.IsZero() {
 		p.At = e.clock.Now()
 	}
-	ev := Event{At: p.At, TenantID: it.TenantID, CampaignID: it.CampaignID, TransmissionID: it.TransmissionID, SpoolID: a.spoolID}
+	ev := Event{At: p.At, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID,
+		ProviderID: a.att.Provider.ProviderID, Node: a.att.Provider.Node, TransmissionID: it.TransmissionID, SpoolID: a.spoolID}
 	switch p.Kind {
 	case ProgressRinging:
 		ev.Type = EventSpoolRinging
