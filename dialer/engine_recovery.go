@@ -115,7 +115,8 @@ func (e *Engine) closeRestart(o OpenSpool, now time.Time) {
 	e.store.Record(AttemptEnded{SpoolID: o.SpoolID, TransmissionID: w.TransmissionID, TenantID: w.TenantID,
 		SpoolStatus: SpoolFailed, Response: CauseRestart, Start: o.Spooled, End: now, Status: status, Due: due})
 	e.publish(Event{Type: EventSpoolEnded, At: now, TenantID: w.TenantID, CampaignID: w.CampaignID, OwnerID: w.OwnerID,
-		TransmissionID: w.TransmissionID, SpoolID: o.SpoolID, Status: string(SpoolFailed), Response: CauseRestart})
+		TransmissionID: w.TransmissionID, SpoolID: o.SpoolID, ProviderID: o.ProviderID, Node: o.Node,
+		Status: string(SpoolFailed), Response: CauseRestart})
 	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: w.TenantID, CampaignID: w.CampaignID, OwnerID: w.OwnerID,
 		TransmissionID: w.TransmissionID, SpoolID: o.SpoolID, Status: string(status), Response: CauseRestart})
 	if !e.loopRunning() {
