@@ -48,7 +48,9 @@ type rowRef struct {
 }
 
 // checkRefs adds a field error to v for each ref whose row does not exist
-// in the tenant (or, for a non-admin scope, does not belong to its user).
+// in the tenant (or, for a non-admin scope, does not belong to its user: an
+// account belongs to its creator and to the user it is assigned to, as
+// everywhere else).
 func checkRefs(ctx context.Context, q querier, scope dialer.Scope, v *dialer.Invalid, refs ...rowRef) error {
 	for _, r := range refs {
 		if r.id == 0 {
@@ -56,7 +58,11 @@ func checkRefs(ctx context.Context, q querier, scope dialer.Scope, v *dialer.Inv
 		}
 		query := `SELECT COUNT(*) FROM ` + r.table + ` WHERE tenant_id = ? AND ` + r.idCol + ` = ?`
 		args := []any{scope.TenantID, r.id}
-		if scope.OwnerID != 0 {
+		switch {
+		case scope.OwnerID != 0 && r.table == "accounts":
+			query += ` AND (created_by = ? OR user_id = ?)`
+			args = append(args, scope.OwnerID, scope.OwnerID)
+		case scope.OwnerID != 0:
 			query += ` AND created_by = ?`
 			args = append(args, scope.OwnerID)
 		}

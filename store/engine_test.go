@@ -285,3 +285,28 @@ func TestEngineStoreClose(t *testing.T) {
 		t.Fatal("Sync after Close succeeded")
 	}
 }
+
+// An account assigned to a user is theirs to use, in a campaign as in a
+// program; another user's account is not.
+func TestCheckRefsAccountsAssignedToTheUser(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	other := x.f.User(x.tenant, "other", false)
+	assigned := x.f.Exec(`INSERT INTO accounts (tenant_id, created_by, user_id, type, username, created_at, updated_at)
+		VALUES (?, ?, ?, 'extension', 'ext1', 0, 0)`, x.tenant, other, x.owner)
+	foreign := x.f.Exec(`INSERT INTO accounts (tenant_id, created_by, type, username, created_at, updated_at)
+		VALUES (?, ?, 'extension', 'ext2', 0, 0)`, x.tenant, other)
+	scope := dialer.Scope{TenantID: x.tenant, OwnerID: x.owner}
+	for _, tc := range []struct {
+		id int64
+		ok bool
+	}{{assigned, true}, {foreign, false}} {
+		var v dialer.Invalid
+		if err := checkRefs(ctx, x.db.r, scope, &v, rowRef{"accounts", "account_id", tc.id}); err != nil {
+			t.Fatal(err)
+		}
+		if (v.Err() == nil) != tc.ok {
+			t.Errorf("account %d: %v, want usable=%v", tc.id, v.Err(), tc.ok)
+		}
+	}
+}
