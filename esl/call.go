@@ -63,15 +63,15 @@ func (c *call) sorted() []event {
 
 // facts are what the events so far say about a call.
 type facts struct {
-	channel    bool // any channel event
-	created    *event
-	answer     *event
-	hangup     *event
-	complete   *event
-	job        *event // BACKGROUND_JOB
-	jobCause   string // its -ERR cause
-	jobFailed  bool
-	dtmf       []event
+	channel   bool // any channel event
+	created   *event
+	answer    *event
+	hangup    *event
+	complete  *event
+	job       *event // BACKGROUND_JOB
+	jobCause  string // its -ERR cause
+	jobFailed bool
+	dtmf      []event
 }
 
 func readFacts(evs []event) facts {

@@ -242,7 +242,15 @@ func (c *conn) stop(timeout time.Duration) {
 // are about situations the gateway detects and logs itself.
 type eslLogger struct{ log *slog.Logger }
 
-func (l eslLogger) Debug(format string, args ...any) { l.log.Debug("eslgo: " + fmt.Sprintf(format, args...)) }
-func (l eslLogger) Info(format string, args ...any)  { l.log.Debug("eslgo: " + fmt.Sprintf(format, args...)) }
-func (l eslLogger) Warn(format string, args ...any)  { l.log.Debug("eslgo: " + fmt.Sprintf(format, args...)) }
-func (l eslLogger) Error(format string, args ...any) { l.log.Warn("eslgo: " + fmt.Sprintf(format, args...)) }
+func (l eslLogger) Debug(format string, args ...any) {
+	l.log.Debug("eslgo: " + fmt.Sprintf(format, args...))
+}
+func (l eslLogger) Info(format string, args ...any) {
+	l.log.Debug("eslgo: " + fmt.Sprintf(format, args...))
+}
+func (l eslLogger) Warn(format string, args ...any) {
+	l.log.Debug("eslgo: " + fmt.Sprintf(format, args...))
+}
+func (l eslLogger) Error(format string, args ...any) {
+	l.log.Warn("eslgo: " + fmt.Sprintf(format, args...))
+}

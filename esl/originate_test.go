@@ -116,7 +116,9 @@ func TestBuildOriginate(t *testing.T) {
 				t.Errorf("application %s(%s)", p.Application, p.AppArgs)
 			}
 		}},
-		{"a dial string template", true, func(a *dialer.Attempt) { a.Provider.DialString = "sofia/external/sip:{number}@sip.example.com;transport=tcp" },
+		{"a dial string template", true, func(a *dialer.Attempt) {
+			a.Provider.DialString = "sofia/external/sip:{number}@sip.example.com;transport=tcp"
+		},
 			func(t *testing.T, o originate, p esltest.Originate) {
 				if p.Endpoint != "sofia/external/sip:004930123456@sip.example.com;transport=tcp" || p.Destination != "004930123456" {
 					t.Errorf("endpoint %q destination %q", p.Endpoint, p.Destination)
