@@ -136,7 +136,12 @@ type follower struct {
 	hardKillAt  time.Time // uuid_kill at the hard deadline sent
 	hardLimit   time.Time
 	answeredRcv time.Time // when the answer arrived (gateway's clock)
+	retryAt     time.Time // the next uuid_exists after a failed one
 }
+
+// probeRetry spaces uuid_exists attempts on a connection that fails them
+// (it is being torn down; the node reconnects).
+const probeRetry = 50 * time.Millisecond
 
 func (f *follower) emit(evs []event, now time.Time, final bool) {
 	if f.progress == nil {
@@ -198,14 +203,16 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 		switch {
 		case cur == nil && f.lostAt.IsZero():
 			f.lostAt = now
-		case cur != nil && cur != f.conn:
+		case cur != nil && cur != f.conn && !now.Before(f.retryAt):
 			// A new connection: events sent meanwhile are lost. Ask
 			// whether the call still exists before trusting silence.
 			out, err := cur.api(ctx, "uuid_exists "+f.c.uuid)
 			if ctx.Err() != nil {
 				return dialer.Outcome{}, ctx.Err()
 			}
-			if err == nil {
+			if err != nil {
+				f.retryAt = time.Now().Add(probeRetry)
+			} else {
 				f.conn, f.lostAt = cur, time.Time{}
 				if out != "true" {
 					f.gone = true
@@ -302,6 +309,9 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 		}
 		if !f.hardKillAt.IsZero() {
 			soon(f.hardKillAt.Add(opts.ChannelGrace))
+		}
+		if cur != nil && cur != f.conn {
+			soon(f.retryAt)
 		}
 		timer.Reset(max(time.Until(wake), 0))
 		select {

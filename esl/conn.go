@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/percipia/eslgo"
+	"github.com/dialerd/dialerd/esl/internal/eslgo"
 )
 
 // subscribedEvents is the explicit list the gateway listens to. Never
@@ -195,11 +195,11 @@ func (c *conn) broken() {
 	go c.stop(c.timeout)
 }
 
-// close ends the connection: "exit", after which FreeSWITCH answers and
-// disconnects and eslgo's disconnect loop closes its side; if nothing
-// happens within timeout, eslgo's context is cancelled instead. eslgo's
-// own Close is never called: it deletes from a map that eslgo's auth and
-// disconnect loops read without a lock (a data race in v1.5.2).
+// close ends the connection the polite way: "exit", after which
+// FreeSWITCH answers and disconnects, and eslgo's disconnect loop closes
+// its side. If no disconnect comes within timeout, it cancels eslgo's
+// context and closes the socket itself. (Upstream eslgo v1.5.2 could not
+// be closed by its caller without a data race; see internal/eslgo.)
 func (c *conn) close(timeout time.Duration) {
 	c.stop(timeout)
 }
@@ -227,13 +227,12 @@ func (c *conn) stop(timeout time.Duration) {
 	defer t.Stop()
 	select {
 	case <-c.gone:
+		c.cancel()
 	case <-t.C:
-		c.log.Warn("esl: no disconnect after exit; stopping the connection's loops")
+		c.log.Warn("esl: no disconnect after exit; closing the connection")
+		c.cancel()
+		c.ec.Close()
 	}
-	// Cancelling eslgo's context after its disconnect is harmless; before
-	// it, it stops eslgo's loops (the socket is then left to the peer and
-	// the garbage collector).
-	c.cancel()
 	c.ended()
 	<-sent
 }

@@ -73,17 +73,24 @@
 // After a restart, CallExists answers recovery, and Reattach follows a
 // call that is still live until it ends.
 //
-// # Closing connections, and two eslgo v1.5.2 pitfalls
+// # eslgo, and closing connections
 //
-// eslgo's Close and ExitAndClose delete from a map that its auth and
-// disconnect loops read without a lock: calling them is a data race that
-// the race detector reports. The gateway never calls them. It closes a
-// connection by sending "exit" through SendCommand: FreeSWITCH answers
-// and disconnects, and eslgo's own disconnect loop closes its side (in the
-// goroutine that made the racing read). If no disconnect follows within
-// Options.CloseTimeout, it cancels the context eslgo was dialled with,
-// which stops eslgo's loops; the socket is then left to the peer's close
-// and the garbage collector.
+// The client is eslgo v1.5.2, as a trimmed copy in internal/eslgo with
+// four small fixes (see its package comment). Upstream, a connection that
+// FreeSWITCH drops soon after it was made is a data race inside eslgo
+// (its auth and disconnect loops read a map without the lock that close()
+// takes to delete from it), whoever closes it: the race detector reports
+// it in the tests of dropped connections, and no way of calling upstream
+// avoids it. Upstream also loses its disconnect notice when the drop
+// comes before its disconnect loop waits, or with any error but EOF, and
+// holds a lock while a command waits for its reply, so a drop during a
+// command went unseen until the command's deadline.
+//
+// Connections are closed the polite way: "exit" sent through SendCommand;
+// FreeSWITCH answers and disconnects, and eslgo's disconnect loop closes
+// its side. If no disconnect follows within Options.CloseTimeout, the
+// gateway cancels the context eslgo was dialled with and closes the
+// socket itself.
 //
 // eslgo matches replies to commands first in, first out, with its write
 // lock released before it reads the reply: two concurrent SendCommands can
@@ -91,8 +98,5 @@
 // its reply for the next one. Each connection therefore sends one command
 // at a time under its own lock, commands carry their own timeout rather
 // than a caller's context, and a command that fails ends the connection.
-// eslgo also drops its disconnect notice when a connection ends before its
-// disconnect loop runs, and stops reading without notice on errors other
-// than EOF: the heartbeat catches both. And eslgo dials without a timeout:
-// the gateway bounds the dial itself (Options.DialTimeout).
+// A heartbeat ("api status") catches a connection that is open but dead.
 package esl

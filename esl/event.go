@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/percipia/eslgo"
+	"github.com/dialerd/dialerd/esl/internal/eslgo"
 )
 
 // Event names the gateway acts on.

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/percipia/eslgo"
+	"github.com/dialerd/dialerd/esl/internal/eslgo"
 
 	"github.com/dialerd/dialerd/dialer"
 )
