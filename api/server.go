@@ -51,7 +51,11 @@ type Deps struct {
 	Programs  programStore
 	Accounts  accountStore
 	Providers providerStore
-	Checks    []ReadyCheck
+	PBX       pbxStore
+	// Nodes runs the FreeSWITCH nodes of enabled FreeSWITCH profiles;
+	// nil when no gateway is configured.
+	Nodes  NodeRegistry
+	Checks []ReadyCheck
 }
 
 // Server is the HTTP API.
@@ -141,6 +145,9 @@ func (s *Server) routes() *gin.Engine {
 	s.programRoutes(authed)
 	s.accountRoutes(authed)
 	s.providerRoutes(authed)
+
+	// Other surfaces, with their own readiness, auth and error envelopes.
+	s.pbxRoutes(e)
 	return e
 }
 
@@ -163,6 +170,9 @@ func (s *Server) readyz(c *gin.Context) {
 			continue
 		}
 		checks[ch.Name] = "ok"
+	}
+	if !s.nodeChecks(checks) {
+		status, code = "not ready", http.StatusServiceUnavailable
 	}
 	c.JSON(code, gin.H{"status": status, "checks": checks})
 }
