@@ -27,7 +27,9 @@ const (
 	eslPassword2 = "Esl-Secret-88"
 )
 
-func pbxSecrets() []string { return []string{kazooKey, threeCxKey, threeCxPass, eslPassword, eslPassword2} }
+func pbxSecrets() []string {
+	return []string{kazooKey, threeCxKey, threeCxPass, eslPassword, eslPassword2}
+}
 
 // pbxNoSecrets fails when a body carries a secret's value, a sealed value
 // or a hash. The document's profiles have fields named password, apiKey

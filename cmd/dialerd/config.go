@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,12 @@ type Config struct {
 		MaxDocumentBytes  int64 `yaml:"max_document_bytes" help:"largest accepted document upload (PDF, TIFF), in bytes"`
 		MaxTemplateBytes  int64 `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
 	} `yaml:"media"`
+	// FreeSWITCH nodes come from the enabled FreeSWITCH PBX profiles, not
+	// from here; these keys are what no profile says.
+	ESL struct {
+		DefaultTTSEngine string `yaml:"default_tts_engine" help:"FreeSWITCH speak engine for voicetts programs (mod_flite: flite)"`
+		DefaultTTSVoice  string `yaml:"default_tts_voice" help:"voice for voicetts programs that name none"`
+	} `yaml:"esl"`
 }
 
 // defaultConfig runs on a laptop with no file: `make run`.
@@ -68,6 +75,8 @@ func defaultConfig() Config {
 	c.Media.MaxRecordingBytes = api.DefaultMaxRecordingBytes
 	c.Media.MaxDocumentBytes = api.DefaultMaxDocumentBytes
 	c.Media.MaxTemplateBytes = api.DefaultMaxTemplateBytes
+	c.ESL.DefaultTTSEngine = "flite"
+	c.ESL.DefaultTTSVoice = "kal"
 	return c
 }
 
@@ -124,8 +133,18 @@ func (c *Config) Validate() error {
 			bad(k.key, "must be at least 1024")
 		}
 	}
+	for _, k := range []struct{ key, v string }{
+		{"esl.default_tts_engine", c.ESL.DefaultTTSEngine}, {"esl.default_tts_voice", c.ESL.DefaultTTSVoice},
+	} {
+		if !ttsName.MatchString(k.v) {
+			bad(k.key, fmt.Sprintf("%q is not a plain name (letters, digits, _ . -)", k.v))
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// ttsName is a speak engine or voice name, as the gateway accepts it.
+var ttsName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // configKey is one leaf of Config.
 type configKey struct {

@@ -29,6 +29,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/dialerd/dialerd/api"
 	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/esl"
 	"github.com/dialerd/dialerd/store"
 )
 
@@ -133,6 +134,27 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("removed media files no message names", "count", n)
 	}
 
+	// FreeSWITCH: one node per enabled FreeSWITCH profile, of every
+	// tenant. A node that cannot connect yet is started all the same: it
+	// reconnects with back-off, and /readyz says it is down.
+	gateway := esl.New(esl.Options{Log: log, TTSEngine: cfg.ESL.DefaultTTSEngine, TTSVoice: cfg.ESL.DefaultTTSVoice})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Grace)
+		defer cancel()
+		if err := gateway.Close(ctx); err != nil {
+			log.Warn("FreeSWITCH calls did not finish within the grace period", "err", err)
+		}
+	}()
+	nodes, err := db.EnabledFreeSwitchNodes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if err := gateway.ApplyNode(n); err != nil {
+			log.Error("FreeSWITCH profile not started", "pbx_id", n.ID, "name", n.Name, "err", err)
+		}
+	}
+
 	srv, err := api.New(api.Config{
 		TokenKey:          tokenKey,
 		TokenTTL:          cfg.Auth.TokenTTL,
@@ -146,6 +168,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Programs:  db,
 		Accounts:  db,
 		Providers: db,
+		PBX:       db,
+		Nodes:     gateway,
 		Checks:    []api.ReadyCheck{{Name: "store", Check: db.Ping}},
 	})
 	if err != nil {
