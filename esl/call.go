@@ -144,8 +144,10 @@ type follower struct {
 const probeRetry = 50 * time.Millisecond
 
 func (f *follower) emit(evs []event, now time.Time, final bool) {
-	if f.progress == nil {
-		return
+	report := func(p dialer.Progress) {
+		if f.progress != nil {
+			f.progress(p)
+		}
 	}
 	for _, e := range evs {
 		if f.handled[e.seq] {
@@ -165,15 +167,15 @@ func (f *follower) emit(evs []event, now time.Time, final bool) {
 		case evProgress, evProgressMedia:
 			if !f.ringing && !f.answered {
 				f.ringing = true
-				f.progress(dialer.Progress{Kind: dialer.ProgressRinging, At: at})
+				report(dialer.Progress{Kind: dialer.ProgressRinging, At: at})
 			}
 		case evAnswer:
 			if !f.answered {
 				f.answered = true
-				f.progress(dialer.Progress{Kind: dialer.ProgressAnswered, At: at})
+				report(dialer.Progress{Kind: dialer.ProgressAnswered, At: at})
 			}
 		case evDTMF:
-			f.progress(dialer.Progress{Kind: dialer.ProgressDTMF, At: at, Digit: e.digit})
+			report(dialer.Progress{Kind: dialer.ProgressDTMF, At: at, Digit: e.digit})
 		}
 	}
 }
