@@ -338,9 +338,9 @@ func nodeError(id string, sentinel, cause error) error {
 	case ErrUnknownNode:
 		msg += " is not configured"
 	}
-	err := sentinel
+	var err error = sentinel
 	if cause != nil {
-		err = fmt.Errorf("%w: %w", sentinel, cause)
+		err = causedBy{sentinel, cause}
 	}
 	code := dialer.CodeNotReady
 	if sentinel == ErrUnknownNode {
@@ -348,6 +348,13 @@ func nodeError(id string, sentinel, cause error) error {
 	}
 	return &dialer.Error{Code: code, Message: msg, Err: err}
 }
+
+// causedBy matches its sentinel (errors.Is) and reads as its cause alone,
+// so that messages do not say the same thing twice.
+type causedBy struct{ sentinel, cause error }
+
+func (c causedBy) Error() string   { return c.cause.Error() }
+func (c causedBy) Unwrap() []error { return []error{c.sentinel, c.cause} }
 
 // Deliver makes one voice or fax attempt (voicemessage, voicetts, sendfax)
 // and returns when it has ended. It returns an error, at once, when
