@@ -56,6 +56,11 @@ type Deps struct {
 	// nil when no gateway is configured.
 	Nodes  NodeRegistry
 	Checks []ReadyCheck
+	// The spool engine and its stores; the Transmission, Campaign and
+	// Reports routes are served only when all three are set.
+	Transmissions transmissionStore
+	Campaigns     campaignStore
+	Engine        spoolEngine
 }
 
 // Server is the HTTP API.
@@ -145,6 +150,7 @@ func (s *Server) routes() *gin.Engine {
 	s.programRoutes(authed)
 	s.accountRoutes(authed)
 	s.providerRoutes(authed)
+	s.engineRoutes(authed)
 
 	// Other surfaces, with their own readiness, auth and error envelopes.
 	s.pbxRoutes(e)

@@ -11,6 +11,18 @@ type Clock interface {
 	Now() time.Time
 	// Sleep waits until d has passed on this clock or ctx is done.
 	Sleep(ctx context.Context, d time.Duration) error
+	// AfterFunc calls f in its own goroutine once d has passed on this
+	// clock. The engine wakes its loop this way rather than selecting on a
+	// timer channel, so that a fake clock can see the wake-up being handed
+	// over (see dialertest.Clock).
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending AfterFunc.
+type Timer interface {
+	// Stop prevents the call if it has not happened yet; it reports
+	// whether it did.
+	Stop() bool
 }
 
 // SystemClock is the wall clock.
@@ -31,3 +43,5 @@ func (SystemClock) Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }

@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -119,8 +120,16 @@ type Result struct {
 // pacing; it reports what the network said.
 type Gateway interface {
 	// Deliver makes one attempt and returns when it has ended, calling
-	// progress on the way. An error means the gateway could not try at all
-	// (no connection, provider down): the attempt did not reach the network.
+	// progress on the way (from any goroutine, in order). An error means
+	// the gateway could not try at all (no connection, provider down): the
+	// attempt did not reach the network.
+	//
+	// When ctx is cancelled (the daemon stops and its grace period is
+	// over), Deliver stops following the call and returns ctx.Err(); it
+	// need not hang up. The spool stays initiated and the next start
+	// reconciles it (CallChecker, Reattacher). A gateway that did deliver
+	// something (SMS, email, fax) reports it as answered: Connect set,
+	// Cause NORMAL_CLEARING.
 	Deliver(ctx context.Context, a Attempt, progress func(Progress)) (Outcome, error)
 }
 
@@ -129,3 +138,17 @@ type Gateway interface {
 type CallChecker interface {
 	CallExists(ctx context.Context, node, callUUID string) (bool, error)
 }
+
+// Reattacher follows a call that a previous run of the daemon started and
+// that is still live (CallExists said so), until it ends, as Deliver would
+// have. Recovery needs it: without it a live call could only be waited out
+// blind, and how it ended (answered or not, its digits) would be lost, so
+// the attempt would be guessed rather than recorded. Attempt carries the
+// spool's CallUUID and Provider.Node; progress reports only what happens
+// from now on. It returns ErrCallGone when the call has already ended.
+type Reattacher interface {
+	Reattach(ctx context.Context, a Attempt, progress func(Progress)) (Outcome, error)
+}
+
+// ErrCallGone is returned by Reattach for a call that no longer exists.
+var ErrCallGone = errors.New("call no longer exists")

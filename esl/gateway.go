@@ -29,8 +29,6 @@ var (
 	ErrUnknownNode = errors.New("esl: no such FreeSWITCH node")
 	// ErrRefused: FreeSWITCH answered the bgapi command with -ERR.
 	ErrRefused = errors.New("esl: FreeSWITCH refused the command")
-	// ErrCallGone: Reattach found no such call; it has ended already.
-	ErrCallGone = errors.New("esl: call no longer exists")
 	// ErrClosed: the gateway is closed.
 	ErrClosed = errors.New("esl: gateway closed")
 )
@@ -249,6 +247,27 @@ func (g *Gateway) NodeCheck(id string) func(context.Context) error {
 	}
 }
 
+// WaitConnected returns nil once every live node is connected, or ctx's
+// error when it is done first.
+func (g *Gateway) WaitConnected(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		up := true
+		for _, err := range g.NodeHealth() {
+			up = up && err == nil
+		}
+		if up {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // NodeLimits is what a node lets through, for the engine's pacing: sps is
 // the originations per second the gateway allows (the profile's
 // sessions-per-second minus one, since FreeSWITCH lets N-1 through per
@@ -419,8 +438,8 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 
 // Reattach follows a call that a previous run of the daemon started and
 // that may still be live (the spool's CallUUID on a.Provider.Node), until
-// it ends, as Deliver would have. It returns ErrCallGone (wrapped) when
-// the call does not exist. Progress reports only what happens from now on.
+// it ends, as Deliver would have. It returns dialer.ErrCallGone (wrapped)
+// when the call does not exist. Progress reports only what happens from now on.
 func (g *Gateway) Reattach(ctx context.Context, a dialer.Attempt, progress func(dialer.Progress)) (dialer.Outcome, error) {
 	if !uuidPattern.MatchString(a.CallUUID) {
 		return dialer.Outcome{}, dialer.InvalidField("call_uuid", "not a UUID")
@@ -452,7 +471,7 @@ func (g *Gateway) Reattach(ctx context.Context, a dialer.Attempt, progress func(
 		return dialer.Outcome{}, nodeError(n.id, ErrNodeDown, err)
 	}
 	if out != "true" && len(c.sorted()) == 0 {
-		return dialer.Outcome{}, fmt.Errorf("%w: %s on node %s", ErrCallGone, c.uuid, n.id)
+		return dialer.Outcome{}, fmt.Errorf("esl: %w: %s on node %s", dialer.ErrCallGone, c.uuid, n.id)
 	}
 	f := &follower{g: g, n: n, c: c, a: a, progress: progress, sentAt: time.Now(), reattach: true, conn: cur, gone: out != "true"}
 	return f.run(ctx)

@@ -16,6 +16,13 @@ import (
 	"github.com/dialerd/dialerd/esl/esltest"
 )
 
+// The engine finds these through its Gateway by type assertion.
+var (
+	_ dialer.Gateway     = (*Gateway)(nil)
+	_ dialer.CallChecker = (*Gateway)(nil)
+	_ dialer.Reattacher  = (*Gateway)(nil)
+)
+
 // waitFor is how long a test waits for something that should happen
 // promptly; it bounds failures, it measures nothing.
 const waitFor = 10 * time.Second
@@ -558,7 +565,7 @@ func TestCallExistsAndReattach(t *testing.T) {
 	if ok, err := g2.CallExists(context.Background(), "1", a.CallUUID); ok || err != nil {
 		t.Errorf("exists after the end: %v %v", ok, err)
 	}
-	if _, err := g2.Reattach(context.Background(), a, nil); !errors.Is(err, ErrCallGone) {
+	if _, err := g2.Reattach(context.Background(), a, nil); !errors.Is(err, dialer.ErrCallGone) {
 		t.Errorf("reattach of an ended call: %v", err)
 	}
 	if _, err := g2.CallExists(context.Background(), "1", "not-a-uuid}"); dialer.ErrorCode(err) != dialer.CodeInvalid {

@@ -56,6 +56,19 @@ type Config struct {
 		DefaultTTSEngine string `yaml:"default_tts_engine" help:"FreeSWITCH speak engine for voicetts programs (mod_flite: flite)"`
 		DefaultTTSVoice  string `yaml:"default_tts_voice" help:"voice for voicetts programs that name none"`
 	} `yaml:"esl"`
+	Engine struct {
+		Gateway            string        `yaml:"gateway" help:"how attempts are delivered: none (work stays queued, nobody is dialled), memory (an in-memory gateway that answers every call, to try the API without a PBX) or esl (FreeSWITCH, the nodes of the enabled FreeSWITCH PBX profiles)"`
+		RingTimeout        time.Duration `yaml:"ring_timeout" help:"an unanswered call is given up after this long"`
+		MaxDuration        time.Duration `yaml:"max_duration" help:"an answered call is hung up after this long"`
+		RetryDelay         time.Duration `yaml:"retry_delay" help:"wait between tries of a single transmission (campaigns set their own retry_delay)"`
+		ProviderCPS        int           `yaml:"provider_cps" help:"calls started per second per provider, never exceeded (a provider's settings {\"cps\": N} override it)"`
+		NodeCPS            int           `yaml:"node_cps" help:"calls started per second per FreeSWITCH node, never exceeded"`
+		ProviderChannels   int           `yaml:"provider_channels" help:"concurrent calls per provider (a provider's settings {\"channels\": N} override it)"`
+		TenantChannels     int           `yaml:"tenant_channels" help:"concurrent calls per tenant"`
+		ProviderBackoff    time.Duration `yaml:"provider_backoff" help:"a failing provider (gateway error, congestion) is skipped this long, doubling with each failure in a row"`
+		ProviderBackoffMax time.Duration `yaml:"provider_backoff_max" help:"the longest a failing provider is skipped"`
+		SendWait           time.Duration `yaml:"send_wait" help:"how long POST /transmissions/{id}/send waits for capacity before answering 423 (the transmission stays queued)"`
+	} `yaml:"engine"`
 }
 
 // defaultConfig runs on a laptop with no file: `make run`.
@@ -77,6 +90,17 @@ func defaultConfig() Config {
 	c.Media.MaxTemplateBytes = api.DefaultMaxTemplateBytes
 	c.ESL.DefaultTTSEngine = "flite"
 	c.ESL.DefaultTTSVoice = "kal"
+	c.Engine.Gateway = "none"
+	c.Engine.RingTimeout = 30 * time.Second
+	c.Engine.MaxDuration = 10 * time.Minute
+	c.Engine.RetryDelay = 5 * time.Minute
+	c.Engine.ProviderCPS = 10
+	c.Engine.NodeCPS = 30
+	c.Engine.ProviderChannels = 30
+	c.Engine.TenantChannels = 100
+	c.Engine.ProviderBackoff = 30 * time.Second
+	c.Engine.ProviderBackoffMax = 10 * time.Minute
+	c.Engine.SendWait = 10 * time.Second
 	return c
 }
 
@@ -138,6 +162,36 @@ func (c *Config) Validate() error {
 	} {
 		if !ttsName.MatchString(k.v) {
 			bad(k.key, fmt.Sprintf("%q is not a plain name (letters, digits, _ . -)", k.v))
+		}
+	}
+	switch c.Engine.Gateway {
+	case "none", "memory", "esl":
+	default:
+		bad("engine.gateway", fmt.Sprintf("%q is not none, memory or esl", c.Engine.Gateway))
+	}
+	engineDurations := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"engine.ring_timeout", c.Engine.RingTimeout}, {"engine.max_duration", c.Engine.MaxDuration},
+		{"engine.retry_delay", c.Engine.RetryDelay}, {"engine.provider_backoff", c.Engine.ProviderBackoff},
+		{"engine.provider_backoff_max", c.Engine.ProviderBackoffMax}, {"engine.send_wait", c.Engine.SendWait},
+	}
+	for _, k := range engineDurations {
+		if k.d <= 0 {
+			bad(k.key, "must be a positive duration such as 30s")
+		}
+	}
+	engineCounts := []struct {
+		key string
+		n   int
+	}{
+		{"engine.provider_cps", c.Engine.ProviderCPS}, {"engine.node_cps", c.Engine.NodeCPS},
+		{"engine.provider_channels", c.Engine.ProviderChannels}, {"engine.tenant_channels", c.Engine.TenantChannels},
+	}
+	for _, k := range engineCounts {
+		if k.n < 1 {
+			bad(k.key, "must be at least 1")
 		}
 	}
 	return errors.Join(errs...)

@@ -25,10 +25,12 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+	_ "time/tzdata" // calling windows need time zones even on a host without zoneinfo
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/dialerd/dialerd/api"
 	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/dialer/memgateway"
 	"github.com/dialerd/dialerd/esl"
 	"github.com/dialerd/dialerd/store"
 )
@@ -154,6 +156,26 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Error("FreeSWITCH profile not started", "pbx_id", n.ID, "name", n.Name, "err", err)
 		}
 	}
+	// Recovery asks the nodes about the calls of the last run: give them a
+	// moment to connect. One still down is asked again later.
+	waitCtx, cancelWait := context.WithTimeout(ctx, 5*time.Second)
+	if err := gateway.WaitConnected(waitCtx); err != nil && len(nodes) > 0 {
+		log.Warn("not every FreeSWITCH node is connected; starting anyway", "nodes", gateway.NodeHealth())
+	}
+	cancelWait()
+
+	// The engine after the store, before the API; stopped (with the grace
+	// period) before the store closes: deferred calls run in reverse.
+	engineStore := store.NewEngineStore(db)
+	defer func() {
+		if err := engineStore.Close(); err != nil {
+			log.Error("closing the engine's store writer", "err", err)
+		}
+	}()
+	eng, err := startEngine(ctx, cfg, engineStore, gateway, log)
+	if err != nil {
+		return err
+	}
 
 	srv, err := api.New(api.Config{
 		TokenKey:          tokenKey,
@@ -163,20 +185,25 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxDocumentBytes:  cfg.Media.MaxDocumentBytes,
 		MaxTemplateBytes:  cfg.Media.MaxTemplateBytes,
 	}, log, api.Deps{
-		Users:     db,
-		Messages:  messages,
-		Programs:  db,
-		Accounts:  db,
-		Providers: db,
-		PBX:       db,
-		Nodes:     gateway,
-		Checks:    []api.ReadyCheck{{Name: "store", Check: db.Ping}},
+		Users:         db,
+		Messages:      messages,
+		Programs:      db,
+		Accounts:      db,
+		Providers:     db,
+		PBX:           db,
+		Nodes:         gateway,
+		Checks:        []api.ReadyCheck{{Name: "store", Check: db.Ping}},
+		Transmissions: db,
+		Campaigns:     db,
+		Engine:        eng,
 	})
 	if err != nil {
+		stopEngine(eng, 0, log)
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		stopEngine(eng, 0, log)
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	httpSrv := &http.Server{
@@ -196,15 +223,68 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	err = mainLoop(ctx, db, log, serveErr)
 
-	// Drain: refuse new work first, then let requests in flight finish.
+	// Drain: refuse new work first, then let requests and calls in flight
+	// finish within one grace period.
 	srv.SetReady(false)
 	notify(log, daemon.SdNotifyStopping)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Grace)
 	defer cancel()
+	if derr := eng.Drain(shutdownCtx); derr != nil {
+		log.Warn("engine drain", "err", derr)
+	}
 	if serr := httpSrv.Shutdown(shutdownCtx); serr != nil {
 		log.Warn("HTTP shutdown did not finish within the grace period", "err", serr)
 	}
+	if serr := eng.Stop(shutdownCtx); serr != nil {
+		log.Error("engine stop", "err", serr)
+	}
+	log.Info("engine stopped", "attempts", eng.Stats().Attempts, "left_to_recovery", eng.Stats().InFlight)
 	return err
+}
+
+// startEngine builds the spool engine from the configuration and starts
+// it: recovery of what a previous run left happens here.
+func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, freeswitch *esl.Gateway, log *slog.Logger) (*dialer.Engine, error) {
+	ec := dialer.EngineConfig{
+		RingTimeout:        cfg.Engine.RingTimeout,
+		MaxDuration:        cfg.Engine.MaxDuration,
+		RetryDelay:         cfg.Engine.RetryDelay,
+		ProviderCPS:        cfg.Engine.ProviderCPS,
+		NodeCPS:            cfg.Engine.NodeCPS,
+		ProviderChannels:   cfg.Engine.ProviderChannels,
+		TenantChannels:     cfg.Engine.TenantChannels,
+		ProviderBackoff:    cfg.Engine.ProviderBackoff,
+		ProviderBackoffMax: cfg.Engine.ProviderBackoffMax,
+		SendWait:           cfg.Engine.SendWait,
+	}
+	deps := dialer.EngineDeps{Store: es, Routes: es, Clock: dialer.SystemClock{}, Events: dialer.NewBus(), Log: log}
+	switch cfg.Engine.Gateway {
+	case "esl":
+		deps.Gateway = freeswitch
+		log.Info("engine.gateway is esl: attempts are dialled through the FreeSWITCH nodes of the PBX profiles")
+	case "memory":
+		deps.Gateway = memgateway.New(dialer.SystemClock{}, memgateway.Script{Kind: memgateway.Answer, Ring: 2 * time.Second, Talk: 10 * time.Second})
+		log.Warn("engine.gateway is memory: calls are simulated, nobody is dialled")
+	default:
+		log.Warn("engine.gateway is none: transmissions stay queued until a gateway is configured")
+	}
+	eng, err := dialer.NewEngine(ec, deps)
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Start(ctx); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return eng, nil
+}
+
+// stopEngine stops the engine after a failed start-up, with grace d.
+func stopEngine(eng *dialer.Engine, d time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := eng.Stop(ctx); err != nil {
+		log.Error("engine stop", "err", err)
+	}
 }
 
 // mainLoop waits for a stop signal or a server failure and, under a systemd

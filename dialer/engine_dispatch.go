@@ -1,0 +1,395 @@
+package dialer
+
+import (
+	"container/heap"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// dispatch starts every attempt that may start now and arms the timer for
+// the next moment something may. It runs on the loop after every event.
+func (e *Engine) dispatch() {
+	now := e.clock.Now()
+	var next time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if !e.draining {
+		e.runSchedules(now, consider)
+		e.recheckOrphans(now, consider)
+		if e.gw != nil {
+			e.dispatchSingles(now, consider)
+			e.dispatchCampaigns(now, consider)
+		}
+	}
+	e.armWake(now, next)
+	e.checkIdle()
+}
+
+func (e *Engine) dispatchSingles(now time.Time, consider func(time.Time)) {
+	for e.singles.Len() > 0 {
+		it := e.singles.peek()
+		if it.key.After(now) {
+			consider(it.key)
+			return
+		}
+		if consumed, _, retry := e.tryStart(nil, it, now); !consumed {
+			consider(retry)
+			return
+		}
+	}
+}
+
+// dispatchCampaigns gives each running campaign at most one origination
+// per instant, as its pacer allows, starting the round at a different
+// campaign each time so tight caps are shared fairly.
+func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) {
+	order := slices.Clone(e.runOrder)
+	if len(order) == 0 {
+		return
+	}
+	e.rr = (e.rr + 1) % len(order)
+	for i := range order {
+		r, ok := e.runs[order[(e.rr+i)%len(order)]]
+		if !ok {
+			continue
+		}
+		for r.queue.Len() > 0 {
+			if !r.pacer.Ready(now) {
+				consider(r.pacer.Next())
+				break
+			}
+			it, at := e.nextEligible(r, now)
+			if it == nil {
+				consider(at)
+				break
+			}
+			consumed, dialed, retry := e.tryStart(r, it, now)
+			if !consumed {
+				consider(retry)
+				break
+			}
+			if dialed {
+				r.pacer.Mark(now)
+				consider(r.pacer.Next())
+				break
+			}
+			// Closed without dialing (an unusable number): no pacing spent.
+		}
+		if _, still := e.runs[r.c.ID]; still {
+			e.notePaused(r, now)
+			e.checkCompleted(r, now)
+		}
+	}
+}
+
+// notePaused publishes campaign.paused when a campaign's due work waits
+// only for its calling window, and campaign.resumed when it no longer does.
+func (e *Engine) notePaused(r *campaignRun, now time.Time) {
+	waiting := false
+	if r.queue.Len() > 0 {
+		top := r.queue.peek()
+		waiting = top.key.After(now) && !top.Due.After(now)
+	}
+	if waiting == r.paused {
+		return
+	}
+	r.paused = waiting
+	typ := EventCampaignResumed
+	if waiting {
+		typ = EventCampaignPaused
+	}
+	e.publish(Event{Type: typ, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, Status: string(r.c.Status)})
+}
+
+// attempt is one call the engine has started (or re-attached).
+type attempt struct {
+	item       *workItem
+	provider   *providerState // nil when recovery could not resolve it
+	started    time.Time
+	att        Attempt // read by the attempt goroutine only, once spawned
+	spoolID    int64
+	reattach   bool
+	tryAllowed int
+	retryDelay time.Duration
+}
+
+// tryStart starts an attempt of it now if every cap allows. consumed means
+// it left its queue: dialed, or closed without dialing because it cannot
+// be dialed at all. Otherwise retry is when capacity may appear (zero:
+// when a call ends).
+func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed, dialed bool, retry time.Time) {
+	svc, ok := ServiceOf(it.Program)
+	switch {
+	case !ok:
+		e.closeUndialable(r, it, now, "program "+string(it.Program)+" cannot be sent")
+		return true, false, time.Time{}
+	case svc == ServiceEmail && it.Email == "":
+		e.closeUndialable(r, it, now, CauseInvalidNumber)
+		return true, false, time.Time{}
+	case svc != ServiceEmail && !Dialable(it.Phone):
+		e.closeUndialable(r, it, now, CauseInvalidNumber)
+		return true, false, time.Time{}
+	}
+	if e.caps.channels[it.TenantID] >= e.cfg.TenantChannels {
+		return false, false, time.Time{}
+	}
+	p, retry := e.pickProvider(it.TenantID, svc, now)
+	if p == nil {
+		return false, false, retry
+	}
+	media, err := e.mediaFor(it.TenantID, it.ProgramID, now)
+	if errors.Is(err, ErrNotFound) {
+		e.closeUndialable(r, it, now, "program not found")
+		return true, false, time.Time{}
+	}
+	if err != nil {
+		e.log.Error("engine: reading program media", "program", it.ProgramID, "err", err)
+		return false, false, now.Add(e.cfg.ProviderRefresh)
+	}
+	e.unqueue(r, it)
+	e.reserve(p, it.TenantID, now)
+	it.TryDone++
+	a := &attempt{item: it, provider: p, started: now, tryAllowed: it.TryAllowed, retryDelay: e.cfg.RetryDelay}
+	if r != nil {
+		a.tryAllowed, a.retryDelay = r.c.TryAllowed, time.Duration(r.c.RetryDelay)*time.Second
+		r.inFlight++
+		r.counters.Pending--
+		r.counters.InFlight++
+	}
+	a.att = Attempt{
+		CallUUID:       newCallUUID(),
+		TransmissionID: it.TransmissionID,
+		CampaignID:     it.CampaignID,
+		TenantID:       it.TenantID,
+		Program:        it.Program,
+		Phone:          it.Phone,
+		Email:          it.Email,
+		CallerIDNumber: CallerIDNumber(it.CallerID),
+		Provider:       p.route,
+		RingTimeout:    e.cfg.RingTimeout,
+		MaxDuration:    e.cfg.MaxDuration,
+		Media:          media,
+	}
+	e.inflight[it.TransmissionID] = a
+	e.spawn(a)
+	return true, true, time.Time{}
+}
+
+// unqueue takes an item out of whichever queue holds it.
+func (e *Engine) unqueue(r *campaignRun, it *workItem) {
+	if r != nil {
+		r.queue.remove(it)
+	} else {
+		e.singles.remove(it)
+	}
+	delete(e.queued, it.TransmissionID)
+}
+
+// closeUndialable ends a transmission that no attempt could deliver
+// (no usable number or address, no program) without dialing anyone.
+func (e *Engine) closeUndialable(r *campaignRun, it *workItem, now time.Time, response string) {
+	e.unqueue(r, it)
+	e.store.Record(TransmissionChanged{TransmissionID: it.TransmissionID, Status: TransmissionInvalid, Response: response})
+	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: it.TenantID, CampaignID: it.CampaignID,
+		TransmissionID: it.TransmissionID, Status: string(TransmissionInvalid), Response: response})
+	e.failWaiters(it.TransmissionID, InvalidField("contact_id", "the contact has no number or address that can be used: "+response))
+	if r != nil {
+		r.counters.Pending--
+		r.counters.Done++
+		r.counters.Failed++
+		e.publishProgress(r, now)
+	}
+}
+
+type cachedMedia struct {
+	media    Media
+	loadedAt time.Time
+}
+
+func (e *Engine) mediaFor(tenantID string, programID int64, now time.Time) (Media, error) {
+	if m, ok := e.media[programID]; ok && now.Sub(m.loadedAt) < e.cfg.ProviderRefresh {
+		return m.media, nil
+	}
+	_, m, err := e.store.ProgramMedia(e.loopCtx, tenantID, programID)
+	if err != nil {
+		return m, err
+	}
+	e.media[programID] = cachedMedia{media: m, loadedAt: now}
+	return m, nil
+}
+
+// newCallUUID is a random (version 4) UUID: the call's identity at the
+// gateway (FreeSWITCH's origination_uuid), committed with the spool.
+func newCallUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (e *Engine) publishProgress(r *campaignRun, now time.Time) {
+	if r.counters == r.published {
+		return
+	}
+	r.published = r.counters
+	cc := r.counters
+	e.publish(Event{Type: EventCampaignProgress, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID,
+		Status: string(r.c.Status), Counters: &cc})
+}
+
+// checkCompleted ends a campaign with nothing left to try.
+func (e *Engine) checkCompleted(r *campaignRun, now time.Time) {
+	if r.queue.Len() > 0 || r.inFlight > 0 {
+		return
+	}
+	e.store.Record(CampaignFinished{CampaignID: r.c.ID, At: now})
+	e.dropRun(r)
+	r.c.Status = CampaignCompleted
+	e.publishProgress(r, now)
+	e.publish(Event{Type: EventCampaignCompleted, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, Status: string(CampaignCompleted)})
+}
+
+func (e *Engine) dropRun(r *campaignRun) {
+	for _, it := range r.queue.items {
+		delete(e.queued, it.TransmissionID)
+	}
+	delete(e.runs, r.c.ID)
+	e.runOrder = slices.DeleteFunc(e.runOrder, func(id int64) bool { return id == r.c.ID })
+}
+
+// loadRun makes a campaign run from the store: its pending work, its
+// counters, and the calls of it already in flight.
+func (e *Engine) loadRun(c Campaign, now time.Time) (*campaignRun, error) {
+	loc := e.location(c.TZ)
+	if loc == nil {
+		loc = time.UTC
+	}
+	r := &campaignRun{c: c, loc: loc, window: c.Window(), pacer: NewPacer(c.CPM), counters: c.Counters}
+	works, err := e.store.CampaignWork(e.loopCtx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range works {
+		if _, busy := e.inflight[w.TransmissionID]; busy {
+			continue
+		}
+		w.TryAllowed = c.TryAllowed
+		e.queueCampaignWork(r, w, now)
+	}
+	heap.Init(&r.queue)
+	for _, a := range e.inflight {
+		if a.item.CampaignID == c.ID {
+			r.inFlight++
+		}
+	}
+	e.runs[c.ID] = r
+	e.runOrder = append(e.runOrder, c.ID)
+	return r, nil
+}
+
+func (e *Engine) startCampaign(tenantID string, id, scheduleID int64) error {
+	now := e.clock.Now()
+	if r, ok := e.runs[id]; ok && r.c.TenantID == tenantID {
+		if scheduleID != 0 {
+			return e.store.ScheduleDone(e.loopCtx, scheduleID, now)
+		}
+		return nil
+	}
+	// Everything recorded so far must be visible to the load below.
+	if err := e.store.Sync(e.loopCtx); err != nil {
+		e.log.Error("engine: a recorded change failed", "err", err)
+	}
+	if _, err := e.store.StartCampaign(e.loopCtx, tenantID, id, now, scheduleID); err != nil {
+		return err
+	}
+	c, err := e.store.Campaign(e.loopCtx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	r, err := e.loadRun(c, now)
+	if err != nil {
+		return err
+	}
+	e.publish(Event{Type: EventCampaignStarted, At: now, TenantID: tenantID, CampaignID: id, Status: string(CampaignActive)})
+	e.publishProgress(r, now)
+	e.checkCompleted(r, now)
+	return nil
+}
+
+func (e *Engine) stopCampaign(tenantID string, id, scheduleID int64) error {
+	now := e.clock.Now()
+	c, err := e.store.StopCampaign(e.loopCtx, tenantID, id, now, scheduleID)
+	if err != nil {
+		return err
+	}
+	if r, ok := e.runs[id]; ok {
+		e.dropRun(r)
+	}
+	e.publish(Event{Type: EventCampaignStopped, At: now, TenantID: tenantID, CampaignID: id, Status: string(c.Status)})
+	return nil
+}
+
+func (e *Engine) reconfigure(tenantID string, id int64) error {
+	r, ok := e.runs[id]
+	if !ok || r.c.TenantID != tenantID {
+		return nil
+	}
+	c, err := e.store.Campaign(e.loopCtx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	now := e.clock.Now()
+	c.Counters = r.counters
+	r.c = c
+	r.pacer.SetCPM(c.CPM)
+	r.window = c.Window()
+	if r.loc = e.location(c.TZ); r.loc == nil {
+		r.loc = time.UTC
+	}
+	for _, it := range r.queue.items {
+		it.TryAllowed = c.TryAllowed
+		it.key = e.keyFor(r, it, now)
+	}
+	heap.Init(&r.queue)
+	return nil
+}
+
+// runSchedules runs the campaign schedules that are due.
+func (e *Engine) runSchedules(now time.Time, consider func(time.Time)) {
+	for e.schedules.Len() > 0 {
+		s := e.schedules.items[0]
+		if s.RunAt.After(now) {
+			consider(s.RunAt)
+			return
+		}
+		heap.Pop(&e.schedules)
+		var err error
+		switch s.Action {
+		case ScheduleCampaignStart:
+			err = e.startCampaign(s.TenantID, s.TargetID, s.ID)
+		case ScheduleCampaignStop:
+			err = e.stopCampaign(s.TenantID, s.TargetID, s.ID)
+		}
+		if err == nil {
+			continue
+		}
+		e.log.Error("engine: schedule failed", "schedule", s.ID, "action", s.Action, "target", s.TargetID, "err", err)
+		switch ErrorCode(err) {
+		case CodeNotFound, CodeInvalid, CodeConflict:
+			// It can never run: close it rather than try forever.
+			if err := e.store.ScheduleDone(e.loopCtx, s.ID, now); err != nil {
+				e.log.Error("engine: closing a schedule", "schedule", s.ID, "err", err)
+			}
+		default:
+			s.RunAt = now.Add(e.cfg.RecheckInterval)
+			e.schedules.push(s)
+		}
+	}
+}

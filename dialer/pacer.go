@@ -1,0 +1,109 @@
+package dialer
+
+import "time"
+
+// MaxCPM bounds a campaign's calls per minute.
+const MaxCPM = 6000
+
+// Pacer spaces a campaign's originations evenly: CPM N means one every
+// 60/N seconds. It keeps no credit: after an idle moment the next
+// origination comes at once and the one after it a full interval later,
+// never a burst to catch up.
+type Pacer struct {
+	interval time.Duration
+	last     time.Time // the latest origination; zero before the first
+	next     time.Time // the earliest allowed next origination
+}
+
+// NewPacer returns a pacer for cpm calls per minute (at least 1).
+func NewPacer(cpm int) *Pacer {
+	p := &Pacer{}
+	p.SetCPM(cpm)
+	return p
+}
+
+// Interval is the spacing between originations.
+func (p *Pacer) Interval() time.Duration { return p.interval }
+
+// SetCPM changes the rate at once: the next origination is due one new
+// interval after the last one.
+func (p *Pacer) SetCPM(cpm int) {
+	cpm = max(1, min(cpm, MaxCPM))
+	p.interval = time.Minute / time.Duration(cpm)
+	if !p.last.IsZero() {
+		p.next = p.last.Add(p.interval)
+	}
+}
+
+// Next is the earliest time the next origination may happen.
+func (p *Pacer) Next() time.Time { return p.next }
+
+// Ready reports whether an origination may happen at now.
+func (p *Pacer) Ready(now time.Time) bool { return !now.Before(p.next) }
+
+// slack is how late an origination may come and still keep the pacer's
+// grid: a timer that fires a little late does not lose throughput, and two
+// originations are never closer than interval - slack.
+func (p *Pacer) slack() time.Duration { return min(time.Millisecond, p.interval/10) }
+
+// Mark records an origination at now (which must be Ready).
+func (p *Pacer) Mark(now time.Time) {
+	late := now.Sub(p.next)
+	if !p.last.IsZero() && late >= 0 && late <= p.slack() {
+		p.next = p.next.Add(p.interval)
+	} else {
+		p.next = now.Add(p.interval)
+	}
+	p.last = now
+}
+
+// RateCap admits at most N events in any one-second window, by keeping the
+// times of the last N: a cap on sessions per second that is never
+// exceeded, unlike a token bucket, which allows 2N across a bucket refill.
+type RateCap struct {
+	times []time.Time // ring of the last N event times
+	head  int         // index of the oldest
+	n     int         // how many are recorded, ≤ len(times)
+}
+
+// NewRateCap returns a cap of perSecond events per second (at least 1).
+func NewRateCap(perSecond int) *RateCap {
+	return &RateCap{times: make([]time.Time, max(1, perSecond))}
+}
+
+// Next is the earliest time at or after now an event is admitted.
+func (r *RateCap) Next(now time.Time) time.Time {
+	if r.n < len(r.times) {
+		return now
+	}
+	if at := r.times[r.head].Add(time.Second); at.After(now) {
+		return at
+	}
+	return now
+}
+
+// Allows reports whether an event is admitted at now.
+func (r *RateCap) Allows(now time.Time) bool { return !r.Next(now).After(now) }
+
+// Take records an event at now.
+func (r *RateCap) Take(now time.Time) {
+	if r.n < len(r.times) {
+		r.times[(r.head+r.n)%len(r.times)] = now
+		r.n++
+		return
+	}
+	r.times[r.head] = now
+	r.head = (r.head + 1) % len(r.times)
+}
+
+// Resize returns a cap of perSecond events per second that remembers this
+// cap's most recent events, so a changed limit is never exceeded across
+// the change.
+func (r *RateCap) Resize(perSecond int) *RateCap {
+	out := NewRateCap(perSecond)
+	keep := min(r.n, len(out.times))
+	for i := r.n - keep; i < r.n; i++ {
+		out.Take(r.times[(r.head+i)%len(r.times)])
+	}
+	return out
+}

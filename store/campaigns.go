@@ -1,0 +1,351 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+const campaignCols = `campaigns.campaign_id, campaigns.tenant_id, campaigns.program_id, campaigns.group_id,
+	COALESCE(campaigns.account_id, 0), campaigns.cpm, campaigns.try_allowed, campaigns.retry_delay, campaigns.status,
+	campaigns.window_start, campaigns.window_end, campaigns.window_days, campaigns.window_tz,
+	campaigns.started_at, campaigns.finished_at, campaigns.created_by, campaigns.created_at, campaigns.updated_at`
+
+var campaignList = listSpec{
+	table: "campaigns", idCol: "campaign_id",
+	ownerCond: "campaigns.created_by = ?",
+	fields: map[string]string{
+		"campaign_id": "campaign_id", "program_id": "program_id", "group_id": "group_id", "account_id": "account_id",
+		"cpm": "cpm", "try_allowed": "try_allowed", "retry_delay": "retry_delay", "status": "status",
+		"window_tz": "window_tz", "created_by": "created_by",
+	},
+}
+
+func scanCampaign(r rowScanner) (dialer.Campaign, error) {
+	var c dialer.Campaign
+	var status string
+	var start, end, days int
+	err := r.Scan(&c.ID, &c.TenantID, &c.ProgramID, &c.GroupID, &c.AccountID, &c.CPM, &c.TryAllowed, &c.RetryDelay, &status,
+		&start, &end, &days, &c.TZ, &c.StartedAt, &c.FinishedAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt)
+	c.Status = dialer.CampaignStatus(status)
+	c.Start, c.End, c.Days = dialer.DayMinute(start), dialer.DayMinute(end), dialer.Weekdays(days)
+	return c, err
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func campaignBy(ctx context.Context, q queryer, tenantID string, id int64) (dialer.Campaign, error) {
+	c, err := scanCampaign(q.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE tenant_id = ? AND campaign_id = ?`, tenantID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, dialer.NotFound("campaign")
+	}
+	if err != nil {
+		return c, fmt.Errorf("store: campaign %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// checkRef fails with a field error unless the row exists in the tenant
+// (and, for a non-admin scope, belongs to its user).
+func checkRef(ctx context.Context, q queryer, scope dialer.Scope, table, idCol string, id int64, v *dialer.Invalid, field string) error {
+	if id == 0 {
+		return nil
+	}
+	query := `SELECT COUNT(*) FROM ` + table + ` WHERE tenant_id = ? AND ` + idCol + ` = ?`
+	args := []any{scope.TenantID, id}
+	if scope.OwnerID != 0 {
+		query += ` AND created_by = ?`
+		args = append(args, scope.OwnerID)
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return fmt.Errorf("store: check %s: %w", field, err)
+	}
+	if n == 0 {
+		v.Add(field, "no such "+table[:len(table)-1])
+	}
+	return nil
+}
+
+// outboundProgram fails with a field error unless the program sends something.
+func outboundProgram(ctx context.Context, q queryer, tenantID string, programID int64, v *dialer.Invalid) (int, error) {
+	var typ string
+	err := q.QueryRowContext(ctx, `SELECT type FROM programs WHERE tenant_id = ? AND program_id = ?`, tenantID, programID).Scan(&typ)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil // checkRef reports it
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: program type: %w", err)
+	}
+	svc, ok := dialer.ServiceOf(dialer.ProgramType(typ))
+	if !ok {
+		v.Add("program_id", "a "+typ+" program receives; it cannot be sent")
+	}
+	return svc, nil
+}
+
+func (db *DB) checkCampaignRefs(ctx context.Context, tx *sql.Tx, scope dialer.Scope, c *dialer.Campaign) error {
+	var v dialer.Invalid
+	for _, ref := range []struct {
+		table, col, field string
+		id                int64
+	}{
+		{"programs", "program_id", "program_id", c.ProgramID},
+		{"groups", "group_id", "group_id", c.GroupID},
+		{"accounts", "account_id", "account_id", c.AccountID},
+	} {
+		if err := checkRef(ctx, tx, scope, ref.table, ref.col, ref.id, &v, ref.field); err != nil {
+			return err
+		}
+	}
+	if !v.Has("program_id") {
+		if _, err := outboundProgram(ctx, tx, scope.TenantID, c.ProgramID, &v); err != nil {
+			return err
+		}
+	}
+	return v.Err()
+}
+
+// CreateCampaign validates c's references in scope and stores it as new.
+func (db *DB) CreateCampaign(ctx context.Context, scope dialer.Scope, c dialer.Campaign) (int64, error) {
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.checkCampaignRefs(ctx, tx, scope, &c); err != nil {
+			return err
+		}
+		now := time.Now().Unix()
+		res, err := tx.ExecContext(ctx, `INSERT INTO campaigns (tenant_id, created_by, program_id, group_id, account_id, cpm,
+			try_allowed, retry_delay, status, window_start, window_end, window_days, window_tz, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)`,
+			c.TenantID, c.CreatedBy, c.ProgramID, c.GroupID, zeroIDNull(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay,
+			int(c.Start), int(c.End), int(c.Days), c.TZ, now, now)
+		if err != nil {
+			return fmt.Errorf("store: insert campaign: %w", err)
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	return id, err
+}
+
+// Campaign returns a campaign of the tenant with its counters.
+func (db *DB) Campaign(ctx context.Context, tenantID string, id int64) (dialer.Campaign, error) {
+	c, err := campaignBy(ctx, db.r, tenantID, id)
+	if err != nil {
+		return c, err
+	}
+	c.Counters, err = db.CampaignCounters(ctx, id)
+	return c, err
+}
+
+// CampaignCounters counts a campaign's transmissions by status.
+func (db *DB) CampaignCounters(ctx context.Context, id int64) (dialer.CampaignCounters, error) {
+	var cc dialer.CampaignCounters
+	rows, err := db.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM transmissions WHERE campaign_id = ? GROUP BY status`, id)
+	if err != nil {
+		return cc, fmt.Errorf("store: campaign counters: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return cc, fmt.Errorf("store: campaign counters: %w", err)
+		}
+		cc.Total += n
+		switch dialer.TransmissionStatus(st) {
+		case dialer.TransmissionCompleted:
+			cc.Done += n
+			cc.Answered += n
+		case dialer.TransmissionFailed, dialer.TransmissionInvalid:
+			cc.Done += n
+			cc.Failed += n
+		case dialer.TransmissionProcessing:
+			cc.InFlight += n
+		default:
+			cc.Pending += n
+		}
+	}
+	return cc, rows.Err()
+}
+
+// Campaigns lists the campaigns in scope, with their counters.
+func (db *DB) Campaigns(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Campaign, error) {
+	where, args, tail, err := campaignList.where(scope, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns`+where+tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list campaigns: %w", err)
+	}
+	out := []dialer.Campaign{}
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: list campaigns: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+		return nil, fmt.Errorf("store: list campaigns: %w", err)
+	}
+	for i := range out {
+		if out[i].Counters, err = db.CampaignCounters(ctx, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// UpdateCampaign saves the client-settable fields of c. The program and
+// group of an active campaign cannot change; its try_allowed applies to
+// its unfinished transmissions at once.
+func (db *DB) UpdateCampaign(ctx context.Context, scope dialer.Scope, c dialer.Campaign) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		old, err := campaignBy(ctx, tx, c.TenantID, c.ID)
+		if err != nil {
+			return err
+		}
+		if old.Status == dialer.CampaignActive && (old.ProgramID != c.ProgramID || old.GroupID != c.GroupID) {
+			return dialer.Conflict("stop the campaign before changing its program or group")
+		}
+		if err := db.checkCampaignRefs(ctx, tx, scope, &c); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET program_id = ?, group_id = ?, account_id = ?, cpm = ?, try_allowed = ?,
+			retry_delay = ?, window_start = ?, window_end = ?, window_days = ?, window_tz = ?, updated_at = ?
+			WHERE tenant_id = ? AND campaign_id = ?`,
+			c.ProgramID, c.GroupID, zeroIDNull(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay, int(c.Start), int(c.End), int(c.Days), c.TZ,
+			time.Now().Unix(), c.TenantID, c.ID); err != nil {
+			return fmt.Errorf("store: update campaign: %w", err)
+		}
+		if c.TryAllowed != old.TryAllowed {
+			if _, err := tx.ExecContext(ctx, `UPDATE transmissions SET try_allowed = ? WHERE campaign_id = ? AND status IN ('pending', 'processing')`,
+				c.TryAllowed, c.ID); err != nil {
+				return fmt.Errorf("store: update campaign tries: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteCampaign removes a campaign that is not running, with its
+// transmissions, their spools and its schedules.
+func (db *DB) DeleteCampaign(ctx context.Context, tenantID string, id int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		c, err := campaignBy(ctx, tx, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if c.Status == dialer.CampaignActive {
+			return dialer.Conflict("stop the campaign before deleting it")
+		}
+		var live int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM transmissions WHERE campaign_id = ? AND status = 'processing'`, id).Scan(&live); err != nil {
+			return fmt.Errorf("store: delete campaign: %w", err)
+		}
+		if live > 0 {
+			return dialer.Conflict("the campaign still has calls in progress")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM schedules WHERE tenant_id = ? AND target_id = ? AND action IN (?, ?)`,
+			tenantID, id, dialer.ScheduleCampaignStart, dialer.ScheduleCampaignStop); err != nil {
+			return fmt.Errorf("store: delete campaign schedules: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM campaigns WHERE tenant_id = ? AND campaign_id = ?`, tenantID, id)
+		return wrap("delete campaign", err)
+	})
+}
+
+// ActiveCampaigns implements dialer.EngineStore.
+func (s *EngineStore) ActiveCampaigns(ctx context.Context) ([]dialer.Campaign, error) {
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE status = 'active' ORDER BY campaign_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: active campaigns: %w", err)
+	}
+	var out []dialer.Campaign
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: active campaigns: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, errors.Join(rows.Close(), rows.Err())
+}
+
+// Campaign implements dialer.EngineStore.
+func (s *EngineStore) Campaign(ctx context.Context, tenantID string, id int64) (dialer.Campaign, error) {
+	return s.db.Campaign(ctx, tenantID, id)
+}
+
+// StartCampaign implements dialer.EngineStore.
+func (s *EngineStore) StartCampaign(ctx context.Context, tenantID string, id int64, now time.Time, scheduleID int64) (dialer.Campaign, error) {
+	var c dialer.Campaign
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		if c, err = campaignBy(ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		var v dialer.Invalid
+		svc, err := outboundProgram(ctx, tx, tenantID, c.ProgramID, &v)
+		if err != nil {
+			return err
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		ms, sec := unixMS(now), now.Unix()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
+			program_id, campaign_id, service_flag, direction, status, try_allowed, due_at, created_at, updated_at)
+			SELECT c.tenant_id, c.created_by, '', 'campaign', gc.contact_id, c.account_id, c.program_id, c.campaign_id, ?,
+				'outbound', 'pending', c.try_allowed, ?, ?, ?
+			FROM campaigns c JOIN group_contacts gc ON gc.group_id = c.group_id
+			WHERE c.campaign_id = ? AND NOT EXISTS
+				(SELECT 1 FROM transmissions t WHERE t.campaign_id = c.campaign_id AND t.contact_id = gc.contact_id)
+			ORDER BY gc.contact_id`, svc, ms, sec, sec, id); err != nil {
+			return fmt.Errorf("store: campaign transmissions: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE transmissions SET due_at = ? WHERE campaign_id = ? AND status = 'pending' AND due_at = 0`,
+			ms, id); err != nil {
+			return fmt.Errorf("store: queue campaign: %w", err)
+		}
+		if c.StartedAt == 0 {
+			c.StartedAt = sec
+		}
+		c.Status, c.FinishedAt = dialer.CampaignActive, 0
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = 'active', started_at = ?, finished_at = 0, updated_at = ?
+			WHERE campaign_id = ?`, c.StartedAt, sec, id); err != nil {
+			return fmt.Errorf("store: start campaign: %w", err)
+		}
+		return markScheduleDone(ctx, tx, scheduleID, sec)
+	})
+	return c, err
+}
+
+// StopCampaign implements dialer.EngineStore.
+func (s *EngineStore) StopCampaign(ctx context.Context, tenantID string, id int64, now time.Time, scheduleID int64) (dialer.Campaign, error) {
+	var c dialer.Campaign
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		if c, err = campaignBy(ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		if c.Status == dialer.CampaignActive || c.Status == dialer.CampaignNew {
+			c.Status = dialer.CampaignStopped
+			if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = 'stopped', updated_at = ? WHERE campaign_id = ?`, now.Unix(), id); err != nil {
+				return fmt.Errorf("store: stop campaign: %w", err)
+			}
+		}
+		return markScheduleDone(ctx, tx, scheduleID, now.Unix())
+	})
+	return c, err
+}

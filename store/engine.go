@@ -1,0 +1,478 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// EngineStore is the spool engine's persistence (dialer.EngineStore and
+// dialer.RouteSource). Reads use the read pool. Writes go through one
+// goroutine that commits whatever has queued up in one transaction (group
+// commit): a single-row transaction per call event would cap the engine
+// near SQLite's ~20k commits/s, batches reach ~235k rows/s. Nothing waits
+// artificially: under light load a batch is one operation and commits at
+// once; under heavy load batches grow while the previous one commits.
+type EngineStore struct {
+	db       *DB
+	mediaDir string
+
+	mu     sync.RWMutex // guards closed against sends on a closed ops
+	closed bool
+	ops    chan writeOp
+	done   chan struct{}
+
+	errMu sync.Mutex
+	err   error // the first write error since the last Sync
+}
+
+// maxBatch bounds the operations of one transaction, so a commit never
+// holds the write lock long.
+const maxBatch = 1024
+
+// writeOp is one queued write. Exactly one of change, begin and fn is set;
+// none makes a barrier (Sync).
+type writeOp struct {
+	change dialer.Change
+	begin  *dialer.AttemptStart
+	fn     func(ctx context.Context, tx *sql.Tx) error
+	reply  chan writeResult // nil for changes
+}
+
+type writeResult struct {
+	id  int64
+	err error
+}
+
+// NewEngineStore starts the engine's writer over db. Close it before db.
+// Media files are looked up under <directory of the database>/media.
+func NewEngineStore(db *DB) *EngineStore {
+	s := &EngineStore{
+		db:       db,
+		mediaDir: filepath.Join(filepath.Dir(db.path), "media"),
+		ops:      make(chan writeOp, 4*maxBatch),
+		done:     make(chan struct{}),
+	}
+	go s.run()
+	return s
+}
+
+// Close commits what is queued and stops the writer.
+func (s *EngineStore) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.ops)
+	}
+	s.mu.Unlock()
+	<-s.done
+	return s.takeErr()
+}
+
+var errStoreClosed = errors.New("store: engine store closed")
+
+func (s *EngineStore) send(op writeOp) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errStoreClosed
+	}
+	s.ops <- op
+	return nil
+}
+
+// call queues op and waits for its result.
+func (s *EngineStore) call(ctx context.Context, op writeOp) (int64, error) {
+	op.reply = make(chan writeResult, 1)
+	if err := s.send(op); err != nil {
+		return 0, err
+	}
+	select {
+	case r := <-op.reply:
+		return r.id, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// exec runs fn in the writer's order, in its own savepoint.
+func (s *EngineStore) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	_, err := s.call(ctx, writeOp{fn: fn})
+	return err
+}
+
+// BeginAttempt implements dialer.EngineStore.
+func (s *EngineStore) BeginAttempt(ctx context.Context, a dialer.AttemptStart) (int64, error) {
+	return s.call(ctx, writeOp{begin: &a})
+}
+
+// Record implements dialer.EngineStore. After Close it drops the change
+// and notes the error for the next Sync.
+func (s *EngineStore) Record(c dialer.Change) {
+	if err := s.send(writeOp{change: c}); err != nil {
+		s.noteErr(err)
+	}
+}
+
+// Sync implements dialer.EngineStore.
+func (s *EngineStore) Sync(ctx context.Context) error {
+	if _, err := s.call(ctx, writeOp{}); err != nil {
+		return err
+	}
+	return s.takeErr()
+}
+
+func (s *EngineStore) noteErr(err error) {
+	s.errMu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.errMu.Unlock()
+}
+
+func (s *EngineStore) takeErr() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	err := s.err
+	s.err = nil
+	return err
+}
+
+func (s *EngineStore) run() {
+	defer close(s.done)
+	batch := make([]writeOp, 0, maxBatch)
+	for op := range s.ops {
+		batch = append(batch[:0], op)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case op, ok := <-s.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, op)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// stmtCache prepares each statement once per transaction.
+type stmtCache struct {
+	ctx context.Context
+	tx  *sql.Tx
+	m   map[string]*sql.Stmt
+}
+
+func (c *stmtCache) exec(query string, args ...any) (sql.Result, error) {
+	st, ok := c.m[query]
+	if !ok {
+		var err error
+		if st, err = c.tx.PrepareContext(c.ctx, query); err != nil {
+			return nil, err
+		}
+		c.m[query] = st
+	}
+	return st.ExecContext(c.ctx, args...)
+}
+
+func (s *EngineStore) commit(batch []writeOp) {
+	ctx := context.Background()
+	results := make([]writeResult, len(batch))
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+		sc := &stmtCache{ctx: ctx, tx: tx, m: map[string]*sql.Stmt{}}
+		for i, op := range batch {
+			switch {
+			case op.change != nil:
+				if err := applyChange(sc, op.change); err != nil {
+					s.noteErr(err)
+				}
+			case op.begin != nil:
+				results[i] = inSavepoint(ctx, tx, func() (int64, error) { return beginAttempt(sc, op.begin) })
+			case op.fn != nil:
+				results[i] = inSavepoint(ctx, tx, func() (int64, error) { return 0, op.fn(ctx, tx) })
+			}
+		}
+		return nil
+	})
+	for i, op := range batch {
+		if op.reply == nil {
+			continue
+		}
+		r := results[i]
+		if err != nil {
+			r = writeResult{err: err}
+		}
+		op.reply <- r
+	}
+	if err != nil {
+		s.noteErr(err)
+	}
+}
+
+// inSavepoint runs fn so that its failure undoes its own writes only, not
+// the rest of the batch.
+func inSavepoint(ctx context.Context, tx *sql.Tx, fn func() (int64, error)) writeResult {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
+		return writeResult{err: fmt.Errorf("store: savepoint: %w", err)}
+	}
+	id, err := fn()
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO op`); rerr != nil {
+			return writeResult{err: errors.Join(err, rerr)}
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE op`); rerr != nil {
+		return writeResult{err: errors.Join(err, rerr)}
+	}
+	return writeResult{id: id, err: err}
+}
+
+// zeroIDNull is NULL for the id 0 (none), else the id.
+func zeroIDNull(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// unixMS is a due time as stored: Unix milliseconds, 0 for "not queued".
+func unixMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// unixS is a spool time as stored: Unix seconds, 0 for "never".
+func unixS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func beginAttempt(sc *stmtCache, a *dialer.AttemptStart) (int64, error) {
+	now := a.At.Unix()
+	res, err := sc.exec(`UPDATE transmissions SET status = 'processing', try_done = try_done + 1, due_at = 0, updated_at = ?
+		WHERE transmission_id = ? AND tenant_id = ? AND status = 'pending'`, now, a.TransmissionID, a.TenantID)
+	if err != nil {
+		return 0, fmt.Errorf("store: begin attempt: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, dialer.ErrAttemptGone
+	}
+	res, err = sc.exec(`INSERT INTO spools (tenant_id, transmission_id, call_uuid, provider_id, node, status, time_spool)
+		VALUES (?, ?, ?, ?, ?, 'initiated', ?)`, a.TenantID, a.TransmissionID, a.CallUUID, zeroIDNull(a.ProviderID), a.Node, now)
+	if err != nil {
+		return 0, fmt.Errorf("store: insert spool: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("store: insert spool: %w", err)
+	}
+	if _, err := sc.exec(`UPDATE schedules SET done_at = ? WHERE action = ? AND target_id = ? AND tenant_id = ? AND done_at = 0`,
+		now, dialer.ScheduleTransmissionSend, a.TransmissionID, a.TenantID); err != nil {
+		return 0, fmt.Errorf("store: close schedule: %w", err)
+	}
+	return id, nil
+}
+
+func applyChange(sc *stmtCache, c dialer.Change) error {
+	now := time.Now().Unix()
+	switch c := c.(type) {
+	case dialer.SpoolAnswered:
+		_, err := sc.exec(`UPDATE spools SET time_connect = ? WHERE spool_id = ? AND status = 'initiated'`, unixS(c.At), c.SpoolID)
+		return wrap("spool answered", err)
+	case dialer.AttemptEnded:
+		if _, err := sc.exec(`UPDATE spools SET status = ?, response = ?, time_start = ?, time_connect = ?, time_end = ?
+			WHERE spool_id = ?`, c.SpoolStatus, c.Response, unixS(c.Start), unixS(c.Connect), unixS(c.End), c.SpoolID); err != nil {
+			return wrap("close spool", err)
+		}
+		for _, r := range c.Results {
+			if _, err := sc.exec(`INSERT INTO spool_results (tenant_id, spool_id, type, name, data, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				c.TenantID, c.SpoolID, r.Type, r.Name, r.Data, unixS(c.End)); err != nil {
+				return wrap("spool result", err)
+			}
+		}
+		refund := 0
+		if c.Refund {
+			refund = 1
+		}
+		_, err := sc.exec(`UPDATE transmissions SET status = ?, response = ?, due_at = ?, try_done = MAX(0, try_done - ?), updated_at = ?
+			WHERE transmission_id = ?`, c.Status, c.Response, unixMS(c.Due), refund, now, c.TransmissionID)
+		return wrap("transmission after attempt", err)
+	case dialer.TransmissionChanged:
+		_, err := sc.exec(`UPDATE transmissions SET status = ?, response = ?, due_at = ?, updated_at = ? WHERE transmission_id = ?`,
+			c.Status, c.Response, unixMS(c.Due), now, c.TransmissionID)
+		return wrap("transmission", err)
+	case dialer.CampaignFinished:
+		_, err := sc.exec(`UPDATE campaigns SET status = 'completed', finished_at = ?, updated_at = ? WHERE campaign_id = ? AND status = 'active'`,
+			unixS(c.At), now, c.CampaignID)
+		return wrap("campaign finished", err)
+	}
+	return fmt.Errorf("store: unknown change %T", c)
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+// workCols reads a transmission with its contact, program and account as
+// dialer.Work, plus its status; workFrom joins them.
+const workCols = `t.transmission_id, t.tenant_id, COALESCE(t.campaign_id, 0), t.program_id, p.type, c.phone, c.email,
+	c.timezone, COALESCE(a.phone, ''), t.try_done, t.try_allowed, t.due_at, t.status`
+
+const workFrom = ` FROM transmissions t
+	JOIN contacts c ON c.contact_id = t.contact_id
+	JOIN programs p ON p.program_id = t.program_id
+	LEFT JOIN accounts a ON a.account_id = t.account_id`
+
+func scanWork(r rowScanner, extra ...any) (dialer.Work, dialer.TransmissionStatus, error) {
+	var w dialer.Work
+	var prog, status string
+	var due int64
+	dst := []any{&w.TransmissionID, &w.TenantID, &w.CampaignID, &w.ProgramID, &prog, &w.Phone, &w.Email,
+		&w.ContactTZ, &w.CallerID, &w.TryDone, &w.TryAllowed, &due, &status}
+	err := r.Scan(append(dst, extra...)...)
+	w.Program = dialer.ProgramType(prog)
+	w.Due = fromMS(due)
+	return w, dialer.TransmissionStatus(status), err
+}
+
+func (s *EngineStore) works(ctx context.Context, what, where string, args ...any) ([]dialer.Work, error) {
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+workCols+workFrom+` WHERE `+where+` ORDER BY t.due_at, t.transmission_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	var out []dialer.Work
+	for rows.Next() {
+		w, _, err := scanWork(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		out = append(out, w)
+	}
+	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// QueuedWork implements dialer.EngineStore.
+func (s *EngineStore) QueuedWork(ctx context.Context) ([]dialer.Work, error) {
+	return s.works(ctx, "queued work", `t.status = 'pending' AND t.due_at > 0 AND t.campaign_id IS NULL`)
+}
+
+// CampaignWork implements dialer.EngineStore.
+func (s *EngineStore) CampaignWork(ctx context.Context, campaignID int64) ([]dialer.Work, error) {
+	return s.works(ctx, "campaign work", `t.campaign_id = ? AND t.status = 'pending'`, campaignID)
+}
+
+// WorkOf implements dialer.EngineStore.
+func (s *EngineStore) WorkOf(ctx context.Context, tenantID string, id int64) (dialer.Work, dialer.TransmissionStatus, error) {
+	w, st, err := scanWork(s.db.r.QueryRowContext(ctx, `SELECT `+workCols+workFrom+` WHERE t.tenant_id = ? AND t.transmission_id = ?`, tenantID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return w, st, dialer.NotFound("transmission")
+	}
+	if err != nil {
+		return w, st, fmt.Errorf("store: transmission %d: %w", id, err)
+	}
+	return w, st, nil
+}
+
+// OpenSpools implements dialer.EngineStore.
+func (s *EngineStore) OpenSpools(ctx context.Context) ([]dialer.OpenSpool, error) {
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+workCols+`, sp.spool_id, sp.call_uuid, COALESCE(sp.provider_id, 0), sp.node, sp.time_spool
+		FROM spools sp JOIN transmissions t ON t.transmission_id = sp.transmission_id
+		JOIN contacts c ON c.contact_id = t.contact_id
+		JOIN programs p ON p.program_id = t.program_id
+		LEFT JOIN accounts a ON a.account_id = t.account_id
+		WHERE sp.status = 'initiated' ORDER BY sp.spool_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: open spools: %w", err)
+	}
+	var out []dialer.OpenSpool
+	for rows.Next() {
+		var o dialer.OpenSpool
+		var spooled int64
+		o.Work, _, err = scanWork(rows, &o.SpoolID, &o.CallUUID, &o.ProviderID, &o.Node, &spooled)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: open spools: %w", err)
+		}
+		o.Spooled = time.Unix(spooled, 0)
+		out = append(out, o)
+	}
+	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+		return nil, fmt.Errorf("store: open spools: %w", err)
+	}
+	return out, nil
+}
+
+// RequeueOrphans implements dialer.EngineStore.
+func (s *EngineStore) RequeueOrphans(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE transmissions SET status = 'pending', due_at = ?, updated_at = ?
+			WHERE status = 'processing' AND NOT EXISTS
+			(SELECT 1 FROM spools s WHERE s.transmission_id = transmissions.transmission_id AND s.status = 'initiated')`,
+			unixMS(now), now.Unix())
+		if err != nil {
+			return fmt.Errorf("store: requeue orphans: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// ProgramMedia implements dialer.EngineStore. Media files are named by
+// content hash under the media directory; the media branch owns that
+// layout, so this is where to change it if it differs.
+func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, programID int64) (dialer.ProgramType, dialer.Media, error) {
+	var m dialer.Media
+	var typ, recording, document string
+	err := s.db.r.QueryRowContext(ctx, `SELECT p.type, p.tts_text, p.tts_voice, p.tts_language,
+		COALESCE(NULLIF(r.telephony_hash, ''), r.file_hash, ''), COALESCE(d.file_hash, ''),
+		COALESCE(tm.subject, ''), COALESCE(tm.body, ''), COALESCE(tm.body_alt, ''), COALESCE(tx.data, '')
+		FROM programs p
+		LEFT JOIN recordings r ON r.recording_id = p.recording_id
+		LEFT JOIN documents d ON d.document_id = p.document_id
+		LEFT JOIN templates tm ON tm.template_id = p.template_id
+		LEFT JOIN texts tx ON tx.text_id = p.text_id
+		WHERE p.tenant_id = ? AND p.program_id = ?`, tenantID, programID).
+		Scan(&typ, &m.TTSText, &m.TTSVoice, &m.TTSLanguage, &recording, &document, &m.Subject, &m.Body, &m.BodyAlt, &m.Text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", m, dialer.NotFound("program")
+	}
+	if err != nil {
+		return "", m, fmt.Errorf("store: program media: %w", err)
+	}
+	if recording != "" {
+		m.RecordingPath = filepath.Join(s.mediaDir, recording)
+	}
+	if document != "" {
+		m.DocumentPath = filepath.Join(s.mediaDir, document)
+	}
+	return dialer.ProgramType(typ), m, nil
+}

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// providerSettings are the keys the engine reads from a provider's free
+// settings text when it is a JSON object: {"cps": 5, "channels": 30,
+// "transport": "tcp"}. Anything else in settings is left to the gateways.
+type providerSettings struct {
+	CPS       int    `json:"cps"`
+	Channels  int    `json:"channels"`
+	Transport string `json:"transport"`
+}
+
+func parseProviderSettings(s string) providerSettings {
+	var ps providerSettings
+	if strings.HasPrefix(strings.TrimSpace(s), "{") {
+		_ = json.Unmarshal([]byte(s), &ps) // not ours to reject: the provider API validates it
+	}
+	return ps
+}
+
+func nodeName(id sql.NullInt64) string {
+	if !id.Valid {
+		return ""
+	}
+	return strconv.FormatInt(id.Int64, 10)
+}
+
+// Providers implements dialer.RouteSource.
+func (s *EngineStore) Providers(ctx context.Context, tenantID string) ([]dialer.ProviderInfo, error) {
+	rows, err := s.db.r.QueryContext(ctx, `SELECT provider_id, name, service_flag, weight, node_id, settings
+		FROM providers WHERE tenant_id = ? AND active = 1 ORDER BY provider_id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("store: providers: %w", err)
+	}
+	var out []dialer.ProviderInfo
+	for rows.Next() {
+		p := dialer.ProviderInfo{TenantID: tenantID}
+		var node sql.NullInt64
+		var settings string
+		if err := rows.Scan(&p.ID, &p.Name, &p.Services, &p.Weight, &node, &settings); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: providers: %w", err)
+		}
+		p.Node = nodeName(node)
+		ps := parseProviderSettings(settings)
+		p.CPS, p.Channels = max(ps.CPS, 0), max(ps.Channels, 0)
+		out = append(out, p)
+	}
+	return out, errors.Join(rows.Close(), rows.Err())
+}
+
+// Route implements dialer.RouteSource.
+//
+// The password column is read as it is stored: the providers branch seals
+// it (store/seal.go, AES-GCM) and this is the one place to unseal it once
+// that lands. It goes to the gateway only, never to a log or a response.
+func (s *EngineStore) Route(ctx context.Context, tenantID string, providerID int64) (dialer.Route, error) {
+	var r dialer.Route
+	var node sql.NullInt64
+	var settings string
+	err := s.db.r.QueryRowContext(ctx, `SELECT provider_id, name, host, port, username, password_sealed, prefix, dialstring,
+		node_id, settings FROM providers WHERE tenant_id = ? AND provider_id = ?`, tenantID, providerID).
+		Scan(&r.ProviderID, &r.Name, &r.Host, &r.Port, &r.Username, &r.Password, &r.Prefix, &r.DialString, &node, &settings)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, dialer.NotFound("provider")
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: route %d: %w", providerID, err)
+	}
+	r.Node = nodeName(node)
+	r.Transport = parseProviderSettings(settings).Transport
+	return r, nil
+}

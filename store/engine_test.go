@@ -1,0 +1,275 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/dialer/dialertest"
+)
+
+type engineFixture struct {
+	db     *DB
+	es     *EngineStore
+	f      *dialertest.Fixtures
+	tenant string
+	owner  int64
+}
+
+func newEngineFixture(t *testing.T) *engineFixture {
+	t.Helper()
+	db := openTest(t)
+	es := NewEngineStore(db)
+	t.Cleanup(func() { es.Close() })
+	f := dialertest.NewFixtures(t, db.Path())
+	tenant := f.Tenant("t1")
+	return &engineFixture{db: db, es: es, f: f, tenant: tenant, owner: f.User(tenant, "owner", false)}
+}
+
+func (x *engineFixture) single(t *testing.T, tries int, due time.Time) int64 {
+	c := x.f.Contact(x.tenant, x.owner, "+15550001", "")
+	p := x.f.Program(x.tenant, x.owner, dialer.ProgramVoiceTTS)
+	return x.f.Transmission(x.tenant, x.owner, c, p, tries, due)
+}
+
+func TestBeginAttemptIsWriteAhead(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	now := time.Unix(1_700_000_000, 0)
+	tid := x.single(t, 2, now)
+	x.f.Exec(`INSERT INTO schedules (tenant_id, created_by, action, target_id, run_at, created_at) VALUES (?, ?, ?, ?, 0, 0)`,
+		x.tenant, x.owner, dialer.ScheduleTransmissionSend, tid)
+	id, err := x.es.BeginAttempt(ctx, dialer.AttemptStart{TransmissionID: tid, TenantID: x.tenant, CallUUID: "u-1", ProviderID: 0, Node: "7", At: now})
+	if err != nil || id == 0 {
+		t.Fatalf("BeginAttempt: %d, %v", id, err)
+	}
+	// Durable on return: a separate connection sees it.
+	if got := x.f.Int(`SELECT COUNT(*) FROM spools WHERE spool_id = ? AND status = 'initiated' AND call_uuid = 'u-1' AND node = '7'`, id); got != 1 {
+		t.Fatal("spool not committed when BeginAttempt returned")
+	}
+	if got := x.f.Int(`SELECT try_done FROM transmissions WHERE transmission_id = ? AND status = 'processing' AND due_at = 0`, tid); got != 1 {
+		t.Fatalf("transmission try_done %d", got)
+	}
+	if got := x.f.Int(`SELECT COUNT(*) FROM schedules WHERE done_at = 0`); got != 0 {
+		t.Fatal("the transmission's schedule was not marked done")
+	}
+	// Not pending any more: a second attempt is refused and writes nothing.
+	if _, err := x.es.BeginAttempt(ctx, dialer.AttemptStart{TransmissionID: tid, TenantID: x.tenant, CallUUID: "u-2", At: now}); !errors.Is(err, dialer.ErrAttemptGone) {
+		t.Fatalf("second BeginAttempt: %v", err)
+	}
+	if _, err := x.es.BeginAttempt(ctx, dialer.AttemptStart{TransmissionID: tid + 100, TenantID: x.tenant, CallUUID: "u-3", At: now}); !errors.Is(err, dialer.ErrAttemptGone) {
+		t.Fatalf("BeginAttempt on a missing transmission: %v", err)
+	}
+	if got := x.f.Int(`SELECT COUNT(*) FROM spools`); got != 1 {
+		t.Fatalf("%d spools", got)
+	}
+
+	open, err := x.es.OpenSpools(ctx)
+	if err != nil || len(open) != 1 || open[0].SpoolID != id || open[0].Work.TransmissionID != tid || open[0].Work.TryDone != 1 || open[0].Node != "7" {
+		t.Fatalf("OpenSpools: %+v, %v", open, err)
+	}
+
+	end := now.Add(30 * time.Second)
+	x.es.Record(dialer.SpoolAnswered{SpoolID: id, At: now.Add(5 * time.Second)})
+	x.es.Record(dialer.AttemptEnded{SpoolID: id, TransmissionID: tid, TenantID: x.tenant, SpoolStatus: dialer.SpoolCompleted,
+		Response: "NORMAL_CLEARING", Start: now, Connect: now.Add(5 * time.Second), End: end,
+		Results: []dialer.Result{{Type: "dtmf", Name: "digit", Data: "1"}}, Status: dialer.TransmissionCompleted})
+	if err := x.es.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.f.Int(`SELECT COUNT(*) FROM spools WHERE status = 'completed' AND time_connect = ? AND time_end = ?`, now.Unix()+5, end.Unix()); got != 1 {
+		t.Fatal("spool not closed")
+	}
+	if got := x.f.Int(`SELECT COUNT(*) FROM spool_results WHERE spool_id = ? AND data = '1'`, id); got != 1 {
+		t.Fatal("result not stored")
+	}
+	if got := x.f.Int(`SELECT COUNT(*) FROM transmissions WHERE status = 'completed' AND response = 'NORMAL_CLEARING'`); got != 1 {
+		t.Fatal("transmission not completed")
+	}
+}
+
+func TestAttemptEndedRefundAndRequeue(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	now := time.Unix(1_700_000_000, 0)
+	tid := x.single(t, 1, now)
+	id, err := x.es.BeginAttempt(ctx, dialer.AttemptStart{TransmissionID: tid, TenantID: x.tenant, CallUUID: "u", At: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.es.Record(dialer.AttemptEnded{SpoolID: id, TransmissionID: tid, TenantID: x.tenant, SpoolStatus: dialer.SpoolFailed,
+		Response: dialer.CauseGatewayError, End: now, Status: dialer.TransmissionPending, Due: now.Add(time.Second), Refund: true})
+	if err := x.es.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.f.Int(`SELECT try_done FROM transmissions WHERE status = 'pending' AND due_at = ?`, now.Add(time.Second).UnixMilli()); got != 0 {
+		t.Fatalf("try_done %d after a refund", got)
+	}
+	work, err := x.es.QueuedWork(ctx)
+	if err != nil || len(work) != 1 || work[0].TransmissionID != tid || work[0].Phone != "+15550001" || work[0].Program != dialer.ProgramVoiceTTS {
+		t.Fatalf("QueuedWork: %+v, %v", work, err)
+	}
+}
+
+// Many changes recorded back to back commit in order, in few transactions.
+func TestRecordOrderAcrossBatches(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	now := time.Unix(1_700_000_000, 0)
+	tid := x.single(t, 1, time.Time{})
+	for i := range 5000 {
+		st := dialer.TransmissionPending
+		if i == 4999 {
+			st = dialer.TransmissionInvalid
+		}
+		x.es.Record(dialer.TransmissionChanged{TransmissionID: tid, Status: st, Response: "r", Due: now.Add(time.Duration(i) * time.Millisecond)})
+	}
+	if err := x.es.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.f.Int(`SELECT due_at FROM transmissions WHERE status = 'invalid'`); got != now.Add(4999*time.Millisecond).UnixMilli() {
+		t.Fatalf("last change not the one kept: due %d", got)
+	}
+}
+
+func TestRequeueOrphans(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	tid := x.single(t, 1, time.Time{})
+	x.f.Exec(`UPDATE transmissions SET status = 'processing' WHERE transmission_id = ?`, tid)
+	n, err := x.es.RequeueOrphans(ctx, time.Unix(100, 0))
+	if err != nil || n != 1 {
+		t.Fatalf("RequeueOrphans: %d, %v", n, err)
+	}
+	if got := x.f.Int(`SELECT due_at FROM transmissions WHERE status = 'pending'`); got != 100_000 {
+		t.Fatalf("due_at %d", got)
+	}
+}
+
+func TestStartCampaign(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	contacts := x.f.Contacts(x.tenant, x.owner, 50, 0)
+	g := x.f.Group(x.tenant, x.owner, contacts...)
+	p := x.f.Program(x.tenant, x.owner, dialer.ProgramVoiceMessage)
+	cid := x.f.Campaign(x.tenant, x.owner, p, g, 120, 3, 60)
+	sid := x.f.Exec(`INSERT INTO schedules (tenant_id, created_by, action, target_id, run_at, created_at) VALUES (?, ?, ?, ?, 5, 0)`,
+		x.tenant, x.owner, dialer.ScheduleCampaignStart, cid)
+	now := time.Unix(1_700_000_000, 0)
+	c, err := x.es.StartCampaign(ctx, x.tenant, cid, now, sid)
+	if err != nil || c.Status != dialer.CampaignActive || c.StartedAt != now.Unix() || c.CPM != 120 {
+		t.Fatalf("StartCampaign: %+v, %v", c, err)
+	}
+	work, err := x.es.CampaignWork(ctx, cid)
+	if err != nil || len(work) != 50 || work[0].TryAllowed != 3 || work[0].CampaignID != cid || !work[0].Due.Equal(now) {
+		t.Fatalf("CampaignWork: %d, %+v, %v", len(work), work[0], err)
+	}
+	if got := x.f.Int(`SELECT COUNT(*) FROM schedules WHERE done_at = 0`); got != 0 {
+		t.Fatal("start schedule not done")
+	}
+	// Starting again adds only the contacts added since.
+	more := x.f.Contacts(x.tenant, x.owner, 5, 100)
+	x.f.AddToGroup(x.tenant, g, more...)
+	if _, err := x.es.StartCampaign(ctx, x.tenant, cid, now, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.f.Int(`SELECT COUNT(*) FROM transmissions WHERE campaign_id = ?`, cid); got != 55 {
+		t.Fatalf("%d transmissions after a second start", got)
+	}
+	active, err := x.es.ActiveCampaigns(ctx)
+	if err != nil || len(active) != 1 {
+		t.Fatalf("ActiveCampaigns: %v, %v", active, err)
+	}
+	if c, err := x.es.StopCampaign(ctx, x.tenant, cid, now, 0); err != nil || c.Status != dialer.CampaignStopped {
+		t.Fatalf("StopCampaign: %+v, %v", c, err)
+	}
+	cc, err := x.db.CampaignCounters(ctx, cid)
+	if err != nil || cc.Total != 55 || cc.Pending != 55 {
+		t.Fatalf("counters %+v, %v", cc, err)
+	}
+	if _, err := x.es.StartCampaign(ctx, "other", cid, now, 0); !errors.Is(err, dialer.ErrNotFound) {
+		t.Fatalf("another tenant's campaign: %v", err)
+	}
+	// An inbound program cannot be started.
+	in := x.f.Program(x.tenant, x.owner, dialer.ProgramReceiveFax)
+	bad := x.f.Campaign(x.tenant, x.owner, in, g, 60, 1, 0)
+	if _, err := x.es.StartCampaign(ctx, x.tenant, bad, now, 0); !errors.Is(err, dialer.ErrInvalid) {
+		t.Fatalf("inbound campaign started: %v", err)
+	}
+}
+
+func TestQueueRetryUnqueue(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	tid := x.single(t, 1, time.Time{})
+	at := time.Unix(1_800_000_000, 0)
+	sid, err := x.es.QueueTransmission(ctx, x.tenant, tid, at, x.owner)
+	if err != nil || sid == 0 {
+		t.Fatalf("QueueTransmission: %d, %v", sid, err)
+	}
+	sid2, err := x.es.QueueTransmission(ctx, x.tenant, tid, at.Add(time.Hour), x.owner)
+	if err != nil || sid2 == sid {
+		t.Fatalf("requeue: %d, %v", sid2, err)
+	}
+	pending, err := x.es.PendingSchedules(ctx)
+	if err != nil || len(pending) != 1 || pending[0].ID != sid2 || !pending[0].RunAt.Equal(at.Add(time.Hour)) {
+		t.Fatalf("PendingSchedules: %+v, %v", pending, err)
+	}
+	if err := x.es.UnqueueTransmission(ctx, x.tenant, tid); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.f.Int(`SELECT COUNT(*) FROM schedules`) + x.f.Int(`SELECT due_at FROM transmissions`); got != 0 {
+		t.Fatal("unqueue left a schedule or a due time")
+	}
+	if err := x.es.RetryTransmission(ctx, x.tenant, tid, at); !errors.Is(err, dialer.ErrConflict) {
+		t.Fatalf("retry of a pending transmission: %v", err)
+	}
+	x.f.Exec(`UPDATE transmissions SET status = 'failed', try_done = 1`)
+	if _, err := x.es.QueueTransmission(ctx, x.tenant, tid, at, 0); !errors.Is(err, dialer.ErrConflict) {
+		t.Fatalf("queueing a failed transmission: %v", err)
+	}
+	if err := x.es.RetryTransmission(ctx, x.tenant, tid, at); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.f.Int(`SELECT try_allowed FROM transmissions WHERE status = 'pending'`); got != 2 {
+		t.Fatalf("try_allowed %d after retry", got)
+	}
+	if _, err := x.es.QueueTransmission(ctx, "other", tid, at, 0); !errors.Is(err, dialer.ErrNotFound) {
+		t.Fatalf("another tenant: %v", err)
+	}
+}
+
+func TestProvidersAndRoute(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	p1 := x.f.Provider(x.tenant, x.owner, "a", dialer.ServiceVoice|dialer.ServiceFax, 5, 3, `{"cps": 4, "channels": 9, "transport": "tcp"}`)
+	x.f.Provider(x.tenant, x.owner, "b", dialer.ServiceSMS, 10, 0, "not json")
+	x.f.Exec(`UPDATE providers SET active = 0 WHERE name = 'b'`)
+	ps, err := x.es.Providers(ctx, x.tenant)
+	if err != nil || len(ps) != 1 || ps[0].ID != p1 || ps[0].CPS != 4 || ps[0].Channels != 9 || ps[0].Node != "3" || ps[0].Weight != 5 {
+		t.Fatalf("Providers: %+v, %v", ps, err)
+	}
+	r, err := x.es.Route(ctx, x.tenant, p1)
+	if err != nil || r.Host != "127.0.0.1" || r.Transport != "tcp" || r.Node != "3" || r.Password != "sealed" {
+		t.Fatalf("Route: %+v, %v", r, err)
+	}
+	if _, err := x.es.Route(ctx, "other", p1); !errors.Is(err, dialer.ErrNotFound) {
+		t.Fatalf("another tenant's route: %v", err)
+	}
+}
+
+func TestEngineStoreClose(t *testing.T) {
+	x := newEngineFixture(t)
+	x.es.Record(dialer.TransmissionChanged{TransmissionID: 1})
+	if err := x.es.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.es.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.es.Sync(context.Background()); err == nil {
+		t.Fatal("Sync after Close succeeded")
+	}
+}
