@@ -446,9 +446,17 @@ func (s *EngineStore) RequeueOrphans(ctx context.Context, now time.Time) (int, e
 	return int(n), err
 }
 
+// shardedPath is where Files keeps the file of hash h: under a directory
+// named by its first two characters (see Files.path).
+func shardedPath(dir, h string) string {
+	if len(h) < 2 {
+		return filepath.Join(dir, h)
+	}
+	return filepath.Join(dir, h[:2], h)
+}
+
 // ProgramMedia implements dialer.EngineStore. Media files are named by
-// content hash under the media directory; the media branch owns that
-// layout, so this is where to change it if it differs.
+// content hash under the media directory, in Files' layout.
 func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, programID int64) (dialer.ProgramType, dialer.Media, error) {
 	var m dialer.Media
 	var typ, recording, document string
@@ -469,10 +477,10 @@ func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, program
 		return "", m, fmt.Errorf("store: program media: %w", err)
 	}
 	if recording != "" {
-		m.RecordingPath = filepath.Join(s.mediaDir, recording)
+		m.RecordingPath = shardedPath(s.mediaDir, recording)
 	}
 	if document != "" {
-		m.DocumentPath = filepath.Join(s.mediaDir, document)
+		m.DocumentPath = shardedPath(s.mediaDir, document)
 	}
 	return dialer.ProgramType(typ), m, nil
 }
