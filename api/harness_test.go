@@ -48,7 +48,9 @@ const adminPassword = "admin-secret-1"
 // testMaxImportBytes is the CSV import limit under test.
 const testMaxImportBytes = 4 << 20
 
-func newEnv(t testing.TB) *env {
+// newEnv starts an API over a fresh store; with options adjust its Deps
+// (e.g. a node registry) before the server is built.
+func newEnv(t testing.TB, with ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "dialerd.db"), store.WithSealKey(bytes.Repeat([]byte("s"), store.SealKeySize)))
@@ -64,10 +66,14 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Now()}
+	deps := Deps{Users: db, Contacts: db, Groups: db, Programs: db, Accounts: db, Providers: db, PBX: db,
+		Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}}
+	for _, w := range with {
+		w(&deps)
+	}
 	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10,
 		MaxImportBytes: testMaxImportBytes, DefaultCountryCode: "1", PasswordCost: bcrypt.MinCost, Now: clock.Now},
-		slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Deps{Users: db, Contacts: db, Groups: db, Programs: db, Accounts: db, Providers: db, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
+		slog.New(slog.NewTextHandler(io.Discard, nil)), deps)
 	if err != nil {
 		t.Fatal(err)
 	}

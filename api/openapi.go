@@ -211,6 +211,12 @@ func routeDocs() []routeDoc {
 		{"GET", "/statistics", "Reports", "Totals: campaigns, groups, contacts, transmissions, spools", needsToken, nil, dialer.Statistics{}},
 
 		// Other surfaces: PBX profiles, tenant accounts, crossbar.
+		{"POST", "/api/v1.0/customers/:tenantId/pbxs", "PBX profiles", "Create a PBX profile (_type KazooPbxConnectionProfile, ThreeCxConnectionProfile or FreeSwitchConnectionProfile); 201 with Location; an enabled FreeSWITCH profile connects at once", needsToken, pbxRequest{}, pbxProfileAnswer{}},
+		{"GET", "/api/v1.0/customers/:tenantId/pbxs", "PBX profiles", "List the tenant's PBX profiles (secrets masked)", needsToken, nil, pbxListAnswer{}},
+		{"GET", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "View a PBX profile (secrets masked)", needsToken, nil, pbxProfileAnswer{}},
+		{"PUT", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (fields sent; a masked or absent secret is kept); disabling a FreeSWITCH profile drains its node", needsToken, pbxRequest{}, pbxProfileAnswer{}},
+		{"PATCH", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (same as PUT)", needsToken, pbxRequest{}, pbxProfileAnswer{}},
+		{"DELETE", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Delete a PBX profile; a FreeSWITCH node drains", needsToken, nil, pbxDeletedAnswer{}},
 	}
 }
 

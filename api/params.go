@@ -30,6 +30,17 @@ func isPageParam(k string) bool {
 
 // listQuery reads the ICTCore search filters and the page from the query string.
 func (s *Server) listQuery(c *gin.Context) (dialer.ListQuery, bool) {
+	q, err := parseListQuery(c)
+	if err != nil {
+		s.fail(c, err)
+		return q, false
+	}
+	return q, true
+}
+
+// parseListQuery is listQuery without the answer, for surfaces with their
+// own error envelope.
+func parseListQuery(c *gin.Context) (dialer.ListQuery, error) {
 	q := dialer.ListQuery{Filters: map[string]string{}}
 	var v dialer.Invalid
 	num := func(name string, min int) int {
@@ -65,9 +76,5 @@ func (s *Server) listQuery(c *gin.Context) (dialer.ListQuery, bool) {
 		}
 		q.Filters[k] = vals[0]
 	}
-	if err := v.Err(); err != nil {
-		s.fail(c, err)
-		return q, false
-	}
-	return q, true
+	return q, v.Err()
 }

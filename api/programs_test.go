@@ -30,9 +30,9 @@ type world struct {
 	raw                 *sql.DB
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, with ...func(*Deps)) *world {
 	t.Helper()
-	e := newEnv(t)
+	e := newEnv(t, with...)
 	ctx := context.Background()
 	w := &world{env: e}
 	tenant, err := e.db.DefaultTenant(ctx)

@@ -99,7 +99,8 @@ func (s *Server) createProvider(c *gin.Context) {
 		return
 	}
 	a := actor(c)
-	p := dialer.Provider{TenantID: a.TenantID, CreatedBy: a.UserID, Weight: dialer.DefaultProviderWeight,
+	// gateway_flag defaults to FreeSWITCH, dialerd's main road.
+	p := dialer.Provider{TenantID: a.TenantID, CreatedBy: a.UserID, Weight: dialer.DefaultProviderWeight, GatewayFlag: dialer.GatewayFreeSWITCH,
 		Type: dialer.DefaultProviderType, Active: 1}
 	req.apply(&p)
 	if err := req.validate(&p); err != nil {

@@ -67,7 +67,11 @@ type Deps struct {
 	Programs  programStore
 	Accounts  accountStore
 	Providers providerStore
-	Checks    []ReadyCheck
+	PBX       pbxStore
+	// Nodes runs the FreeSWITCH nodes of enabled FreeSWITCH profiles;
+	// nil when no gateway is configured.
+	Nodes  NodeRegistry
+	Checks []ReadyCheck
 	// The spool engine and its stores; the Transmission, Campaign and
 	// Reports routes are served only when all three are set.
 	Transmissions transmissionStore
@@ -221,6 +225,9 @@ func (s *Server) routes() *gin.Engine {
 	s.accountRoutes(authed)
 	s.providerRoutes(authed)
 	s.engineRoutes(authed)
+
+	// Other surfaces, with their own readiness, auth and error envelopes.
+	s.pbxRoutes(e)
 	return e
 }
 
@@ -245,6 +252,9 @@ func (s *Server) readyz(c *gin.Context) {
 			continue
 		}
 		checks[ch.Name] = "ok"
+	}
+	if !s.nodeChecks(checks) {
+		status, code = "not ready", http.StatusServiceUnavailable
 	}
 	c.JSON(code, gin.H{"status": status, "checks": checks})
 }

@@ -88,8 +88,10 @@ func ValidateProvider(p *Provider, v *Invalid) {
 	if !providerNamePattern.MatchString(p.Name) {
 		v.Add("name", "1-64 letters, digits or _ . -, starting with a letter or digit")
 	}
-	if p.GatewayFlag < 0 {
-		v.Add("gateway_flag", "must be 0 or more")
+	switch p.GatewayFlag {
+	case GatewayFreeSWITCH, GatewayKannel, GatewaySendmail, GatewaySIP:
+	default:
+		v.Add("gateway_flag", "must be 1 (FreeSWITCH), 2 (Kannel), 4 (Sendmail) or 8 (SIP trunk)")
 	}
 	if p.ServiceFlag < 0 {
 		v.Add("service_flag", "must be 0 or more")

@@ -71,7 +71,7 @@ func FuzzDialString(f *testing.F) {
 }
 
 func validProvider() Provider {
-	return Provider{Name: "trunk-1", Host: "sip.example.com", Port: 5060, Username: "acct", Weight: 10, Type: "sip", Active: 1,
+	return Provider{Name: "trunk-1", GatewayFlag: GatewayFreeSWITCH, Host: "sip.example.com", Port: 5060, Username: "acct", Weight: 10, Type: "sip", Active: 1,
 		DialString: "sofia/gateway/trunk-1/{number}", Prefix: "00"}
 }
 
@@ -98,6 +98,9 @@ func TestValidateProvider(t *testing.T) {
 		{"prefix", func(p *Provider) { p.Prefix = "12a" }},
 		{"weight", func(p *Provider) { p.Weight = 0 }},
 		{"gateway_flag", func(p *Provider) { p.GatewayFlag = -1 }},
+		{"gateway_flag", func(p *Provider) { p.GatewayFlag = 0 }}, // no gateway: nothing could dial it
+		{"gateway_flag", func(p *Provider) { p.GatewayFlag = 3 }},
+		{"", func(p *Provider) { p.GatewayFlag = GatewaySIP }},
 		{"service_flag", func(p *Provider) { p.ServiceFlag = -2 }},
 		{"node_id", func(p *Provider) { p.NodeID = &node }},
 		{"username", func(p *Provider) { p.Username = "a b" }},

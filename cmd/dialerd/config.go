@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,12 @@ type Config struct {
 		MaxDocumentBytes  int64 `yaml:"max_document_bytes" help:"largest accepted document upload (PDF, TIFF), in bytes"`
 		MaxTemplateBytes  int64 `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
 	} `yaml:"media"`
+	// FreeSWITCH nodes come from the enabled FreeSWITCH PBX profiles, not
+	// from here; these keys are what no profile says.
+	ESL struct {
+		DefaultTTSEngine string `yaml:"default_tts_engine" help:"FreeSWITCH speak engine for voicetts programs (mod_flite: flite)"`
+		DefaultTTSVoice  string `yaml:"default_tts_voice" help:"voice for voicetts programs that name none"`
+	} `yaml:"esl"`
 	Engine struct {
 		Gateway            string        `yaml:"gateway" help:"how attempts are delivered: live (each provider's gateway_flag picks FreeSWITCH or a direct SIP trunk), none (work stays queued, nobody is dialled) or memory (simulated calls, to try the API without a PBX)"`
 		RingTimeout        time.Duration `yaml:"ring_timeout" help:"an unanswered call is given up after this long"`
@@ -109,6 +116,8 @@ func defaultConfig() Config {
 	c.Media.MaxTemplateBytes = api.DefaultMaxTemplateBytes
 	c.Engine.Gateway = "live"
 	c.SIP.OptionsInterval = 30 * time.Second
+	c.ESL.DefaultTTSEngine = "flite"
+	c.ESL.DefaultTTSVoice = "kal"
 	c.Engine.RingTimeout = 30 * time.Second
 	c.Engine.MaxDuration = 10 * time.Minute
 	c.Engine.RetryDelay = 5 * time.Minute
@@ -211,6 +220,13 @@ func (c *Config) Validate() error {
 	if c.SIP.OptionsInterval < time.Second {
 		bad("sip.options_interval", "must be at least 1s")
 	}
+	for _, k := range []struct{ key, v string }{
+		{"esl.default_tts_engine", c.ESL.DefaultTTSEngine}, {"esl.default_tts_voice", c.ESL.DefaultTTSVoice},
+	} {
+		if !ttsName.MatchString(k.v) {
+			bad(k.key, fmt.Sprintf("%q is not a plain name (letters, digits, _ . -)", k.v))
+		}
+	}
 	engineDurations := []struct {
 		key string
 		d   time.Duration
@@ -244,6 +260,9 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ttsName is a speak engine or voice name, as the gateway accepts it.
+var ttsName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // configKey is one leaf of Config.
 type configKey struct {

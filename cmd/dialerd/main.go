@@ -31,6 +31,7 @@ import (
 	"github.com/dialerd/dialerd/api"
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/dialer/memgateway"
+	"github.com/dialerd/dialerd/esl"
 	"github.com/dialerd/dialerd/sip"
 	"github.com/dialerd/dialerd/store"
 )
@@ -135,6 +136,35 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	} else if n > 0 {
 		log.Info("removed media files no message names", "count", n)
 	}
+
+	// FreeSWITCH: one node per enabled FreeSWITCH profile, of every
+	// tenant. A node that cannot connect yet is started all the same: it
+	// reconnects with back-off, and /readyz says it is down.
+	freeswitch := esl.New(esl.Options{Log: log, TTSEngine: cfg.ESL.DefaultTTSEngine, TTSVoice: cfg.ESL.DefaultTTSVoice})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Grace)
+		defer cancel()
+		if err := freeswitch.Close(ctx); err != nil {
+			log.Warn("FreeSWITCH calls did not finish within the grace period", "err", err)
+		}
+	}()
+	nodes, err := db.EnabledFreeSwitchNodes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if err := freeswitch.ApplyNode(n); err != nil {
+			log.Error("FreeSWITCH profile not started", "pbx_id", n.ID, "name", n.Name, "err", err)
+		}
+	}
+	// Recovery asks the nodes about the calls of the last run: give them a
+	// moment to connect. One still down is asked again later.
+	waitCtx, cancelWait := context.WithTimeout(ctx, 5*time.Second)
+	if err := freeswitch.WaitConnected(waitCtx); err != nil && len(nodes) > 0 {
+		log.Warn("not every FreeSWITCH node is connected; starting anyway", "nodes", freeswitch.NodeHealth())
+	}
+	cancelWait()
+
 	// The engine after the store, before the API; stopped (with the grace
 	// period) before the store closes: deferred calls run in reverse.
 	engineStore := store.NewEngineStore(db)
@@ -143,7 +173,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Error("closing the engine's store writer", "err", err)
 		}
 	}()
-	gw, sipGW, closeGateways, err := gateways(cfg, db, log)
+	gw, sipGW, closeGateways, err := gateways(cfg, db, freeswitch, log)
 	if err != nil {
 		return err
 	}
@@ -181,6 +211,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Programs:      db,
 		Accounts:      db,
 		Providers:     db,
+		PBX:           db,
+		Nodes:         freeswitch,
 		Checks:        checks,
 		TrunkHealth:   trunkHealth,
 		Transmissions: db,
@@ -264,7 +296,7 @@ func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *di
 // its provider's gateway_flag; a kind not running here fails the attempt
 // before the network (its try is kept and the provider backed off). The
 // returned close stops the gateways after the engine.
-func gateways(cfg Config, db *store.DB, log *slog.Logger) (dialer.Gateway, *sip.Gateway, func(), error) {
+func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, log *slog.Logger) (dialer.Gateway, *sip.Gateway, func(), error) {
 	switch cfg.Engine.Gateway {
 	case "memory":
 		log.Warn("engine.gateway is memory: calls are simulated, nobody is dialled")
@@ -274,7 +306,7 @@ func gateways(cfg Config, db *store.DB, log *slog.Logger) (dialer.Gateway, *sip.
 		return nil, nil, func() {}, nil
 	}
 	var sipGW *sip.Gateway
-	byFlag := map[int64]dialer.Gateway{}
+	byFlag := map[int64]dialer.Gateway{dialer.GatewayFreeSWITCH: freeswitch}
 	closers := []func(){}
 	if cfg.SIP.Listen != "" {
 		sg, err := sip.New(sip.Config{

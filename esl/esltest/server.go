@@ -253,6 +253,15 @@ func (s *Server) Originates() []Originate {
 	return append([]Originate(nil), s.originates...)
 }
 
+// ResetHistory forgets the commands and originates recorded so far (Stats
+// are kept), so that a long benchmark measures its client's memory rather
+// than the fake's record of every command.
+func (s *Server) ResetHistory() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commands, s.originates = nil, nil
+}
+
 // Stats returns the counters so far.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
