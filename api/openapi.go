@@ -75,6 +75,7 @@ func routeDocs() []routeDoc {
 			jsonSchema{"type": "object", "properties": map[string]any{"status": map[string]any{"type": "string"},
 				"checks": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}}}},
 		{"GET", "/openapi.json", "Service", "This description of the API", noToken, nil, jsonSchema{"type": "object"}},
+		{"GET", "/media/:name", "Service", "A recording for a FreeSWITCH node: <hash>.wav?exp=&sig= (a signed, expiring URL; no token)", noToken, nil, mediaFile("")},
 		{"GET", "/metrics", "Service", "Prometheus metrics (who may read them: metrics.access)", noToken, nil, jsonSchema{"type": "string"}},
 		{"GET", "/ws", "Live status", "Websocket of engine events; token in ?token= or the usual headers; send {\"subscribe\": {\"campaign_id\": N}} to narrow, {\"subscribe\": {}} to widen", needsToken, nil, dialer.Event{}},
 

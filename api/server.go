@@ -80,6 +80,10 @@ type Deps struct {
 	// TrunkHealth says whether a watched trunk answers (known=false for a
 	// provider no gateway watches); providers are answered with it.
 	TrunkHealth func(providerID int64) (up, known bool)
+	// Media signs the URLs of recordings for remote FreeSWITCH nodes and
+	// MediaFiles serves them at GET /media/{hash}.wav; nil serves none.
+	Media      *MediaSigner
+	MediaFiles mediaFiles
 	// Events feeds GET /ws and the event metrics; nil serves neither.
 	Events eventSource
 	// Collectors are more metrics to serve, e.g. gateway health.
@@ -210,6 +214,8 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metrics.serve())
+	// Not behind readiness: calls still in flight while draining play from it.
+	e.GET("/media/:name", s.serveSignedMedia)
 	s.liveRoutes(e)
 	e.GET("/openapi.json", s.openapi)
 

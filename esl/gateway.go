@@ -71,6 +71,11 @@ type Options struct {
 	// TTSEngine and TTSVoice are speak's engine and default voice. [flite, kal]
 	TTSEngine string
 	TTSVoice  string
+
+	// MediaURL turns a media file of this host into a URL a node on
+	// another host can fetch (dialerd serves them signed at /media/…).
+	// Without it such nodes cannot play recordings.
+	MediaURL func(localPath string) (string, error)
 }
 
 func (o *Options) fill() {
@@ -387,6 +392,9 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 	if err != nil {
 		return dialer.Outcome{}, err
 	}
+	if err := withRecordingURL(&a, n.local, g.opts.MediaURL); err != nil {
+		return dialer.Outcome{}, fmt.Errorf("esl: recording URL for node %s: %w", n.id, err)
+	}
 	cmd, err := buildOriginate(a, mediaPlace{local: n.local, ttsEngine: g.opts.TTSEngine, ttsVoice: g.opts.TTSVoice})
 	if err != nil {
 		return dialer.Outcome{}, err
@@ -563,4 +571,18 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// withRecordingURL gives an attempt bound for a node on another host the URL
+// of its recording, which that node fetches instead of the local path.
+func withRecordingURL(a *dialer.Attempt, local bool, mediaURL func(string) (string, error)) error {
+	if local || a.Media.RecordingURL != "" || a.Media.RecordingPath == "" || mediaURL == nil {
+		return nil
+	}
+	u, err := mediaURL(a.Media.RecordingPath)
+	if err != nil {
+		return err
+	}
+	a.Media.RecordingURL = u
+	return nil
 }

@@ -1,6 +1,7 @@
 package esl
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -262,4 +263,40 @@ func FuzzOriginateCommand(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRecordingURLForRemoteNodes(t *testing.T) {
+	sign := func(p string) (string, error) {
+		return "http://10.0.0.2:8000/media/" + filepath.Base(p) + ".wav?exp=1&sig=ab", nil
+	}
+	for _, tc := range []struct {
+		name  string
+		local bool
+		sign  func(string) (string, error)
+		want  string
+	}{
+		{"local node reads the file", true, sign, ""},
+		{"remote node gets a URL", false, sign, "http://10.0.0.2:8000/media/" + strings.Repeat("c", 64) + ".wav?exp=1&sig=ab"},
+		{"remote node, no public URL configured", false, nil, ""},
+	} {
+		a := baseAttempt()
+		a.Program = dialer.ProgramVoiceMessage
+		a.Media = dialer.Media{RecordingPath: "/var/lib/dialerd/media/cc/" + strings.Repeat("c", 64)}
+		if err := withRecordingURL(&a, tc.local, tc.sign); err != nil {
+			t.Fatal(err)
+		}
+		if a.Media.RecordingURL != tc.want {
+			t.Errorf("%s: URL %q, want %q", tc.name, a.Media.RecordingURL, tc.want)
+		}
+		// A remote node's originate plays the URL, and only a URL.
+		cmd, err := buildOriginate(a, mediaPlace{local: tc.local, ttsEngine: "flite", ttsVoice: "kal"})
+		switch {
+		case tc.local && (err != nil || cmd.AppArgs != a.Media.RecordingPath):
+			t.Errorf("%s: %q, %v", tc.name, cmd, err)
+		case !tc.local && tc.want != "" && (err != nil || !strings.Contains(cmd.Arg, "&playback("+tc.want+")")):
+			t.Errorf("%s: %q, %v", tc.name, cmd, err)
+		case !tc.local && tc.want == "" && err == nil:
+			t.Errorf("%s: a remote node was sent a local path: %q", tc.name, cmd)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -52,9 +53,10 @@ type Config struct {
 		Grace time.Duration `yaml:"grace" help:"on SIGTERM, how long calls in flight and requests may finish"`
 	} `yaml:"shutdown"`
 	Media struct {
-		MaxRecordingBytes int64 `yaml:"max_recording_bytes" help:"largest accepted recording upload (WAV, MP3), in bytes"`
-		MaxDocumentBytes  int64 `yaml:"max_document_bytes" help:"largest accepted document upload (PDF, TIFF), in bytes"`
-		MaxTemplateBytes  int64 `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
+		MaxRecordingBytes int64  `yaml:"max_recording_bytes" help:"largest accepted recording upload (WAV, MP3), in bytes"`
+		MaxDocumentBytes  int64  `yaml:"max_document_bytes" help:"largest accepted document upload (PDF, TIFF), in bytes"`
+		MaxTemplateBytes  int64  `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
+		PublicURL         string `yaml:"public_url" help:"this API's URL as FreeSWITCH nodes on other hosts reach it, for signed recording URLs (e.g. http://10.0.0.2:8000); empty: only nodes on this host can play recordings"`
 	} `yaml:"media"`
 	// FreeSWITCH nodes come from the enabled FreeSWITCH PBX profiles, not
 	// from here; these keys are what no profile says.
@@ -206,6 +208,11 @@ func (c *Config) Validate() error {
 	case "live", "none", "memory":
 	default:
 		bad("engine.gateway", fmt.Sprintf("%q is not live, none or memory", c.Engine.Gateway))
+	}
+	if c.Media.PublicURL != "" {
+		if u, err := url.Parse(c.Media.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			bad("media.public_url", fmt.Sprintf("%q is not http(s)://host[:port][/path]", c.Media.PublicURL))
+		}
 	}
 	if c.SIP.Listen != "" {
 		if _, port, err := net.SplitHostPort(c.SIP.Listen); err != nil {

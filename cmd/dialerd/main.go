@@ -140,7 +140,21 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// FreeSWITCH: one node per enabled FreeSWITCH profile, of every
 	// tenant. A node that cannot connect yet is started all the same: it
 	// reconnects with back-off, and /readyz says it is down.
-	freeswitch := esl.New(esl.Options{Log: log, TTSEngine: cfg.ESL.DefaultTTSEngine, TTSVoice: cfg.ESL.DefaultTTSVoice})
+	var mediaSigner *api.MediaSigner
+	eslOpts := esl.Options{Log: log, TTSEngine: cfg.ESL.DefaultTTSEngine, TTSVoice: cfg.ESL.DefaultTTSVoice}
+	if cfg.Media.PublicURL != "" {
+		key, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "media-url.key"), 32)
+		if err != nil {
+			return err
+		}
+		// A URL outlives the call it is made for: ring, talk, and a margin.
+		ttl := cfg.Engine.RingTimeout + cfg.Engine.MaxDuration + 10*time.Minute
+		if mediaSigner, err = api.NewMediaSigner(key, cfg.Media.PublicURL, ttl, time.Now); err != nil {
+			return err
+		}
+		eslOpts.MediaURL = mediaSigner.URLForPath
+	}
+	freeswitch := esl.New(eslOpts)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Grace)
 		defer cancel()
@@ -219,6 +233,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Campaigns:     db,
 		Engine:        eng,
 		Events:        bus,
+		Media:         mediaSigner,
+		MediaFiles:    files,
 	})
 	if err != nil {
 		stopEngine(eng, 0, log)
