@@ -182,9 +182,9 @@ func (h *hub) broadcast(ev dialer.Event) {
 		default:
 			h.evictLocked(c, websocket.ClosePolicyViolation, closeTooSlow)
 			h.evicted.Add(1)
-			// A writer stuck on a client that stopped reading fails soon,
-			// instead of after the whole write timeout.
-			_ = c.conn.UnderlyingConn().SetWriteDeadline(time.Now().Add(time.Second))
+			// The writer is not hurried: cutting a write short could end
+			// mid-frame and lose the close reason. A client that never reads
+			// again is cut off by the write timeout.
 		}
 	}
 }
