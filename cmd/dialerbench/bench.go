@@ -52,7 +52,13 @@ type report struct {
 		SIPpVersion   string     `json:"sipp_version"`
 		LoadBefore    [3]float64 `json:"load_before"`
 		LoadDuringMax float64    `json:"load_1m_max_while_dialing"`
+		LoadAtEnd     [3]float64 `json:"load_at_completion"`
 		LoadAfter     [3]float64 `json:"load_after"`
+		// HostBusy is the share of all cores' time the machine was busy
+		// while dialing, dialerd and SIPp included; Others is what neither
+		// used (other work on a shared machine).
+		HostBusyPercent   float64 `json:"host_cpu_busy_percent_of_all_cores"`
+		OthersBusyPercent float64 `json:"others_cpu_percent_of_all_cores"`
 	} `json:"machine"`
 	Figures []figure `json:"figures"`
 	Details struct {
@@ -186,6 +192,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	sWatch := watchProc(b.sipp.pid(), 250*time.Millisecond)
 	highestLoad := watchLoad()
 
+	busy0, total0 := hostCPU()
 	start := time.Now()
 	if err := b.api.do(ctx, http.MethodPut, "/campaigns/"+strconv.FormatInt(campaignID, 10)+"/start", nil, "", nil); err != nil {
 		return nil, err
@@ -193,6 +200,11 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	rep.Details.StartAnswerMS = ms(time.Since(start))
 	lat, apiErrors, completedAt, last, err := b.probe(ctx, campaignID, start, n)
 	rep.Machine.LoadDuringMax = highestLoad()
+	rep.Machine.LoadAtEnd = loadAverage()
+	busy1, total1 := hostCPU()
+	if total1 > total0 {
+		rep.Machine.HostBusyPercent = 100 * float64(busy1-busy0) / float64(total1-total0)
+	}
 	atCompletion := readProc(b.dialerd.pid())
 	dSamples := dWatch.finish()
 	var wireStamps map[string]time.Time
@@ -273,6 +285,8 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	if a, z, ok := between(sSamples, start, completedAt); ok {
 		rep.Details.SIPpCPUPercent = cpuUse(a, z)
 	}
+	ours := (rep.Details.DialerdCPUPercent + rep.Details.SIPpCPUPercent) / float64(rep.Machine.Cores)
+	rep.Machine.OthersBusyPercent = max(0, rep.Machine.HostBusyPercent-ours)
 	rep.Figures = figures(rep, o)
 	return rep, nil
 }
@@ -358,7 +372,10 @@ func figures(rep *report, o options) []figure {
 		judged("API GET /campaigns/{id} p99", "< 50 ms", d.API.P99MS, "ms",
 			fmt.Sprintf("%.2f ms (max %.1f ms, %d errors)", d.API.P99MS, d.API.MaxMS, d.API.Errors), d.API.P99MS < 50 && d.API.Errors == 0),
 		info("SIPp CPU, start to completion", d.SIPpCPUPercent, "% of one core", fmt.Sprintf("%.1f%% of one core", d.SIPpCPUPercent)),
-		info("load average (1 min), highest while dialing", rep.Machine.LoadDuringMax, "", fmt.Sprintf("%.2f on %d cores", rep.Machine.LoadDuringMax, rep.Machine.Cores)),
+		info("host CPU busy while dialing", rep.Machine.HostBusyPercent, "% of all cores",
+			fmt.Sprintf("%.1f%% of %d cores (other work: %.1f%%)", rep.Machine.HostBusyPercent, rep.Machine.Cores, rep.Machine.OthersBusyPercent)),
+		info("load average (1 min) at start / end of dialing", rep.Machine.LoadAtEnd[0], "",
+			fmt.Sprintf("%.2f / %.2f (highest %.2f)", rep.Machine.LoadBefore[0], rep.Machine.LoadAtEnd[0], rep.Machine.LoadDuringMax)),
 	}
 }
 

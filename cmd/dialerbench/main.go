@@ -107,8 +107,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	printTable(stdout, rep.Figures)
-	fmt.Fprintf(stdout, "\nload average (1 min) before / highest while dialing / after: %.2f / %.2f / %.2f on %d cores\n",
-		rep.Machine.LoadBefore[0], rep.Machine.LoadDuringMax, rep.Machine.LoadAfter[0], rep.Machine.Cores)
+	fmt.Fprintf(stdout, "\nload average (1 min) at start / end of dialing / after: %.2f / %.2f / %.2f on %d cores; host CPU busy while dialing %.1f%%\n",
+		rep.Machine.LoadBefore[0], rep.Machine.LoadAtEnd[0], rep.Machine.LoadAfter[0], rep.Machine.Cores, rep.Machine.HostBusyPercent)
 	if o.jsonPath != "" {
 		if err := writeJSON(o.jsonPath, rep); err != nil {
 			fmt.Fprintln(stderr, "dialerbench:", err)

@@ -242,6 +242,28 @@ func loadAverage() [3]float64 {
 	return out
 }
 
+// hostCPU is the whole machine's CPU time from /proc/stat, in USER_HZ
+// ticks: busy (everything but idle and iowait) and total.
+func hostCPU() (busy, total uint64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
+}
+
 // watchLoad samples the 1-minute load average every second until the
 // returned function is called; it returns the highest seen.
 func watchLoad() (highest func() float64) {
