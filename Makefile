@@ -33,9 +33,20 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: the benchmarks (Go benchmarks of every package)
-bench: test-deps
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
+## bench: the end-to-end benchmark (SIPp and dialerd on loopback, a campaign at
+## BENCH_CPM for BENCH_DURATION; table on stdout, figures in bench-results/e2e.json),
+## then the Go benchmarks of every package. Not part of CI; about 10 minutes.
+BENCH_CPM       ?= 6000
+BENCH_DURATION  ?= 2m
+BENCH_RECORDING ?= 1s
+BENCHTIME       ?= 1s
+bench: test-deps build
+	@mkdir -p bench-results
+	@status=0; \
+	$(GO) run ./cmd/dialerbench -dialerd $(BIN) -cpm $(BENCH_CPM) -duration $(BENCH_DURATION) \
+		-recording $(BENCH_RECORDING) -json bench-results/e2e.json || status=$$?; \
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count=1 -timeout 15m ./... || status=$$?; \
+	exit $$status
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=30s by default)
 FUZZTIME ?= 30s

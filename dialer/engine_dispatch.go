@@ -59,6 +59,7 @@ func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) {
 		if !ok {
 			continue
 		}
+		dialedNow := false
 		for r.queue.Len() > 0 {
 			if !r.pacer.Ready(now) {
 				consider(r.pacer.Next())
@@ -77,9 +78,14 @@ func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) {
 			if dialed {
 				r.pacer.Mark(now)
 				consider(r.pacer.Next())
+				dialedNow = true
 				break
 			}
 			// Closed without dialing (an unusable number): no pacing spent.
+		}
+		if !dialedNow && r.pacer.Ready(now) {
+			// Its turn passed unused: no credit for it.
+			r.pacer.Idle()
 		}
 		if _, still := e.runs[r.c.ID]; still {
 			e.notePaused(r, now)

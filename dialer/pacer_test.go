@@ -45,26 +45,83 @@ func TestPacerNoBurstAfterIdle(t *testing.T) {
 	}
 }
 
-// A timer that fires a little late keeps the grid (no lost throughput) but
-// never brings two originations closer than interval - 1 ms.
+// Late originations keep the grid: whatever the lateness (timers, a busy
+// host), a minute holds the rate asked for, and no two originations come
+// closer than three quarters of an interval.
 func TestPacerLateTimers(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+	tests := []struct {
+		name string
+		cpm  int
+		late func(*rand.Rand) time.Duration
+	}{
+		{"under 1 ms late, 600 cpm", 600, func(r *rand.Rand) time.Duration { return time.Duration(r.IntN(900)) * time.Microsecond }},
+		{"up to 20 ms late, 600 cpm", 600, func(r *rand.Rand) time.Duration { return time.Duration(r.IntN(20)) * time.Millisecond }},
+		{"quantised timers, 6000 cpm", 6000, func(r *rand.Rand) time.Duration { return time.Duration(r.IntN(1500)) * time.Microsecond }},
+		{"busy host, 6000 cpm", 6000, func(r *rand.Rand) time.Duration {
+			switch x := r.IntN(1000); {
+			case x < 10: // 1 %: the engine ran 5-30 ms late
+				return time.Duration(5+r.IntN(25)) * time.Millisecond
+			case x < 12: // 0.2 %: a stall of up to 300 ms
+				return time.Duration(r.IntN(300)) * time.Millisecond
+			}
+			return time.Duration(r.IntN(2000)) * time.Microsecond
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			p := NewPacer(tt.cpm)
+			end := t0.Add(time.Minute)
+			now, prev, n := t0, time.Time{}, 0
+			for now.Before(end) {
+				if !prev.IsZero() && now.Sub(prev) < p.Interval()*3/4 {
+					t.Fatalf("originations %v apart at %v", now.Sub(prev), now.Sub(t0))
+				}
+				p.Mark(now)
+				prev = now
+				n++
+				now = p.Next().Add(tt.late(rng))
+			}
+			// The last origination may be behind the grid by a stall.
+			if lo := tt.cpm - tt.cpm/100; n < lo || n > tt.cpm {
+				t.Fatalf("%d originations in a minute at %d cpm, want %d to %d", n, tt.cpm, lo, tt.cpm)
+			}
+		})
+	}
+}
+
+// A stall longer than maxLag is a pause: no catch-up after it.
+func TestPacerNoCatchUpAfterLongStall(t *testing.T) {
+	p := NewPacer(6000)
+	p.Mark(t0)
+	late := t0.Add(10*time.Millisecond + 2*time.Second)
+	p.Mark(late)
+	if got := p.Next().Sub(late); got != 10*time.Millisecond {
+		t.Fatalf("after a 2 s stall the next is %v later, want a full interval", got)
+	}
+}
+
+// A turn the campaign could not use (nothing due, a cap) gives no credit.
+func TestPacerIdleGivesNoCredit(t *testing.T) {
 	p := NewPacer(600)
 	p.Mark(t0)
-	now := t0
-	prev := t0
-	n := 1
-	for now.Before(t0.Add(time.Minute)) {
-		now = p.Next().Add(time.Duration(rng.IntN(900)) * time.Microsecond)
-		if !prev.IsZero() && now.Sub(prev) < 99*time.Millisecond {
-			t.Fatalf("originations %v apart", now.Sub(prev))
-		}
-		p.Mark(now)
-		prev = now
-		n++
+	at := t0.Add(100*time.Millisecond + 40*time.Millisecond)
+	p.Idle()
+	p.Mark(at)
+	if got := p.Next().Sub(at); got != 100*time.Millisecond {
+		t.Fatalf("after an idle turn the next is %v later, want a full interval", got)
 	}
-	if n < 599 {
-		t.Fatalf("only %d originations in a minute with timers under 1 ms late", n)
+	// Without Idle the same lateness is caught up, at three quarters of an
+	// interval.
+	q := NewPacer(600)
+	q.Mark(t0)
+	q.Mark(at)
+	if got := q.Next().Sub(at); got != 75*time.Millisecond {
+		t.Fatalf("after a late turn the next is %v later, want 75ms", got)
+	}
+	q.Mark(q.Next())
+	if got := q.Next().Sub(t0); got != 300*time.Millisecond {
+		t.Fatalf("not back on the grid: next at %v, want 300ms", got)
 	}
 }
 

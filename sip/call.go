@@ -92,7 +92,7 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 	if err != nil {
 		return dialer.Outcome{}, err
 	}
-	samples, err := readRecording(a.Media.RecordingPath)
+	samples, err := g.recordings.load(a.Media.RecordingPath)
 	if err != nil {
 		return dialer.Outcome{}, err
 	}

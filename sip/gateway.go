@@ -104,6 +104,8 @@ type Gateway struct {
 	work   sync.WaitGroup // Deliver calls, monitors, inbound handlers
 	serve  sync.WaitGroup // the two listener loops
 
+	recordings *recordingCache
+
 	mu     sync.Mutex
 	closed bool
 	calls  map[string]*liveCall
@@ -166,13 +168,14 @@ func New(cfg Config) (*Gateway, error) {
 	}
 
 	g := &Gateway{
-		cfg:       cfg,
-		log:       cfg.Logger.With("gateway", "sip"),
-		advertise: adIP,
-		mediaBind: net.ParseIP(host),
-		calls:     map[string]*liveCall{},
-		trunks:    map[int64]*trunkMonitor{},
-		health:    map[int64]Health{},
+		cfg:        cfg,
+		log:        cfg.Logger.With("gateway", "sip"),
+		advertise:  adIP,
+		mediaBind:  net.ParseIP(host),
+		calls:      map[string]*liveCall{},
+		recordings: newRecordingCache(recordingCacheBytes),
+		trunks:     map[int64]*trunkMonitor{},
+		health:     map[int64]Health{},
 	}
 	if err := g.listen(host, portText); err != nil {
 		return nil, err

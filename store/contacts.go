@@ -320,10 +320,11 @@ func (db *DB) bulkTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 //   - rarer checkpoints: each commit rewrites the phone index pages it
 //     touched into the WAL, and a checkpoint per commit would copy them
 //     into the database file every time, where one copy per 64 MiB of WAL
-//     does.
+//     does. The writer checkpoints automatically during the import, and
+//     the background checkpoints pause.
 //
-// It puts back SQLite's defaults, which Open leaves, rather than the values
-// it found: with two imports at once, the second would find the first's.
+// It puts back the values Open sets, rather than the values it found: with
+// two imports at once, the second would find the first's.
 func (db *DB) importPragmas(ctx context.Context) (restore func(), err error) {
 	// Names and integers from here, not input.
 	set := func(ctx context.Context, cache, checkpoint int64) error {
@@ -336,16 +337,23 @@ func (db *DB) importPragmas(ctx context.Context) (restore func(), err error) {
 		}
 		return nil
 	}
+	db.bulk.Add(1)
 	if err := set(ctx, -importCacheKiB, importCheckpointPages); err != nil {
+		_ = set(context.WithoutCancel(ctx), sqliteDefaultCacheSize, writerAutoCheckpoint)
+		db.bulk.Add(-1)
 		return nil, err
 	}
-	return func() { _ = set(context.WithoutCancel(ctx), sqliteDefaultCacheSize, sqliteDefaultCheckpoint) }, nil
+	return func() {
+		_ = set(context.WithoutCancel(ctx), sqliteDefaultCacheSize, writerAutoCheckpoint)
+		db.bulk.Add(-1)
+	}, nil
 }
 
-// SQLite's defaults for the pragmas importPragmas changes.
+// What the writer runs with outside imports: SQLite's default page cache,
+// and no automatic checkpoint (DB.checkpoints does them).
 const (
-	sqliteDefaultCacheSize  = -2000 // KiB
-	sqliteDefaultCheckpoint = 1000  // pages
+	sqliteDefaultCacheSize = -2000 // KiB
+	writerAutoCheckpoint   = 0     // pages; 0 is off
 )
 
 // Import tuning: the writer's page cache (the driver's allocator roughly

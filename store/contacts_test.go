@@ -77,7 +77,7 @@ func TestImportContactsAcrossBatches(t *testing.T) {
 		WHERE CAST(substr(b.first_name, 2) AS INTEGER) != CAST(substr(a.first_name, 2) AS INTEGER) + 1`); c != 0 {
 		t.Errorf("%d contacts out of file order", c)
 	}
-	for pragma, want := range map[string]int{"cache_size": -2000, "wal_autocheckpoint": 1000, "foreign_keys": 1} {
+	for pragma, want := range map[string]int{"cache_size": sqliteDefaultCacheSize, "wal_autocheckpoint": writerAutoCheckpoint, "foreign_keys": 1} {
 		var got int
 		if err := db.w.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
 			t.Fatal(err)

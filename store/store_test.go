@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/dialerd/dialerd/dialer"
 )
@@ -44,6 +45,52 @@ func TestOpenSetsPragmas(t *testing.T) {
 	}
 	if _, err := db.r.ExecContext(ctx, `INSERT INTO tenants (tenant_id, name, created_at, updated_at) VALUES ('x', 'x', 0, 0)`); err == nil {
 		t.Fatal("the read pool accepted a write")
+	}
+	var every int
+	if err := db.w.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&every); err != nil {
+		t.Fatal(err)
+	}
+	if every != writerAutoCheckpoint {
+		t.Errorf("writer: wal_autocheckpoint = %d, want %d (the checkpointer's job)", every, writerAutoCheckpoint)
+	}
+}
+
+// The writer never checkpoints; the background checkpointer copies what it
+// committed into the database file.
+func TestBackgroundCheckpoint(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE ckpt_probe (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	const rows, size = 1000, 4096
+	for range 10 {
+		if err := db.tx(ctx, func(tx *sql.Tx) error {
+			for range rows / 10 {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO ckpt_probe (b) VALUES (randomblob(?))`, size); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The rows fill about 4 MiB of pages; the file grows when they are
+	// checkpointed into it, within a few checkpointEvery.
+	deadline := time.Now().Add(10*checkpointEvery + 5*time.Second)
+	for {
+		fi, err := os.Stat(db.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() >= rows*size {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("database file is %d bytes long after %v: nothing checkpointed", fi.Size(), 10*checkpointEvery)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -94,7 +141,7 @@ func rebuildAt(ctx context.Context, path string, ms []migration) error {
 			return err
 		}
 	}
-	w, err := sql.Open("sqlite", dsn(path, false))
+	w, err := sql.Open("sqlite", dsn(path, roleWriter))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,768 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// bench is one run: its options, work directory and child processes.
+type bench struct {
+	opt options
+	dir string
+	log io.Writer
+
+	sipp    *child
+	dialerd *child
+	api     *apiClient
+
+	sippPort, mediaPort, sipPort, apiPort int
+}
+
+// report is everything the run measured; the JSON output.
+type report struct {
+	StartedAt time.Time `json:"started_at"`
+	Command   []string  `json:"command"`
+	Config    struct {
+		CPM              int     `json:"cpm"`
+		DurationSeconds  float64 `json:"duration_seconds"`
+		Contacts         int     `json:"contacts"`
+		RecordingSeconds float64 `json:"recording_seconds"`
+		APIIntervalMS    float64 `json:"api_interval_ms"`
+		ProviderCPS      int     `json:"provider_cps"`
+		Channels         int     `json:"channels"`
+	} `json:"config"`
+	Machine struct {
+		Cores         int        `json:"cores"`
+		GoVersion     string     `json:"go_version"`
+		SIPpVersion   string     `json:"sipp_version"`
+		LoadBefore    [3]float64 `json:"load_before"`
+		LoadDuringMax float64    `json:"load_1m_max_while_dialing"`
+		LoadAtEnd     [3]float64 `json:"load_at_completion"`
+		LoadAfter     [3]float64 `json:"load_after"`
+		// HostBusy is the share of all cores' time the machine was busy
+		// while dialing, dialerd and SIPp included; Others is what neither
+		// used (other work on a shared machine).
+		HostBusyPercent   float64 `json:"host_cpu_busy_percent_of_all_cores"`
+		OthersBusyPercent float64 `json:"others_cpu_percent_of_all_cores"`
+	} `json:"machine"`
+	Figures []figure `json:"figures"`
+	Details struct {
+		SetupSeconds     float64 `json:"setup_seconds"`
+		ImportSeconds    float64 `json:"import_seconds"`
+		StartAnswerMS    float64 `json:"start_request_ms"`
+		FirstInviteAfter float64 `json:"first_invite_after_start_ms"`
+		DialingSeconds   float64 `json:"dialing_seconds"`
+		CompletedSeconds float64 `json:"completed_after_start_seconds"`
+		// Judged is where the figures come from: "wire" (kernel time
+		// stamps of the INVITEs on lo) or "sipp" (SIPp's message log) when
+		// the capture was not possible.
+		Judged            string    `json:"judged_on"`
+		Wire              arrivals  `json:"invites_on_the_wire"`
+		SIPp              arrivals  `json:"invites_as_sipp_received"`
+		API               latencies `json:"api_get_campaign"`
+		DialerdCPUPercent float64   `json:"dialerd_cpu_percent_of_one_core"`
+		DialerdCPUBusiest float64   `json:"dialerd_cpu_percent_busiest_5s"`
+		DialerdCPUSeconds float64   `json:"dialerd_cpu_seconds_while_dialing"`
+		DialerdPeakRSSMiB float64   `json:"dialerd_peak_rss_mib"`
+		DialerdRSSEndMiB  float64   `json:"dialerd_rss_at_completion_mib"`
+		SIPpCPUPercent    float64   `json:"sipp_cpu_percent_of_one_core"`
+		Verification      verdict   `json:"verification"`
+	} `json:"details"`
+}
+
+// verdict is the check that no attempt was lost or doubled.
+type verdict struct {
+	Contacts            int      `json:"contacts"`
+	InvitedNumbers      int      `json:"invited_numbers"`
+	Invites             int      `json:"invites"`
+	Retransmissions     int      `json:"invite_retransmissions"`
+	NotInvited          int      `json:"numbers_not_invited"`
+	InvitedTwice        int      `json:"numbers_invited_more_than_once"`
+	Unknown             int      `json:"invites_to_unknown_numbers"`
+	SIPpSuccessful      int      `json:"sipp_successful_calls"`
+	SIPpFailed          int      `json:"sipp_failed_calls"`
+	SIPpExit            string   `json:"sipp_exit"`
+	Counters            counters `json:"campaign_counters"`
+	Transmissions       int      `json:"transmissions"`
+	NotCompleted        int      `json:"transmissions_not_completed"`
+	TriesNotOne         int      `json:"transmissions_with_try_done_not_1"`
+	Spools              int      `json:"spools"`
+	TransmissionsNo     int      `json:"transmissions_without_spool"`
+	TransmissionsMulti  int      `json:"transmissions_with_several_spools"`
+	SpoolsNotInvited    int      `json:"spools_whose_call_uuid_sipp_never_saw"`
+	InvitesWithoutSpool int      `json:"invites_without_spool"`
+	Examples            []string `json:"examples,omitempty"`
+	Lost                int      `json:"lost"`
+	Doubled             int      `json:"doubled"`
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.log, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+}
+
+// stopAll ends the child processes: dialerd gracefully first.
+func (b *bench) stopAll() {
+	if b.dialerd != nil && !b.dialerd.exited() {
+		if err := b.dialerd.stop(syscall.SIGTERM, 30*time.Second); err != nil {
+			b.logf("dialerd: %v", err)
+		}
+	}
+	if b.sipp != nil && !b.sipp.exited() {
+		_ = b.sipp.stop(syscall.SIGKILL, 5*time.Second)
+	}
+}
+
+func (b *bench) path(name string) string { return filepath.Join(b.dir, name) }
+
+func (b *bench) run(ctx context.Context) (*report, error) {
+	o := b.opt
+	rep := &report{StartedAt: time.Now(), Command: os.Args}
+	n := o.contacts()
+	cps := (o.cpm + 59) / 60
+	// Caps well above the campaign's pace: the pacer is what is measured,
+	// and the channels cover the calls alive at once (each lasts the
+	// recording plus signalling) several times over.
+	providerCPS := 2 * cps
+	channels := max(200, int(float64(cps)*(o.recording.Seconds()+1)*4))
+	rep.Config.CPM, rep.Config.DurationSeconds, rep.Config.Contacts = o.cpm, o.duration.Seconds(), n
+	rep.Config.RecordingSeconds, rep.Config.APIIntervalMS = o.recording.Seconds(), ms(o.apiInterval)
+	rep.Config.ProviderCPS, rep.Config.Channels = providerCPS, channels
+	rep.Machine.Cores = runtime.NumCPU()
+	rep.Machine.GoVersion = runtime.Version()
+
+	dialerdBin, err := filepath.Abs(o.dialerd)
+	if err == nil {
+		_, err = os.Stat(dialerdBin)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dialerd binary: %w (build it: go build -o bin/dialerd ./cmd/dialerd)", err)
+	}
+	b.opt.dialerd = dialerdBin
+	sippBin, err := exec.LookPath(o.sipp)
+	if err != nil {
+		return nil, fmt.Errorf("sipp not found (install Debian's sip-tester: make test-deps): %w", err)
+	}
+	rep.Machine.SIPpVersion = sippVersion(sippBin)
+
+	if err := b.startSIPp(ctx, sippBin, n); err != nil {
+		return nil, err
+	}
+	if err := b.startDialerd(ctx, providerCPS, channels); err != nil {
+		return nil, err
+	}
+
+	setupStart := time.Now()
+	numbers := make([]string, n)
+	for i := range numbers {
+		// NANP: area code 555, exchanges from 200 (they start with 2-9).
+		numbers[i] = fmt.Sprintf("+1555%03d%04d", 200+i/10000, i%10000)
+	}
+	campaignID, importTime, err := b.setup(ctx, numbers, providerCPS, channels)
+	if err != nil {
+		return nil, err
+	}
+	rep.Details.SetupSeconds = time.Since(setupStart).Seconds()
+	rep.Details.ImportSeconds = importTime.Seconds()
+	b.logf("setup done in %.1fs (CSV import of %d contacts %.1fs); starting campaign %d at %d cpm",
+		rep.Details.SetupSeconds, n, importTime.Seconds(), campaignID, o.cpm)
+
+	// Dialing: capture the INVITEs, watch both processes, probe the API,
+	// wait for completion.
+	wire, err := startWireCapture(b.sippPort)
+	if err != nil {
+		b.logf("no wire time stamps, spacing is judged on SIPp's: %v", err)
+	}
+	rep.Machine.LoadBefore = loadAverage()
+	dWatch := watchProc(b.dialerd.pid(), 250*time.Millisecond)
+	sWatch := watchProc(b.sipp.pid(), 250*time.Millisecond)
+	highestLoad := watchLoad()
+
+	busy0, total0 := hostCPU()
+	start := time.Now()
+	if err := b.api.do(ctx, http.MethodPut, "/campaigns/"+strconv.FormatInt(campaignID, 10)+"/start", nil, "", nil); err != nil {
+		return nil, err
+	}
+	rep.Details.StartAnswerMS = ms(time.Since(start))
+	lat, apiErrors, completedAt, last, err := b.probe(ctx, campaignID, start, n)
+	rep.Machine.LoadDuringMax = highestLoad()
+	rep.Machine.LoadAtEnd = loadAverage()
+	busy1, total1 := hostCPU()
+	if total1 > total0 {
+		rep.Machine.HostBusyPercent = 100 * float64(busy1-busy0) / float64(total1-total0)
+	}
+	atCompletion := readProc(b.dialerd.pid())
+	dSamples := dWatch.finish()
+	var wireStamps map[string]time.Time
+	if wire != nil {
+		var dropped uint32
+		var werr error
+		wireStamps, dropped, werr = wire.finish()
+		rep.Details.Wire.Dropped = dropped
+		if werr != nil {
+			b.logf("capture: %v", werr)
+			wireStamps = nil
+		}
+	}
+	if err != nil {
+		sWatch.finish()
+		return nil, err
+	}
+	rep.Details.CompletedSeconds = completedAt.Sub(start).Seconds()
+	b.logf("campaign completed after %.1fs: %+v", rep.Details.CompletedSeconds, last.Counters)
+
+	// SIPp ends by itself after its -m calls and its last call's time-wait.
+	if !b.sipp.wait(ctx, 30*time.Second) {
+		b.logf("SIPp has not exited 30s after the campaign completed; stopping it")
+		_ = b.sipp.stop(syscall.SIGINT, 5*time.Second)
+	}
+	sSamples := sWatch.finish()
+	rep.Machine.LoadAfter = loadAverage()
+
+	v, invites, err := b.verify(ctx, campaignID, numbers, last.Counters)
+	if err != nil {
+		return nil, err
+	}
+	rep.Details.Verification = v
+
+	// Stop dialerd now: its figures are taken.
+	if err := b.dialerd.stop(syscall.SIGTERM, 30*time.Second); err != nil {
+		b.logf("dialerd exit: %v", err)
+	}
+
+	// Rate and spacing from the INVITEs on the wire and as SIPp got them.
+	sippAt := make([]time.Time, len(invites))
+	var wireAt []time.Time
+	for i, inv := range invites {
+		sippAt[i] = inv.at
+		if t, ok := wireStamps[inv.callID]; ok {
+			wireAt = append(wireAt, t)
+		}
+	}
+	slices.SortFunc(wireAt, time.Time.Compare)
+	rep.Details.SIPp = measureArrivals(sippAt, o.cpm)
+	dropped := rep.Details.Wire.Dropped
+	rep.Details.Wire = measureArrivals(wireAt, o.cpm)
+	rep.Details.Wire.Dropped = dropped
+	rep.Details.Judged = "sipp"
+	judged := rep.Details.SIPp
+	if len(wireAt) == len(sippAt) && len(wireAt) > 0 {
+		rep.Details.Judged, judged = "wire", rep.Details.Wire
+	} else if wire != nil {
+		b.logf("the capture saw %d of SIPp's %d INVITEs; judging on SIPp's time stamps", len(wireAt), len(sippAt))
+	}
+	if len(judged.at) > 0 {
+		rep.Details.FirstInviteAfter = ms(judged.at[0].Sub(start))
+	}
+	rep.Details.API = summarise(lat, apiErrors)
+
+	// CPU over the dialing (start request to completion), RSS peak.
+	if a, z, ok := between(dSamples, start, completedAt); ok {
+		rep.Details.DialerdCPUPercent = cpuUse(a, z)
+		rep.Details.DialerdCPUSeconds = (z.cpu - a.cpu).Seconds()
+	}
+	rep.Details.DialerdCPUBusiest = busiest(dSamples, 5*time.Second)
+	peak := atCompletion.hwm
+	for _, s := range dSamples {
+		peak = max(peak, s.hwm)
+	}
+	rep.Details.DialerdPeakRSSMiB = mib(peak)
+	rep.Details.DialerdRSSEndMiB = mib(atCompletion.rss)
+	if a, z, ok := between(sSamples, start, completedAt); ok {
+		rep.Details.SIPpCPUPercent = cpuUse(a, z)
+	}
+	ours := (rep.Details.DialerdCPUPercent + rep.Details.SIPpCPUPercent) / float64(rep.Machine.Cores)
+	rep.Machine.OthersBusyPercent = max(0, rep.Machine.HostBusyPercent-ours)
+	rep.Figures = figures(rep, o)
+	return rep, nil
+}
+
+// middleRate is the rate over the arrivals after the first frac and
+// before the last frac of the span: ramp-up and ramp-down left out.
+func middleRate(at []time.Time, frac float64) float64 {
+	if len(at) < 2 {
+		return 0
+	}
+	span := at[len(at)-1].Sub(at[0])
+	from := at[0].Add(time.Duration(float64(span) * frac))
+	to := at[len(at)-1].Add(-time.Duration(float64(span) * frac))
+	var in []time.Time
+	for _, t := range at {
+		if !t.Before(from) && !t.After(to) {
+			in = append(in, t)
+		}
+	}
+	if len(in) < 2 {
+		return 0
+	}
+	return rate(len(in), in[len(in)-1].Sub(in[0]))
+}
+
+// arrivals are the INVITEs as one observer saw them, and what follows.
+type arrivals struct {
+	at             []time.Time
+	Invites        int     `json:"invites"`
+	DialingSeconds float64 `json:"first_to_last_seconds"`
+	CPMFirstToLast float64 `json:"cpm_first_to_last"`
+	CPMMiddle      float64 `json:"cpm_middle_80pct"`
+	Spacing        spacing `json:"spacing"`
+	Dropped        uint32  `json:"capture_drops,omitempty"`
+}
+
+func measureArrivals(at []time.Time, cpm int) arrivals {
+	a := arrivals{at: at, Invites: len(at)}
+	if len(at) < 2 {
+		return a
+	}
+	span := at[len(at)-1].Sub(at[0])
+	a.DialingSeconds = span.Seconds()
+	a.CPMFirstToLast = rate(len(at), span)
+	a.CPMMiddle = middleRate(at, 0.1)
+	a.Spacing = inviteSpacing(at, cpm)
+	return a
+}
+
+func figures(rep *report, o options) []figure {
+	d := rep.Details
+	v := d.Verification
+	n := rep.Config.Contacts
+	a, s := d.Wire, d.SIPp
+	where := "on the wire"
+	if d.Judged != "wire" {
+		a, where = d.SIPp, "as SIPp received"
+	}
+	within := func(x float64) bool { return x >= 0.99*float64(o.cpm) && x <= 1.01*float64(o.cpm) }
+	wantSpan := time.Duration(n-1) * time.Minute / time.Duration(o.cpm)
+	target := fmt.Sprintf("%d ±1%%", o.cpm)
+	return []figure{
+		judged("dialing sustained (first to last INVITE)", "≥ "+wantSpan.Round(time.Second).String()+" −1%", a.DialingSeconds, "s",
+			fmt.Sprintf("%.2f s", a.DialingSeconds), a.DialingSeconds >= 0.99*wantSpan.Seconds() && v.Invites == n),
+		judged("achieved CPM, first to last INVITE", target, a.CPMFirstToLast, "cpm", fmt.Sprintf("%.1f", a.CPMFirstToLast), within(a.CPMFirstToLast)),
+		judged("achieved CPM, middle 80% of dialing", target, a.CPMMiddle, "cpm", fmt.Sprintf("%.1f", a.CPMMiddle), within(a.CPMMiddle)),
+		info("INVITE spacing error p50 "+where, a.Spacing.ErrP50MS, "ms", fmt.Sprintf("%.3f ms (interval %.3g ms)", a.Spacing.ErrP50MS, a.Spacing.TargetMS)),
+		judged("INVITE spacing error p99 "+where, "< 5 ms", a.Spacing.ErrP99MS, "ms", fmt.Sprintf("%.3f ms", a.Spacing.ErrP99MS), a.Spacing.ErrP99MS < 5),
+		info("INVITE spacing error max "+where, a.Spacing.ErrMaxMS, "ms", fmt.Sprintf("%.3f ms (%d of %d gaps > 5 ms)", a.Spacing.ErrMaxMS, a.Spacing.Over5MS, a.Spacing.Gaps)),
+		info("INVITE spacing error as SIPp received", s.Spacing.ErrP99MS, "ms",
+			fmt.Sprintf("p50 %.3f, p99 %.3f, max %.1f ms; %.1f cpm", s.Spacing.ErrP50MS, s.Spacing.ErrP99MS, s.Spacing.ErrMaxMS, s.CPMFirstToLast)),
+		judged("calls completed (SIPp successful)", strconv.Itoa(n), float64(v.SIPpSuccessful), "calls",
+			fmt.Sprintf("%d (failed %d)", v.SIPpSuccessful, v.SIPpFailed), v.SIPpSuccessful == n && v.SIPpFailed == 0),
+		judged("calls completed (campaign counters)", strconv.Itoa(n), float64(v.Counters.Answered), "calls",
+			fmt.Sprintf("%d answered, %d failed of %d", v.Counters.Answered, v.Counters.Failed, v.Counters.Total),
+			v.Counters.Answered == int64(n) && v.Counters.Total == int64(n)),
+		judged("attempts lost", "0", float64(v.Lost), "attempts", strconv.Itoa(v.Lost), v.Lost == 0),
+		judged("attempts doubled", "0", float64(v.Doubled), "attempts", strconv.Itoa(v.Doubled), v.Doubled == 0),
+		info("dialerd CPU, start to completion", d.DialerdCPUPercent, "% of one core",
+			fmt.Sprintf("%.1f%% of one core (busiest 5 s: %.1f%%)", d.DialerdCPUPercent, d.DialerdCPUBusiest)),
+		judged("dialerd peak RSS (VmHWM)", "< 200 MiB", d.DialerdPeakRSSMiB, "MiB", fmt.Sprintf("%.1f MiB", d.DialerdPeakRSSMiB), d.DialerdPeakRSSMiB < 200),
+		info("API GET /campaigns/{id} p50", d.API.P50MS, "ms", fmt.Sprintf("%.2f ms (%d requests)", d.API.P50MS, d.API.Count)),
+		judged("API GET /campaigns/{id} p99", "< 50 ms", d.API.P99MS, "ms",
+			fmt.Sprintf("%.2f ms (max %.1f ms, %d errors)", d.API.P99MS, d.API.MaxMS, d.API.Errors), d.API.P99MS < 50 && d.API.Errors == 0),
+		info("SIPp CPU, start to completion", d.SIPpCPUPercent, "% of one core", fmt.Sprintf("%.1f%% of one core", d.SIPpCPUPercent)),
+		info("host CPU busy while dialing", rep.Machine.HostBusyPercent, "% of all cores",
+			fmt.Sprintf("%.1f%% of %d cores (other work: %.1f%%)", rep.Machine.HostBusyPercent, rep.Machine.Cores, rep.Machine.OthersBusyPercent)),
+		info("load average (1 min) at start / end of dialing", rep.Machine.LoadAtEnd[0], "",
+			fmt.Sprintf("%.2f / %.2f (highest %.2f)", rep.Machine.LoadBefore[0], rep.Machine.LoadAtEnd[0], rep.Machine.LoadDuringMax)),
+	}
+}
+
+// startSIPp starts the UAS: it answers every call (180, 200 with SDP) and
+// waits for our BYE; it ends after n calls. Its message log stamps each
+// received datagram.
+func (b *bench) startSIPp(ctx context.Context, bin string, n int) error {
+	var err error
+	if b.sippPort, err = freeUDPPorts(1, false); err != nil {
+		return err
+	}
+	// SIPp binds its media port and the one two above it (RTP, and video).
+	if b.mediaPort, err = freeUDPPorts(4, false); err != nil {
+		return err
+	}
+	timeout := 2*b.opt.duration + 3*time.Minute
+	args := []string{
+		"-sn", "uas",
+		"-i", "127.0.0.1", "-bind_local",
+		"-p", strconv.Itoa(b.sippPort),
+		"-mp", strconv.Itoa(b.mediaPort),
+		"-m", strconv.Itoa(n),
+		"-nostdin",
+		"-timeout", strconv.Itoa(int(timeout.Seconds())) + "s", "-timeout_error",
+		"-f", "5",
+		"-trace_msg", "-message_file", b.path("sipp-messages.log"),
+		"-trace_err", "-error_file", b.path("sipp-errors.log"),
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = b.dir
+	if b.sipp, err = startChild("sipp", cmd, b.path("sipp.out")); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !udpBound(b.sippPort) {
+		if b.sipp.exited() {
+			return fmt.Errorf("sipp exited at start (%v): %s", b.sipp.err, tail(b.path("sipp.out"), 2000))
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.Join(errors.New("sipp did not bind its port within 10s"), ctx.Err())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.logf("SIPp UAS on 127.0.0.1:%d (media %d), %d calls", b.sippPort, b.mediaPort, n)
+	return nil
+}
+
+// startDialerd runs the daemon with its whole configuration in the
+// environment and waits until its API is ready.
+func (b *bench) startDialerd(ctx context.Context, providerCPS, channels int) error {
+	var err error
+	if b.sipPort, err = freeUDPPorts(1, true); err != nil {
+		return err
+	}
+	if b.apiPort, err = freeTCPPort(); err != nil {
+		return err
+	}
+	// An empty file, so that no /etc/dialerd/dialerd.yaml on this host
+	// changes what is measured.
+	cfgFile := b.path("dialerd.yaml")
+	if err := os.WriteFile(cfgFile, nil, 0o600); err != nil {
+		return err
+	}
+	password := rand.Text()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DIALERD_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
+		"DIALERD_CONFIG="+cfgFile,
+		// The API port is chosen here rather than 0, so that dialerd can
+		// log at warn level (its "listening" line is at info).
+		"DIALERD_LISTEN=127.0.0.1:"+strconv.Itoa(b.apiPort),
+		"DIALERD_DATA_DIR="+b.path("data"),
+		"DIALERD_ADMIN_PASSWORD="+password,
+		"DIALERD_LOG_LEVEL=warn",
+		"DIALERD_SHUTDOWN_GRACE=15s",
+		"DIALERD_SIP_LISTEN=127.0.0.1:"+strconv.Itoa(b.sipPort),
+		"DIALERD_ENGINE_GATEWAY=live",
+		"DIALERD_ENGINE_PROVIDER_CPS="+strconv.Itoa(providerCPS),
+		"DIALERD_ENGINE_NODE_CPS="+strconv.Itoa(providerCPS),
+		"DIALERD_ENGINE_PROVIDER_CHANNELS="+strconv.Itoa(channels),
+		"DIALERD_ENGINE_TENANT_CHANNELS="+strconv.Itoa(channels),
+	)
+	cmd := exec.Command(b.opt.dialerd)
+	cmd.Env = env
+	cmd.Dir = b.dir
+	if b.dialerd, err = startChild("dialerd", cmd, b.path("dialerd.log")); err != nil {
+		return err
+	}
+	b.api = newAPIClient("http://127.0.0.1:" + strconv.Itoa(b.apiPort))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b.dialerd.exited() {
+			return fmt.Errorf("dialerd exited at start (%v): %s", b.dialerd.err, tail(b.path("dialerd.log"), 2000))
+		}
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := b.api.do(rctx, http.MethodGet, "/readyz", nil, "", nil)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.Join(fmt.Errorf("dialerd not ready within 30s: %w", err), ctx.Err())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := b.api.login(ctx, "admin", password); err != nil {
+		return err
+	}
+	b.logf("dialerd pid %d: API 127.0.0.1:%d, SIP 127.0.0.1:%d", b.dialerd.pid(), b.apiPort, b.sipPort)
+	return nil
+}
+
+// setup creates, through the API, what the campaign needs, and returns
+// the campaign id and how long the CSV import took.
+func (b *bench) setup(ctx context.Context, numbers []string, providerCPS, channels int) (int64, time.Duration, error) {
+	c := b.api
+	_, err := c.create(ctx, http.MethodPost, "/providers", map[string]any{
+		"name": "sipp", "type": "sip", "gateway_flag": 8, "service_flag": 1,
+		"host": "127.0.0.1", "port": b.sippPort,
+		"settings": fmt.Sprintf(`{"cps": %d, "channels": %d, "transport": "udp"}`, providerCPS, channels),
+		"weight":   1, "active": 1,
+	}, "provider_id")
+	if err != nil {
+		return 0, 0, err
+	}
+	recID, err := c.create(ctx, http.MethodPost, "/messages/recordings", map[string]any{"name": "bench tone", "description": "dialerbench"}, "recording_id")
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := c.do(ctx, http.MethodPut, fmt.Sprintf("/messages/recordings/%d/media", recID), telephonyWAV(b.opt.recording), "audio/wav", nil); err != nil {
+		return 0, 0, err
+	}
+	progID, err := c.create(ctx, http.MethodPost, "/programs/voicemessage", map[string]any{"name": "bench voicemessage", "recording_id": recID}, "program_id")
+	if err != nil {
+		return 0, 0, err
+	}
+	groupID, err := c.create(ctx, http.MethodPost, "/groups", map[string]any{"name": "bench contacts"}, "group_id")
+	if err != nil {
+		return 0, 0, err
+	}
+	var csv strings.Builder
+	csv.WriteString("phone,first_name\n")
+	for i, num := range numbers {
+		fmt.Fprintf(&csv, "%s,c%d\n", num, i)
+	}
+	var imp struct {
+		Imported int `json:"imported"`
+		Existing int `json:"existing"`
+		Failed   int `json:"failed"`
+		Errors   []struct {
+			Line   int    `json:"line"`
+			Field  string `json:"field"`
+			Reason string `json:"reason"`
+		} `json:"errors"`
+	}
+	t0 := time.Now()
+	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/groups/%d/csv", groupID), []byte(csv.String()), "text/csv", &imp); err != nil {
+		return 0, 0, err
+	}
+	importTime := time.Since(t0)
+	if imp.Imported != len(numbers) {
+		return 0, 0, fmt.Errorf("CSV import: %d of %d contacts imported (%d existing, %d failed; first errors %+v)",
+			imp.Imported, len(numbers), imp.Existing, imp.Failed, imp.Errors[:min(3, len(imp.Errors))])
+	}
+	campID, err := c.create(ctx, http.MethodPost, "/campaigns", map[string]any{
+		"program_id": progID, "group_id": groupID, "cpm": b.opt.cpm, "try_allowed": 1, "retry_delay": 0,
+	}, "campaign_id")
+	if err != nil {
+		return 0, 0, err
+	}
+	return campID, importTime, nil
+}
+
+// probe GETs the campaign every apiInterval until it has completed,
+// returning the request latencies (ms), the errors, when completion was
+// seen and the last answer.
+func (b *bench) probe(ctx context.Context, id int64, start time.Time, n int) ([]float64, int, time.Time, campaign, error) {
+	deadline := start.Add(2*b.opt.duration + 2*time.Minute)
+	path := "/campaigns/" + strconv.FormatInt(id, 10)
+	lat := make([]float64, 0, int(b.opt.duration/b.opt.apiInterval)*2)
+	errs := 0
+	var last campaign
+	t := time.NewTicker(b.opt.apiInterval)
+	defer t.Stop()
+	nextLog := start.Add(15 * time.Second)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, 0, time.Time{}, last, errInterrupted
+		case <-t.C:
+		}
+		if b.dialerd.exited() {
+			return nil, 0, time.Time{}, last, fmt.Errorf("dialerd exited while dialing (%v): %s", b.dialerd.err, tail(b.path("dialerd.log"), 2000))
+		}
+		var c campaign
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		t0 := time.Now()
+		err := b.api.do(rctx, http.MethodGet, path, nil, "", &c)
+		d := time.Since(t0)
+		cancel()
+		if err != nil {
+			errs++
+			b.logf("GET %s: %v", path, err)
+		} else {
+			lat = append(lat, ms(d))
+			last = c
+		}
+		now := time.Now()
+		if err == nil && c.Status == "completed" {
+			return lat, errs, now, last, nil
+		}
+		if now.After(nextLog) {
+			b.logf("dialing: %+v", last.Counters)
+			nextLog = now.Add(15 * time.Second)
+		}
+		if now.After(deadline) {
+			return nil, 0, time.Time{}, last, fmt.Errorf("campaign not completed %s after its start: %+v", deadline.Sub(start), last.Counters)
+		}
+	}
+}
+
+// verify checks that every contact was called exactly once: SIPp's
+// INVITEs by number and Call-ID, the campaign's transmissions and their
+// spools by call UUID. It returns the INVITEs in arrival order.
+func (b *bench) verify(ctx context.Context, campaignID int64, numbers []string, cc counters) (verdict, []invite, error) {
+	v := verdict{Contacts: len(numbers), Counters: cc}
+	v.SIPpExit = "still running"
+	if b.sipp.exited() {
+		v.SIPpExit = "exit 0"
+		if b.sipp.err != nil {
+			v.SIPpExit = b.sipp.err.Error()
+		}
+	}
+	v.SIPpSuccessful, v.SIPpFailed = sippCounts(b.path("sipp.out"))
+
+	f, err := os.Open(b.path("sipp-messages.log"))
+	if err != nil {
+		return v, nil, err
+	}
+	tr, err := parseTrace(f, time.Local)
+	f.Close()
+	if err != nil {
+		return v, nil, fmt.Errorf("SIPp message log: %w", err)
+	}
+	v.Invites, v.Retransmissions = len(tr.invites), tr.retransmissions
+	byNumber := map[string]int{}
+	byCallID := map[string]bool{}
+	for _, inv := range tr.invites {
+		byNumber[inv.user]++
+		byCallID[inv.callID] = true
+	}
+	want := map[string]bool{}
+	for _, num := range numbers {
+		want[num] = true
+		switch byNumber[num] {
+		case 0:
+			v.NotInvited++
+			v.example("not invited: " + num)
+		case 1:
+		default:
+			v.InvitedTwice++
+			v.example(fmt.Sprintf("%s invited %d times", num, byNumber[num]))
+		}
+	}
+	for num := range byNumber {
+		if !want[num] {
+			v.Unknown++
+			v.example("INVITE to unknown number " + num)
+		}
+	}
+	v.InvitedNumbers = len(byNumber)
+
+	// The API's side: every transmission completed once, one spool each.
+	var txs []transmission
+	for page := 1; ; page++ {
+		var batch []transmission
+		path := fmt.Sprintf("/transmissions?campaign_id=%d&per_page=1000&page=%d", campaignID, page)
+		if err := b.api.do(ctx, http.MethodGet, path, nil, "", &batch); err != nil {
+			return v, nil, err
+		}
+		txs = append(txs, batch...)
+		if len(batch) < 1000 {
+			break
+		}
+	}
+	v.Transmissions = len(txs)
+	spools := make([][]spool, len(txs))
+	errs := make([]error, len(txs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 4 {
+		wg.Go(func() {
+			for i := range next {
+				errs[i] = b.api.do(ctx, http.MethodGet, fmt.Sprintf("/transmissions/%d/detail", txs[i].ID), nil, "", &spools[i])
+			}
+		})
+	}
+	for i := range txs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return v, nil, err
+	}
+	seenUUID := map[string]bool{}
+	for i, t := range txs {
+		if t.Status != "completed" {
+			v.NotCompleted++
+			v.example(fmt.Sprintf("transmission %d is %s (%s)", t.ID, t.Status, t.Response))
+		}
+		if t.TryDone != 1 {
+			v.TriesNotOne++
+			v.example(fmt.Sprintf("transmission %d try_done %d", t.ID, t.TryDone))
+		}
+		v.Spools += len(spools[i])
+		switch len(spools[i]) {
+		case 0:
+			v.TransmissionsNo++
+		case 1:
+		default:
+			v.TransmissionsMulti++
+			v.example(fmt.Sprintf("transmission %d has %d spools", t.ID, len(spools[i])))
+		}
+		for _, s := range spools[i] {
+			seenUUID[s.CallUUID] = true
+			if !byCallID[s.CallUUID] {
+				v.SpoolsNotInvited++
+				v.example(fmt.Sprintf("spool %d (%s) never reached SIPp", s.ID, s.CallUUID))
+			}
+		}
+	}
+	for id := range byCallID {
+		if !seenUUID[id] {
+			v.InvitesWithoutSpool++
+			v.example("INVITE " + id + " has no spool")
+		}
+	}
+	v.Lost = max(v.NotInvited, len(numbers)-v.Transmissions) + v.TransmissionsNo + v.NotCompleted
+	v.Doubled = v.InvitedTwice + v.TransmissionsMulti + v.InvitesWithoutSpool
+	return v, tr.invites, nil
+}
+
+func (v *verdict) example(s string) {
+	if len(v.Examples) < 20 {
+		v.Examples = append(v.Examples, s)
+	}
+}
+
+// sippCounts reads the cumulative successful and failed calls from the
+// last statistics screen SIPp printed.
+func sippCounts(path string) (ok, failed int) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0
+	}
+	re := regexp.MustCompile(`(?m)^\s*(Successful|Failed) call\s*\|\s*\d+\s*\|\s*(\d+)`)
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		n, _ := strconv.Atoi(m[2])
+		if m[1] == "Successful" {
+			ok = n
+		} else {
+			failed = n
+		}
+	}
+	return ok, failed
+}
+
+func sippVersion(bin string) string {
+	out, _ := exec.Command(bin, "-v").CombinedOutput()
+	for line := range strings.Lines(string(out)) {
+		if i := strings.Index(line, "SIPp v"); i >= 0 {
+			return strings.TrimSpace(line[i:])
+		}
+	}
+	return "unknown"
+}
+
+// tail is the end of a log file, for error messages.
+func tail(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	if len(data) > n {
+		data = data[len(data)-n:]
+	}
+	return string(data)
+}
