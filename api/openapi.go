@@ -39,6 +39,9 @@ type routeDoc struct {
 	req, resp    any
 }
 
+// notImplemented as a route's response documents a 501, not a 200.
+type notImplemented struct{}
+
 // Credentials a route needs, for readable routeDocs lines.
 const (
 	needsToken = true
@@ -68,7 +71,7 @@ func objectOf(pairs ...string) jsonSchema {
 
 // routeDocs documents every route; see the comment at the top of this file.
 func routeDocs() []routeDoc {
-	return []routeDoc{
+	return append([]routeDoc{
 		// Service.
 		{"GET", "/healthz", "Service", "Liveness: the process answers", noToken, nil, objectOf("status", "string")},
 		{"GET", "/readyz", "Service", "Readiness: the store and gateways answer", noToken, nil,
@@ -218,7 +221,7 @@ func routeDocs() []routeDoc {
 		{"PUT", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (fields sent; a masked or absent secret is kept); disabling a FreeSWITCH profile drains its node", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"PATCH", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (same as PUT)", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"DELETE", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Delete a PBX profile; a FreeSWITCH node drains", needsToken, nil, pbxDeletedAnswer{}},
-	}
+	}, unbuiltDocs()...)
 }
 
 // docDrift compares served routes with docs: missing are served routes
@@ -352,6 +355,9 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 		ok["content"] = b.content(d.resp)
 	}
 	op["responses"] = map[string]any{"200": ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
+	if _, ok := d.resp.(notImplemented); ok {
+		op["responses"] = map[string]any{"501": map[string]any{"description": "Not implemented yet"}}
+	}
 	if d.auth {
 		op["security"] = []any{map[string]any{"bearer": []string{}}}
 	} else {
