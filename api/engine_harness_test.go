@@ -29,11 +29,25 @@ type engineEnv struct {
 	tenant string
 }
 
-func newEngineEnv(t *testing.T) *engineEnv {
+// engineParts is a bootstrapped store with a spool engine running on a fake
+// clock through an in-memory gateway; they stop when the test ends.
+type engineParts struct {
+	db     *store.DB
+	path   string
+	tenant string
+	es     *store.EngineStore
+	clk    *dialertest.Clock
+	gw     *memgateway.Gateway
+	eng    *dialer.Engine
+}
+
+// startEngineParts starts them; events, when not nil, receives the
+// engine's events.
+func startEngineParts(t *testing.T, script memgateway.Script, events dialer.Publisher) engineParts {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "dialerd.db")
-	db, err := store.Open(ctx, path)
+	p := engineParts{path: filepath.Join(t.TempDir(), "dialerd.db")}
+	db, err := store.Open(ctx, p.path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,26 +62,33 @@ func newEngineEnv(t *testing.T) *engineEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := store.NewEngineStore(db)
-	clk := dialertest.NewClock(time.Date(2025, 3, 5, 12, 0, 0, 0, time.UTC))
-	gw := memgateway.New(clk, memgateway.Script{Kind: memgateway.Answer, Ring: time.Second, Talk: 5 * time.Second, DTMF: "7"})
+	p.db, p.tenant, p.es = db, tenant.ID, store.NewEngineStore(db)
+	p.clk = dialertest.NewClock(time.Date(2025, 3, 5, 12, 0, 0, 0, time.UTC))
+	p.gw = memgateway.New(p.clk, script)
 	cfg := dialer.DefaultEngineConfig()
 	cfg.SendWait = 2 * time.Second
-	eng, err := dialer.NewEngine(cfg, dialer.EngineDeps{Store: es, Routes: es, Gateway: gw, Clock: clk})
+	p.eng, err = dialer.NewEngine(cfg, dialer.EngineDeps{Store: p.es, Routes: p.es, Gateway: p.gw, Clock: p.clk, Events: events})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.SetSettled(func() bool { return eng.Tasks() == int64(clk.Blocked()) })
-	if err := eng.Start(ctx); err != nil {
+	p.clk.SetSettled(func() bool { return p.eng.Tasks() == int64(p.clk.Blocked()) })
+	if err := p.eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		stopped, cancel := context.WithCancel(ctx)
 		cancel()
-		_ = eng.Stop(stopped)
-		es.Close()
+		_ = p.eng.Stop(stopped)
+		p.es.Close()
 		db.Close()
 	})
+	return p
+}
+
+func newEngineEnv(t *testing.T) *engineEnv {
+	t.Helper()
+	p := startEngineParts(t, memgateway.Script{Kind: memgateway.Answer, Ring: time.Second, Talk: 5 * time.Second, DTMF: "7"}, nil)
+	db, es, eng, clk, gw, path, tenant := p.db, p.es, p.eng, p.clk, p.gw, p.path, p.tenant
 	apiClock := &testClock{now: time.Now()}
 	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10, PasswordCost: bcrypt.MinCost, Now: apiClock.Now},
 		slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -80,8 +101,8 @@ func newEngineEnv(t *testing.T) *engineEnv {
 	t.Cleanup(hs.Close)
 	e := &env{t: t, srv: srv, http: hs, db: db, clock: apiClock}
 	e.admin = e.login("admin", adminPassword)
-	ee := &engineEnv{env: e, es: es, eng: eng, clk: clk, gw: gw, f: dialertest.NewFixtures(t, path), tenant: tenant.ID}
-	ee.f.Provider(tenant.ID, 1, "trunk", dialer.ServiceVoice, 10, 0, "")
+	ee := &engineEnv{env: e, es: es, eng: eng, clk: clk, gw: gw, f: dialertest.NewFixtures(t, path), tenant: tenant}
+	ee.f.Provider(tenant, 1, "trunk", dialer.ServiceVoice, 10, 0, "")
 	return ee
 }
 

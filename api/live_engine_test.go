@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +21,6 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/dialer/dialertest"
 	"github.com/dialerd/dialerd/dialer/memgateway"
-	"github.com/dialerd/dialerd/store"
 	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -46,48 +44,13 @@ type liveEngineEnv struct {
 
 func newLiveEngineEnv(t *testing.T, live LiveConfig, script memgateway.Script) *liveEngineEnv {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "dialerd.db")
-	db, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := dialer.HashPassword(adminPassword, bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
-		t.Fatal(err)
-	}
-	tenant, err := db.DefaultTenant(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	es := store.NewEngineStore(db)
-	clk := dialertest.NewClock(time.Date(2025, 3, 5, 12, 0, 0, 0, time.UTC))
-	gw := memgateway.New(clk, script)
 	bus := dialer.NewBus()
 	// The tap subscribes before anything is published: it is the record of
 	// what the engine said, in the order it said it.
 	tap := newEventTap(bus)
-	cfg := dialer.DefaultEngineConfig()
-	cfg.SendWait = 2 * time.Second
-	eng, err := dialer.NewEngine(cfg, dialer.EngineDeps{Store: es, Routes: es, Gateway: gw, Clock: clk, Events: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk.SetSettled(func() bool { return eng.Tasks() == int64(clk.Blocked()) })
-	if err := eng.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopped, cancel := context.WithCancel(ctx)
-		cancel()
-		_ = eng.Stop(stopped)
-		tap.close()
-		es.Close()
-		db.Close()
-	})
+	t.Cleanup(tap.close)
+	p := startEngineParts(t, script, bus)
+	db, es, eng, clk, gw, path, tenant := p.db, p.es, p.eng, p.clk, p.gw, p.path, p.tenant
 	// One clock for the whole daemon, as in production: the server's
 	// (tokens, metrics' CPM window, progress pacing) is the engine's.
 	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10,
@@ -104,8 +67,8 @@ func newLiveEngineEnv(t *testing.T, live LiveConfig, script memgateway.Script) *
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 	e := &env{t: t, srv: srv, http: hs, db: db}
 	e.admin = e.login("admin", adminPassword)
-	ee := &engineEnv{env: e, es: es, eng: eng, clk: clk, gw: gw, f: dialertest.NewFixtures(t, path), tenant: tenant.ID}
-	provider := ee.f.Provider(tenant.ID, 1, "trunk", dialer.ServiceVoice, 10, 0, "")
+	ee := &engineEnv{env: e, es: es, eng: eng, clk: clk, gw: gw, f: dialertest.NewFixtures(t, path), tenant: tenant}
+	provider := ee.f.Provider(tenant, 1, "trunk", dialer.ServiceVoice, 10, 0, "")
 	return &liveEngineEnv{engineEnv: ee, ws: &liveEnv{env: e, bus: bus}, bus: bus, tap: tap, provider: provider, tick: time.Second}
 }
 
