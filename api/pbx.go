@@ -481,33 +481,35 @@ func (s *Server) pbxListQuery(c *gin.Context) (dialer.ListQuery, bool) {
 	return q, true
 }
 
-func (s *Server) getPBX(c *gin.Context) {
+// loadPBX reads the profile named by the path, in the caller's scope,
+// answering in the PBX envelope when it cannot.
+func (s *Server) loadPBX(c *gin.Context) (dialer.PBXProfile, bool) {
 	id, ok := s.pbxID(c)
 	if !ok {
-		return
+		return dialer.PBXProfile{}, false
 	}
 	p, err := s.deps.PBX.PBX(c.Request.Context(), actor(c).Scope(), id)
 	if err != nil {
 		s.pbxFail(c, err)
-		return
+		return p, false
 	}
-	s.pbxOK(c, http.StatusOK, pbxOut(p))
+	return p, true
+}
+
+func (s *Server) getPBX(c *gin.Context) {
+	if p, ok := s.loadPBX(c); ok {
+		s.pbxOK(c, http.StatusOK, pbxOut(p))
+	}
 }
 
 // updatePBX is PUT and PATCH: both change the fields sent and keep the
 // others, and a secret sent as the mask (or not sent) is kept.
 func (s *Server) updatePBX(c *gin.Context) {
-	id, ok := s.pbxID(c)
+	p, ok := s.loadPBX(c)
 	if !ok {
 		return
 	}
-	a := actor(c)
-	ctx := c.Request.Context()
-	p, err := s.deps.PBX.PBX(ctx, a.Scope(), id)
-	if err != nil {
-		s.pbxFail(c, err)
-		return
-	}
+	a, ctx, id := actor(c), c.Request.Context(), p.ID
 	var req pbxRequest
 	if !s.bindPBX(c, &req) {
 		return
@@ -526,7 +528,8 @@ func (s *Server) updatePBX(c *gin.Context) {
 		return
 	}
 	s.syncNode(ctx, a.TenantID, id)
-	if p, err = s.deps.PBX.PBX(ctx, a.Scope(), id); err != nil {
+	p, err := s.deps.PBX.PBX(ctx, a.Scope(), id)
+	if err != nil {
 		s.pbxFail(c, err)
 		return
 	}
@@ -534,17 +537,11 @@ func (s *Server) updatePBX(c *gin.Context) {
 }
 
 func (s *Server) deletePBX(c *gin.Context) {
-	id, ok := s.pbxID(c)
+	p, ok := s.loadPBX(c)
 	if !ok {
 		return
 	}
-	a := actor(c)
-	ctx := c.Request.Context()
-	p, err := s.deps.PBX.PBX(ctx, a.Scope(), id)
-	if err != nil {
-		s.pbxFail(c, err)
-		return
-	}
+	a, ctx, id := actor(c), c.Request.Context(), p.ID
 	if err := s.deps.PBX.DeletePBX(ctx, a.Scope(), id); err != nil {
 		s.pbxFail(c, err)
 		return
