@@ -173,14 +173,14 @@ func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
 	case errors.Is(gerr, ErrCallGone):
 		v = Verdict{Disposition: Retry, Cause: CauseRestart}
 	case gerr != nil:
-		v = ClassifyGatewayError()
-		refund = true // the gateway could not try: the try does not count
-		e.log.Warn("engine: gateway could not make an attempt", "transmission", it.TransmissionID, "err", gerr)
+		v = ClassifyError(gerr)
+		refund = v.Fault == FaultRoute // the route could not try: the try does not count
+		e.log.Warn("engine: gateway could not make an attempt", "transmission", it.TransmissionID, "fault", v.Fault.String(), "err", gerr)
 	default:
 		v = Classify(out)
 	}
 	if a.provider != nil {
-		if v.ProviderFault {
+		if v.Fault == FaultRoute {
 			e.providerFailed(a.provider, now)
 		} else {
 			a.provider.failures = 0
@@ -195,7 +195,7 @@ func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
 		status = TransmissionFailed
 		if it.TryDone < a.tryAllowed {
 			status, due = TransmissionPending, now.Add(a.retryDelay)
-			if v.ProviderFault {
+			if v.Fault == FaultRoute {
 				// The next provider can take it at once, and it keeps its
 				// place at the head of the queue.
 				due = now

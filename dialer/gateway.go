@@ -93,13 +93,25 @@ const (
 	ProgressRinging  ProgressKind = "ringing"
 	ProgressAnswered ProgressKind = "answered"
 	ProgressDTMF     ProgressKind = "dtmf"
+	// ProgressDelivered: the gateway read from the peer that the message
+	// got through (playback or speak complete, fax pages confirmed, the
+	// RTP sender sent the whole recording), before the call ends.
+	ProgressDelivered ProgressKind = "delivered"
 )
 
-// Progress is reported by a gateway while an attempt is live.
+// Progress is reported by a gateway while an attempt is live. The engine
+// makes ringing, answer and delivery durable as they happen (within the
+// store writer's next group commit), so a crash cannot make an answered
+// call look unanswered.
 type Progress struct {
 	Kind  ProgressKind
 	At    time.Time
 	Digit string // ProgressDTMF: one of 0-9 * # A-D
+	// Dialog is what the gateway needs to end the call from another
+	// process after a crash (ProgressAnswered; the SIP gateway's dialog:
+	// Call-ID, tags, CSeq, remote target, route set, transport). It is
+	// stored with the answer and handed back in RecoverSpool.Dialog.
+	Dialog []byte
 }
 
 // Outcome is how an attempt ended, in the terms of the network.
@@ -112,6 +124,16 @@ type Outcome struct {
 
 	Start, Connect, End time.Time // Connect is zero when never answered
 	Billsec             int
+
+	// Delivered is set only when the gateway read from the peer that the
+	// message got through: FreeSWITCH's execute-complete of playback or
+	// speak, its fax result, the RTP sender having sent the whole
+	// recording, an SMTP 2xx, a delivery report. An answered call that is
+	// not Delivered failed, with Failure saying why.
+	Delivered bool
+	// Failure is the cause when the call was answered but not delivered:
+	// CauseMediaError, CauseFaxFailed, CauseMessageCut, CauseNotDelivered.
+	Failure string
 
 	// Results are what the attempt produced, in order (dtmf digits, …).
 	Results []Result
@@ -160,3 +182,62 @@ type Reattacher interface {
 
 // ErrCallGone is returned by Reattach for a call that no longer exists.
 var ErrCallGone = errors.New("call no longer exists")
+
+// ErrCallUnknown is returned by Recover when the gateway cannot tell now
+// whether the call exists (its node is unreachable). The engine keeps the
+// spool in flight, never redials it, and asks again until the call must be
+// over (ring timeout plus maximum duration); then it closes the spool from
+// what the store knew.
+var ErrCallUnknown = errors.New("the gateway cannot tell whether the call exists")
+
+// Placer is implemented by gateways that choose where an attempt goes. The
+// engine calls Place on its loop, before the write-ahead commit, so it must
+// not wait on the network: it picks the FreeSWITCH node (returned in
+// Route.Node, which the spool records for recovery) and refuses a route it
+// knows is down with a RouteFault, so nothing is spent on it.
+type Placer interface {
+	Place(a Attempt) (Route, error)
+}
+
+// AttemptChecker is a gateway's own validation of an attempt: the route's
+// fields it would dial with and the content it would carry. It does no I/O
+// but may look at local files. The API calls it when a provider, program or
+// message is written, so what the gateway cannot carry is refused there; the
+// error is a ContentFault naming the field.
+type AttemptChecker interface {
+	CheckAttempt(a Attempt) error
+}
+
+// RecoverSpool is an attempt a previous process left open, with what the
+// store knew of its progress.
+type RecoverSpool struct {
+	Attempt Attempt // CallUUID, Provider (Gateway, Node, …), Program, Phone
+	Spooled time.Time
+	// Ringing, Answered and Delivered are when each was recorded; zero
+	// when it was not.
+	Ringing, Answered, Delivered time.Time
+	Dialog                       []byte // from ProgressAnswered
+}
+
+// Recoverer finds again, through the gateway that placed it, a call that a
+// previous process started. Recover returns:
+//   - the call's outcome, when the call was live and has been followed to
+//     its end, or when the gateway kept a record of how it ended;
+//   - ErrCallGone when the call is over and nothing is known of its end:
+//     the engine closes the spool from what the store knew;
+//   - ErrCallUnknown when the gateway cannot tell now.
+//
+// A gateway that cannot continue a live call it finds (the SIP gateway:
+// the process that held the dialog is gone) ends it (BYE, CANCEL) and
+// returns ErrCallGone, so no callee is left connected.
+type Recoverer interface {
+	Recover(ctx context.Context, s RecoverSpool, progress func(Progress)) (Outcome, error)
+}
+
+// RouteUp tells the engine that a route was seen healthy (a FreeSWITCH node
+// reconnected, a trunk answered): its back-off ends at once. ProviderID 0
+// with a Node means every provider on that node.
+type RouteUp struct {
+	ProviderID int64
+	Node       string
+}

@@ -31,37 +31,61 @@ func (d Disposition) String() string {
 type Verdict struct {
 	Disposition Disposition
 	// Cause is the Q.850 cause name as FreeSWITCH spells it, after the SIP
-	// code is taken into account; it becomes the spool's response.
+	// code is taken into account, or one of this package's Cause*
+	// constants; it becomes the spool's response.
 	Cause string
 	// Invalid marks a final failure of the number itself: the transmission
 	// ends as invalid rather than failed.
 	Invalid bool
-	// ProviderFault blames the provider rather than the callee: it is
-	// skipped for a back-off period and the retry goes elsewhere at once.
-	ProviderFault bool
+	// Fault says whom the failure is charged to (FaultNone when completed):
+	// see Fault for what each means to the engine.
+	Fault Fault
+	// Field names what to fix for a content fault.
+	Field string
 }
 
-// Causes the engine writes itself.
+// Causes the engine or a gateway writes for what the network has no
+// Q.850 name for.
 const (
 	// CauseRestart closes an attempt that recovery found without a live
-	// call: the daemon stopped before it learnt how the call ended.
+	// call and without an answer on record: the daemon stopped before it
+	// learnt how the call ended. It is retried if tries remain.
 	CauseRestart = "restart"
-	// CauseGatewayError closes an attempt the gateway could not make at all.
-	CauseGatewayError = "GATEWAY_ERROR"
+	// CauseAnsweredBeforeRestart closes an attempt whose answer is on
+	// record but whose end and delivery are not: the callee was reached,
+	// so it is never dialled again by itself.
+	CauseAnsweredBeforeRestart = "ANSWERED_BEFORE_RESTART"
 	// CauseInvalidNumber closes a transmission whose contact has no
 	// number (or address) the gateway could use; nothing is dialled.
 	CauseInvalidNumber = "INVALID_NUMBER_FORMAT"
+
+	// Answered, but the message did not get through (Outcome.Failure).
+
+	// CauseMediaError: the recording, document or text could not be
+	// played or sent (file not found, speak failed). The content's.
+	CauseMediaError = "MEDIA_ERROR"
+	// CauseFaxFailed: the fax session failed (negotiation, line); the
+	// fax result code is in the results. Retried.
+	CauseFaxFailed = "FAX_FAILED"
+	// CauseMessageCut: we ended the call before the whole message was
+	// played (shutdown grace, maximum duration).
+	CauseMessageCut = "MESSAGE_CUT"
+	// CauseNotDelivered: the callee hung up before the message ended, or
+	// the gateway could not read delivery.
+	CauseNotDelivered = "NOT_DELIVERED"
 )
 
 type causeRule struct {
-	disp     Disposition
-	invalid  bool
-	provider bool
+	disp    Disposition
+	invalid bool
+	fault   Fault
 }
 
 // causeRules maps a Q.850 cause, as FreeSWITCH names it, to what it means
-// for a call that was not answered. Answered calls are completed whatever
-// the hangup cause; causes not listed are retried, which try_allowed bounds.
+// for a call that was not answered, and each of this package's causes to
+// what it means. Causes not listed are the callee's and retried, which
+// try_allowed bounds. This is the one table: gateways report what the
+// network said, and the engine acts on this table's reading of it.
 var causeRules = map[string]causeRule{
 	// The callee or their phone: try again later.
 	"NORMAL_CLEARING":          {disp: Retry}, // unanswered yet "normal": the far end gave up ringing
@@ -86,15 +110,30 @@ var causeRules = map[string]causeRule{
 
 	// The provider or the network between: back the provider off, route
 	// the retry elsewhere.
-	"NORMAL_CIRCUIT_CONGESTION": {disp: Retry, provider: true},
-	"SWITCH_CONGESTION":         {disp: Retry, provider: true},
-	"NETWORK_OUT_OF_ORDER":      {disp: Retry, provider: true},
-	"REQUESTED_CHAN_UNAVAIL":    {disp: Retry, provider: true},
-	"SERVICE_UNAVAILABLE":       {disp: Retry, provider: true},
-	"EXCHANGE_ROUTING_ERROR":    {disp: Retry, provider: true},
-	"GATEWAY_DOWN":              {disp: Retry, provider: true},
-	"BEARERCAPABILITY_NOTAVAIL": {disp: Retry, provider: true},
-	CauseGatewayError:           {disp: Retry, provider: true},
+	"NORMAL_CIRCUIT_CONGESTION": {disp: Retry, fault: FaultRoute},
+	"SWITCH_CONGESTION":         {disp: Retry, fault: FaultRoute},
+	"NETWORK_OUT_OF_ORDER":      {disp: Retry, fault: FaultRoute},
+	"REQUESTED_CHAN_UNAVAIL":    {disp: Retry, fault: FaultRoute},
+	"SERVICE_UNAVAILABLE":       {disp: Retry, fault: FaultRoute},
+	"EXCHANGE_ROUTING_ERROR":    {disp: Retry, fault: FaultRoute},
+	"GATEWAY_DOWN":              {disp: Retry, fault: FaultRoute},
+	"BEARERCAPABILITY_NOTAVAIL": {disp: Retry, fault: FaultRoute},
+	CauseGatewayError:           {disp: Retry, fault: FaultRoute},
+	CauseAuthFailed:             {disp: Retry, fault: FaultRoute},
+
+	// Configuration or content no route can carry: fail final, block the
+	// campaign, blame no route.
+	CauseContentError:  {disp: Final, fault: FaultContent},
+	CauseNotConfigured: {disp: Final, fault: FaultContent},
+	CauseMediaError:    {disp: Final, fault: FaultContent},
+
+	// Answered but not delivered. The callee was reached: only a failed
+	// fax is tried again by itself.
+	CauseFaxFailed:             {disp: Retry},
+	CauseMessageCut:            {disp: Final},
+	CauseNotDelivered:          {disp: Final},
+	CauseAnsweredBeforeRestart: {disp: Final},
+	CauseRestart:               {disp: Retry},
 
 	// The number cannot be reached as written: the transmission is invalid.
 	"UNALLOCATED_NUMBER":    {disp: Final, invalid: true},
@@ -124,12 +163,12 @@ var causeRules = map[string]causeRule{
 // answer.
 var sipCauses = map[int]string{
 	400: "NORMAL_TEMPORARY_FAILURE",
-	401: "SERVICE_UNAVAILABLE", // the trunk refused our credentials: the provider's fault
+	401: CauseAuthFailed, // the trunk refused our credentials: the route's fault
 	402: "CALL_REJECTED",
 	403: "CALL_REJECTED",
 	404: "UNALLOCATED_NUMBER",
 	405: "SERVICE_UNAVAILABLE",
-	407: "SERVICE_UNAVAILABLE",
+	407: CauseAuthFailed,
 	408: "NO_ANSWER",
 	410: "NUMBER_CHANGED",
 	413: "INVALID_NUMBER_FORMAT",
@@ -159,8 +198,10 @@ var sipCauses = map[int]string{
 	606: "INCOMPATIBLE_DESTINATION",
 }
 
-// sipCause is the cause of a final SIP code the table does not list, by class.
-func sipCause(code int) string {
+// SIPCause is the cause a final SIP response means, by the table above or
+// by class for a code it does not list. It is the one SIP mapping: the SIP
+// gateway uses it too.
+func SIPCause(code int) string {
 	if c, ok := sipCauses[code]; ok {
 		return c
 	}
@@ -174,33 +215,61 @@ func sipCause(code int) string {
 	}
 }
 
-// Classify reads an attempt's outcome. An answered call is completed; an
-// unanswered one is judged by its SIP code when the gateway reported one
-// (it is more precise: FreeSWITCH reports 503 as NORMAL_TEMPORARY_FAILURE),
-// else by its Q.850 cause.
+// Classify reads an attempt's outcome. An answered call is completed only
+// when the gateway read delivery from the peer (Outcome.Delivered); else it
+// failed with Outcome.Failure (CauseNotDelivered when the gateway gave
+// none), and the table decides the rest. An unanswered call is judged by
+// its SIP code when the gateway reported one (it is more precise:
+// FreeSWITCH reports 503 as NORMAL_TEMPORARY_FAILURE), else by its Q.850
+// cause. A 487 answering our own CANCEL keeps the gateway's cause (the ring
+// timeout is NO_ANSWER on every gateway).
 func Classify(o Outcome) Verdict {
 	cause := strings.ToUpper(strings.TrimSpace(o.Cause))
 	if !o.Connect.IsZero() {
-		if cause == "" {
-			cause = "NORMAL_CLEARING"
+		if o.Delivered {
+			if cause == "" {
+				cause = "NORMAL_CLEARING"
+			}
+			return Verdict{Disposition: Completed, Cause: cause}
 		}
-		return Verdict{Disposition: Completed, Cause: cause}
+		failure := strings.ToUpper(strings.TrimSpace(o.Failure))
+		if failure == "" {
+			failure = CauseNotDelivered
+		}
+		return verdictOf(failure, "")
 	}
-	if o.SIPCode >= 300 {
-		cause = sipCause(o.SIPCode)
+	if o.SIPCode >= 300 && !(o.SIPCode == 487 && cause != "") {
+		cause = SIPCause(o.SIPCode)
 	}
 	if cause == "" {
 		cause = "NORMAL_UNSPECIFIED"
 	}
+	return verdictOf(cause, "")
+}
+
+func verdictOf(cause, field string) Verdict {
 	r, ok := causeRules[cause]
 	if !ok {
 		r = causeRule{disp: Retry}
 	}
-	return Verdict{Disposition: r.disp, Cause: cause, Invalid: r.invalid, ProviderFault: r.provider}
+	f := r.fault
+	if f == FaultNone {
+		f = FaultCallee
+	}
+	return Verdict{Disposition: r.disp, Cause: cause, Invalid: r.invalid, Fault: f, Field: field}
 }
 
-// ClassifyGatewayError is the verdict on an attempt the gateway could not
-// make at all (Deliver returned an error): the provider is at fault.
-func ClassifyGatewayError() Verdict {
-	return Verdict{Disposition: Retry, Cause: CauseGatewayError, ProviderFault: true}
+// ClassifyError is the verdict on an attempt the gateway could not make
+// (Deliver or Place returned an error): by the error's fault (FaultOf). A
+// route fault is retried elsewhere without spending the try; a content
+// fault fails final and names its field.
+func ClassifyError(err error) Verdict {
+	fe := FaultOf(err)
+	switch fe.Fault {
+	case FaultContent:
+		return Verdict{Disposition: Final, Cause: fe.Cause, Fault: FaultContent, Field: fe.Field}
+	case FaultRoute:
+		return Verdict{Disposition: Retry, Cause: fe.Cause, Fault: FaultRoute}
+	}
+	return verdictOf(fe.Cause, fe.Field)
 }

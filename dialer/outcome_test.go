@@ -1,6 +1,8 @@
 package dialer
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -15,10 +17,10 @@ func TestClassify(t *testing.T) {
 		invalid  bool
 		provider bool
 	}{
-		{"answered, normal clearing", Outcome{Cause: "NORMAL_CLEARING", Connect: answered}, Completed, "NORMAL_CLEARING", false, false},
-		{"answered, no cause", Outcome{Connect: answered}, Completed, "NORMAL_CLEARING", false, false},
-		{"answered wins over a late failure cause", Outcome{Cause: "MEDIA_TIMEOUT", Connect: answered}, Completed, "MEDIA_TIMEOUT", false, false},
-		{"answered wins over a SIP code", Outcome{Cause: "NORMAL_CLEARING", SIPCode: 486, Connect: answered}, Completed, "NORMAL_CLEARING", false, false},
+		{"answered, normal clearing", Outcome{Cause: "NORMAL_CLEARING", Connect: answered, Delivered: true}, Completed, "NORMAL_CLEARING", false, false},
+		{"answered, no cause", Outcome{Connect: answered, Delivered: true}, Completed, "NORMAL_CLEARING", false, false},
+		{"answered wins over a late failure cause", Outcome{Cause: "MEDIA_TIMEOUT", Connect: answered, Delivered: true}, Completed, "MEDIA_TIMEOUT", false, false},
+		{"answered wins over a SIP code", Outcome{Cause: "NORMAL_CLEARING", SIPCode: 486, Connect: answered, Delivered: true}, Completed, "NORMAL_CLEARING", false, false},
 		{"unanswered normal clearing", Outcome{Cause: "NORMAL_CLEARING"}, Retry, "NORMAL_CLEARING", false, false},
 		{"busy", Outcome{Cause: "USER_BUSY"}, Retry, "USER_BUSY", false, false},
 		{"lower case cause", Outcome{Cause: " user_busy "}, Retry, "USER_BUSY", false, false},
@@ -47,7 +49,13 @@ func TestClassify(t *testing.T) {
 		{"SIP 603", Outcome{SIPCode: 603}, Final, "CALL_REJECTED", false, false},
 		{"SIP 503 over FreeSWITCH's cause", Outcome{SIPCode: 503, Cause: "NORMAL_TEMPORARY_FAILURE"}, Retry, "NORMAL_CIRCUIT_CONGESTION", false, true},
 		{"SIP 502", Outcome{SIPCode: 502}, Retry, "NETWORK_OUT_OF_ORDER", false, true},
-		{"SIP 407 is the trunk's credentials", Outcome{SIPCode: 407}, Retry, "SERVICE_UNAVAILABLE", false, true},
+		{"SIP 407 is the trunk's credentials", Outcome{SIPCode: 407}, Retry, CauseAuthFailed, false, true},
+		{"SIP 401 is the trunk's credentials", Outcome{SIPCode: 401}, Retry, CauseAuthFailed, false, true},
+		{"487 to our CANCEL at the ring timeout keeps NO_ANSWER", Outcome{SIPCode: 487, Cause: "NO_ANSWER"}, Retry, "NO_ANSWER", false, false},
+		{"answered, not delivered, no reason", Outcome{Connect: answered, Cause: "NORMAL_CLEARING"}, Final, CauseNotDelivered, false, false},
+		{"answered, file not found", Outcome{Connect: answered, Failure: CauseMediaError}, Final, CauseMediaError, false, false},
+		{"answered, fax failed retries", Outcome{Connect: answered, Failure: CauseFaxFailed}, Retry, CauseFaxFailed, false, false},
+		{"answered, message cut", Outcome{Connect: answered, Failure: CauseMessageCut}, Final, CauseMessageCut, false, false},
 		{"SIP 487", Outcome{SIPCode: 487}, Retry, "ORIGINATOR_CANCEL", false, false},
 		{"unlisted 5xx blames the provider", Outcome{SIPCode: 599}, Retry, "NETWORK_OUT_OF_ORDER", false, true},
 		{"unlisted 6xx is final", Outcome{SIPCode: 699}, Final, "CALL_REJECTED", false, false},
@@ -57,7 +65,7 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := Classify(tt.o)
-			if v.Disposition != tt.want || v.Cause != tt.cause || v.Invalid != tt.invalid || v.ProviderFault != tt.provider {
+			if v.Disposition != tt.want || v.Cause != tt.cause || v.Invalid != tt.invalid || (v.Fault == FaultRoute) != tt.provider {
 				t.Errorf("Classify(%+v) = %+v; want %v %s invalid=%v provider=%v", tt.o, v, tt.want, tt.cause, tt.invalid, tt.provider)
 			}
 		})
@@ -77,9 +85,49 @@ func TestSIPCausesAreKnown(t *testing.T) {
 	}
 }
 
-func TestClassifyGatewayError(t *testing.T) {
-	v := ClassifyGatewayError()
-	if v.Disposition != Retry || !v.ProviderFault || v.Cause != CauseGatewayError {
-		t.Fatalf("got %+v", v)
+func TestFaultOfEveryVerdict(t *testing.T) {
+	answered := time.Unix(1000, 0)
+	tests := []struct {
+		name  string
+		o     Outcome
+		fault Fault
+	}{
+		{"delivered", Outcome{Connect: answered, Delivered: true}, FaultNone},
+		{"busy is the callee's", Outcome{Cause: "USER_BUSY"}, FaultCallee},
+		{"congestion is the route's", Outcome{SIPCode: 503}, FaultRoute},
+		{"media error is the content's", Outcome{Connect: answered, Failure: CauseMediaError}, FaultContent},
+		{"cut message is the callee's", Outcome{Connect: answered, Failure: CauseMessageCut}, FaultCallee},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if v := Classify(tt.o); v.Fault != tt.fault {
+				t.Fatalf("Classify(%+v).Fault = %v; want %v", tt.o, v.Fault, tt.fault)
+			}
+		})
+	}
+}
+
+func TestClassifyError(t *testing.T) {
+	tests := []struct {
+		name  string
+		err   error
+		disp  Disposition
+		cause string
+		fault Fault
+		field string
+	}{
+		{"plain error is the route's", errors.New("boom"), Retry, CauseGatewayError, FaultRoute, ""},
+		{"route fault keeps its cause", RouteFault("NETWORK_OUT_OF_ORDER", errors.New("x")), Retry, "NETWORK_OUT_OF_ORDER", FaultRoute, ""},
+		{"wrapped route fault", fmt.Errorf("node a: %w", RouteFault("", errors.New("x"))), Retry, CauseGatewayError, FaultRoute, ""},
+		{"content fault names its field", ContentFault("text", errors.New("bad")), Final, CauseContentError, FaultContent, "text"},
+		{"not configured", &FaultError{Fault: FaultContent, Cause: CauseNotConfigured, Field: "sip.listen"}, Final, CauseNotConfigured, FaultContent, "sip.listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := ClassifyError(tt.err)
+			if v.Disposition != tt.disp || v.Cause != tt.cause || v.Fault != tt.fault || v.Field != tt.field {
+				t.Fatalf("ClassifyError(%v) = %+v", tt.err, v)
+			}
+		})
 	}
 }

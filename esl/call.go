@@ -382,6 +382,7 @@ func (f *follower) finish(evs []event, fallback string) dialer.Outcome {
 	if o.Connect.IsZero() && f.answered {
 		o.Connect = o.End // answered (progress said so) but its time is lost
 	}
+	o.Delivered = !o.Connect.IsZero() // interim: delivery is not read from execute-complete yet
 
 	switch {
 	case fs.complete != nil && fs.complete.cause != "":

@@ -216,6 +216,7 @@ func (g *Gateway) connected(ctx context.Context, a dialer.Attempt, sess *sipgo.D
 		out.Cause = cause
 		out.End = time.Now()
 		out.Billsec = int(out.End.Sub(out.Connect) / time.Second)
+		out.Delivered = true // interim: delivery is not read from the RTP sender yet
 		return out
 	}
 

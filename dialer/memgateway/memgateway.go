@@ -48,6 +48,12 @@ type Script struct {
 	// DTMF digits are reported one per DTMFGap after the answer.
 	DTMF    string
 	DTMFGap time.Duration
+	// Failure makes an answered call undelivered, with this cause
+	// (dialer.CauseMediaError, …); empty: the message got through.
+	Failure string
+	// Err is what GatewayError returns instead of ErrGateway (a
+	// dialer.RouteFault or ContentFault, say).
+	Err error
 }
 
 // forever is how long Hang and Stall wait: until their ctx is done.
@@ -192,7 +198,7 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 	g.deliver++
 	if g.instant {
 		g.mu.Unlock()
-		return dialer.Outcome{Cause: "NORMAL_CLEARING", Start: now, Connect: now, End: now}, nil
+		return dialer.Outcome{Cause: "NORMAL_CLEARING", Start: now, Connect: now, End: now, Delivered: true}, nil
 	}
 	s := g.next(a.Phone)
 	if rs, ok := g.byRoute[a.Provider.ProviderID]; ok {
@@ -225,6 +231,9 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 	}
 	if s.Kind == GatewayError {
 		g.mu.Unlock()
+		if s.Err != nil {
+			return dialer.Outcome{}, s.Err
+		}
 		return dialer.Outcome{}, ErrGateway
 	}
 	if s.Kind == Stall {
@@ -304,6 +313,8 @@ func (g *Gateway) outcome(c *call) dialer.Outcome {
 	switch c.script.Kind {
 	case Answer:
 		o.Cause = "NORMAL_CLEARING"
+		o.Delivered = c.script.Failure == ""
+		o.Failure = c.script.Failure
 		o.Billsec = int(c.end.Sub(c.answer) / time.Second)
 		var digits string
 		for i, d := range c.script.DTMF {
