@@ -23,6 +23,10 @@ const (
 	EventCampaignStopped    EventType = "campaign.stopped"
 	EventCampaignCompleted  EventType = "campaign.completed"
 	EventCampaignProgress   EventType = "campaign.progress" // Counters holds the campaign's counters
+	// EventCampaignBlocked: the campaign cannot dial; Response is the
+	// reason, Field the config key or resource to fix, Fault whose it is.
+	EventCampaignBlocked   EventType = "campaign.blocked"
+	EventCampaignUnblocked EventType = "campaign.unblocked"
 )
 
 // Event is one state change. Ids that do not apply are 0.
@@ -36,6 +40,8 @@ type Event struct {
 	Status         string            `json:"status,omitempty"`
 	Response       string            `json:"response,omitempty"`
 	Digit          string            `json:"digit,omitempty"`
+	Field          string            `json:"field,omitempty"` // campaign.blocked, and a spool ended by a content fault
+	Fault          string            `json:"fault,omitempty"` // spool.ended and campaign.blocked: callee, route or content
 	Counters       *CampaignCounters `json:"counters,omitempty"`
 
 	// OwnerID is the user who owns the transmission or campaign: the live

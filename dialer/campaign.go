@@ -110,3 +110,13 @@ func ValidateCampaign(c *Campaign, v *Invalid) {
 		v.Add("window_tz", "not an IANA time zone such as Europe/Paris")
 	}
 }
+
+// Blocked says why a campaign that is active cannot dial. The engine holds
+// it while the cause lasts (a content fault keeps it until the campaign's
+// content or its tenant's providers change); GET /campaigns/{id} shows it.
+type Blocked struct {
+	Reason string    `json:"reason"`          // in words, naming what to fix
+	Field  string    `json:"field,omitempty"` // the config key or field to fix
+	Fault  string    `json:"fault"`           // route or content
+	Since  time.Time `json:"since"`
+}
