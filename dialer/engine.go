@@ -50,8 +50,8 @@ func DefaultEngineConfig() EngineConfig {
 		NodeCPS:            30,
 		ProviderChannels:   30,
 		TenantChannels:     100,
-		ProviderBackoff:    30 * time.Second,
-		ProviderBackoffMax: 10 * time.Minute,
+		ProviderBackoff:    2 * time.Second,
+		ProviderBackoffMax: 5 * time.Minute,
 		ProviderRefresh:    10 * time.Second,
 		RecheckInterval:    30 * time.Second,
 		SendWait:           10 * time.Second,
@@ -112,15 +112,16 @@ type EngineStats struct {
 // Attempt goroutines write ahead (the spool is committed before the
 // gateway is asked) and report back to the loop.
 type Engine struct {
-	cfg     EngineConfig
-	store   EngineStore
-	routes  RouteSource
-	gw      Gateway
-	checker CallChecker
-	reatt   Reattacher
-	clock   Clock
-	events  Publisher
-	log     *slog.Logger
+	cfg    EngineConfig
+	store  EngineStore
+	routes RouteSource
+	gw     Gateway
+	placer Placer
+	recov  Recoverer
+	board  blockedBoard
+	clock  Clock
+	events Publisher
+	log    *slog.Logger
 
 	inbox    chan func()
 	loopCtx  context.Context
@@ -150,7 +151,6 @@ type Engine struct {
 	caps      capacity              // providers, nodes, tenants
 	media     map[int64]cachedMedia // by program
 	schedules scheduleHeap          // campaign start/stop schedules
-	orphans   map[int64]*orphan     // spools whose call state is unknown, by spool
 	locs      map[string]*time.Location
 	draining  bool
 	recovered bool          // recovery is over: state changes go to the queues directly
@@ -186,7 +186,6 @@ func NewEngine(cfg EngineConfig, deps EngineDeps) (*Engine, error) {
 		inflight: map[int64]*attempt{},
 		waiters:  map[int64][]chan sendResult{},
 		media:    map[int64]cachedMedia{},
-		orphans:  map[int64]*orphan{},
 		locs:     map[string]*time.Location{},
 	}
 	e.caps = newCapacity(&e.cfg)
@@ -197,8 +196,8 @@ func NewEngine(cfg EngineConfig, deps EngineDeps) (*Engine, error) {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if e.gw != nil {
-		e.checker, _ = e.gw.(CallChecker)
-		e.reatt, _ = e.gw.(Reattacher)
+		e.placer, _ = e.gw.(Placer)
+		e.recov, _ = e.gw.(Recoverer)
 	}
 	return e, nil
 }
@@ -292,6 +291,25 @@ func (e *Engine) post(fn func()) bool {
 		e.tasks.Add(-1)
 		return false
 	}
+}
+
+// postAsync hands fn to the loop without waiting for room in its inbox:
+// for callers that must never block on the engine (API handlers,
+// gateways' callbacks).
+func (e *Engine) postAsync(fn func()) {
+	e.tasks.Add(1)
+	select {
+	case e.inbox <- fn:
+		return
+	default:
+	}
+	go func() {
+		select {
+		case e.inbox <- fn:
+		case <-e.loopDone:
+			e.tasks.Add(-1)
+		}
+	}()
 }
 
 // do runs fn on the loop and returns its error.

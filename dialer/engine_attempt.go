@@ -22,7 +22,7 @@ func (e *Engine) runAttempt(a *attempt, att Attempt) {
 	ctx := e.callCtx
 	if !a.reattach {
 		id, err := e.store.BeginAttempt(ctx, AttemptStart{TransmissionID: att.TransmissionID, TenantID: att.TenantID,
-			CallUUID: att.CallUUID, ProviderID: att.Provider.ProviderID, Node: att.Provider.Node, At: a.started})
+			CallUUID: att.CallUUID, ProviderID: att.Provider.ProviderID, Gateway: att.Provider.Gateway, Node: att.Provider.Node, At: a.started})
 		if err != nil {
 			e.post(func() { e.attemptNotStarted(a, err) })
 			return
@@ -40,7 +40,7 @@ func (e *Engine) runAttempt(a *attempt, att Attempt) {
 	var out Outcome
 	var err error
 	if a.reattach {
-		out, err = e.reatt.Reattach(ctx, att, progress)
+		out, err = e.recoverCall(ctx, a, att, progress)
 	} else {
 		out, err = e.gw.Deliver(ctx, att, progress)
 	}
@@ -78,12 +78,30 @@ func (e *Engine) attemptProgress(a *attempt, p Progress) {
 	}
 	ev := Event{At: p.At, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID,
 		ProviderID: a.att.Provider.ProviderID, Node: a.att.Provider.Node, TransmissionID: it.TransmissionID, SpoolID: a.spoolID}
+	// Progress is made durable as it happens (the writer's next group
+	// commit), so a crash cannot make an answered call look unanswered.
 	switch p.Kind {
 	case ProgressRinging:
+		if !a.ringing.IsZero() {
+			return
+		}
+		a.ringing = p.At
 		ev.Type = EventSpoolRinging
+		e.store.Record(SpoolRinging{SpoolID: a.spoolID, At: p.At})
 	case ProgressAnswered:
+		if !a.answered.IsZero() && p.Dialog == nil {
+			return
+		}
+		a.answered = p.At
 		ev.Type = EventSpoolAnswered
-		e.store.Record(SpoolAnswered{SpoolID: a.spoolID, At: p.At})
+		e.store.Record(SpoolAnswered{SpoolID: a.spoolID, At: p.At, Dialog: p.Dialog})
+	case ProgressDelivered:
+		if !a.delivered.IsZero() {
+			return
+		}
+		a.delivered = p.At
+		e.store.Record(SpoolDelivered{SpoolID: a.spoolID, At: p.At})
+		return // no event of its own: spool.ended says completed
 	case ProgressDTMF:
 		ev.Type, ev.Digit = EventSpoolDTMF, p.Digit
 	default:
@@ -170,21 +188,31 @@ func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
 	var v Verdict
 	refund := false
 	switch {
-	case errors.Is(gerr, ErrCallGone):
-		v = Verdict{Disposition: Retry, Cause: CauseRestart}
+	case a.reattach && errors.Is(gerr, ErrCallGone):
+		v = knownVerdict(a)
 	case gerr != nil:
 		v = ClassifyError(gerr)
 		refund = v.Fault == FaultRoute // the route could not try: the try does not count
-		e.log.Warn("engine: gateway could not make an attempt", "transmission", it.TransmissionID, "fault", v.Fault.String(), "err", gerr)
+		e.log.Warn("engine: gateway could not make an attempt", "transmission", it.TransmissionID,
+			"fault", v.Fault.String(), "field", v.Field, "err", gerr)
 	default:
+		if a.reattach {
+			out = withKnown(a, out)
+		}
 		v = Classify(out)
 	}
 	if a.provider != nil {
-		if v.Fault == FaultRoute {
+		switch v.Fault {
+		case FaultRoute:
 			e.providerFailed(a.provider, now)
-		} else {
-			a.provider.failures = 0
+		case FaultContent:
+			// The route is not to blame; its history stays as it was.
+		default:
+			e.providerHealthy(a.provider)
 		}
+	}
+	if v.Fault == FaultContent && r != nil {
+		e.blockContent(r, v, gerr, now)
 	}
 	if refund {
 		it.TryDone--
@@ -218,15 +246,19 @@ func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
 	if start.IsZero() {
 		start = a.started
 	}
+	connect := out.Connect
+	if connect.IsZero() {
+		connect = a.answered
+	}
 	if end.IsZero() {
 		end = now
 	}
 	e.store.Record(AttemptEnded{SpoolID: a.spoolID, TransmissionID: it.TransmissionID, TenantID: it.TenantID,
-		SpoolStatus: spoolStatus, Response: v.Cause, Start: start, Connect: out.Connect, End: end, Results: out.Results,
+		SpoolStatus: spoolStatus, Response: v.Cause, Start: start, Connect: connect, End: end, Results: out.Results,
 		Status: status, Due: due, Refund: refund})
 	e.ended.Add(1)
 	e.publish(Event{Type: EventSpoolEnded, At: end, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID, ProviderID: a.att.Provider.ProviderID, Node: a.att.Provider.Node,
-		TransmissionID: it.TransmissionID, SpoolID: a.spoolID, Status: string(spoolStatus), Response: v.Cause})
+		TransmissionID: it.TransmissionID, SpoolID: a.spoolID, Status: string(spoolStatus), Response: v.Cause, Fault: v.Fault.String(), Field: v.Field})
 	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID,
 		TransmissionID: it.TransmissionID, SpoolID: a.spoolID, Status: string(status), Response: v.Cause})
 	if status == TransmissionPending {

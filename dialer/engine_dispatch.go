@@ -21,7 +21,6 @@ func (e *Engine) dispatch() {
 	}
 	if !e.draining {
 		e.runSchedules(now, consider)
-		e.recheckOrphans(now, consider)
 		if e.gw != nil {
 			e.dispatchSingles(now, consider)
 			e.dispatchCampaigns(now, consider)
@@ -31,17 +30,36 @@ func (e *Engine) dispatch() {
 	e.checkIdle()
 }
 
+// dispatchSingles starts the due single transmissions in due order. One
+// that cannot start holds back only those of its own tenant and service
+// (they would meet the same caps and routes), never another's.
 func (e *Engine) dispatchSingles(now time.Time, consider func(time.Time)) {
+	type lane struct {
+		tenant  string
+		service int
+	}
+	var held []*workItem
+	stuck := map[lane]bool{}
 	for e.singles.Len() > 0 {
 		it := e.singles.peek()
 		if it.key.After(now) {
 			consider(it.key)
-			return
+			break
 		}
-		if consumed, _, retry := e.tryStart(nil, it, now); !consumed {
+		svc, _ := ServiceOf(it.Program)
+		l := lane{it.TenantID, svc}
+		if !stuck[l] {
+			consumed, _, retry := e.tryStart(nil, it, now)
+			if consumed {
+				continue
+			}
 			consider(retry)
-			return
+			stuck[l] = true
 		}
+		held = append(held, e.singles.pop())
+	}
+	for _, it := range held {
+		e.singles.push(it)
 	}
 }
 
@@ -60,7 +78,7 @@ func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) {
 			continue
 		}
 		dialedNow := false
-		for r.queue.Len() > 0 {
+		for r.queue.Len() > 0 && (r.blocked == nil || !r.blocked.sticky) {
 			if !r.pacer.Ready(now) {
 				consider(r.pacer.Next())
 				break
@@ -123,6 +141,10 @@ type attempt struct {
 	reattach   bool
 	tryAllowed int
 	retryDelay time.Duration
+	// What is known of the call's progress, as recorded (and, for a
+	// re-attached attempt, as a previous run recorded it).
+	ringing, answered, delivered time.Time
+	dialog                       []byte
 }
 
 // tryStart starts an attempt of it now if every cap allows. consumed means
@@ -145,8 +167,12 @@ func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed
 	if e.caps.channels[it.TenantID] >= e.cfg.TenantChannels {
 		return false, false, time.Time{}
 	}
-	p, retry := e.pickProvider(it.TenantID, svc, now)
+	p, retry, none := e.pickProvider(it.TenantID, svc, now)
 	if p == nil {
+		if none && r != nil {
+			e.block(r, Blocked{Reason: fmt.Sprintf("no active provider of the tenant serves %s (service_flag %d)", serviceName(svc), svc),
+				Field: "service_flag", Fault: FaultContent.String()}, false, now)
+		}
 		return false, false, retry
 	}
 	media, err := e.mediaFor(it.TenantID, it.ProgramID, now)
@@ -158,17 +184,7 @@ func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed
 		e.log.Error("engine: reading program media", "program", it.ProgramID, "err", err)
 		return false, false, now.Add(e.cfg.ProviderRefresh)
 	}
-	e.unqueue(r, it)
-	e.reserve(p, it.TenantID, now)
-	it.TryDone++
-	a := &attempt{item: it, provider: p, started: now, tryAllowed: it.TryAllowed, retryDelay: e.cfg.RetryDelay}
-	if r != nil {
-		a.tryAllowed, a.retryDelay = r.c.TryAllowed, time.Duration(r.c.RetryDelay)*time.Second
-		r.inFlight++
-		r.counters.Pending--
-		r.counters.InFlight++
-	}
-	a.att = Attempt{
+	att := Attempt{
 		CallUUID:       newCallUUID(),
 		TransmissionID: it.TransmissionID,
 		CampaignID:     it.CampaignID,
@@ -182,9 +198,58 @@ func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed
 		MaxDuration:    e.cfg.MaxDuration,
 		Media:          media,
 	}
+	if e.placer != nil {
+		route, err := e.placer.Place(att)
+		if err != nil {
+			return e.placeRefused(r, it, p, err, now)
+		}
+		att.Provider = route
+	}
+	if r != nil {
+		e.unblock(r, now)
+	}
+	e.unqueue(r, it)
+	e.reserve(p, it.TenantID, att.Provider.Node, now)
+	it.TryDone++
+	a := &attempt{item: it, provider: p, started: now, tryAllowed: it.TryAllowed, retryDelay: e.cfg.RetryDelay, att: att}
+	if r != nil {
+		a.tryAllowed, a.retryDelay = r.c.TryAllowed, time.Duration(r.c.RetryDelay)*time.Second
+		r.inFlight++
+		r.counters.Pending--
+		r.counters.InFlight++
+	}
 	e.inflight[it.TransmissionID] = a
 	e.spawn(a)
 	return true, true, time.Time{}
+}
+
+// placeRefused acts on a gateway's refusal to place an attempt, before
+// anything was written or spent: a route it knows is down is backed off
+// and the next dispatch tries another; what no route can carry blocks the
+// campaign (or fails a single transmission) with the reason.
+func (e *Engine) placeRefused(r *campaignRun, it *workItem, p *providerState, err error, now time.Time) (consumed, dialed bool, retry time.Time) {
+	v := ClassifyError(err)
+	if v.Fault != FaultContent {
+		e.providerFailed(p, now)
+		return false, false, now
+	}
+	if r != nil {
+		e.blockContent(r, v, err, now)
+		return false, false, time.Time{}
+	}
+	e.unqueue(r, it)
+	e.store.Record(TransmissionChanged{TransmissionID: it.TransmissionID, Status: TransmissionFailed, Response: v.Cause})
+	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: it.TenantID, OwnerID: it.OwnerID,
+		TransmissionID: it.TransmissionID, Status: string(TransmissionFailed), Response: v.Cause, Field: v.Field, Fault: v.Fault.String()})
+	e.failWaiters(it.TransmissionID, InvalidField(cmpOr(v.Field, "provider_id"), err.Error()))
+	return true, false, time.Time{}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // unqueue takes an item out of whichever queue holds it.
@@ -263,6 +328,7 @@ func (e *Engine) checkCompleted(r *campaignRun, now time.Time) {
 }
 
 func (e *Engine) dropRun(r *campaignRun) {
+	e.board.clear(r.c.ID)
 	for _, it := range r.queue.items {
 		delete(e.queued, it.TransmissionID)
 	}

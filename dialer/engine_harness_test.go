@@ -19,19 +19,22 @@ var t0 = time.Date(2025, 3, 5, 12, 0, 0, 0, time.UTC)
 // gateway and a fake clock. crash and restart replace the engine (and the
 // store connections) while the gateway's calls and the clock go on.
 type harness struct {
-	t      *testing.T
-	path   string
-	db     *store.DB
-	es     *store.EngineStore
-	f      *dialertest.Fixtures
-	clk    *dialertest.Clock
-	gw     *memgateway.Gateway
-	bus    *dialer.Bus
-	eng    *dialer.Engine
-	cfg    dialer.EngineConfig
-	tenant string
-	owner  int64
-	voice  int64 // a voice program
+	t    *testing.T
+	path string
+	db   *store.DB
+	es   *store.EngineStore
+	f    *dialertest.Fixtures
+	clk  *dialertest.Clock
+	gw   *memgateway.Gateway
+	bus  *dialer.Bus
+	eng  *dialer.Engine
+	cfg  dialer.EngineConfig
+	// gateway, when set, is what the engine is given instead of gw (a
+	// router over gw, say).
+	gateway dialer.Gateway
+	tenant  string
+	owner   int64
+	voice   int64 // a voice program
 }
 
 func newHarness(t *testing.T, cfg dialer.EngineConfig, def memgateway.Script) *harness {
@@ -68,7 +71,11 @@ func (h *harness) open() {
 // start makes and starts a fresh engine.
 func (h *harness) start() {
 	h.t.Helper()
-	eng, err := dialer.NewEngine(h.cfg, dialer.EngineDeps{Store: h.es, Routes: h.es, Gateway: h.gw, Clock: h.clk, Events: h.bus})
+	var gw dialer.Gateway = h.gw
+	if h.gateway != nil {
+		gw = h.gateway
+	}
+	eng, err := dialer.NewEngine(h.cfg, dialer.EngineDeps{Store: h.es, Routes: h.es, Gateway: gw, Clock: h.clk, Events: h.bus})
 	if err != nil {
 		h.t.Fatal(err)
 	}

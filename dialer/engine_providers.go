@@ -112,8 +112,9 @@ func (e *Engine) providersOf(tenantID string, now time.Time) []*providerState {
 // pickProvider chooses, among the tenant's providers of the service that
 // have capacity now, by smooth weighted round robin with shares inverse to
 // weight (lighter is used more often). Without one it returns nil and when
-// capacity may appear (zero: when a call ends).
-func (e *Engine) pickProvider(tenantID string, service int, now time.Time) (*providerState, time.Time) {
+// capacity may appear (zero: when a call ends), and none is true when no
+// active provider of the tenant serves the service at all.
+func (e *Engine) pickProvider(tenantID string, service int, now time.Time) (*providerState, time.Time, bool) {
 	var retry time.Time
 	later := func(t time.Time) {
 		if t.After(now) && (retry.IsZero() || t.Before(retry)) {
@@ -147,10 +148,10 @@ func (e *Engine) pickProvider(tenantID string, service int, now time.Time) (*pro
 		total += share(p.info.Weight)
 	}
 	if !known {
-		return nil, now.Add(e.cfg.ProviderRefresh) // none configured: look again later
+		return nil, now.Add(e.cfg.ProviderRefresh), true // none configured: look again later
 	}
 	if len(eligible) == 0 {
-		return nil, retry
+		return nil, retry, false
 	}
 	var best *providerState
 	for _, p := range eligible {
@@ -160,17 +161,19 @@ func (e *Engine) pickProvider(tenantID string, service int, now time.Time) (*pro
 		}
 	}
 	best.current -= total
-	return best, time.Time{}
+	return best, time.Time{}, false
 }
 
 // share is a provider's part of the traffic: inverse to its weight.
 func share(weight int) float64 { return 1 / float64(max(weight, 1)) }
 
-func (e *Engine) reserve(p *providerState, tenantID string, now time.Time) {
+// reserve takes a channel and a session of the provider and of the node
+// the attempt was placed on.
+func (e *Engine) reserve(p *providerState, tenantID, node string, now time.Time) {
 	p.channels++
 	e.caps.channels[tenantID]++
 	p.cps.Take(now)
-	if n := e.caps.node(p.route.Node); n != nil {
+	if n := e.caps.node(node); n != nil {
 		n.Take(now)
 	}
 }
@@ -192,5 +195,5 @@ func (e *Engine) providerFailed(p *providerState, now time.Time) {
 	}
 	d = min(d, e.cfg.ProviderBackoffMax)
 	p.backoffUntil = now.Add(d)
-	e.log.Warn("engine: provider failing; skipping it", "provider", p.info.ID, "name", p.info.Name, "for", d)
+	e.log.Warn("engine: route failing; skipping it", "provider", p.info.ID, "name", p.info.Name, "for", d, "failures", p.failures)
 }

@@ -67,7 +67,8 @@ type campaignRun struct {
 	queue     workHeap
 	inFlight  int
 	counters  CampaignCounters
-	paused    bool // all its due work waits for the calling window
+	paused    bool        // all its due work waits for the calling window
+	blocked   *blockState // why it cannot dial; nil when it can
 	published CampaignCounters
 }
 

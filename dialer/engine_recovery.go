@@ -2,24 +2,18 @@ package dialer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
 
-// orphan is a spool left initiated whose call the gateway could not tell
-// about (or cannot re-attach): its transmission stays processing, and the
-// gateway is asked again every RecheckInterval until the call is gone.
-type orphan struct {
-	spool    OpenSpool
-	next     time.Time
-	checking bool
-}
-
-// recover reconciles the spools a previous run left initiated, requeues
-// transmissions left processing without one, and loads queued work,
-// running campaigns and schedules. Nobody is dialled twice for one
-// attempt: a live call is followed, not redialled; only a call the gateway
-// no longer has is closed (response "restart") and retried if tries remain.
+// recover hands every spool a previous run left initiated to the gateway
+// that placed it, requeues transmissions left processing without one, and
+// loads queued work, running campaigns and schedules. Nobody is dialled
+// twice for one attempt: a live call is followed, not redialled; a call
+// that is over keeps the outcome its gateway recorded, or is closed from
+// what the store knew (delivered, answered, neither); a call nobody can
+// tell about stays in flight until it must be over.
 func (e *Engine) recover(ctx context.Context) error {
 	now := e.clock.Now()
 	open, err := e.store.OpenSpools(ctx)
@@ -27,7 +21,7 @@ func (e *Engine) recover(ctx context.Context) error {
 		return fmt.Errorf("engine recovery: %w", err)
 	}
 	for _, o := range open {
-		e.reconcile(ctx, o, now)
+		e.reattach(o, now)
 	}
 	if n, err := e.store.RequeueOrphans(ctx, now); err != nil {
 		return fmt.Errorf("engine recovery: %w", err)
@@ -69,89 +63,31 @@ func (e *Engine) recover(ctx context.Context) error {
 			return fmt.Errorf("engine recovery: %w", err)
 		}
 	}
-	e.log.Info("engine recovered", "open_spools", len(open), "reattached", len(e.inflight), "unknown", len(e.orphans),
-		"queued", e.singles.Len(), "campaigns", len(e.runs), "schedules", e.schedules.Len())
+	e.log.Info("engine recovered", "open_spools", len(open), "queued", e.singles.Len(), "campaigns", len(e.runs),
+		"schedules", e.schedules.Len())
 	return nil
 }
 
-// reconcile decides about one spool left initiated.
-func (e *Engine) reconcile(ctx context.Context, o OpenSpool, now time.Time) {
-	if e.checker == nil {
-		e.orphans[o.SpoolID] = &orphan{spool: o, next: now.Add(e.cfg.RecheckInterval)}
-		return
-	}
-	exists, err := e.checker.CallExists(ctx, o.Node, o.CallUUID)
-	e.reconciled(o, exists, err, now)
-}
-
-// reconciled acts on the gateway's answer about an open spool. It runs
-// during recovery, or on the loop for a recheck.
-func (e *Engine) reconciled(o OpenSpool, exists bool, err error, now time.Time) {
-	switch {
-	case err != nil:
-		e.log.Warn("engine recovery: the gateway cannot tell whether a call exists; asking again later",
-			"spool", o.SpoolID, "call", o.CallUUID, "err", err)
-		e.orphans[o.SpoolID] = &orphan{spool: o, next: now.Add(e.cfg.RecheckInterval)}
-	case !exists:
-		delete(e.orphans, o.SpoolID)
-		e.closeRestart(o, now)
-	case e.reatt != nil:
-		delete(e.orphans, o.SpoolID)
-		e.reattach(o, now)
-	default:
-		// Live, but this gateway cannot follow it: wait it out.
-		e.orphans[o.SpoolID] = &orphan{spool: o, next: now.Add(e.cfg.RecheckInterval)}
-	}
-}
-
-// closeRestart closes a spool whose call is gone without a known outcome.
-// The try counts; the transmission is retried at once if tries remain.
-func (e *Engine) closeRestart(o OpenSpool, now time.Time) {
-	w := o.Work
-	status, due := TransmissionFailed, time.Time{}
-	if w.TryDone < w.TryAllowed {
-		status, due = TransmissionPending, now
-	}
-	e.store.Record(AttemptEnded{SpoolID: o.SpoolID, TransmissionID: w.TransmissionID, TenantID: w.TenantID,
-		SpoolStatus: SpoolFailed, Response: CauseRestart, Start: o.Spooled, End: now, Status: status, Due: due})
-	e.publish(Event{Type: EventSpoolEnded, At: now, TenantID: w.TenantID, CampaignID: w.CampaignID, OwnerID: w.OwnerID,
-		TransmissionID: w.TransmissionID, SpoolID: o.SpoolID, ProviderID: o.ProviderID, Node: o.Node,
-		Status: string(SpoolFailed), Response: CauseRestart})
-	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: w.TenantID, CampaignID: w.CampaignID, OwnerID: w.OwnerID,
-		TransmissionID: w.TransmissionID, SpoolID: o.SpoolID, Status: string(status), Response: CauseRestart})
-	if !e.loopRunning() {
-		return // recovery loads the requeued work afterwards
-	}
-	r := e.runs[w.CampaignID]
-	if r != nil && w.CampaignID != 0 {
-		r.counters.InFlight--
-	}
-	if status == TransmissionPending {
-		w.Due = due
-		e.requeue(r, &workItem{Work: w, index: -1}, now)
-	} else if r != nil {
-		r.counters.Done++
-		r.counters.Failed++
-	}
-	if r != nil {
-		e.publishProgress(r, now)
-	}
-}
-
-// loopRunning is false during recovery, before the loop starts.
-func (e *Engine) loopRunning() bool { return e.recovered }
-
-// reattach follows a live call a previous run started.
+// reattach hands a spool a previous run left open to its gateway's
+// Recover, in an attempt goroutine that holds its channel as a live call
+// would.
 func (e *Engine) reattach(o OpenSpool, now time.Time) {
 	w := o.Work
 	var p *providerState
-	route := Route{ProviderID: o.ProviderID, Node: o.Node}
+	route := Route{ProviderID: o.ProviderID, Node: o.Node, Gateway: o.Gateway}
 	if o.ProviderID != 0 {
 		e.providersOf(w.TenantID, now)
 		if st, ok := e.caps.providers[o.ProviderID]; ok && st.routed {
 			p, route = st, st.route
 			route.Node = o.Node
+			if o.Gateway != 0 {
+				route.Gateway = o.Gateway
+			}
 		}
+	}
+	if route.Gateway == 0 && route.Node != "" {
+		// Spooled before the gateway was recorded: a node means FreeSWITCH.
+		route.Gateway = GatewayFreeSWITCH
 	}
 	if p != nil {
 		p.channels++
@@ -159,10 +95,11 @@ func (e *Engine) reattach(o OpenSpool, now time.Time) {
 	e.caps.channels[w.TenantID]++
 	it := &workItem{Work: w, index: -1}
 	a := &attempt{item: it, provider: p, started: o.Spooled, spoolID: o.SpoolID, reattach: true,
-		tryAllowed: w.TryAllowed, retryDelay: e.cfg.RetryDelay}
+		tryAllowed: w.TryAllowed, retryDelay: e.cfg.RetryDelay,
+		ringing: o.Ringing, answered: o.Answered, delivered: o.Delivered, dialog: o.Dialog}
 	a.att = Attempt{SpoolID: o.SpoolID, CallUUID: o.CallUUID, TransmissionID: w.TransmissionID, CampaignID: w.CampaignID,
 		TenantID: w.TenantID, Program: w.Program, Phone: w.Phone, Email: w.Email, Provider: route,
-		RingTimeout: e.cfg.RingTimeout, MaxDuration: e.cfg.MaxDuration}
+		CallerIDNumber: CallerIDNumber(w.CallerID), RingTimeout: e.cfg.RingTimeout, MaxDuration: e.cfg.MaxDuration}
 	e.inflight[w.TransmissionID] = a
 	if r, ok := e.runs[w.CampaignID]; ok && w.CampaignID != 0 {
 		r.inFlight++
@@ -170,36 +107,63 @@ func (e *Engine) reattach(o OpenSpool, now time.Time) {
 	e.spawn(a)
 }
 
-// recheckOrphans asks the gateway again about spools of unknown state.
-func (e *Engine) recheckOrphans(now time.Time, consider func(time.Time)) {
-	if e.checker == nil {
-		return
-	}
-	for _, o := range e.orphans {
-		if o.checking {
-			continue
+// recoverCall runs in a re-attached attempt's goroutine: it asks the
+// gateway that placed the call until it can tell, or until the call must
+// be over (ring timeout plus maximum duration, plus a margin), and then
+// reports ErrCallGone so the spool is closed from what the store knew.
+func (e *Engine) recoverCall(ctx context.Context, a *attempt, att Attempt, progress func(Progress)) (Outcome, error) {
+	rs := RecoverSpool{Attempt: att, Spooled: a.started, Ringing: a.ringing, Answered: a.answered,
+		Delivered: a.delivered, Dialog: a.dialog}
+	deadline := a.started.Add(e.cfg.RingTimeout + e.cfg.MaxDuration + time.Minute)
+	warned := false
+	for {
+		out, err := Outcome{}, ErrCallUnknown
+		if e.recov != nil {
+			out, err = e.recov.Recover(ctx, rs, progress)
 		}
-		if o.next.After(now) {
-			consider(o.next)
-			continue
+		if !errors.Is(err, ErrCallUnknown) {
+			return out, err
 		}
-		o.checking = true
-		spool := o.spool
-		e.tasks.Add(1)
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			defer e.tasks.Add(-1)
-			exists, err := e.checker.CallExists(e.callCtx, spool.Node, spool.CallUUID)
-			e.post(func() {
-				if o, ok := e.orphans[spool.SpoolID]; ok {
-					o.checking = false
-				}
-				if e.callCtx.Err() != nil {
-					return
-				}
-				e.reconciled(spool, exists, err, e.clock.Now())
-			})
-		}()
+		now := e.clock.Now()
+		if !now.Before(deadline) {
+			e.log.Warn("engine recovery: nobody can tell about this call and it must be over by now; closing it from what was recorded",
+				"spool", a.spoolID, "call", att.CallUUID)
+			return Outcome{}, ErrCallGone
+		}
+		if !warned {
+			warned = true
+			e.log.Warn("engine recovery: the gateway cannot tell whether a call exists; it stays in flight and is asked again",
+				"spool", a.spoolID, "call", att.CallUUID, "gateway_flag", att.Provider.Gateway, "node", att.Provider.Node, "err", err)
+		}
+		if err := e.clock.Sleep(ctx, min(e.cfg.RecheckInterval, deadline.Sub(now))); err != nil {
+			return Outcome{}, err
+		}
 	}
+}
+
+// knownVerdict closes an attempt whose call is over without a known end,
+// from what the store knew: delivered is completed; answered is failed and
+// never dialled again by itself (the callee was reached); neither is a
+// restart, retried if tries remain.
+func knownVerdict(a *attempt) Verdict {
+	switch {
+	case !a.delivered.IsZero():
+		return Verdict{Disposition: Completed, Cause: "NORMAL_CLEARING"}
+	case !a.answered.IsZero():
+		return verdictOf(CauseAnsweredBeforeRestart, "")
+	}
+	return verdictOf(CauseRestart, "")
+}
+
+// withKnown completes a recovered outcome with what the store knew before
+// the crash: progress already recorded is not lost because the gateway
+// only saw the rest of the call.
+func withKnown(a *attempt, out Outcome) Outcome {
+	if out.Connect.IsZero() && !a.answered.IsZero() {
+		out.Connect = a.answered
+	}
+	if !out.Delivered && !a.delivered.IsZero() {
+		out.Delivered, out.Failure = true, ""
+	}
+	return out
 }

@@ -24,22 +24,35 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		down       time.Duration // clock time while no engine runs
 		wantSpools string        // each spool's status and response, in order
 		wantStatus string
-		wantPlaced int // calls that really reached the network
+		wantPlaced int  // calls that really reached the network
+		records    bool // the gateway keeps the outcome of calls that end while nobody follows them
 	}{
 		{"before dial", []memgateway.Script{{Kind: memgateway.Stall}, answering()}, 2, time.Second, 0,
-			"failed restart|completed NORMAL_CLEARING", "completed", 1},
+			"failed restart|completed NORMAL_CLEARING", "completed", 1, false},
 		{"before dial, last try", []memgateway.Script{{Kind: memgateway.Stall}}, 1, time.Second, 0,
-			"failed restart", "failed", 0},
+			"failed restart", "failed", 0, false},
 		{"ringing", []memgateway.Script{long}, 1, 5 * time.Second, 0,
-			"completed NORMAL_CLEARING", "completed", 1},
+			"completed NORMAL_CLEARING", "completed", 1, false},
 		{"answered", []memgateway.Script{long}, 1, 25 * time.Second, 0,
-			"completed NORMAL_CLEARING", "completed", 1},
+			"completed NORMAL_CLEARING", "completed", 1, false},
 		{"ringing, busy after restart", []memgateway.Script{{Kind: memgateway.Busy, Ring: 20 * time.Second}, answering()}, 2, 5 * time.Second, 0,
-			"failed USER_BUSY|completed NORMAL_CLEARING", "completed", 2},
+			"failed USER_BUSY|completed NORMAL_CLEARING", "completed", 2, false},
 		{"call ended while down", []memgateway.Script{long, answering()}, 2, 5 * time.Second, time.Minute,
-			"failed restart|completed NORMAL_CLEARING", "completed", 2},
+			"failed restart|completed NORMAL_CLEARING", "completed", 2, false},
 		{"down past the grace, hung call", []memgateway.Script{{Kind: memgateway.Hang}}, 1, 5 * time.Second, time.Hour,
-			"", "processing", 1},
+			"", "processing", 1, false},
+		// The answer is on disk when it happens: a call answered before the
+		// crash that ended while the daemon was down is never redialled
+		// (before: "failed restart|completed NORMAL_CLEARING", 2 calls).
+		{"answered, ended while down", []memgateway.Script{long, answering()}, 2, 25 * time.Second, time.Minute,
+			"failed " + dialer.CauseAnsweredBeforeRestart, "failed", 1, false},
+		// A call that ended while the daemon was down keeps its real outcome
+		// when the gateway kept a record of it (FreeSWITCH's mod_hash).
+		{"call ended while down, its record kept", []memgateway.Script{long, answering()}, 2, 5 * time.Second, time.Minute,
+			"completed NORMAL_CLEARING", "completed", 1, true},
+		{"answered and not delivered, ended while down, its record kept",
+			[]memgateway.Script{{Kind: memgateway.Answer, Ring: 20 * time.Second, Talk: 10 * time.Second, Failure: dialer.CauseMediaError}, answering()},
+			2, 25 * time.Second, time.Minute, "failed " + dialer.CauseMediaError, "failed", 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +63,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			h.start()
 			c := h.f.Contact(h.tenant, h.owner, "+15550001", "")
 			h.gw.Script("+15550001", tt.scripts...)
+			h.gw.KeepRecords(tt.records)
 			tid := h.f.Transmission(h.tenant, h.owner, c, h.voice, tt.tries, time.Time{})
 			spool, err := h.eng.Send(context.Background(), h.tenant, tid)
 			if err != nil {
@@ -98,6 +112,42 @@ func TestCrashAtEveryPoint(t *testing.T) {
 				t.Errorf("%d calls placed, want %d", placed, tt.wantPlaced)
 			}
 		})
+	}
+}
+
+// A spool whose gateway cannot tell about its call (its node is down)
+// stays in flight and is never redialled while the call could still be
+// up; once it must be over it is closed from what was recorded, never left
+// initiated for ever.
+func TestRecoveryGivesUpWhenTheCallMustBeOver(t *testing.T) {
+	cfg := testConfig()
+	cfg.RetryDelay = 10 * time.Second
+	cfg.RecheckInterval = 30 * time.Second
+	h := newHarness(t, cfg, answering())
+	h.provider("trunk", 10, 1, "")
+	h.start()
+	c := h.f.Contact(h.tenant, h.owner, "+15550001", "")
+	h.gw.Script("+15550001", memgateway.Script{Kind: memgateway.Answer, Ring: 20 * time.Second, Talk: 10 * time.Second}, answering())
+	tid := h.f.Transmission(h.tenant, h.owner, c, h.voice, 2, time.Time{})
+	spool, err := h.eng.Send(context.Background(), h.tenant, tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.advance(5 * time.Second)
+	h.crash()
+	h.gw.SetUnknown(true)
+	h.restart()
+	h.advance(5 * time.Minute)
+	if got := h.pairs(`SELECT spool_id, status FROM spools WHERE transmission_id = ?`, tid); len(got) != 1 || got[spool] != "initiated" {
+		t.Fatalf("while nobody can tell: spools %v", got)
+	}
+	if n := h.gw.Recovers(); n < 5 {
+		t.Fatalf("the gateway was asked %d times in 5 minutes", n)
+	}
+	h.advance(10 * time.Minute) // past ring timeout + maximum duration
+	got := h.pairs(`SELECT spool_id, status || ' ' || response FROM spools WHERE transmission_id = ?`, tid)
+	if got[spool] != "failed restart" || got[spool+1] != "completed NORMAL_CLEARING" {
+		t.Fatalf("after the call must be over: %v", got)
 	}
 }
 

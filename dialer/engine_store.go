@@ -24,14 +24,20 @@ type Work struct {
 	Due            time.Time // zero: not queued
 }
 
-// OpenSpool is an attempt left initiated: recovery asks the gateway about it.
+// OpenSpool is an attempt left initiated: recovery asks the gateway that
+// placed it, with what the store knew of its progress.
 type OpenSpool struct {
 	SpoolID    int64
 	CallUUID   string
 	ProviderID int64
+	Gateway    int64 // the gateway_flag it was placed through; 0 before it was recorded
 	Node       string
 	Spooled    time.Time
-	Work       Work // its transmission, as it is now (processing)
+	// Ringing, Answered and Delivered are when each was recorded; zero
+	// when it was not.
+	Ringing, Answered, Delivered time.Time
+	Dialog                       []byte
+	Work                         Work // its transmission, as it is now (processing)
 }
 
 // AttemptStart is the write-ahead record of an attempt.
@@ -40,6 +46,7 @@ type AttemptStart struct {
 	TenantID       string
 	CallUUID       string
 	ProviderID     int64
+	Gateway        int64 // the provider's gateway_flag: recovery asks this gateway
 	Node           string
 	At             time.Time
 }
@@ -53,8 +60,23 @@ var ErrAttemptGone = errors.New("transmission is no longer pending")
 // commits changes in the order recorded, many to a transaction.
 type Change interface{ isChange() }
 
-// SpoolAnswered records the moment a call was answered.
+// SpoolRinging records the moment a call rang.
+type SpoolRinging struct {
+	SpoolID int64
+	At      time.Time
+}
+
+// SpoolAnswered records the moment a call was answered, with what the
+// gateway needs to end it from another process.
 type SpoolAnswered struct {
+	SpoolID int64
+	At      time.Time
+	Dialog  []byte
+}
+
+// SpoolDelivered records the moment the gateway read that the message
+// got through.
+type SpoolDelivered struct {
 	SpoolID int64
 	At      time.Time
 }
@@ -90,7 +112,9 @@ type CampaignFinished struct {
 	At         time.Time
 }
 
+func (SpoolRinging) isChange()        {}
 func (SpoolAnswered) isChange()       {}
+func (SpoolDelivered) isChange()      {}
 func (AttemptEnded) isChange()        {}
 func (TransmissionChanged) isChange() {}
 func (CampaignFinished) isChange()    {}
@@ -120,7 +144,8 @@ type EngineStore interface {
 	// moves the transmission to processing and counts the try, and marks
 	// its due transmission.send schedule done; it returns once durable.
 	BeginAttempt(ctx context.Context, a AttemptStart) (spoolID int64, err error)
-	// Record queues a change; it is committed soon, in order.
+	// Record queues a change; it is committed soon, in order: within the
+	// writer's next group commit (it does not wait for more work).
 	Record(c Change)
 	// Sync returns once every change recorded before it is committed, with
 	// the first error any of them met since the last Sync.

@@ -247,7 +247,7 @@ func ExampleBus() {
 func TestSendWaitsForCapacity(t *testing.T) {
 	cfg := testConfig()
 	cfg.TenantChannels = 1
-	cfg.SendWait = 50 * time.Millisecond
+	cfg.SendWait = 300 * time.Millisecond // wall clock: long enough for the first Send on a loaded machine
 	h := newHarness(t, cfg, memgateway.Script{Kind: memgateway.Answer, Ring: time.Second, Talk: time.Minute})
 	h.provider("trunk", 10, 0, "")
 	h.start()

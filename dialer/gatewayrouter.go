@@ -4,104 +4,101 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // ErrNoGateway is returned for an attempt whose provider names a gateway
-// kind (gateway_flag) that this daemon does not run. The attempt never
-// reached the network, so the engine keeps its try and backs off the
-// provider.
+// kind (gateway_flag) that this daemon does not run. It is a configuration
+// fault: no route of that kind can carry anything until it is configured.
 var ErrNoGateway = errors.New("no gateway for this provider's gateway_flag")
 
 // GatewayRouter is the engine's one Gateway in a daemon with several: it
 // hands each attempt to the gateway of its provider's kind (Route.Gateway,
-// the provider's gateway_flag), and answers recovery's questions by asking
-// the gateways.
+// the provider's gateway_flag), and each of recovery's questions to the
+// gateway that placed the call.
 type GatewayRouter struct {
 	byFlag map[int64]Gateway
-	clock  Clock
-	// gonePoll is how often a live call that its gateway cannot follow is
-	// checked until it ends.
-	gonePoll time.Duration
+	// keys name the config key that enables a gateway kind the daemon
+	// does not run, for the fault that says what to fix.
+	keys map[int64]string
 }
 
 // NewGatewayRouter routes gateway_flag values to gateways. Flags without a
-// gateway fail with ErrNoGateway.
-func NewGatewayRouter(clock Clock, byFlag map[int64]Gateway) *GatewayRouter {
-	if clock == nil {
-		clock = SystemClock{}
-	}
+// gateway fail with a content fault wrapping ErrNoGateway.
+func NewGatewayRouter(byFlag map[int64]Gateway) *GatewayRouter {
 	m := make(map[int64]Gateway, len(byFlag))
 	for flag, gw := range byFlag {
 		if gw != nil {
 			m[flag] = gw
 		}
 	}
-	return &GatewayRouter{byFlag: m, clock: clock, gonePoll: 2 * time.Second}
+	return &GatewayRouter{byFlag: m, keys: map[int64]string{}}
 }
 
-func (r *GatewayRouter) gateway(a Attempt) (Gateway, error) {
-	gw, ok := r.byFlag[a.Provider.Gateway]
+// NotConfigured names the config key that would enable the gateway of a
+// flag the daemon does not run (8: "sip.listen"), for the error that says
+// what to fix.
+func (r *GatewayRouter) NotConfigured(flag int64, key string) { r.keys[flag] = key }
+
+func (r *GatewayRouter) gateway(route Route) (Gateway, error) {
+	gw, ok := r.byFlag[route.Gateway]
 	if !ok {
-		return nil, fmt.Errorf("provider %d (gateway_flag %d): %w", a.Provider.ProviderID, a.Provider.Gateway, ErrNoGateway)
+		field := r.keys[route.Gateway]
+		if field == "" {
+			field = "gateway_flag"
+		}
+		return nil, &FaultError{Fault: FaultContent, Cause: CauseNotConfigured, Field: field,
+			Err: fmt.Errorf("provider %d (gateway_flag %d): %w; set %s", route.ProviderID, route.Gateway, ErrNoGateway, field)}
 	}
 	return gw, nil
 }
 
 // Deliver implements Gateway.
 func (r *GatewayRouter) Deliver(ctx context.Context, a Attempt, progress func(Progress)) (Outcome, error) {
-	gw, err := r.gateway(a)
+	gw, err := r.gateway(a.Provider)
 	if err != nil {
 		return Outcome{}, err
 	}
 	return gw.Deliver(ctx, a, progress)
 }
 
-// CallExists implements CallChecker: a call exists when any gateway that
-// can tell says so. An error is returned only when no gateway said yes and
-// one could not answer, so an unknown state is never taken for "gone".
-func (r *GatewayRouter) CallExists(ctx context.Context, node, callUUID string) (bool, error) {
-	var errs []error
-	for _, gw := range r.byFlag {
-		cc, ok := gw.(CallChecker)
-		if !ok {
-			continue
-		}
-		exists, err := cc.CallExists(ctx, node, callUUID)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if exists {
-			return true, nil
-		}
+// Place implements Placer: the gateway of the attempt's kind places it if
+// it can choose; else the route stays as the provider gives it.
+func (r *GatewayRouter) Place(a Attempt) (Route, error) {
+	gw, err := r.gateway(a.Provider)
+	if err != nil {
+		return a.Provider, err
 	}
-	return false, errors.Join(errs...)
+	if p, ok := gw.(Placer); ok {
+		return p.Place(a)
+	}
+	return a.Provider, nil
 }
 
-// Reattach implements Reattacher. A gateway that cannot follow a call it
-// did not start is waited out: the call is polled until it is gone, then
-// reported as ErrCallGone. Its outcome is lost, but it is never dialled a
-// second time while it is still live.
-func (r *GatewayRouter) Reattach(ctx context.Context, a Attempt, progress func(Progress)) (Outcome, error) {
-	gw, err := r.gateway(a)
+// CheckAttempt implements AttemptChecker with the gateway of the attempt's
+// kind; a kind the daemon does not run is refused naming its config key.
+func (r *GatewayRouter) CheckAttempt(a Attempt) error {
+	gw, err := r.gateway(a.Provider)
 	if err != nil {
-		return Outcome{}, err
+		return err
 	}
-	if ra, ok := gw.(Reattacher); ok {
-		return ra.Reattach(ctx, a, progress)
+	if c, ok := gw.(AttemptChecker); ok {
+		return c.CheckAttempt(a)
 	}
-	cc, ok := gw.(CallChecker)
+	return nil
+}
+
+// Recover implements Recoverer: only the gateway that placed the call is
+// asked, so one gateway's trouble never holds up another's spools. A
+// gateway that cannot find calls again says ErrCallUnknown; one of a kind
+// the daemon no longer runs, likewise.
+func (r *GatewayRouter) Recover(ctx context.Context, s RecoverSpool, progress func(Progress)) (Outcome, error) {
+	gw, err := r.gateway(s.Attempt.Provider)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("%w: %w", ErrCallUnknown, err)
+	}
+	rc, ok := gw.(Recoverer)
 	if !ok {
-		return Outcome{}, ErrCallGone
+		return Outcome{}, fmt.Errorf("%w: gateway_flag %d cannot find calls again", ErrCallUnknown, s.Attempt.Provider.Gateway)
 	}
-	for {
-		exists, err := cc.CallExists(ctx, a.Provider.Node, a.CallUUID)
-		if err == nil && !exists {
-			return Outcome{}, ErrCallGone
-		}
-		if err := r.clock.Sleep(ctx, r.gonePoll); err != nil {
-			return Outcome{}, err
-		}
-	}
+	return rc.Recover(ctx, s, progress)
 }

@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -58,6 +59,21 @@ func ServiceOf(p ProgramType) (flag int, ok bool) {
 		return ServiceEmail, true
 	}
 	return 0, false
+}
+
+// serviceName names a service flag for messages.
+func serviceName(flag int) string {
+	switch flag {
+	case ServiceVoice:
+		return "voice"
+	case ServiceFax:
+		return "fax"
+	case ServiceSMS:
+		return "sms"
+	case ServiceEmail:
+		return "email"
+	}
+	return fmt.Sprintf("service %d", flag)
 }
 
 // Transmission is one program to one contact. JSON names follow the

@@ -182,10 +182,12 @@ const (
 	sqlRelease           = `RELEASE op`
 	sqlBeginTransmission = `UPDATE transmissions SET status = 'processing', try_done = try_done + 1, due_at = 0, updated_at = ?
 		WHERE transmission_id = ? AND tenant_id = ? AND status = 'pending'`
-	sqlInsertSpool = `INSERT INTO spools (tenant_id, transmission_id, call_uuid, provider_id, node, status, time_spool)
-		VALUES (?, ?, ?, ?, ?, 'initiated', ?)`
+	sqlInsertSpool = `INSERT INTO spools (tenant_id, transmission_id, call_uuid, provider_id, gateway, node, status, time_spool)
+		VALUES (?, ?, ?, ?, ?, ?, 'initiated', ?)`
 	sqlCloseSendSchedule = `UPDATE schedules SET done_at = ? WHERE action = ? AND target_id = ? AND tenant_id = ? AND done_at = 0`
-	sqlSpoolAnswered     = `UPDATE spools SET time_connect = ? WHERE spool_id = ? AND status = 'initiated'`
+	sqlSpoolRinging      = `UPDATE spools SET time_ringing = ? WHERE spool_id = ? AND status = 'initiated'`
+	sqlSpoolAnswered     = `UPDATE spools SET time_connect = ?, dialog = ? WHERE spool_id = ? AND status = 'initiated'`
+	sqlSpoolDelivered    = `UPDATE spools SET time_delivered = ? WHERE spool_id = ? AND status = 'initiated'`
 	sqlCloseSpool        = `UPDATE spools SET status = ?, response = ?, time_start = ?, time_connect = ?, time_end = ?
 			WHERE spool_id = ?`
 	sqlSpoolResult              = `INSERT INTO spool_results (tenant_id, spool_id, type, name, data, created_at) VALUES (?, ?, ?, ?, ?, ?)`
@@ -203,7 +205,9 @@ var writerStatements = []string{
 	sqlBeginTransmission,
 	sqlInsertSpool,
 	sqlCloseSendSchedule,
+	sqlSpoolRinging,
 	sqlSpoolAnswered,
+	sqlSpoolDelivered,
 	sqlCloseSpool,
 	sqlSpoolResult,
 	sqlTransmissionAfterAttempt,
@@ -342,6 +346,13 @@ func unixS(t time.Time) int64 {
 	return t.Unix()
 }
 
+func fromS(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0)
+}
+
 func beginAttempt(sc *stmtCache, a *dialer.AttemptStart) (int64, error) {
 	now := a.At.Unix()
 	res, err := sc.exec(sqlBeginTransmission, now, a.TransmissionID, a.TenantID)
@@ -351,7 +362,7 @@ func beginAttempt(sc *stmtCache, a *dialer.AttemptStart) (int64, error) {
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return 0, dialer.ErrAttemptGone
 	}
-	res, err = sc.exec(sqlInsertSpool, a.TenantID, a.TransmissionID, a.CallUUID, zeroAsNull(a.ProviderID), a.Node, now)
+	res, err = sc.exec(sqlInsertSpool, a.TenantID, a.TransmissionID, a.CallUUID, zeroAsNull(a.ProviderID), a.Gateway, a.Node, now)
 	if err != nil {
 		return 0, fmt.Errorf("store: insert spool: %w", err)
 	}
@@ -369,9 +380,19 @@ func beginAttempt(sc *stmtCache, a *dialer.AttemptStart) (int64, error) {
 func applyChange(sc *stmtCache, c dialer.Change) error {
 	now := time.Now().Unix()
 	switch c := c.(type) {
+	case dialer.SpoolRinging:
+		_, err := sc.exec(sqlSpoolRinging, unixS(c.At), c.SpoolID)
+		return wrap("spool ringing", err)
 	case dialer.SpoolAnswered:
-		_, err := sc.exec(sqlSpoolAnswered, unixS(c.At), c.SpoolID)
+		var dialog any
+		if len(c.Dialog) > 0 {
+			dialog = c.Dialog
+		}
+		_, err := sc.exec(sqlSpoolAnswered, unixS(c.At), dialog, c.SpoolID)
 		return wrap("spool answered", err)
+	case dialer.SpoolDelivered:
+		_, err := sc.exec(sqlSpoolDelivered, unixS(c.At), c.SpoolID)
+		return wrap("spool delivered", err)
 	case dialer.AttemptEnded:
 		if _, err := sc.exec(sqlCloseSpool, c.SpoolStatus, c.Response, unixS(c.Start), unixS(c.Connect), unixS(c.End), c.SpoolID); err != nil {
 			return wrap("close spool", err)
@@ -473,7 +494,8 @@ func (s *EngineStore) WorkOf(ctx context.Context, tenantID string, id int64) (di
 
 // OpenSpools implements dialer.EngineStore.
 func (s *EngineStore) OpenSpools(ctx context.Context) ([]dialer.OpenSpool, error) {
-	rows, err := s.db.r.QueryContext(ctx, `SELECT `+workCols+`, sp.spool_id, sp.call_uuid, COALESCE(sp.provider_id, 0), sp.node, sp.time_spool
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+workCols+`, sp.spool_id, sp.call_uuid, COALESCE(sp.provider_id, 0), sp.node, sp.time_spool,
+		sp.gateway, sp.time_ringing, sp.time_connect, sp.time_delivered, sp.dialog
 		FROM spools sp JOIN transmissions t ON t.transmission_id = sp.transmission_id
 		JOIN contacts c ON c.contact_id = t.contact_id
 		JOIN programs p ON p.program_id = t.program_id
@@ -485,13 +507,15 @@ func (s *EngineStore) OpenSpools(ctx context.Context) ([]dialer.OpenSpool, error
 	var out []dialer.OpenSpool
 	for rows.Next() {
 		var o dialer.OpenSpool
-		var spooled int64
-		o.Work, _, err = scanWork(rows, &o.SpoolID, &o.CallUUID, &o.ProviderID, &o.Node, &spooled)
+		var spooled, ringing, answered, delivered int64
+		o.Work, _, err = scanWork(rows, &o.SpoolID, &o.CallUUID, &o.ProviderID, &o.Node, &spooled,
+			&o.Gateway, &ringing, &answered, &delivered, &o.Dialog)
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("store: open spools: %w", err)
 		}
 		o.Spooled = time.Unix(spooled, 0)
+		o.Ringing, o.Answered, o.Delivered = fromS(ringing), fromS(answered), fromS(delivered)
 		out = append(out, o)
 	}
 	if err := errors.Join(rows.Close(), rows.Err()); err != nil {

@@ -73,7 +73,7 @@ type Config struct {
 		NodeCPS            int           `yaml:"node_cps" help:"calls started per second per FreeSWITCH node, never exceeded"`
 		ProviderChannels   int           `yaml:"provider_channels" help:"concurrent calls per provider (a provider's settings {\"channels\": N} override it)"`
 		TenantChannels     int           `yaml:"tenant_channels" help:"concurrent calls per tenant"`
-		ProviderBackoff    time.Duration `yaml:"provider_backoff" help:"a failing provider (gateway error, congestion) is skipped this long, doubling with each failure in a row"`
+		ProviderBackoff    time.Duration `yaml:"provider_backoff" help:"a failing route (no response, 503, node down) is skipped this long, doubling with each failure in a row, and at once again when its gateway sees it healthy"`
 		ProviderBackoffMax time.Duration `yaml:"provider_backoff_max" help:"the longest a failing provider is skipped"`
 		SendWait           time.Duration `yaml:"send_wait" help:"how long POST /transmissions/{id}/send waits for capacity before answering 423 (the transmission stays queued)"`
 	} `yaml:"engine"`
@@ -127,8 +127,8 @@ func defaultConfig() Config {
 	c.Engine.NodeCPS = 30
 	c.Engine.ProviderChannels = 30
 	c.Engine.TenantChannels = 100
-	c.Engine.ProviderBackoff = 30 * time.Second
-	c.Engine.ProviderBackoffMax = 10 * time.Minute
+	c.Engine.ProviderBackoff = 2 * time.Second
+	c.Engine.ProviderBackoffMax = 5 * time.Minute
 	c.Engine.SendWait = 10 * time.Second
 	return c
 }

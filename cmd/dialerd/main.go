@@ -350,7 +350,9 @@ func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, log *slog.Logge
 			c()
 		}
 	}
-	return dialer.NewGatewayRouter(dialer.SystemClock{}, byFlag), sipGW, closeAll, nil
+	router := dialer.NewGatewayRouter(byFlag)
+	router.NotConfigured(dialer.GatewaySIP, "sip.listen")
+	return router, sipGW, closeAll, nil
 }
 
 // stopEngine stops the engine after a failed start-up, with grace d.

@@ -93,6 +93,11 @@ type Gateway struct {
 	keep     bool
 	deliver  int
 	maxLive  int
+
+	ended       map[string]*call // calls reaped without anyone following them
+	unknown     bool
+	keepRecords bool
+	recovers    int
 }
 
 type call struct {
@@ -177,6 +182,10 @@ func (g *Gateway) reap(now time.Time) {
 	for id, c := range g.calls {
 		if !c.end.IsZero() && !now.Before(c.end) {
 			delete(g.calls, id)
+			if g.ended == nil {
+				g.ended = map[string]*call{}
+			}
+			g.ended[id] = c
 		}
 	}
 }
@@ -274,6 +283,9 @@ func (g *Gateway) follow(ctx context.Context, c *call, from time.Time, progress 
 			}
 			steps = append(steps, step{at, dialer.Progress{Kind: dialer.ProgressDTMF, Digit: string(d)}})
 		}
+		if !c.end.IsZero() && c.script.Failure == "" {
+			steps = append(steps, step{c.end, dialer.Progress{Kind: dialer.ProgressDelivered}})
+		}
 	}
 	for _, st := range steps {
 		if st.at.Before(from) {
@@ -350,15 +362,49 @@ func (g *Gateway) CallExists(_ context.Context, _, callUUID string) (bool, error
 	return ok, nil
 }
 
-// Reattach implements dialer.Reattacher.
-func (g *Gateway) Reattach(ctx context.Context, a dialer.Attempt, progress func(dialer.Progress)) (dialer.Outcome, error) {
+// Recover implements dialer.Recoverer: a live call is followed to its
+// end; an ended one is ErrCallGone, unless records are kept (as the
+// FreeSWITCH gateway keeps them in mod_hash), when its outcome is returned.
+// While SetUnknown is on, it cannot tell (dialer.ErrCallUnknown).
+func (g *Gateway) Recover(ctx context.Context, s dialer.RecoverSpool, progress func(dialer.Progress)) (dialer.Outcome, error) {
 	now := g.clock.Now()
 	g.mu.Lock()
-	g.reap(now)
-	c, ok := g.calls[a.CallUUID]
-	g.mu.Unlock()
-	if !ok {
-		return dialer.Outcome{}, dialer.ErrCallGone
+	g.recovers++
+	if g.unknown {
+		g.mu.Unlock()
+		return dialer.Outcome{}, dialer.ErrCallUnknown
 	}
-	return g.follow(ctx, c, now, progress)
+	g.reap(now)
+	c, ok := g.calls[s.Attempt.CallUUID]
+	rec, kept := g.ended[s.Attempt.CallUUID]
+	g.mu.Unlock()
+	switch {
+	case ok:
+		return g.follow(ctx, c, now, progress)
+	case kept && g.keepRecords:
+		return g.outcome(rec), nil
+	}
+	return dialer.Outcome{}, dialer.ErrCallGone
+}
+
+// SetUnknown makes Recover answer that it cannot tell (a node down).
+func (g *Gateway) SetUnknown(on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.unknown = on
+}
+
+// KeepRecords makes Recover return the outcome of a call that ended while
+// nobody followed it.
+func (g *Gateway) KeepRecords(on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.keepRecords = on
+}
+
+// Recovers is how many times Recover was asked.
+func (g *Gateway) Recovers() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.recovers
 }

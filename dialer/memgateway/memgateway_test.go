@@ -45,9 +45,11 @@ func TestScripts(t *testing.T) {
 		digits string
 	}{
 		{"answer with digits", memgateway.Script{Kind: memgateway.Answer, Ring: 2 * time.Second, Talk: 10 * time.Second, DTMF: "12"},
-			"NORMAL_CLEARING", 0, []dialer.ProgressKind{"ringing", "answered", "dtmf", "dtmf"}, "12"},
+			"NORMAL_CLEARING", 0, []dialer.ProgressKind{"ringing", "answered", "dtmf", "dtmf", "delivered"}, "12"},
 		{"digits after hangup are lost", memgateway.Script{Kind: memgateway.Answer, Talk: 2500 * time.Millisecond, DTMF: "123"},
-			"NORMAL_CLEARING", 0, []dialer.ProgressKind{"ringing", "answered", "dtmf", "dtmf"}, "12"},
+			"NORMAL_CLEARING", 0, []dialer.ProgressKind{"ringing", "answered", "dtmf", "dtmf", "delivered"}, "12"},
+		{"answered, not delivered", memgateway.Script{Kind: memgateway.Answer, Talk: time.Second, Failure: dialer.CauseMediaError},
+			"NORMAL_CLEARING", 0, []dialer.ProgressKind{"ringing", "answered"}, ""},
 		{"ring out", memgateway.Script{Kind: memgateway.RingOut}, "NO_ANSWER", 480, []dialer.ProgressKind{"ringing"}, ""},
 		{"busy", memgateway.Script{Kind: memgateway.Busy, Ring: time.Second}, "USER_BUSY", 486, []dialer.ProgressKind{"ringing"}, ""},
 		{"fail", memgateway.Script{Kind: memgateway.Fail, Cause: "CALL_REJECTED", SIPCode: 603}, "CALL_REJECTED", 603, []dialer.ProgressKind{"ringing"}, ""},
@@ -119,7 +121,7 @@ func TestCallOutlivesDeliver(t *testing.T) {
 	done := make(chan dialer.Outcome, 1)
 	clk.SetSettled(func() bool { return clk.Blocked() == 1 || len(done) == 1 })
 	go func() {
-		o, err := g.Reattach(context.Background(), dialer.Attempt{CallUUID: "u"}, func(p dialer.Progress) { steps = append(steps, p.Kind) })
+		o, err := g.Recover(context.Background(), dialer.RecoverSpool{Attempt: dialer.Attempt{CallUUID: "u"}}, func(p dialer.Progress) { steps = append(steps, p.Kind) })
 		if err != nil {
 			t.Error(err)
 		}
@@ -127,13 +129,13 @@ func TestCallOutlivesDeliver(t *testing.T) {
 	}()
 	clk.Advance(time.Minute)
 	o := <-done
-	if !slices.Equal(steps, []dialer.ProgressKind{"answered"}) || o.Cause != "NORMAL_CLEARING" || !o.Connect.Equal(start.Add(10*time.Second)) {
+	if !slices.Equal(steps, []dialer.ProgressKind{"answered", "delivered"}) || o.Cause != "NORMAL_CLEARING" || !o.Connect.Equal(start.Add(10*time.Second)) {
 		t.Fatalf("reattached: steps %v, outcome %+v", steps, o)
 	}
 	if ok, _ := g.CallExists(context.Background(), "", "u"); ok {
 		t.Fatal("the call exists after its end")
 	}
-	if _, err := g.Reattach(context.Background(), dialer.Attempt{CallUUID: "u"}, nil); !errors.Is(err, dialer.ErrCallGone) {
-		t.Fatalf("Reattach of an ended call: %v", err)
+	if _, err := g.Recover(context.Background(), dialer.RecoverSpool{Attempt: dialer.Attempt{CallUUID: "u"}}, nil); !errors.Is(err, dialer.ErrCallGone) {
+		t.Fatalf("Recover of an ended call: %v", err)
 	}
 }

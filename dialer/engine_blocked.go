@@ -1,0 +1,160 @@
+package dialer
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// BlockedCampaign is a running campaign that cannot dial, and why.
+type BlockedCampaign struct {
+	TenantID   string
+	CampaignID int64
+	Blocked    Blocked
+}
+
+// blockState is why a run cannot dial. A content block lasts until the
+// tenant's configuration changes (ConfigChanged); the others are looked at
+// again on every dispatch and lift by themselves.
+type blockState struct {
+	Blocked
+	sticky bool
+}
+
+// blockedBoard is the copy of the loop's blocked runs that API requests
+// read without going through the loop.
+type blockedBoard struct {
+	mu sync.RWMutex
+	m  map[int64]BlockedCampaign
+}
+
+func (b *blockedBoard) set(c BlockedCampaign) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[int64]BlockedCampaign{}
+	}
+	b.m[c.CampaignID] = c
+}
+
+func (b *blockedBoard) clear(id int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.m, id)
+}
+
+// CampaignBlocked says why a running campaign of the tenant cannot dial;
+// nil when it can (or is not running).
+func (e *Engine) CampaignBlocked(tenantID string, id int64) *Blocked {
+	e.board.mu.RLock()
+	defer e.board.mu.RUnlock()
+	c, ok := e.board.m[id]
+	if !ok || c.TenantID != tenantID {
+		return nil
+	}
+	b := c.Blocked
+	return &b
+}
+
+// BlockedCampaigns lists every running campaign that cannot dial, by id.
+func (e *Engine) BlockedCampaigns() []BlockedCampaign {
+	e.board.mu.RLock()
+	out := make([]BlockedCampaign, 0, len(e.board.m))
+	for _, c := range e.board.m {
+		out = append(out, c)
+	}
+	e.board.mu.RUnlock()
+	slices.SortFunc(out, func(a, b BlockedCampaign) int { return int(a.CampaignID - b.CampaignID) })
+	return out
+}
+
+// block marks a run blocked with a reason, once: the event and the log line
+// are sent when the reason changes, not on every dispatch.
+func (e *Engine) block(r *campaignRun, b Blocked, sticky bool, now time.Time) {
+	if r.blocked != nil && r.blocked.Reason == b.Reason && r.blocked.Field == b.Field {
+		r.blocked.sticky = r.blocked.sticky || sticky
+		return
+	}
+	b.Since = now
+	r.blocked = &blockState{Blocked: b, sticky: sticky}
+	e.board.set(BlockedCampaign{TenantID: r.c.TenantID, CampaignID: r.c.ID, Blocked: b})
+	e.log.Warn("engine: campaign cannot dial", "campaign", r.c.ID, "tenant", r.c.TenantID, "reason", b.Reason,
+		"fix", b.Field, "fault", b.Fault)
+	e.publish(Event{Type: EventCampaignBlocked, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, OwnerID: r.c.CreatedBy,
+		Status: string(r.c.Status), Response: b.Reason, Field: b.Field, Fault: b.Fault})
+}
+
+// unblock lifts a run's block.
+func (e *Engine) unblock(r *campaignRun, now time.Time) {
+	if r.blocked == nil {
+		return
+	}
+	r.blocked = nil
+	e.board.clear(r.c.ID)
+	e.log.Info("engine: campaign can dial again", "campaign", r.c.ID, "tenant", r.c.TenantID)
+	e.publish(Event{Type: EventCampaignUnblocked, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, OwnerID: r.c.CreatedBy,
+		Status: string(r.c.Status)})
+}
+
+// blockContent blocks a campaign whose content or configuration a gateway
+// refused: every other attempt would fail the same way, so the campaign
+// keeps its work and waits for a fix.
+func (e *Engine) blockContent(r *campaignRun, v Verdict, err error, now time.Time) {
+	reason := "a gateway refused the campaign's content or configuration (" + v.Cause + ")"
+	if err != nil {
+		reason = fmt.Sprintf("%s: %v", reason, err)
+	}
+	e.block(r, Blocked{Reason: reason, Field: v.Field, Fault: FaultContent.String()}, true, now)
+}
+
+// ConfigChanged tells the engine that a tenant's providers, programs or
+// messages changed: they are read again before the next attempt, and its
+// campaigns blocked by their content or configuration try again. It does
+// not wait.
+func (e *Engine) ConfigChanged(tenantID string) {
+	if !e.started.Load() {
+		return
+	}
+	e.postAsync(func() {
+		now := e.clock.Now()
+		if tp, ok := e.caps.tenants[tenantID]; ok {
+			tp.loadedAt = time.Time{}
+		}
+		clear(e.media)
+		for _, r := range e.runs {
+			if r.c.TenantID == tenantID && r.blocked != nil {
+				e.unblock(r, now)
+			}
+		}
+	})
+}
+
+// RouteUp tells the engine that a route was seen healthy: the back-off of
+// every provider it names ends at once. It does not wait.
+func (e *Engine) RouteUp(u RouteUp) {
+	if !e.started.Load() {
+		return
+	}
+	e.postAsync(func() {
+		for _, p := range e.caps.providers {
+			match := u.ProviderID != 0 && p.info.ID == u.ProviderID
+			if u.ProviderID == 0 && u.Node != "" {
+				match = p.route.Node == u.Node || (p.route.Node == "" && p.route.Gateway == GatewayFreeSWITCH)
+			}
+			if match && (p.failures > 0 || !p.backoffUntil.IsZero()) {
+				e.log.Info("engine: route healthy again; back-off ended", "provider", p.info.ID, "node", u.Node)
+				e.providerHealthy(p)
+			}
+		}
+	})
+}
+
+// providerHealthy ends a provider's back-off: it carried a call, or its
+// gateway saw it healthy.
+func (p *providerState) healthy() {
+	p.failures = 0
+	p.backoffUntil = time.Time{}
+}
+
+func (e *Engine) providerHealthy(p *providerState) { p.healthy() }
