@@ -148,9 +148,9 @@ type Engine struct {
 	rr        int                    // where the next round starts
 	inflight  map[int64]*attempt     // by transmission
 	waiters   map[int64][]chan sendResult
-	caps      capacity              // providers, nodes, tenants
-	media     map[int64]cachedMedia // by program
-	schedules scheduleHeap          // campaign start/stop schedules
+	caps      capacity               // providers, nodes, tenants
+	media     map[int64]*cachedMedia // by program
+	schedules scheduleHeap           // campaign start/stop schedules
 	locs      map[string]*time.Location
 	draining  bool
 	recovered bool          // recovery is over: state changes go to the queues directly
@@ -185,7 +185,7 @@ func NewEngine(cfg EngineConfig, deps EngineDeps) (*Engine, error) {
 		runs:     map[int64]*campaignRun{},
 		inflight: map[int64]*attempt{},
 		waiters:  map[int64][]chan sendResult{},
-		media:    map[int64]cachedMedia{},
+		media:    map[int64]*cachedMedia{},
 		locs:     map[string]*time.Location{},
 	}
 	e.caps = newCapacity(&e.cfg)

@@ -117,16 +117,16 @@ func (e *Engine) ConfigChanged(tenantID string) {
 		return
 	}
 	e.postAsync(func() {
-		now := e.clock.Now()
-		if tp, ok := e.caps.tenants[tenantID]; ok {
-			tp.loadedAt = time.Time{}
+		tp, ok := e.caps.tenants[tenantID]
+		if !ok {
+			return // never read: the first use reads the new configuration
 		}
-		clear(e.media)
-		for _, r := range e.runs {
-			if r.c.TenantID == tenantID && r.blocked != nil {
-				e.unblock(r, now)
-			}
+		tp.changed = true
+		if tp.reading {
+			tp.again = true
+			return
 		}
+		e.refreshAside(tenantID, tp)
 	})
 }
 

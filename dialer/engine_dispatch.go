@@ -281,18 +281,45 @@ func (e *Engine) closeUndialable(r *campaignRun, it *workItem, now time.Time, re
 type cachedMedia struct {
 	media    Media
 	loadedAt time.Time
+	reading  bool
 }
 
+// mediaFor reads what a program sends: at once the first time (or after a
+// configuration change emptied the cache), then every ProviderRefresh off
+// the loop, going on with what it has meanwhile.
 func (e *Engine) mediaFor(tenantID string, programID int64, now time.Time) (Media, error) {
-	if m, ok := e.media[programID]; ok && now.Sub(m.loadedAt) < e.cfg.ProviderRefresh {
-		return m.media, nil
+	m, ok := e.media[programID]
+	if !ok {
+		_, media, err := e.store.ProgramMedia(e.loopCtx, tenantID, programID)
+		if err != nil {
+			return media, err
+		}
+		e.media[programID] = &cachedMedia{media: media, loadedAt: now}
+		return media, nil
 	}
-	_, m, err := e.store.ProgramMedia(e.loopCtx, tenantID, programID)
-	if err != nil {
-		return m, err
+	if now.Sub(m.loadedAt) >= e.cfg.ProviderRefresh && !m.reading {
+		m.reading = true
+		e.tasks.Add(1)
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			defer e.tasks.Add(-1)
+			_, media, err := e.store.ProgramMedia(e.loopCtx, tenantID, programID)
+			e.post(func() {
+				m.reading = false
+				m.loadedAt = e.clock.Now()
+				switch {
+				case errors.Is(err, ErrNotFound):
+					delete(e.media, programID) // the next use says so
+				case err != nil:
+					e.log.Error("engine: re-reading program media; keeping what it had", "program", programID, "err", err)
+				case e.media[programID] == m:
+					m.media = media
+				}
+			})
+		}()
 	}
-	e.media[programID] = cachedMedia{media: m, loadedAt: now}
-	return m, nil
+	return m.media, nil
 }
 
 // newCallUUID is a random (version 4) UUID: the call's identity at the

@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"context"
 	"time"
 )
 
@@ -21,6 +22,10 @@ type providerState struct {
 type tenantProviders struct {
 	list     []*providerState
 	loadedAt time.Time
+	loaded   bool
+	reading  bool // a refresh runs off the loop
+	changed  bool // ConfigChanged: the next read releases blocked campaigns
+	again    bool // changed again while a read ran: read once more
 }
 
 // capacity holds every cap the engine enforces.
@@ -78,35 +83,109 @@ func (c *capacity) node(name string) *RateCap {
 	return r
 }
 
-// providersOf returns the tenant's active providers, re-read from the
-// store every ProviderRefresh.
+// providersOf returns the tenant's active providers. The first read is
+// made at once; after that they are re-read every ProviderRefresh (or
+// after ConfigChanged) off the loop, so a slow store never holds up
+// dialing, and the loop goes on with the list it has until the new one is
+// in.
 func (e *Engine) providersOf(tenantID string, now time.Time) []*providerState {
 	tp, ok := e.caps.tenants[tenantID]
-	if ok && now.Sub(tp.loadedAt) < e.cfg.ProviderRefresh {
-		return tp.list
-	}
 	if !ok {
 		tp = &tenantProviders{}
 		e.caps.tenants[tenantID] = tp
 	}
-	tp.loadedAt = now
-	infos, err := e.routes.Providers(e.loopCtx, tenantID)
+	switch {
+	case !tp.loaded:
+		rd, err := e.readProviders(e.loopCtx, tenantID)
+		e.applyProviders(tenantID, tp, rd, err, now)
+	case now.Sub(tp.loadedAt) >= e.cfg.ProviderRefresh:
+		e.refreshAside(tenantID, tp)
+	}
+	return tp.list
+}
+
+// providerRead is a tenant's providers and their routes as read from the
+// store, outside the loop.
+type providerRead struct {
+	infos  []ProviderInfo
+	routes map[int64]Route
+	errs   map[int64]error
+}
+
+// readProviders touches no engine state: it may run off the loop.
+func (e *Engine) readProviders(ctx context.Context, tenantID string) (providerRead, error) {
+	infos, err := e.routes.Providers(ctx, tenantID)
+	if err != nil {
+		return providerRead{}, err
+	}
+	rd := providerRead{infos: infos, routes: make(map[int64]Route, len(infos)), errs: map[int64]error{}}
+	for _, info := range infos {
+		r, err := e.routes.Route(ctx, tenantID, info.ID)
+		if err != nil {
+			rd.errs[info.ID] = err
+			continue
+		}
+		rd.routes[info.ID] = r
+	}
+	return rd, nil
+}
+
+// applyProviders installs a read on the loop, and releases the tenant's
+// blocked campaigns when a configuration change asked for it.
+func (e *Engine) applyProviders(tenantID string, tp *tenantProviders, rd providerRead, err error, now time.Time) {
+	tp.loaded, tp.loadedAt = true, now
 	if err != nil {
 		e.log.Error("engine: reading providers; keeping the last list", "tenant", tenantID, "err", err)
-		return tp.list
+		return
 	}
 	tp.list = tp.list[:0]
-	for _, info := range infos {
+	for _, info := range rd.infos {
 		p := e.caps.provider(info)
-		r, err := e.routes.Route(e.loopCtx, tenantID, info.ID)
-		if err != nil {
-			e.log.Error("engine: resolving a provider; skipping it", "provider", info.ID, "err", err)
+		r, ok := rd.routes[info.ID]
+		if !ok {
+			e.log.Error("engine: resolving a provider; skipping it", "provider", info.ID, "err", rd.errs[info.ID])
 			continue
 		}
 		p.route, p.routed = r, true
 		tp.list = append(tp.list, p)
 	}
-	return tp.list
+	if tp.changed {
+		tp.changed = false
+		clear(e.media)
+		for _, r := range e.runs {
+			if r.c.TenantID == tenantID && r.blocked != nil {
+				e.unblock(r, now)
+			}
+		}
+	}
+}
+
+// refreshAside re-reads a tenant's providers in a goroutine; a change
+// that comes in while a read runs is read again after it.
+func (e *Engine) refreshAside(tenantID string, tp *tenantProviders) {
+	if tp.reading {
+		tp.again = tp.again || tp.changed
+		return
+	}
+	tp.reading = true
+	e.tasks.Add(1)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer e.tasks.Add(-1)
+		rd, err := e.readProviders(e.loopCtx, tenantID)
+		e.post(func() {
+			tp.reading = false
+			if e.loopCtx.Err() != nil {
+				return
+			}
+			e.applyProviders(tenantID, tp, rd, err, e.clock.Now())
+			if tp.again {
+				tp.again, tp.changed = false, true
+				e.refreshAside(tenantID, tp)
+			}
+		})
+	}()
 }
 
 // pickProvider chooses, among the tenant's providers of the service that
