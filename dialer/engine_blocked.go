@@ -158,3 +158,22 @@ func (p *providerState) healthy() {
 }
 
 func (e *Engine) providerHealthy(p *providerState) { p.healthy() }
+
+// CallAnswered records an answer a gateway saw for a call it was not
+// following: a SIP 200 that reached a new process for an INVITE of the
+// one before it. The spool is marked answered durably, so its callee is
+// never dialled again by itself; the gateway ends the call. It does not
+// wait.
+func (e *Engine) CallAnswered(callUUID string, at time.Time) {
+	if !e.started.Load() || callUUID == "" {
+		return
+	}
+	e.postAsync(func() {
+		for _, a := range e.inflight {
+			if a.att.CallUUID == callUUID && a.answered.IsZero() && a.spoolID != 0 {
+				e.attemptProgress(a, Progress{Kind: ProgressAnswered, At: at})
+				return
+			}
+		}
+	})
+}

@@ -236,3 +236,34 @@ func TestRouteDownIsNotDialledAndResumesOnRouteUp(t *testing.T) {
 		t.Fatalf("%d of 20 completed 20 s after RouteUp", n)
 	}
 }
+
+// An answer seen for a call being recovered (a stray SIP 200 for the
+// previous process's INVITE) is recorded, so the callee is never redialled.
+func TestStrayAnswerIsRecorded(t *testing.T) {
+	cfg := testConfig()
+	h := newHarness(t, cfg, answering())
+	h.provider("trunk", 1, 0, "")
+	h.start()
+	c := h.f.Contact(h.tenant, h.owner, "+15550001", "")
+	h.gw.Script("+15550001", memgateway.Script{Kind: memgateway.Hang}, answering())
+	tid := h.f.Transmission(h.tenant, h.owner, c, h.voice, 2, time.Time{})
+	spool, err := h.eng.Send(context.Background(), h.tenant, tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.advance(time.Second)
+	h.crash()
+	h.gw.SetUnknown(true) // the new process cannot tell until the 200 shows up
+	h.restart()
+	uuid := h.pairs(`SELECT spool_id, call_uuid FROM spools`)[spool]
+	h.eng.CallAnswered(uuid, h.clk.Now())
+	h.clk.WaitSettled()
+	if n := h.count(`SELECT COUNT(*) FROM spools WHERE spool_id = ? AND time_connect > 0 AND status = 'initiated'`, spool); n != 1 {
+		t.Fatal("the stray answer was not recorded")
+	}
+	h.advance(20 * time.Minute) // the call must be over: closed from what was recorded
+	got := h.pairs(`SELECT spool_id, status || ' ' || response FROM spools WHERE transmission_id = ?`, tid)
+	if len(got) != 1 || got[spool] != "failed "+dialer.CauseAnsweredBeforeRestart {
+		t.Fatalf("spools %v", got)
+	}
+}
