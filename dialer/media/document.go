@@ -87,6 +87,21 @@ func readAt(r io.ReaderAt, b []byte, off int64) error {
 
 // tiffPages counts the image file directories of a TIFF.
 func tiffPages(r io.ReaderAt, size int64) (int, error) {
+	return walkTIFF(r, size, nil)
+}
+
+// tiffEntry is one entry of an image file directory: a tag, its field
+// type, its count, and the 4 bytes of value or offset as stored.
+type tiffEntry struct {
+	tag, typ uint16
+	count    uint32
+	value    [4]byte
+}
+
+// walkTIFF follows the chain of image directories of a TIFF, one per page,
+// refusing offsets outside the file, loops, and more than MaxTIFFPages, and
+// hands each page's entries to visit (when not nil). It returns the pages.
+func walkTIFF(r io.ReaderAt, size int64, visit func(page int, order binary.ByteOrder, entries []tiffEntry) error) (int, error) {
 	var hdr [8]byte
 	if size < int64(len(hdr)) {
 		return 0, invalid(ErrBadDocument, nil, "TIFF: truncated header")
@@ -115,13 +130,28 @@ func tiffPages(r io.ReaderAt, size int64) (int, error) {
 		if err := readAt(r, buf[:2], off); err != nil {
 			return 0, err
 		}
-		entries := int64(order.Uint16(buf[:]))
-		next := off + 2 + 12*entries
+		n := int64(order.Uint16(buf[:]))
+		next := off + 2 + 12*n
 		switch {
-		case entries == 0:
+		case n == 0:
 			return 0, invalid(ErrBadDocument, nil, "TIFF: page %d has an empty directory", pages+1)
 		case next+4 > size:
 			return 0, invalid(ErrBadDocument, nil, "TIFF: page %d runs past the end of the file (truncated?)", pages+1)
+		}
+		if visit != nil {
+			raw := make([]byte, 12*n)
+			if err := readAt(r, raw, off+2); err != nil {
+				return 0, err
+			}
+			entries := make([]tiffEntry, n)
+			for i := range entries {
+				e := raw[12*i:]
+				entries[i] = tiffEntry{tag: order.Uint16(e), typ: order.Uint16(e[2:]), count: order.Uint32(e[4:])}
+				copy(entries[i].value[:], e[8:12])
+			}
+			if err := visit(pages+1, order, entries); err != nil {
+				return 0, err
+			}
 		}
 		if err := readAt(r, buf[:], next); err != nil {
 			return 0, err
