@@ -51,11 +51,11 @@ func NewMediaSigner(key []byte, base string, ttl time.Duration, now func() time.
 // contentHash is what a media file is named by: sha256 in hex.
 var contentHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// URLForPath is the signed URL of the media file at path, a file of the
-// store's media directory (its name is its content hash).
+// URLForPath is the signed URL of the recording at path, a file of the
+// store's media directory named <content hash>.wav.
 func (m *MediaSigner) URLForPath(path string) (string, error) {
-	hash := filepath.Base(path)
-	if !contentHash.MatchString(hash) {
+	hash, ok := strings.CutSuffix(filepath.Base(path), ".wav")
+	if !ok || !contentHash.MatchString(hash) {
 		return "", fmt.Errorf("%q is not a media file of the store", path)
 	}
 	exp := m.now().Add(m.ttl).Unix()
@@ -79,7 +79,7 @@ func (m *MediaSigner) valid(hash, expRaw, sig string) bool {
 
 // mediaFiles is what serving media needs of the store.
 type mediaFiles interface {
-	Open(hash string) (*os.File, error)
+	Open(hash, ext string) (*os.File, error)
 }
 
 // serveSignedMedia is GET /media/:name, name being <hash>.wav.
@@ -94,7 +94,7 @@ func (s *Server) serveSignedMedia(c *gin.Context) {
 			Code: http.StatusForbidden, Message: "media URL signature invalid or expired"}})
 		return
 	}
-	f, err := s.deps.MediaFiles.Open(hash)
+	f, err := s.deps.MediaFiles.Open(hash, "wav")
 	if err != nil {
 		s.fail(c, dialer.NotFound("media file"))
 		return

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,8 +27,10 @@ func TestSignedMediaURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var msgs *store.Messages
 	e := newEnv(t, func(d *Deps) {
-		d.Messages = store.NewMessages(d.Users.(*store.DB), files)
+		msgs = store.NewMessages(d.Users.(*store.DB), files)
+		d.Messages = msgs
 		d.Media, d.MediaFiles = signer, files
 	})
 
@@ -45,17 +48,27 @@ func TestSignedMediaURLs(t *testing.T) {
 		}
 		return nil
 	})
-	if len(stored) == 0 {
-		t.Fatal("no media file stored")
+	// Before: files were stored as <sha256> and URLForPath signed any such
+	// name. After: the telephony WAV is <sha256>.wav, and so is the URL.
+	tenant, err := e.db.DefaultTenant(t.Context())
+	if err != nil {
+		t.Fatal(err)
 	}
-	file := stored[0]
+	rec, err := msgs.Recording(t.Context(), tenant.ID, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, rec.TelephonyHash[:2], rec.TelephonyHash+".wav")
+	if !slices.Contains(stored, file) {
+		t.Fatalf("stored %v, want %s among them", stored, file)
+	}
 	want, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	u, err := signer.URLForPath(file)
-	if err != nil || !strings.HasPrefix(u, "http://10.0.0.2:8000/media/"+filepath.Base(file)+".wav?exp=") {
+	if err != nil || !strings.HasPrefix(u, "http://10.0.0.2:8000/media/"+filepath.Base(file)+"?exp=") {
 		t.Fatalf("URL %q, %v", u, err)
 	}
 	path := strings.TrimPrefix(u, "http://10.0.0.2:8000")
@@ -65,13 +78,13 @@ func TestSignedMediaURLs(t *testing.T) {
 	}
 
 	tampered := path[:len(path)-1] + map[bool]string{true: "0", false: "1"}[!strings.HasSuffix(path, "0")]
-	other, _ := signer.URLForPath(filepath.Join(dir, "ab", strings.Repeat("ab", 32)))
+	other, _ := signer.URLForPath(filepath.Join(dir, "ab", strings.Repeat("ab", 32)+".wav"))
 	for name, tc := range map[string]struct {
 		path   string
 		status int
 	}{
 		"tampered signature":  {tampered, http.StatusForbidden},
-		"no signature":        {"/media/" + filepath.Base(file) + ".wav", http.StatusForbidden},
+		"no signature":        {"/media/" + filepath.Base(file), http.StatusForbidden},
 		"not a hash":          {"/media/not-a-hash.wav?exp=9999999999&sig=x", http.StatusForbidden},
 		"a path (no route)":   {"/media/..%2F..%2Fdialerd.db.wav?exp=1&sig=x", http.StatusNotFound},
 		"signed, but no file": {strings.TrimPrefix(other, "http://10.0.0.2:8000"), http.StatusNotFound},
@@ -84,8 +97,10 @@ func TestSignedMediaURLs(t *testing.T) {
 	clock.Add(2 * time.Hour)
 	e.expect(e.do("GET", path, "", nil), http.StatusForbidden)
 
-	if _, err := signer.URLForPath("/etc/passwd"); err == nil {
-		t.Error("a file outside the store was signed")
+	for _, p := range []string{"/etc/passwd", strings.TrimSuffix(file, ".wav"), strings.TrimSuffix(file, ".wav") + ".mp3"} {
+		if _, err := signer.URLForPath(p); err == nil {
+			t.Errorf("%s was signed: only a store's .wav is played", p)
+		}
 	}
 	if _, err := NewMediaSigner(bytes.Repeat([]byte("m"), 32), "ftp://x", time.Hour, nil); err == nil {
 		t.Error("a non-http base was accepted")

@@ -39,7 +39,7 @@ type messageStore interface {
 	UpdateDocument(ctx context.Context, d dialer.Document) error
 	DeleteDocument(ctx context.Context, tenantID string, id int64) error
 	SetDocumentFile(ctx context.Context, tenantID string, id int64, body io.Reader, limit int64,
-		check func(*io.SectionReader) (dialer.DocumentFile, error)) error
+		check func(ctx context.Context, src *io.SectionReader, fax io.Writer) (dialer.DocumentFile, error)) error
 
 	CreateRecording(ctx context.Context, r dialer.Recording) (int64, error)
 	Recording(ctx context.Context, tenantID string, id int64) (dialer.Recording, error)
@@ -63,7 +63,16 @@ type messageStore interface {
 	UpdateText(ctx context.Context, t dialer.Text) error
 	DeleteText(ctx context.Context, tenantID string, id int64) error
 
-	OpenFile(ctx context.Context, hash string) (*os.File, error)
+	// OpenFile opens the file of a row's hash with extension ext: the
+	// document's or recording's type for the upload, "wav" for a
+	// recording's telephony copy, "bin" for a template's attachment.
+	OpenFile(ctx context.Context, hash, ext string) (*os.File, error)
+}
+
+// faxConverter renders a PDF as a fax TIFF txfax can send, returning its
+// pages (media.Ghostscript). Its refusals are validation errors on "file".
+type faxConverter interface {
+	PDFToFax(ctx context.Context, src io.Reader, dst io.Writer) (pages int, err error)
 }
 
 // messageRoutes serves the ICTCore groups Message, Voice Recordings, Email
@@ -142,15 +151,37 @@ func (s *Server) uploadDocument(c *gin.Context) {
 		return
 	}
 	limit := s.cfg.MaxDocumentBytes
+	check := func(ctx context.Context, src *io.SectionReader, fax io.Writer) (dialer.DocumentFile, error) {
+		return checkDocument(ctx, s.deps.Fax, src, fax)
+	}
 	s.acceptUpload(c, limit, "document_id", d.ID, func(ctx context.Context, up *upload) error {
-		return s.deps.Messages.SetDocumentFile(ctx, d.TenantID, d.ID, up, limit, checkDocument)
+		return s.deps.Messages.SetDocumentFile(ctx, d.TenantID, d.ID, up, limit, check)
 	})
 }
 
-// checkDocument accepts a PDF or a TIFF, told by content; a bad one is a
-// validation error on the field "file".
-func checkDocument(src *io.SectionReader) (dialer.DocumentFile, error) {
-	kind, pages, err := media.CheckDocument(src, src.Size())
+// noGhostscript is the answer to a PDF upload when no converter is set up.
+const noGhostscript = "PDF documents are converted to fax with Ghostscript, which this server does not have " +
+	"(install the Debian package ghostscript, or set media.ghostscript); upload a fax TIFF (TIFF-F) instead"
+
+// checkDocument accepts what txfax can send, told by content: a fax TIFF
+// (TIFF-F) as it is, or a PDF that conv renders into fax (its pages are
+// then the rendered ones). Anything else, a PDF conv cannot render or one
+// with no pages, is a validation error on the field "file".
+func checkDocument(ctx context.Context, conv faxConverter, src *io.SectionReader, fax io.Writer) (dialer.DocumentFile, error) {
+	kind, _, err := media.CheckDocument(src, src.Size())
+	if err != nil {
+		return dialer.DocumentFile{}, err
+	}
+	var pages int
+	switch kind {
+	case media.DocumentTIFF:
+		pages, err = media.CheckFaxTIFF(src, src.Size())
+	default:
+		if conv == nil {
+			return dialer.DocumentFile{}, dialer.InvalidField("file", noGhostscript)
+		}
+		pages, err = conv.PDFToFax(ctx, io.NewSectionReader(src, 0, src.Size()), fax)
+	}
 	if err != nil {
 		return dialer.DocumentFile{}, err
 	}
@@ -165,7 +196,7 @@ func (s *Server) downloadDocument(c *gin.Context) {
 	if !ok {
 		return
 	}
-	s.serveMedia(c, "document", d.FileHash, "document-"+strconv.FormatInt(d.ID, 10)+"."+d.Type,
+	s.serveMedia(c, "document", d.FileHash, d.Type, "document-"+strconv.FormatInt(d.ID, 10)+"."+d.Type,
 		documentContentTypes[d.Type], d.UpdatedAt)
 }
 
@@ -231,9 +262,9 @@ func (s *Server) downloadRecording(c *gin.Context) {
 	name := "recording-" + strconv.FormatInt(r.ID, 10)
 	switch c.Query("format") {
 	case "", "original":
-		s.serveMedia(c, "recording", r.FileHash, name+"."+r.Type, recordingContentTypes[r.Type], r.UpdatedAt)
+		s.serveMedia(c, "recording", r.FileHash, r.Type, name+"."+r.Type, recordingContentTypes[r.Type], r.UpdatedAt)
 	case "telephony":
-		s.serveMedia(c, "recording", r.TelephonyHash, name+"-8k.wav", "audio/wav", r.UpdatedAt)
+		s.serveMedia(c, "recording", r.TelephonyHash, "wav", name+"-8k.wav", "audio/wav", r.UpdatedAt)
 	default:
 		s.fail(c, dialer.InvalidField("format", "must be original or telephony"))
 	}
@@ -317,7 +348,7 @@ func (s *Server) downloadTemplate(c *gin.Context) {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	s.serveMedia(c, "template", t.FileHash, name, ct, t.UpdatedAt)
+	s.serveMedia(c, "template", t.FileHash, "bin", name, ct, t.UpdatedAt)
 }
 
 // attachmentExtensions names the file type of the common attachment media
@@ -488,12 +519,12 @@ func (s *Server) tooLarge(c *gin.Context, limit int64) {
 // ranges and conditional requests work, the hash being the ETag. The file
 // goes out as an attachment that browsers must not sniff or run, since a
 // template's attachment may be anything.
-func (s *Server) serveMedia(c *gin.Context, kind, hash, filename, contentType string, updated int64) {
+func (s *Server) serveMedia(c *gin.Context, kind, hash, ext, filename, contentType string, updated int64) {
 	if hash == "" {
 		s.fail(c, dialer.NotFound(kind+" file; upload one with PUT first"))
 		return
 	}
-	f, err := s.deps.Messages.OpenFile(c.Request.Context(), hash)
+	f, err := s.deps.Messages.OpenFile(c.Request.Context(), hash, ext)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -54,6 +54,7 @@ func newMessageEnv(t *testing.T) *messageEnv {
 	cfg.MaxRecordingBytes, cfg.MaxDocumentBytes, cfg.MaxTemplateBytes = testMaxRecording, testMaxDocument, testMaxTemplate
 	deps := e.srv.deps
 	deps.Messages = store.NewMessages(e.db, files)
+	deps.Fax = testFax(t)
 	srv, err := New(cfg, e.srv.log, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -508,26 +509,30 @@ func TestIdenticalUploadsShareOneFile(t *testing.T) {
 	e.expect(e.upload(e.admin, media("documents", a), "application/pdf", pdf), 200)
 	e.expect(e.upload(e.admin, media("documents", b), "application/pdf", pdf), 200)
 	e.expect(e.upload(e.admin, media("templates", tpl), "application/pdf", pdf), 200)
-	if got := e.files(); len(got) != 1 {
-		t.Fatalf("three uploads of one PDF stored as %v", got)
+	// One content, one hash: the documents' PDF and its fax copy beside it,
+	// and the attachment, named by what it is to its row.
+	got := e.files()
+	if len(got) != 3 || !strings.HasSuffix(got[0], ".bin") || !strings.HasSuffix(got[1], ".pdf") || !strings.HasSuffix(got[2], ".tif") ||
+		strings.TrimSuffix(got[0], ".bin") != strings.TrimSuffix(got[1], ".pdf") || strings.TrimSuffix(got[1], ".pdf") != strings.TrimSuffix(got[2], ".tif") {
+		t.Fatalf("three uploads of one PDF stored as %v, want <sha>.bin, <sha>.pdf, <sha>.tif", got)
 	}
-	pdfFile := e.files()[0]
+	pdfFile := got[1]
 
 	// Replacing a's file keeps the PDF, which b and the template still name.
 	e.expect(e.upload(e.admin, media("documents", a), "image/tiff", tif), 200)
-	if got := e.files(); len(got) != 2 || !slices.Contains(got, pdfFile) {
+	if got := e.files(); len(got) != 4 || !slices.Contains(got, pdfFile) {
 		t.Fatalf("after replacing one: %v", got)
 	}
 	e.expect(e.do("DELETE", "/messages/documents/"+strconv.FormatInt(b, 10), e.admin, nil), 200)
 	e.download(e.admin, media("templates", tpl), "application/pdf", pdf)
 	e.expect(e.do("DELETE", "/messages/templates/"+strconv.FormatInt(tpl, 10), e.admin, nil), 200)
-	if got := e.files(); len(got) != 1 || got[0] == pdfFile {
+	if got := e.files(); len(got) != 1 || !strings.HasSuffix(got[0], ".tif") || slices.Contains(got, pdfFile) {
 		t.Fatalf("after deleting the PDF's last reference: %v, want only the TIFF", got)
 	}
 	// Replacing the last reference removes the old file too.
 	e.expect(e.upload(e.admin, media("documents", a), "application/pdf", pdf), 200)
-	if got := e.files(); len(got) != 1 || got[0] != pdfFile {
-		t.Fatalf("after replacing the TIFF: %v, want only the PDF", got)
+	if got := e.files(); len(got) != 2 || got[0] != pdfFile {
+		t.Fatalf("after replacing the TIFF: %v, want only the PDF and its fax copy", got)
 	}
 	e.expect(e.do("DELETE", "/messages/documents/"+strconv.FormatInt(a, 10), e.admin, nil), 200)
 	if got := e.files(); len(got) != 0 {
@@ -762,7 +767,9 @@ func buildPDF(pages, pad int) []byte {
 	return b.Bytes()
 }
 
-// testTIFF builds a little-endian bilevel TIFF of pages 8×8 pages.
+// testTIFF builds a little-endian fax TIFF of pages pages, 1728×8 pixels
+// G4 at 204×196 dpi by its tags (the strip is not real G4: nothing here
+// decodes it).
 func testTIFF(pages int) []byte {
 	le := binary.LittleEndian
 	var b bytes.Buffer
@@ -784,7 +791,7 @@ func testTIFF(pages int) []byte {
 			next = extra + 16 + 8
 		}
 		es := []entry{
-			{256, short, 8}, {257, short, 8}, {258, short, 1}, {259, short, 1}, {262, short, 0},
+			{256, short, 1728}, {257, short, 8}, {258, short, 1}, {259, short, 4}, {262, short, 0},
 			{273, long, extra + 16}, {277, short, 1}, {278, short, 8}, {279, long, 8},
 			{282, rational, extra}, {283, rational, extra + 8}, {296, short, 2},
 		}

@@ -84,6 +84,9 @@ type Deps struct {
 	// MediaFiles serves them at GET /media/{hash}.wav; nil serves none.
 	Media      *MediaSigner
 	MediaFiles mediaFiles
+	// Fax converts uploaded PDF documents to fax TIFF; nil refuses PDF
+	// uploads with a 412 that says Ghostscript is needed.
+	Fax faxConverter
 	// Events feeds GET /ws and the event metrics; nil serves neither.
 	Events eventSource
 	// Collectors are more metrics to serve, e.g. gateway health.

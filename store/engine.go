@@ -542,12 +542,15 @@ func (s *EngineStore) RequeueOrphans(ctx context.Context, now time.Time) (int, e
 }
 
 // ProgramMedia implements dialer.EngineStore. Media files live by content
-// hash under the media directory, laid out as Files lays them out.
+// hash and extension under the media directory, laid out as Files lays
+// them out.
 func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, programID int64) (dialer.ProgramType, dialer.Media, error) {
 	var m dialer.Media
 	var typ, recording, document string
+	var recordingExt sql.NullString
 	err := s.db.r.QueryRowContext(ctx, `SELECT p.type, p.tts_text, p.tts_voice, p.tts_language,
-		COALESCE(NULLIF(r.telephony_hash, ''), r.file_hash, ''), COALESCE(d.file_hash, ''),
+		COALESCE(NULLIF(r.telephony_hash, ''), r.file_hash, ''), CASE WHEN r.telephony_hash = '' THEN r.type ELSE 'wav' END,
+		COALESCE(d.file_hash, ''),
 		COALESCE(tm.subject, ''), COALESCE(tm.body, ''), COALESCE(tm.body_alt, ''), COALESCE(tx.data, '')
 		FROM programs p
 		LEFT JOIN recordings r ON r.recording_id = p.recording_id
@@ -555,18 +558,24 @@ func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, program
 		LEFT JOIN templates tm ON tm.template_id = p.template_id
 		LEFT JOIN texts tx ON tx.text_id = p.text_id
 		WHERE p.tenant_id = ? AND p.program_id = ?`, tenantID, programID).
-		Scan(&typ, &m.TTSText, &m.TTSVoice, &m.TTSLanguage, &recording, &document, &m.Subject, &m.Body, &m.BodyAlt, &m.Text)
+		Scan(&typ, &m.TTSText, &m.TTSVoice, &m.TTSLanguage, &recording, &recordingExt, &document, &m.Subject, &m.Body, &m.BodyAlt, &m.Text)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", m, dialer.NotFound("program")
 	}
 	if err != nil {
 		return "", m, fmt.Errorf("store: program media: %w", err)
 	}
-	if recording != "" {
-		m.RecordingPath = contentPath(s.mediaDir, recording)
+	// Paths carry the extension FreeSWITCH picks the format by.
+	if recording != "" && validHash(recording) && validExt(recordingExt.String) {
+		m.RecordingPath = contentPath(s.mediaDir, recording, recordingExt.String)
 	}
-	if document != "" {
-		m.DocumentPath = contentPath(s.mediaDir, document)
+	// txfax sends the fax TIFF: the upload itself, or the copy converted
+	// from a PDF. A PDF not (yet) converted has none: no path, rather than
+	// one txfax cannot open.
+	if document != "" && validHash(document) {
+		if p := contentPath(s.mediaDir, document, ExtTIFF); fileExists(p) {
+			m.DocumentPath = p
+		}
 	}
 	if m.Text != "" {
 		m.Segments = dialer.SplitSMS(m.Text) // one SIP MESSAGE per segment

@@ -16,12 +16,36 @@ import (
 )
 
 // Files keeps media files by content: a file whose SHA-256 is h lives at
-// <dir>/<h[0:2]>/<h>, so identical content is stored once and a file never
-// changes once in place. Which files are still needed is the business of
-// the rows that name them (see Messages); Files only writes, opens and
-// removes.
+// <dir>/<h[0:2]>/<h>.<ext>, so identical content is stored once and a file
+// never changes once in place. The extension names the format for the
+// tools that go by name rather than content: FreeSWITCH's playback picks
+// its file format by the extension, and without one tries <path>.PCMU and
+// <path>.wav, or takes whatever follows the last dot of the data
+// directory's name. A file derived from another (the fax TIFF of a PDF) is
+// kept beside it under the same hash with its own extension, so the
+// extension, not the hash alone, names a file. Which files are still needed
+// is the business of the rows that name them (see Messages); Files only
+// writes, opens and removes.
 type Files struct {
 	dir string
+}
+
+// The extensions of media files: what a row's role and type say the file
+// is. Nothing else is ever turned into a file name.
+const (
+	ExtWAV        = "wav" // recordings: the telephony WAV, or an upload in WAV
+	ExtMP3        = "mp3" // recordings uploaded as MP3
+	ExtPDF        = "pdf" // documents uploaded as PDF
+	ExtTIFF       = "tif" // documents: the fax TIFF, or an upload in TIFF
+	ExtAttachment = "bin" // template attachments, whatever their type says
+)
+
+func validExt(ext string) bool {
+	switch ext {
+	case ExtWAV, ExtMP3, ExtPDF, ExtTIFF, ExtAttachment:
+		return true
+	}
+	return false
 }
 
 // tempPrefix names files being written. They sit in the media directory
@@ -66,18 +90,25 @@ func validHash(h string) bool {
 	return true
 }
 
-func (f *Files) path(h string) string { return contentPath(f.dir, h) }
+func (f *Files) path(h, ext string) string { return contentPath(f.dir, h, ext) }
 
-// contentPath is where the file of content hash h lives under dir: a
-// directory per first two hex digits keeps directories small.
-func contentPath(dir, h string) string { return filepath.Join(dir, h[:2], h) }
+// contentPath is where the file of content hash h and extension ext lives
+// under dir: a directory per first two hex digits keeps directories small.
+// ext "" is the name files had before extensions.
+func contentPath(dir, h, ext string) string {
+	name := h
+	if ext != "" {
+		name += "." + ext
+	}
+	return filepath.Join(dir, h[:2], name)
+}
 
-// Open opens the file with content hash h for reading.
-func (f *Files) Open(h string) (*os.File, error) {
-	if !validHash(h) {
+// Open opens the file of content hash h with extension ext for reading.
+func (f *Files) Open(h, ext string) (*os.File, error) {
+	if !validHash(h) || !validExt(ext) {
 		return nil, dialer.NotFound("file")
 	}
-	file, err := os.Open(f.path(h))
+	file, err := os.Open(f.path(h, ext))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, dialer.NotFound("file")
 	}
@@ -87,23 +118,33 @@ func (f *Files) Open(h string) (*os.File, error) {
 	return file, nil
 }
 
-// exists reports whether a file with hash h is in place.
-func (f *Files) exists(h string) bool {
+// exists reports whether the file of hash h and extension ext is in place.
+func (f *Files) exists(h, ext string) bool {
 	if !validHash(h) {
 		return false
 	}
-	_, err := os.Stat(f.path(h))
+	_, err := os.Stat(f.path(h, ext))
 	return err == nil
 }
 
-// remove deletes the file with hash h; a missing file is not an error.
+// fileExists reports whether path names a file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// remove deletes every file of hash h, under any extension (and the
+// legacy name without one); missing files are not an error.
 func (f *Files) remove(h string) error {
 	if !validHash(h) {
 		return nil
 	}
-	err := os.Remove(f.path(h))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("store: remove media file: %w", err)
+	// "" is the name files had before extensions (see MigrateFiles).
+	for _, ext := range []string{ExtWAV, ExtMP3, ExtPDF, ExtTIFF, ExtAttachment, ""} {
+		err := os.Remove(f.path(h, ext))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: remove media file: %w", err)
+		}
 	}
 	return nil
 }
@@ -157,37 +198,44 @@ func (t *tempFile) discard() {
 	t.f = nil
 }
 
-// keep makes the file durable and moves it to its place by hash, returning
-// the hash. When a file with the same content is already there, the copy is
-// dropped and the one in place is used.
-func (f *Files) keep(t *tempFile) (string, error) {
-	defer t.discard()
+// keep makes the file durable and moves it to its place by hash with
+// extension ext, returning the hash. When a file with the same content is
+// already there, the copy is dropped and the one in place is used.
+func (f *Files) keep(t *tempFile, ext string) (string, error) {
 	h := t.sum()
-	if f.exists(h) {
-		return h, nil
+	return h, f.keepAs(t, h, ext)
+}
+
+// keepAs makes the file durable and moves it to the name of hash h with
+// extension ext: its own hash, or for a derived file (the fax TIFF of a
+// PDF) the hash of what it is derived from. A file already there wins.
+func (f *Files) keepAs(t *tempFile, h, ext string) error {
+	defer t.discard()
+	if !validHash(h) || !validExt(ext) {
+		return fmt.Errorf("store: media file name %q.%q", h, ext)
+	}
+	if f.exists(h, ext) {
+		return nil
 	}
 	if err := t.f.Sync(); err != nil {
-		return "", fmt.Errorf("store: sync upload file: %w", err)
+		return fmt.Errorf("store: sync upload file: %w", err)
 	}
 	if err := t.f.Chmod(0o640); err != nil {
-		return "", fmt.Errorf("store: upload file mode: %w", err)
+		return fmt.Errorf("store: upload file mode: %w", err)
 	}
 	shard := filepath.Join(f.dir, h[:2])
 	if _, err := os.Stat(shard); errors.Is(err, fs.ErrNotExist) {
 		if err := os.Mkdir(shard, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
-			return "", fmt.Errorf("store: media directory: %w", err)
+			return fmt.Errorf("store: media directory: %w", err)
 		}
 		if err := syncDir(f.dir); err != nil {
-			return "", err
+			return err
 		}
 	}
-	if err := os.Rename(t.f.Name(), f.path(h)); err != nil {
-		return "", fmt.Errorf("store: place media file: %w", err)
+	if err := os.Rename(t.f.Name(), f.path(h, ext)); err != nil {
+		return fmt.Errorf("store: place media file: %w", err)
 	}
-	if err := syncDir(shard); err != nil {
-		return "", err
-	}
-	return h, nil
+	return syncDir(shard)
 }
 
 // syncDir makes a rename or a new entry in dir durable.
@@ -203,7 +251,8 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// hashes lists every file in place, for the orphan sweep.
+// hashes lists the hash of every file in place, each once, for the orphan
+// sweep.
 func (f *Files) hashes() ([]string, error) {
 	var out []string
 	shards, err := os.ReadDir(f.dir)
@@ -218,9 +267,12 @@ func (f *Files) hashes() ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: list media: %w", err)
 		}
+		seen := map[string]bool{}
 		for _, e := range entries {
-			if validHash(e.Name()) && strings.HasPrefix(e.Name(), s.Name()) {
-				out = append(out, e.Name())
+			h, ext, _ := strings.Cut(e.Name(), ".")
+			if validHash(h) && strings.HasPrefix(h, s.Name()) && (ext == "" || validExt(ext)) && !seen[h] {
+				seen[h] = true
+				out = append(out, h)
 			}
 		}
 	}

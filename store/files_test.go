@@ -53,7 +53,7 @@ func keepBytes(t *testing.T, f *Files, content []byte) string {
 	if _, err := tmp.Write(content); err != nil {
 		t.Fatal(err)
 	}
-	h, err := f.keep(tmp)
+	h, err := f.keep(tmp, ExtPDF)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestFilesKeepByContentHash(t *testing.T) {
 	if h != want {
 		t.Fatalf("hash %s, want %s", h, want)
 	}
-	got, err := os.ReadFile(filepath.Join(f.Dir(), want[:2], want))
+	got, err := os.ReadFile(filepath.Join(f.Dir(), want[:2], want+".pdf"))
 	if err != nil || !bytes.Equal(got, content) {
 		t.Fatalf("file in place = %q, %v", got, err)
 	}
@@ -80,7 +80,7 @@ func TestFilesKeepByContentHash(t *testing.T) {
 	if got := entries(t, f.Dir()); len(got) != 1 {
 		t.Fatalf("identical content stored as %v, want one file and no temporary ones", got)
 	}
-	file, err := f.Open(h)
+	file, err := f.Open(h, ExtPDF)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,8 +113,14 @@ func TestFilesLimit(t *testing.T) {
 func TestFilesOpenRefusesNonHashes(t *testing.T) {
 	f := openTestFiles(t)
 	for _, name := range []string{"", "../../etc/passwd", strings.Repeat("A", 64), strings.Repeat("a", 63)} {
-		if _, err := f.Open(name); !errors.Is(err, dialer.ErrNotFound) {
+		if _, err := f.Open(name, ExtPDF); !errors.Is(err, dialer.ErrNotFound) {
 			t.Errorf("Open(%q) = %v, want not found", name, err)
+		}
+	}
+	h := keepBytes(t, f, []byte("%PDF-x"))
+	for _, ext := range []string{"", "exe", "pdf/../x", ExtTIFF} {
+		if _, err := f.Open(h, ext); !errors.Is(err, dialer.ErrNotFound) {
+			t.Errorf("Open(h, %q) = %v, want not found", ext, err)
 		}
 	}
 }
@@ -135,7 +141,7 @@ func TestOpenFilesRemovesLeftoverUploads(t *testing.T) {
 	if _, err := OpenFiles(dir); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{filepath.Join(kept[:2], kept)}
+	want := []string{filepath.Join(kept[:2], kept+".pdf")}
 	if got := entries(t, dir); len(got) != 1 || got[0] != want[0] {
 		t.Fatalf("after reopening: %v, want %v", got, want)
 	}
@@ -156,7 +162,12 @@ func messagesEnv(t *testing.T) (*Messages, string, int64) {
 	return NewMessages(db, openTestFiles(t)), tenant.ID, 1
 }
 
-func acceptPDF(*io.SectionReader) (dialer.DocumentFile, error) {
+// acceptPDF takes any upload for a one-page PDF and writes a stand-in for
+// its fax copy.
+func acceptPDF(_ context.Context, src *io.SectionReader, fax io.Writer) (dialer.DocumentFile, error) {
+	if _, err := io.Copy(fax, io.MultiReader(strings.NewReader("fax of "), src)); err != nil {
+		return dialer.DocumentFile{}, err
+	}
 	return dialer.DocumentFile{Type: "pdf", Pages: 1}, nil
 }
 
@@ -176,11 +187,13 @@ func TestSetDocumentFileFailureKeepsOld(t *testing.T) {
 	rejected := dialer.InvalidField("file", "not a document")
 	for name, tc := range map[string]struct {
 		body  string
-		check func(*io.SectionReader) (dialer.DocumentFile, error)
+		check func(context.Context, *io.SectionReader, io.Writer) (dialer.DocumentFile, error)
 		want  error
 	}{
-		"check refuses": {"garbage", func(*io.SectionReader) (dialer.DocumentFile, error) { return dialer.DocumentFile{}, rejected }, dialer.ErrInvalid},
-		"too large":     {strings.Repeat("x", 101), acceptPDF, dialer.ErrFileTooLarge},
+		"check refuses": {"garbage", func(context.Context, *io.SectionReader, io.Writer) (dialer.DocumentFile, error) {
+			return dialer.DocumentFile{}, rejected
+		}, dialer.ErrInvalid},
+		"too large": {strings.Repeat("x", 101), acceptPDF, dialer.ErrFileTooLarge},
 	} {
 		err := m.SetDocumentFile(ctx, tenant, id, strings.NewReader(tc.body), 100, tc.check)
 		if !errors.Is(err, tc.want) {
@@ -224,11 +237,11 @@ func TestSweepFilesRemovesOnlyOrphans(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("SweepFiles = %d, %v; want 1 removed", n, err)
 	}
-	if m.files.exists(orphan) {
+	if m.files.exists(orphan, ExtPDF) {
 		t.Fatal("the orphan is still there")
 	}
 	d, _ := m.Document(ctx, tenant, id)
-	if !m.files.exists(d.FileHash) {
+	if !m.files.exists(d.FileHash, ExtPDF) || !m.files.exists(d.FileHash, ExtTIFF) {
 		t.Fatal("the sweep removed a named file")
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -38,9 +39,12 @@ func NewMessages(db *DB, files *Files) *Messages {
 	return &Messages{db: db, files: files}
 }
 
-// OpenFile opens a media file named by a message row.
-func (m *Messages) OpenFile(_ context.Context, hash string) (*os.File, error) {
-	return m.files.Open(hash)
+// OpenFile opens a media file named by a message row: hash is the row's
+// column, ext the file's extension (see Files: a document's or recording's
+// type for the upload, ExtWAV for a telephony copy, ExtTIFF for the fax
+// copy of a document, ExtAttachment for a template's attachment).
+func (m *Messages) OpenFile(_ context.Context, hash, ext string) (*os.File, error) {
+	return m.files.Open(hash, ext)
 }
 
 // fileRefs are the columns that name media files. A file is in use while
@@ -107,21 +111,29 @@ func (m *Messages) receive(body io.Reader, limit int64) (*tempFile, error) {
 	return t, nil
 }
 
-// place puts temps in place and runs update in a transaction with their
+// newFile is a temporary file to put in place with extension ext, under
+// its own hash or, for a file derived from another, under the hash as.
+type newFile struct {
+	t   *tempFile
+	ext string
+	as  string
+}
+
+// place puts files in place and runs update in a transaction with their
 // hashes; update returns the hashes its rows named before. After the
 // commit, those no row names any more are removed; when update fails, the
 // new files are removed again unless something else names them.
-func (m *Messages) place(ctx context.Context, temps []*tempFile, update func(tx *sql.Tx, hashes []string) (old []string, err error)) error {
+func (m *Messages) place(ctx context.Context, files []newFile, update func(tx *sql.Tx, hashes []string) (old []string, err error)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	hashes := make([]string, 0, len(temps))
-	for _, t := range temps {
-		h, err := m.files.keep(t)
-		if err != nil {
+	hashes := make([]string, 0, len(files))
+	for _, nf := range files {
+		h := cmp.Or(nf.as, nf.t.sum())
+		hashes = append(hashes, h)
+		if err := m.files.keepAs(nf.t, h, nf.ext); err != nil {
 			m.collect(ctx, hashes)
 			return err
 		}
-		hashes = append(hashes, h)
 	}
 	var old []string
 	err := m.db.tx(ctx, func(tx *sql.Tx) error {
@@ -272,12 +284,12 @@ func oldFiles(ctx context.Context, tx *sql.Tx, k messageKind, tenantID string, i
 	return dst, nil
 }
 
-// replaceFiles places temps and points the row at them with query, whose
+// replaceFiles places files and points the row at them with query, whose
 // arguments args builds from their hashes; the files the row named before
 // are removed once nothing names them.
-func (m *Messages) replaceFiles(ctx context.Context, k messageKind, tenantID string, id int64, temps []*tempFile,
+func (m *Messages) replaceFiles(ctx context.Context, k messageKind, tenantID string, id int64, files []newFile,
 	query string, args func(hashes []string) []any) error {
-	return m.place(ctx, temps, func(tx *sql.Tx, hashes []string) ([]string, error) {
+	return m.place(ctx, files, func(tx *sql.Tx, hashes []string) ([]string, error) {
 		old, err := oldFiles(ctx, tx, k, tenantID, id)
 		if err != nil {
 			return nil, err
@@ -338,24 +350,44 @@ func (m *Messages) DeleteDocument(ctx context.Context, tenantID string, id int64
 }
 
 // SetDocumentFile replaces a document's file with body (at most limit
-// bytes) once check accepts it. On any failure the old file and row stay.
+// bytes) once check accepts it. check tells the document's type and pages;
+// for a PDF it writes the fax TIFF that txfax sends to fax, which is kept
+// beside the PDF as <hash of the PDF>.tif, and for a TIFF it writes
+// nothing, the upload being sent as it is. On any failure the old files and
+// row stay.
 func (m *Messages) SetDocumentFile(ctx context.Context, tenantID string, id int64, body io.Reader, limit int64,
-	check func(*io.SectionReader) (dialer.DocumentFile, error)) error {
+	check func(ctx context.Context, src *io.SectionReader, fax io.Writer) (dialer.DocumentFile, error)) error {
 	src, err := m.receive(body, limit)
 	if err != nil {
 		return err
 	}
 	defer src.discard()
-	info, err := check(src.reader())
+	fax, err := m.files.create(faxLimit(limit))
 	if err != nil {
 		return err
 	}
-	return m.replaceFiles(ctx, documentKind, tenantID, id, []*tempFile{src},
+	defer fax.discard()
+	info, err := check(ctx, src.reader(), fax)
+	if err != nil {
+		return err
+	}
+	files := []newFile{{t: src, ext: info.Type}}
+	switch {
+	case info.Type == ExtPDF && fax.size > 0:
+		files = append(files, newFile{t: fax, ext: ExtTIFF, as: src.sum()})
+	case info.Type != ExtTIFF || fax.size > 0:
+		return fmt.Errorf("store: document of type %q with %d bytes of fax copy", info.Type, fax.size)
+	}
+	return m.replaceFiles(ctx, documentKind, tenantID, id, files,
 		`UPDATE documents SET type = ?, pages = ?, file_hash = ?, file_size = ?, updated_at = ? WHERE tenant_id = ? AND document_id = ?`,
 		func(hashes []string) []any {
 			return []any{info.Type, info.Pages, hashes[0], src.size, time.Now().Unix(), tenantID, id}
 		})
 }
+
+// faxLimit bounds the fax copy of a document of at most limit bytes: a
+// page of G4 fax is tens of kilobytes, a page of noise about a megabyte.
+func faxLimit(limit int64) int64 { return max(8*limit, 64<<20) }
 
 // ---- recordings
 
@@ -427,7 +459,8 @@ func (m *Messages) SetRecordingFile(ctx context.Context, tenantID string, id int
 	if err != nil {
 		return err
 	}
-	return m.replaceFiles(ctx, recordingKind, tenantID, id, []*tempFile{src, tel},
+	files := []newFile{{t: src, ext: info.Type}, {t: tel, ext: ExtWAV}}
+	return m.replaceFiles(ctx, recordingKind, tenantID, id, files,
 		`UPDATE recordings SET type = ?, length = ?, file_hash = ?, file_size = ?, telephony_hash = ?, updated_at = ?
 			WHERE tenant_id = ? AND recording_id = ?`,
 		func(hashes []string) []any {
@@ -506,7 +539,7 @@ func (m *Messages) SetTemplateFile(ctx context.Context, tenantID string, id int6
 	if err != nil {
 		return err
 	}
-	return m.replaceFiles(ctx, templateKind, tenantID, id, []*tempFile{src},
+	return m.replaceFiles(ctx, templateKind, tenantID, id, []newFile{{t: src, ext: ExtAttachment}},
 		`UPDATE templates SET type = CASE WHEN ?1 = '' THEN type ELSE ?1 END, file_hash = ?2, file_size = ?3, updated_at = ?4
 			WHERE tenant_id = ?5 AND template_id = ?6`,
 		func(hashes []string) []any { return []any{typ, hashes[0], src.size, time.Now().Unix(), tenantID, id} })

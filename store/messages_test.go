@@ -57,7 +57,7 @@ func TestConcurrentUploadsNeverDangle(t *testing.T) {
 	}
 	named := map[string]bool{}
 	for _, d := range docs {
-		f, err := m.OpenFile(ctx, d.FileHash)
+		f, err := m.OpenFile(ctx, d.FileHash, ExtPDF)
 		if err != nil {
 			t.Fatalf("document %d names a missing file: %v", d.ID, err)
 		}
@@ -116,7 +116,10 @@ func BenchmarkSetDocumentFile(b *testing.B) {
 		b.Fatal(err)
 	}
 	content := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
-	check := func(*io.SectionReader) (dialer.DocumentFile, error) { return dialer.DocumentFile{Type: "pdf"}, nil }
+	check := func(_ context.Context, src *io.SectionReader, fax io.Writer) (dialer.DocumentFile, error) {
+		_, err := fax.Write([]byte("II*\x00 fax"))
+		return dialer.DocumentFile{Type: "pdf"}, err
+	}
 	b.SetBytes(int64(len(content)))
 	for i := 0; b.Loop(); i++ {
 		// A different file each time, so every round writes and removes one.

@@ -30,6 +30,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/dialerd/dialerd/api"
 	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/dialer/media"
 	"github.com/dialerd/dialerd/dialer/memgateway"
 	"github.com/dialerd/dialerd/esl"
 	"github.com/dialerd/dialerd/sip"
@@ -131,10 +132,21 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	messages := store.NewMessages(db, files)
+	// Files of a dialerd from before extensions get theirs first: the sweep
+	// and FreeSWITCH go by the new names.
+	if mig, err := messages.MigrateFiles(ctx); err != nil {
+		return err
+	} else if mig != (store.FileMigration{}) {
+		log.Info("media files given their extensions", "linked", mig.Linked, "old_names_removed", mig.Removed, "missing", mig.Missing)
+	}
 	if n, err := messages.SweepFiles(ctx); err != nil {
 		return err
 	} else if n > 0 {
 		log.Info("removed media files no message names", "count", n)
+	}
+	fax, err := startFax(ctx, cfg, messages, log)
+	if err != nil {
+		return err
 	}
 
 	// FreeSWITCH: one node per enabled FreeSWITCH profile, of every
@@ -235,6 +247,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Events:        bus,
 		Media:         mediaSigner,
 		MediaFiles:    files,
+		Fax:           fax,
 	})
 	if err != nil {
 		stopEngine(eng, 0, log)
@@ -468,4 +481,35 @@ func loadOrCreateSecret(path string, n int) ([]byte, error) {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// faxConverter is the API's converter of PDF documents, nil without one
+// (an interface, so that no nil *media.Ghostscript can stand for "none").
+type faxConverter interface {
+	PDFToFax(ctx context.Context, src io.Reader, dst io.Writer) (pages int, err error)
+}
+
+// startFax finds Ghostscript, which converts PDF documents to fax TIFF,
+// and converts the PDFs of a dialerd from before conversion (until then
+// they have no fax file and their programs cannot send). Without
+// Ghostscript it logs why PDF uploads are refused and returns nil: the API
+// then refuses PDFs with a 412 that says so, and takes fax TIFFs.
+func startFax(ctx context.Context, cfg Config, messages *store.Messages, log *slog.Logger) (faxConverter, error) {
+	gs, err := media.NewGhostscript(media.GhostscriptOptions{Path: cfg.Media.Ghostscript})
+	if err != nil {
+		log.Warn("PDF documents cannot be converted to fax; PDF uploads are refused, fax TIFFs are taken",
+			"key", "media.ghostscript", "ghostscript", cfg.Media.Ghostscript, "err", err)
+		return nil, nil
+	}
+	n, err := messages.ConvertDocuments(ctx, gs)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if n > 0 {
+		log.Info("PDF documents converted to fax TIFF", "count", n)
+	}
+	if err != nil {
+		log.Warn("PDF documents that cannot be converted to fax; their programs cannot send until a new file is uploaded", "err", err)
+	}
+	return gs, nil
 }
