@@ -17,11 +17,17 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dialerd
 
-## test-deps: install what the tests need (sipp from Debian's sip-tester) when missing
+## test-deps: install what the tests need when missing: sipp (Debian's sip-tester)
+## for the SIP tests, gs (Debian's ghostscript) for the PDF-to-fax tests
 test-deps:
-	@command -v sipp >/dev/null 2>&1 || { \
-		echo "installing sip-tester (sipp) for the SIP tests"; \
-		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester; }
+	@missing=""; \
+	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
+	command -v gs >/dev/null 2>&1 || missing="$$missing ghostscript"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing for the tests"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 ## test: vet and every test, with the race detector
 test: test-deps
