@@ -88,7 +88,10 @@ func TestDocumentUploadConvertsPDFToFax(t *testing.T) {
 		"garbage":      []byte("%PDF-1.4\nthis is no PDF at all\n%%EOF\n"),
 		"no page tree": bytes.Replace(testPDF(1), []byte("/Pages 2 0 R"), []byte("            "), 1),
 		"zero pages":   testPDF(0),
-		"not TIFF-F":   notFaxTIFF(),
+		// Before: 200 with "pages": 0 (issue 11).
+		"catalog only": []byte("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\nxref\n0 2\n0000000000 65535 f \n" +
+			"0000000009 00000 n \ntrailer\n<< /Size 2 /Root 1 0 R >>\nstartxref\n45\n%%EOF\n"),
+		"not TIFF-F": notFaxTIFF(),
 	} {
 		r := e.upload(e.admin, mediaPath, "application/pdf", body)
 		e.expectField(r, "file")

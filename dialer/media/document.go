@@ -116,6 +116,7 @@ func walkTIFF(r io.ReaderAt, size int64, visit func(page int, order binary.ByteO
 	off := int64(order.Uint32(hdr[4:]))
 	seen := make(map[int64]bool)
 	pages := 0
+	var read int64 // bytes of directory entries handed to visit
 	for off != 0 {
 		switch {
 		case pages == MaxTIFFPages:
@@ -139,6 +140,12 @@ func walkTIFF(r io.ReaderAt, size int64, visit func(page int, order binary.ByteO
 			return 0, invalid(ErrBadDocument, nil, "TIFF: page %d runs past the end of the file (truncated?)", pages+1)
 		}
 		if visit != nil {
+			// Directories of a real TIFF do not overlap, so together they
+			// fit in the file; crafted ones reusing bytes could make the
+			// walk read the file many times over.
+			if read += 12 * n; read > size {
+				return 0, invalid(ErrBadDocument, nil, "TIFF: page %d: directories overlap", pages+1)
+			}
 			raw := make([]byte, 12*n)
 			if err := readAt(r, raw, off+2); err != nil {
 				return 0, err

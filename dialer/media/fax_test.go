@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/dialerd/dialerd/dialer"
 )
 
 // faxPage is the tags of one TIFF page for faxTIFF; 0 leaves a tag out.
@@ -99,4 +101,44 @@ func TestCheckFaxTIFF(t *testing.T) {
 	pdf := []byte("%PDF-1.4\n%%EOF\n")
 	_, err := CheckFaxTIFF(bytes.NewReader(pdf), int64(len(pdf)))
 	wantInvalid(t, err, ErrNotDocument, "not a TIFF")
+}
+
+// Two directories sharing their entries, as no writer makes them, would
+// let a small file make the walk read it many times over.
+func TestWalkTIFFRefusesOverlappingDirectories(t *testing.T) {
+	o := binary.LittleEndian
+	b := make([]byte, 1300)
+	copy(b, "II*\x00\x08\x00\x00\x00")
+	o.PutUint16(b[8:], 100) // page 1: 100 entries at 10…1210
+	for k := range 100 {
+		o.PutUint16(b[10+12*k:], 0xffff) // a tag nobody reads
+	}
+	o.PutUint32(b[1210:], 20) // page 2 starts inside page 1's entries
+	o.PutUint16(b[20:], 100)  // and claims 100 entries too
+	visits := 0
+	_, err := walkTIFF(bytes.NewReader(b), int64(len(b)), func(int, binary.ByteOrder, []tiffEntry) error {
+		visits++
+		return nil
+	})
+	wantInvalid(t, err, ErrBadDocument, "directories overlap")
+	if visits != 1 {
+		t.Fatalf("%d pages visited, want the first only", visits)
+	}
+}
+
+// FuzzCheckFaxTIFF: any input ends in pages or a validation error, never a
+// panic or an error of another kind.
+func FuzzCheckFaxTIFF(f *testing.F) {
+	f.Add(faxTIFF(finePage))
+	f.Add(faxTIFF(finePage, finePage))
+	f.Add([]byte("II*\x00\x08\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := CheckFaxTIFF(bytes.NewReader(b), int64(len(b)))
+		if err == nil && n < 1 {
+			t.Fatalf("accepted with %d pages", n)
+		}
+		if err != nil && dialer.ErrorCode(err) != dialer.CodeInvalid {
+			t.Fatalf("error of another kind: %v", err)
+		}
+	})
 }

@@ -19,9 +19,11 @@ import (
 // there: PDF documents cannot be converted to fax without it.
 var ErrNoGhostscript = errors.New("ghostscript (gs) not found: install the Debian package ghostscript")
 
-// Defaults of GhostscriptOptions.
+// Defaults of GhostscriptOptions. A conversion runs within an upload
+// request, so its time limit stays well inside the API's write timeout
+// (60 s by default); a page takes well under a second.
 const (
-	DefaultGhostscriptTimeout = 60 * time.Second
+	DefaultGhostscriptTimeout = 25 * time.Second
 	DefaultFaxMaxPages        = 100
 	DefaultGhostscriptJobs    = 2
 )
