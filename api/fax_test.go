@@ -57,8 +57,8 @@ func (standInFax) PDFToFax(_ context.Context, src io.Reader, dst io.Writer) (int
 // pages counted from it; what cannot be converted is a 412 on "file" and
 // changes nothing.
 func TestDocumentUploadConvertsPDFToFax(t *testing.T) {
-	e := newMessageEnv(t)
-	e.srv.deps.Fax = realFax(t)
+	gs := realFax(t)
+	e := newMessageEnv(t, func(d *Deps) { d.Fax = gs })
 	id := e.create(e.admin, "/messages/documents", "document_id", map[string]any{"name": "fax"})
 	one := fmt.Sprintf("/messages/documents/%d", id)
 	mediaPath := one + "/media"
@@ -101,9 +101,16 @@ func TestDocumentUploadConvertsPDFToFax(t *testing.T) {
 		}
 	}
 
-	// Without Ghostscript a PDF is refused, saying what is missing; a fax
-	// TIFF is still taken.
-	e.srv.deps.Fax = nil
+	e.expect(e.upload(e.admin, mediaPath, "image/tiff", testTIFF(1)), 200)
+}
+
+// Without Ghostscript a PDF is refused, saying what is missing, and
+// nothing is written; a fax TIFF is still taken.
+func TestDocumentUploadWithoutGhostscript(t *testing.T) {
+	e := newMessageEnv(t, func(d *Deps) { d.Fax = nil })
+	id := e.create(e.admin, "/messages/documents", "document_id", map[string]any{"name": "fax"})
+	mediaPath := fmt.Sprintf("/messages/documents/%d/media", id)
+	before := e.snapshot()
 	r := e.upload(e.admin, mediaPath, "application/pdf", testPDF(1))
 	e.expectField(r, "file")
 	if !strings.Contains(string(r.Body), "ghostscript") || e.snapshot() != before {

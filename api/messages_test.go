@@ -42,7 +42,9 @@ type messageEnv struct {
 	mediaDir string
 }
 
-func newMessageEnv(t *testing.T) *messageEnv {
+// newMessageEnv starts it; with options adjust its Deps before the server
+// is built.
+func newMessageEnv(t *testing.T, with ...func(*Deps)) *messageEnv {
 	t.Helper()
 	e := newEnv(t)
 	mediaDir := filepath.Join(t.TempDir(), "media")
@@ -55,6 +57,9 @@ func newMessageEnv(t *testing.T) *messageEnv {
 	deps := e.srv.deps
 	deps.Messages = store.NewMessages(e.db, files)
 	deps.Fax = testFax(t)
+	for _, f := range with {
+		f(&deps)
+	}
 	srv, err := New(cfg, e.srv.log, deps)
 	if err != nil {
 		t.Fatal(err)
