@@ -5,17 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/dialerd/dialerd/esl/internal/eslgo"
 )
 
-// subscribedEvents is the explicit list the gateway listens to. Never
-// "all" (EnableEvents) and never "log": a log/data frame stops eslgo's
-// reader.
+// subscribedEvents is the explicit list the gateway listens to: never
+// "all", never "log" (the client would skip such frames, but there is no
+// reason to have FreeSWITCH send them).
 var subscribedEvents = []string{
 	"BACKGROUND_JOB", "CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
 	"CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF",
@@ -24,77 +21,43 @@ var subscribedEvents = []string{
 // errConnGone is returned for a command on a connection that has ended.
 var errConnGone = errors.New("esl: connection closed")
 
-// rawCommand is a command line sent as is; eslgo appends the blank line.
-type rawCommand string
-
-func (r rawCommand) BuildMessage() string { return string(r) }
-
-// conn is one authenticated, subscribed inbound connection to a node.
+// conn is one authenticated, subscribed inbound connection to a node: the
+// client (client.go) and what the gateway needs around it.
 //
-// eslgo matches replies to commands first in, first out, and releases its
-// write lock before it reads the reply, so two commands in flight can take
-// each other's replies; a command that timed out leaves its reply to be
-// taken by the next one. conn therefore sends one command at a time (sem),
-// never lets a caller's context abandon a command half way (commands get
-// their own timeout), and gives up the whole connection when a command
-// fails: the stream of replies can no longer be trusted.
+// Commands may run concurrently: the client matches each reply to its
+// command. Each command is bounded by its own timeout as well as by the
+// caller's context. A caller that gives up leaves the connection as it
+// is (its late reply is dropped by the client); a command that times out
+// ends the connection, because a FreeSWITCH that does not answer within
+// the timeout is not one to keep sending to.
 type conn struct {
-	ec      *eslgo.Conn
-	cancel  context.CancelFunc // eslgo's running context: the fallback stop
-	gone    chan struct{}      // closed once the connection is over
-	endOnce *sync.Once
-	sem     chan struct{} // one command at a time
+	cl      *client
+	gone    chan struct{} // closed once the connection is over
+	endOnce sync.Once
 	timeout time.Duration
 	log     *slog.Logger
 }
 
-// dialConn connects, authenticates and subscribes. onEvent receives every
-// event, each in its own goroutine (eslgo's way): in any order.
-func dialConn(ctx context.Context, addr, password string, opts *Options, log *slog.Logger, onEvent func(*eslgo.Event)) (*conn, error) {
-	runCtx, cancel := context.WithCancel(context.Background())
-	c := &conn{
-		cancel:  cancel,
-		gone:    make(chan struct{}),
-		endOnce: new(sync.Once),
-		sem:     make(chan struct{}, 1),
-		timeout: opts.CommandTimeout,
-		log:     log,
+// dialConn connects, authenticates and subscribes, within ctx and
+// opts.DialTimeout. onEvent receives every event, in the order
+// FreeSWITCH sent them, on one goroutine.
+func dialConn(ctx context.Context, addr, password string, opts *Options, log *slog.Logger, onEvent func(frame)) (*conn, error) {
+	c := &conn{gone: make(chan struct{}), timeout: opts.CommandTimeout, log: log}
+	cl, err := dial(ctx, addr, clientOptions{
+		password: password,
+		timeout:  opts.DialTimeout,
+		log:      log,
+		onEvent:  onEvent,
+		onEnd: func(err error) {
+			log.Debug("esl: connection ended", "err", err)
+			c.ended()
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", addr, err)
 	}
-	in := eslgo.DefaultInboundOptions
-	in.Context = runCtx
-	in.Logger = eslLogger{log}
-	in.Password = password
-	in.AuthTimeout = opts.DialTimeout
-	in.ExitTimeout = opts.CommandTimeout
-	in.OnDisconnect = c.ended
-
-	// eslgo dials without a timeout: an unreachable node could hold a
-	// plain Dial for minutes. The dial runs aside; if it loses the race
-	// its connection, should one appear, is closed the polite way.
-	res := make(chan dialed, 1)
-	go func() {
-		ec, err := in.Dial(addr)
-		res <- dialed{ec, err}
-	}()
-	timer := time.NewTimer(opts.DialTimeout)
-	defer timer.Stop()
-	select {
-	case r := <-res:
-		if r.err != nil {
-			cancel()
-			return nil, fmt.Errorf("connect %s: %w", addr, r.err)
-		}
-		c.ec = r.ec
-	case <-ctx.Done():
-		go c.abandon(res, opts)
-		return nil, ctx.Err()
-	case <-timer.C:
-		go c.abandon(res, opts)
-		return nil, fmt.Errorf("connect %s: no authenticated connection within %s", addr, opts.DialTimeout)
-	}
-
-	c.ec.RegisterEventListener(eslgo.EventListenAll, onEvent)
-	reply, err := c.command("event plain " + strings.Join(subscribedEvents, " "))
+	c.cl = cl
+	reply, err := c.commandCtx(ctx, "event plain "+strings.Join(subscribedEvents, " "))
 	if err == nil && !strings.HasPrefix(reply, "+OK") {
 		err = fmt.Errorf("subscribe: %s", reply)
 	}
@@ -105,24 +68,7 @@ func dialConn(ctx context.Context, addr, password string, opts *Options, log *sl
 	return c, nil
 }
 
-// dialed is the result of eslgo's Dial.
-type dialed struct {
-	ec  *eslgo.Conn
-	err error
-}
-
-// abandon closes a connection whose dial outlived its caller.
-func (c *conn) abandon(res <-chan dialed, opts *Options) {
-	r := <-res
-	if r.err != nil {
-		c.cancel()
-		return
-	}
-	c.ec = r.ec
-	c.close(opts.CloseTimeout)
-}
-
-// ended marks the connection over; eslgo calls it on disconnect.
+// ended marks the connection over; the client calls it once.
 func (c *conn) ended() {
 	c.endOnce.Do(func() { close(c.gone) })
 }
@@ -138,40 +84,36 @@ func (c *conn) isGone() bool {
 
 // command sends one command line (with any header lines) and returns the
 // reply text: Reply-Text for command/reply, the body for api/response.
-// ctx bounds only the wait for the connection's turn.
+// Only the command timeout bounds it.
 func (c *conn) command(cmd string) (string, error) {
 	return c.commandCtx(context.Background(), cmd)
 }
 
 func (c *conn) commandCtx(ctx context.Context, cmd string) (string, error) {
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	case <-c.gone:
-		return "", errConnGone
-	}
-	defer func() { <-c.sem }()
-	if c.isGone() {
-		return "", errConnGone
-	}
-	tctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	tctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.ec.SendCommand(tctx, rawCommand(cmd))
+	f, err := c.cl.send(tctx, cmd)
 	if err != nil {
-		// The reply stream is out of step or the socket is dead: either
-		// way this connection is finished.
-		c.broken()
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "write" {
-			return "", &sendError{err: err, unsent: true}
+		if ctx.Err() != nil {
+			return "", ctx.Err() // the caller gave up; the connection is fine
 		}
-		return "", &sendError{err: err}
+		if errors.Is(err, context.DeadlineExceeded) {
+			// No reply (or no write) within the timeout: a stalled node.
+			c.broken()
+		}
+		return "", err
 	}
-	if resp.HasHeader("Reply-Text") {
-		return resp.GetHeader("Reply-Text"), nil
+	if f.get("Content-Type") == ctAPI {
+		return string(f.body), nil
 	}
-	return string(resp.Body), nil
+	return f.get("Reply-Text"), nil
+}
+
+// bgapi runs "bgapi <cmd>" under a Job-UUID chosen by the caller, so
+// that its BACKGROUND_JOB can be expected before it is sent. It returns
+// the Reply-Text ("+OK Job-UUID: <job>" or "-ERR ...").
+func (c *conn) bgapi(ctx context.Context, cmd, job string) (string, error) {
+	return c.commandCtx(ctx, "bgapi "+cmd+"\nJob-UUID: "+job)
 }
 
 // sendError is a command that failed on the wire. unsent means the
@@ -196,60 +138,13 @@ func (c *conn) broken() {
 }
 
 // close ends the connection the polite way: "exit", after which
-// FreeSWITCH answers and disconnects, and eslgo's disconnect loop closes
-// its side. If no disconnect comes within timeout, it cancels eslgo's
-// context and closes the socket itself. (Upstream eslgo v1.5.2 could not
-// be closed by its caller without a data race; see internal/eslgo.)
+// FreeSWITCH answers and disconnects. If no disconnect comes within
+// timeout, the client closes the socket itself. It returns once the end
+// has been reported (gone is closed). Any number of calls close once.
 func (c *conn) close(timeout time.Duration) {
 	c.stop(timeout)
 }
 
 func (c *conn) stop(timeout time.Duration) {
-	if c.ec == nil || c.isGone() {
-		c.cancel()
-		c.ended()
-		return
-	}
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		select {
-		case c.sem <- struct{}{}:
-		case <-c.gone:
-			return
-		}
-		defer func() { <-c.sem }()
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		_, _ = c.ec.SendCommand(ctx, rawCommand("exit"))
-	}()
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-c.gone:
-		c.cancel()
-	case <-t.C:
-		c.log.Warn("esl: no disconnect after exit; closing the connection")
-		c.cancel()
-		c.ec.Close()
-	}
-	c.ended()
-	<-sent
-}
-
-// eslLogger sends eslgo's messages to slog at debug level: its warnings
-// are about situations the gateway detects and logs itself.
-type eslLogger struct{ log *slog.Logger }
-
-func (l eslLogger) Debug(format string, args ...any) {
-	l.log.Debug("eslgo: " + fmt.Sprintf(format, args...))
-}
-func (l eslLogger) Info(format string, args ...any) {
-	l.log.Debug("eslgo: " + fmt.Sprintf(format, args...))
-}
-func (l eslLogger) Warn(format string, args ...any) {
-	l.log.Debug("eslgo: " + fmt.Sprintf(format, args...))
-}
-func (l eslLogger) Error(format string, args ...any) {
-	l.log.Warn("eslgo: " + fmt.Sprintf(format, args...))
+	c.cl.close(timeout)
 }

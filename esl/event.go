@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/dialerd/dialerd/esl/internal/eslgo"
 )
 
 // Event names the gateway acts on.
@@ -25,7 +23,7 @@ const (
 )
 
 // event is the part of an ESL event a call needs, read once in the
-// listener goroutine so that calls never hold eslgo's objects.
+// connection's dispatcher so that calls never hold the frame.
 type event struct {
 	name     string
 	seq      uint64
@@ -45,29 +43,30 @@ type event struct {
 	startAt, answerAt, endAt time.Time
 }
 
-func parseEvent(ev *eslgo.Event, now time.Time) event {
+// parseEvent reads an event frame (values already URL-decoded).
+func parseEvent(ev *frame, now time.Time) event {
 	e := event{
-		name:     ev.GetName(),
+		name:     ev.get("Event-Name"),
 		received: now,
-		uuid:     ev.GetHeader(headerUniqueID),
-		job:      ev.GetHeader(headerJobUUID),
+		uuid:     ev.get(headerUniqueID),
+		job:      ev.get(headerJobUUID),
 	}
-	e.seq, _ = strconv.ParseUint(ev.GetHeader(headerEventSeq), 10, 64)
-	e.at = micros(ev.GetHeader(headerEventMicros))
+	e.seq, _ = strconv.ParseUint(ev.get(headerEventSeq), 10, 64)
+	e.at = micros(ev.get(headerEventMicros))
 	switch e.name {
 	case evBackgroundJob:
-		e.body = strings.TrimSpace(string(ev.Body))
+		e.body = strings.TrimSpace(string(ev.body))
 	case evDTMF:
-		e.digit = ev.GetHeader("DTMF-Digit")
+		e.digit = ev.get("DTMF-Digit")
 	case evHangup, evHangupComplete:
-		e.cause = ev.GetHeader("Hangup-Cause")
-		e.sipStatus, _ = strconv.Atoi(ev.GetHeader("variable_sip_term_status"))
-		if b, err := strconv.Atoi(ev.GetHeader("variable_billsec")); err == nil {
+		e.cause = ev.get("Hangup-Cause")
+		e.sipStatus, _ = strconv.Atoi(ev.get("variable_sip_term_status"))
+		if b, err := strconv.Atoi(ev.get("variable_billsec")); err == nil {
 			e.billsec, e.hasBill = b, true
 		}
-		e.startAt = micros(ev.GetHeader("variable_start_uepoch"))
-		e.answerAt = micros(ev.GetHeader("variable_answer_uepoch"))
-		e.endAt = micros(ev.GetHeader("variable_end_uepoch"))
+		e.startAt = micros(ev.get("variable_start_uepoch"))
+		e.answerAt = micros(ev.get("variable_answer_uepoch"))
+		e.endAt = micros(ev.get("variable_end_uepoch"))
 	}
 	return e
 }

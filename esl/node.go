@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dialerd/dialerd/esl/internal/eslgo"
-
 	"github.com/dialerd/dialerd/dialer"
 )
 
@@ -141,9 +139,9 @@ func backoff(lo, hi time.Duration, k int) time.Duration {
 }
 
 // watch returns when the connection ends (false) or ctx is done (true).
-// The heartbeat catches what eslgo does not report: it drops its
-// disconnect notice when the connection ends before its disconnect loop
-// runs, and stops reading silently on errors other than EOF.
+// The heartbeat catches a connection that is open but dead: the client
+// reports every end it sees, but a peer that vanishes without a FIN or a
+// RST is only seen by a command that gets no reply.
 func (n *node) watch(ctx context.Context, c *conn) (stopped bool) {
 	t := time.NewTicker(n.g.opts.Heartbeat)
 	defer t.Stop()
@@ -203,10 +201,10 @@ func (n *node) health() error {
 	return n.downErr
 }
 
-// route hands an event to the call it belongs to; eslgo calls it in a new
-// goroutine per event.
-func (n *node) route(ev *eslgo.Event) {
-	e := parseEvent(ev, time.Now())
+// route hands an event to the call it belongs to; the connection calls it
+// for each event in arrival order, on one goroutine.
+func (n *node) route(ev frame) {
+	e := parseEvent(&ev, time.Now())
 	n.mu.Lock()
 	var c *call
 	if e.name == evBackgroundJob {
