@@ -1,6 +1,6 @@
 // Package esl is dialerd's FreeSWITCH gateway: it delivers voice and fax
 // attempts (voicemessage, voicetts, sendfax) through FreeSWITCH nodes over
-// the inbound Event Socket, with github.com/percipia/eslgo v1.5.2.
+// the inbound Event Socket, with its own client (client.go, frame.go).
 //
 // # Nodes and connections
 //
@@ -9,8 +9,8 @@
 // persistent connection, never one per call: authenticated, subscribed to
 // an explicit list of events (BACKGROUND_JOB, CHANNEL_CREATE,
 // CHANNEL_PROGRESS, CHANNEL_PROGRESS_MEDIA, CHANNEL_ANSWER, CHANNEL_HANGUP,
-// CHANNEL_HANGUP_COMPLETE, DTMF; never "all", never "log", whose frames stop
-// eslgo's reader), watched by a heartbeat ("api status") and reconnected
+// CHANNEL_HANGUP_COMPLETE, DTMF; never "all", never "log"), watched by a
+// heartbeat ("api status") and reconnected
 // after a failure with capped exponential back-off and jitter. While a
 // node is down, Deliver refuses its attempts at once (ErrNodeDown) and
 // NodeHealth, which /readyz shows as "esl:<id>", says why.
@@ -31,20 +31,20 @@
 //	bgapi originate {origination_uuid=...,originate_timeout=...,...}sofia/gateway/NAME/NUMBER &playback(...)
 //	Job-UUID: ...
 //
-// eslgo's OriginateCall (drops origination_uuid) and
-// BackgroundOriginateCall (sends "bgapi bgapi") are not used. The
-// application is playback of the recording (a path for a node on this
+// The application is playback of the recording (a path for a node on this
 // host, the URL dialerd serves otherwise), speak with the text in the
 // channel variable dialerd_tts (the command line is split on spaces), or
 // txfax of the TIFF (local nodes only).
 //
 // # Events, in any order
 //
-// eslgo calls every listener in a new goroutine, so events arrive out of
-// order: CHANNEL_ANSWER before BACKGROUND_JOB, a DTMF before the answer.
-// The node routes each event to its call by Unique-ID or Job-UUID; the call
-// sorts what it has by Event-Sequence on every wake-up and decides from the
-// whole picture, never from the order of arrival. CHANNEL_HANGUP_COMPLETE
+// The connection delivers events in the order FreeSWITCH sent them, one at
+// a time. That order is still not one to decide on: BACKGROUND_JOB comes
+// after CHANNEL_ANSWER on success and before or after
+// CHANNEL_HANGUP_COMPLETE on failure, and the events of a call can span two
+// connections. The node routes each event to its call by Unique-ID or
+// Job-UUID; the call sorts what it has by Event-Sequence on every wake-up
+// and decides from the whole picture, never from the order of arrival. CHANNEL_HANGUP_COMPLETE
 // ends a call, as does a "-ERR" BACKGROUND_JOB when no channel event was
 // seen; either way the call waits Options.Settle for stragglers. A -ERR
 // while the channel lives (no answer: the job result precedes
@@ -73,30 +73,46 @@
 // After a restart, CallExists answers recovery, and Reattach follows a
 // call that is still live until it ends.
 //
-// # eslgo, and closing connections
+// # The Event Socket client, and why it is ours
 //
-// The client is eslgo v1.5.2, as a trimmed copy in internal/eslgo with
-// four small fixes (see its package comment). Upstream, a connection that
-// FreeSWITCH drops soon after it was made is a data race inside eslgo
-// (its auth and disconnect loops read a map without the lock that close()
-// takes to delete from it), whoever closes it: the race detector reports
-// it in the tests of dropped connections, and no way of calling upstream
-// avoids it. Upstream also loses its disconnect notice when the drop
-// comes before its disconnect loop waits, or with any error but EOF, and
-// holds a lock while a command waits for its reply, so a drop during a
-// command went unseen until the command's deadline.
+// dialerd speaks the Event Socket with its own client (client.go, about
+// 330 lines, and frame.go, the framing), written from the protocol and the
+// real FreeSWITCH 1.10.12 transcripts in testdata/fixtures, rather than
+// with github.com/percipia/eslgo. v1.5.2, the last version the module
+// proxy serves, has defects the gateway cannot call around: its auth and
+// disconnect loops read a map without the lock that close() takes to
+// delete from it (a data race whenever FreeSWITCH drops a young
+// connection, whoever closes it); it loses the disconnect notice when the
+// drop comes before its disconnect loop waits, or with any error but EOF;
+// a command holds a lock while it waits for its reply, so a drop during a
+// command goes unseen until the deadline; Dial has no bound; and every
+// event listener runs in a goroutine of its own, so events arrive out of
+// order. The fixes are upstream but unreleased, and a patched copy of its
+// source is not this project's code to carry. Using only the correct parts
+// of eslgo would have left us owning the connection, the read loop and
+// close anyway, which is the whole client; what remains of it (command
+// strings) is a line each. The protocol is small: frames of header lines,
+// a blank line, a Content-Length body; replies in command order. So the
+// client is ours, and eslgo stays only as a test dependency: an
+// independent client that proves the fake FreeSWITCH (esltest) speaks the
+// protocol to others than us.
 //
-// Connections are closed the polite way: "exit" sent through SendCommand;
-// FreeSWITCH answers and disconnects, and eslgo's disconnect loop closes
-// its side. If no disconnect follows within Options.CloseTimeout, the
-// gateway cancels the context eslgo was dialled with and closes the
-// socket itself.
+// The client dials within Options.DialTimeout (and the caller's context),
+// authenticates, then runs one reader goroutine and one dispatcher. A
+// command takes the write turn, queues a waiter and writes (under a write
+// deadline: the turn is never held while waiting for anything but the
+// socket to accept bytes); the reader hands each reply to the oldest
+// waiter. A caller that gives up leaves its waiter queued, so the late
+// reply is dropped instead of reaching the command behind it; commands
+// may therefore run concurrently on one connection. Events go to a queue
+// the dispatcher empties in arrival order. When the connection ends, for
+// whatever reason, the reader fails every waiter, the dispatcher delivers
+// the events read before the end and then reports the end, exactly once.
+// A command with no reply within Options.CommandTimeout ends the
+// connection (the node has stalled); a heartbeat ("api status") catches a
+// connection that is open but dead.
 //
-// eslgo matches replies to commands first in, first out, with its write
-// lock released before it reads the reply: two concurrent SendCommands can
-// receive each other's replies, and a command abandoned on a timeout leaves
-// its reply for the next one. Each connection therefore sends one command
-// at a time under its own lock, commands carry their own timeout rather
-// than a caller's context, and a command that fails ends the connection.
-// A heartbeat ("api status") catches a connection that is open but dead.
+// Connections are closed the polite way, once: "exit"; FreeSWITCH answers
+// and disconnects. If no disconnect follows within Options.CloseTimeout,
+// the client closes the socket itself.
 package esl
