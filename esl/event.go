@@ -43,13 +43,15 @@ type event struct {
 	startAt, answerAt, endAt time.Time
 }
 
-// parseEvent reads an event frame (values already URL-decoded).
+// parseEvent reads an event frame (values already URL-decoded). The
+// strings it keeps are copies: the frame's values are slices of the whole
+// event, which a call would otherwise hold for as long as it lives.
 func parseEvent(ev *frame, now time.Time) event {
 	e := event{
-		name:     ev.get("Event-Name"),
+		name:     strings.Clone(ev.get("Event-Name")),
 		received: now,
-		uuid:     ev.get(headerUniqueID),
-		job:      ev.get(headerJobUUID),
+		uuid:     strings.Clone(ev.get(headerUniqueID)),
+		job:      strings.Clone(ev.get(headerJobUUID)),
 	}
 	e.seq, _ = strconv.ParseUint(ev.get(headerEventSeq), 10, 64)
 	e.at = micros(ev.get(headerEventMicros))
@@ -57,9 +59,9 @@ func parseEvent(ev *frame, now time.Time) event {
 	case evBackgroundJob:
 		e.body = strings.TrimSpace(string(ev.body))
 	case evDTMF:
-		e.digit = ev.get("DTMF-Digit")
+		e.digit = strings.Clone(ev.get("DTMF-Digit"))
 	case evHangup, evHangupComplete:
-		e.cause = ev.get("Hangup-Cause")
+		e.cause = strings.Clone(ev.get("Hangup-Cause"))
 		e.sipStatus, _ = strconv.Atoi(ev.get("variable_sip_term_status"))
 		if b, err := strconv.Atoi(ev.get("variable_billsec")); err == nil {
 			e.billsec, e.hasBill = b, true
