@@ -182,11 +182,14 @@ func (c *client) send(ctx context.Context, cmd string) (frame, error) {
 	if err == nil {
 		_, err = c.nc.Write([]byte(cmd + "\n\n"))
 	}
+	if err != nil {
+		// Closed before the turn passes on, so that nothing is written
+		// after a partial command. The waiter stays queued: the reader
+		// fails it when it sees the socket closed.
+		c.shut(fmt.Errorf("write: %w", err))
+	}
 	<-c.wturn
 	if err != nil {
-		// The waiter stays queued: the reader fails it when it sees the
-		// socket closed.
-		c.shut(fmt.Errorf("write: %w", err))
 		return frame{}, &sendError{err: err, unsent: true}
 	}
 	select {
@@ -201,7 +204,7 @@ func (c *client) send(ctx context.Context, cmd string) (frame, error) {
 func (c *client) read() {
 	err := c.readLoop()
 	c.mu.Lock()
-	c.err, c.over = err, true
+	c.err = err // from now on no command queues a waiter
 	waiters := c.waiters
 	c.waiters = nil
 	c.mu.Unlock()
@@ -210,6 +213,11 @@ func (c *client) read() {
 	for _, w := range waiters {
 		w <- result{err: &sendError{err: fmt.Errorf("%w: %w", errConnGone, err)}}
 	}
+	// Only now may the dispatcher report the end: every command has had
+	// its answer.
+	c.mu.Lock()
+	c.over = true
+	c.mu.Unlock()
 	c.signal()
 }
 

@@ -483,3 +483,25 @@ func TestRefusesInjection(t *testing.T) {
 		t.Errorf("version %q, %v", out, err)
 	}
 }
+
+// TestWriteFailureIsUnsent: a command whose write fails says it was not
+// sent (or finds the connection gone), and the end is reported once.
+func TestWriteFailureIsUnsent(t *testing.T) {
+	s := esltest.Start(t, esltest.Options{})
+	for range 20 {
+		c, ends, err := countingClient(t, s.Addr(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.nc.Close() // the socket fails under the client
+		_, err = c.send(context.Background(), "api status")
+		var se *sendError
+		if !errors.Is(err, errConnGone) && (!errors.As(err, &se) || !se.unsent) {
+			t.Fatalf("command on a failed socket: %v", err)
+		}
+		waitClosed(t, c.done, "end after a socket failure")
+		if n := ends.Load(); n != 1 {
+			t.Fatalf("end reported %d times", n)
+		}
+	}
+}

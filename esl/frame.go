@@ -78,16 +78,6 @@ func (f *frame) get(name string) string {
 	return ""
 }
 
-// has reports whether a header called name is present.
-func (f *frame) has(name string) bool {
-	for _, h := range f.headers {
-		if strings.EqualFold(h.name, name) {
-			return true
-		}
-	}
-	return false
-}
-
 // readFrame reads the next frame. Blank lines before a frame are skipped,
 // as FreeSWITCH's own reader does; a CR before an LF is tolerated. EOF at
 // a frame boundary is io.EOF, anywhere else io.ErrUnexpectedEOF.
