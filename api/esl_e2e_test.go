@@ -20,7 +20,7 @@ import (
 // TestCampaignThroughFreeSwitch is the whole path: the API creates a
 // FreeSWITCH profile (a live node at once), a provider on it, a recording
 // and a voicemessage program, and a campaign over a group; the spool
-// engine dials through the esl gateway (eslgo, one connection) into the
+// engine dials through the esl gateway (one Event Socket connection) into the
 // fake FreeSWITCH, which answers some calls with DTMF and refuses others;
 // transmissions, spools and results are read back through the API. Only
 // contacts and groups, whose API lives on another branch, are inserted

@@ -429,8 +429,7 @@ func connections(s *esltest.Server) int {
 }
 
 // TestReconnectWithBackoff: dropped connections come back by themselves,
-// also when the drop comes before eslgo's disconnect loop runs (eslgo then
-// loses the notice and only the heartbeat sees it).
+// each authenticated and subscribed again.
 func TestReconnectWithBackoff(t *testing.T) {
 	s := esltest.Start(t, esltest.Options{})
 	g := startGateway(t, s, testOptions(), 30, 10)
@@ -652,8 +651,8 @@ func TestNoGoroutineGrowth(t *testing.T) {
 }
 
 // settledGoroutines waits until the goroutine count stops moving (or
-// reaches target) and returns it: eslgo's per-event goroutines and the
-// fake's finish asynchronously.
+// reaches target) and returns it: the fake's goroutines and those of a
+// closed connection finish asynchronously.
 func settledGoroutines(target int) int {
 	n := runtime.NumGoroutine()
 	deadline := time.Now().Add(waitFor)
