@@ -17,7 +17,7 @@ import (
 const (
 	maxE164Digits    = 15
 	maxCallerDigits  = 20
-	maxPrefixDigits  = 10
+	maxPrefixDigits  = 16
 	maxDisplayName   = 64
 	maxSIPUserLength = 64
 	maxHostLength    = 253
@@ -40,7 +40,7 @@ func destinationUser(phone, prefix string) (string, error) {
 		return phone, nil
 	}
 	if !allDigits(prefix) || len(prefix) > maxPrefixDigits {
-		return "", dialer.InvalidField("provider.prefix", "must be up to 10 digits")
+		return "", dialer.InvalidField("provider.prefix", "must be up to 16 digits")
 	}
 	return prefix + digits, nil
 }

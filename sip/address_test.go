@@ -20,24 +20,25 @@ func TestDestinationUser(t *testing.T) {
 		{"+15551234567", "", "+15551234567", true},
 		{"+15551234567", "00", "0015551234567", true},
 		{"+923001234567", "9", "9923001234567", true},
-		{"15551234567", "", "", false},                      // no +
-		{"+1555123456789012", "", "", false},                // 16 digits
-		{"+0123", "", "", false},                            // no country code 0
-		{"+1555;transport=tcp", "", "", false},              // URI parameter
-		{"+1555@evil.example", "", "", false},               // another host
-		{"+1555\r\nX-Injected: 1", "", "", false},           // a header
-		{"+15551234567", "00;user=phone", "", false},        // prefix with a parameter
-		{"+15551234567", "+", "", false},                    // prefix is digits only
-		{"+15551234567", "12345678901", "", false},          // prefix too long
-		{"+1５５５1234567", "", "", false},                     // fullwidth digits
-		{"+15551234567", "0\x00", "", false},                // NUL
-		{"+15551234567", "\u0660", "", false},               // Arabic-Indic zero
-		{"+155512345\u200b67", "", "", false},               // zero-width space
-		{"+15551234567?X-Injected=1", "", "", false},        // URI headers
-		{"+15551234567>", "", "", false},                    // closes the URI
-		{"+15551234567 SIP/2.0\r\nVia: x", "", "", false},   // a start line
-		{"+15551234567%0d%0aX-Injected:1", "", "", false},   // escaped CRLF
-		{"+15551234567", "00%0d%0aX-Injected:1", "", false}, // escaped CRLF in prefix
+		{"15551234567", "", "", false},                                                 // no +
+		{"+1555123456789012", "", "", false},                                           // 16 digits
+		{"+0123", "", "", false},                                                       // no country code 0
+		{"+1555;transport=tcp", "", "", false},                                         // URI parameter
+		{"+1555@evil.example", "", "", false},                                          // another host
+		{"+1555\r\nX-Injected: 1", "", "", false},                                      // a header
+		{"+15551234567", "00;user=phone", "", false},                                   // prefix with a parameter
+		{"+15551234567", "+", "", false},                                               // prefix is digits only
+		{"+15551234567", "1234567890123456", "12345678901234561555123456" + "7", true}, // 16 digits, as the API takes
+		{"+15551234567", "12345678901234567", "", false},                               // prefix too long
+		{"+1５５５1234567", "", "", false},                                                // fullwidth digits
+		{"+15551234567", "0\x00", "", false},                                           // NUL
+		{"+15551234567", "\u0660", "", false},                                          // Arabic-Indic zero
+		{"+155512345\u200b67", "", "", false},                                          // zero-width space
+		{"+15551234567?X-Injected=1", "", "", false},                                   // URI headers
+		{"+15551234567>", "", "", false},                                               // closes the URI
+		{"+15551234567 SIP/2.0\r\nVia: x", "", "", false},                              // a start line
+		{"+15551234567%0d%0aX-Injected:1", "", "", false},                              // escaped CRLF
+		{"+15551234567", "00%0d%0aX-Injected:1", "", false},                            // escaped CRLF in prefix
 	}
 	for _, tt := range tests {
 		got, err := destinationUser(tt.phone, tt.prefix)
@@ -191,24 +192,25 @@ func TestHostileAttemptsNeverReachTheNetwork(t *testing.T) {
 	}
 	tests := []struct {
 		field  string
+		fault  dialer.Fault
 		mutate func(*dialer.Attempt)
 	}{
-		{"phone", func(a *dialer.Attempt) { a.Phone = "+1555\r\nX-Injected: 1" }},
-		{"caller_id_number", func(a *dialer.Attempt) { a.CallerIDNumber = "1001>;x=y" }},
-		{"provider.host", func(a *dialer.Attempt) { a.Provider.Host = "evil.example;transport=tcp" }},
-		{"provider.prefix", func(a *dialer.Attempt) { a.Provider.Prefix = "00\r\n" }},
-		{"provider.username", func(a *dialer.Attempt) { a.Provider.Username = "u@evil" }},
-		{"provider.transport", func(a *dialer.Attempt) { a.Provider.Transport = "sctp" }},
-		{"provider.port", func(a *dialer.Attempt) { a.Provider.Port = 70000 }},
-		{"call_uuid", func(a *dialer.Attempt) { a.CallUUID = "x\r\nVia: y" }},
+		{"phone", dialer.FaultCallee, func(a *dialer.Attempt) { a.Phone = "+1555\r\nX-Injected: 1" }},
+		{"phone", dialer.FaultContent, func(a *dialer.Attempt) { a.CallerIDNumber = "1001>;x=y" }},
+		{"host", dialer.FaultContent, func(a *dialer.Attempt) { a.Provider.Host = "evil.example;transport=tcp" }},
+		{"prefix", dialer.FaultContent, func(a *dialer.Attempt) { a.Provider.Prefix = "00\r\n" }},
+		{"username", dialer.FaultContent, func(a *dialer.Attempt) { a.Provider.Username = "u@evil" }},
+		{"transport", dialer.FaultContent, func(a *dialer.Attempt) { a.Provider.Transport = "sctp" }},
+		{"port", dialer.FaultContent, func(a *dialer.Attempt) { a.Provider.Port = 70000 }},
+		{"call_uuid", dialer.FaultContent, func(a *dialer.Attempt) { a.CallUUID = "x\r\nVia: y" }},
 	}
 	for _, tt := range tests {
 		a := base
 		tt.mutate(&a)
 		_, err := g.Deliver(testContext(t), a, nil)
-		var derr *dialer.Error
-		if !errors.As(err, &derr) || derr.Code != dialer.CodeInvalid || derr.Fields[tt.field] == "" {
-			t.Errorf("%s: Deliver error %v, want a validation error on %s", tt.field, err, tt.field)
+		var fe *dialer.FaultError
+		if !errors.As(err, &fe) || fe.Fault != tt.fault || fe.Field != tt.field {
+			t.Errorf("%s: Deliver error %v, want a %s fault naming %s", tt.field, err, tt.fault, tt.field)
 		}
 	}
 }

@@ -200,7 +200,7 @@ func TestCallFinalResponses(t *testing.T) {
 		code     int
 	}{
 		{"busy", CauseUserBusy, 486},
-		{"unavailable", CauseNormalTemporaryFailure, 503},
+		{"unavailable", "NORMAL_CIRCUIT_CONGESTION", 503}, // dialer.SIPCause: the route's
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -351,13 +351,7 @@ func TestCallDTMFFromCallee(t *testing.T) {
 		t.Fatalf("Deliver: %v", err)
 	}
 	s.expectSuccess(t)
-	var got []string
-	for _, r := range out.Results {
-		if r.Type != "dtmf" || r.Name != "digit" {
-			t.Errorf("result %+v", r)
-		}
-		got = append(got, r.Data)
-	}
+	got := digitsOf(out.Results)
 	if want := []string{"1", "2", "#"}; !slices.Equal(got, want) || !slices.Equal(prog.dtmf, want) {
 		t.Errorf("results %v, progress %v; want %v", got, prog.dtmf, want)
 	}
@@ -437,10 +431,7 @@ func TestCallDTMFWeSend(t *testing.T) {
 		t.Fatalf("Deliver: %v", r.err)
 	}
 	s.expectSuccess(t)
-	var got []string
-	for _, res := range r.out.Results {
-		got = append(got, res.Data)
-	}
+	got := digitsOf(r.out.Results)
 	if want := []string{"5", "9", "5"}; !slices.Equal(got, want) || !slices.Equal(prog.dtmf, want) {
 		t.Errorf("results %v, progress %v; want %v", got, prog.dtmf, want)
 	}
@@ -484,4 +475,15 @@ func TestCallCancelledWhileConnected(t *testing.T) {
 	if out.Cause != CauseNormalClearing || out.Connect.IsZero() || out.End.Sub(out.Connect) > 5*time.Second {
 		t.Errorf("outcome %+v", out)
 	}
+}
+
+// digitsOf is the dtmf digits among results, in order.
+func digitsOf(results []dialer.Result) []string {
+	var got []string
+	for _, r := range results {
+		if r.Type == "dtmf" && r.Name == "digit" {
+			got = append(got, r.Data)
+		}
+	}
+	return got
 }

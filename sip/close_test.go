@@ -96,7 +96,13 @@ func TestGatewayImplementsTheEngineContracts(t *testing.T) {
 	if _, ok := g.(dialer.Gateway); !ok {
 		t.Error("Gateway is not a dialer.Gateway")
 	}
-	if _, ok := g.(dialer.CallChecker); !ok {
-		t.Error("Gateway is not a dialer.CallChecker")
+	if _, ok := g.(dialer.Placer); !ok {
+		t.Error("Gateway is not a dialer.Placer")
+	}
+	if _, ok := g.(dialer.AttemptChecker); !ok {
+		t.Error("Gateway is not a dialer.AttemptChecker")
+	}
+	if _, ok := g.(dialer.Recoverer); !ok {
+		t.Error("Gateway is not a dialer.Recoverer")
 	}
 }

@@ -26,6 +26,14 @@ const (
 	DefaultRegisterExpiry  = time.Hour
 	DefaultRingTimeout     = 60 * time.Second
 	DefaultMaxDuration     = time.Hour
+	// DefaultResponseTimeout bounds the wait for a trunk's first response
+	// to an INVITE: a trunk answers 100 Trying within milliseconds, so
+	// silence this long means the trunk is down, not the callee away.
+	DefaultResponseTimeout = 4 * time.Second
+	// DefaultReadBuffer is the UDP receive buffer asked for the SIP socket:
+	// a burst of 200 calls a second of answers must not overflow it while
+	// the reader is descheduled.
+	DefaultReadBuffer = 4 << 20
 )
 
 // Timeouts of requests that end something; they must not hang a Deliver
@@ -65,8 +73,27 @@ type Config struct {
 	// UserAgent is the User-Agent header value.
 	UserAgent string
 	// Logger receives the gateway's logs and most of sipgo's (a few sipgo
-	// warnings go to slog.Default). Default slog.Default.
+	// warnings go to slog.Default), as is: label it (gateway=sip) before.
+	// Default slog.Default.
 	Logger *slog.Logger
+
+	// ResponseTimeout is how long an INVITE may go without any response
+	// before the attempt is the route's fault (config sip.response_timeout;
+	// default DefaultResponseTimeout).
+	ResponseTimeout time.Duration
+	// ReadBuffer is the UDP receive buffer asked of the kernel for the SIP
+	// socket (default DefaultReadBuffer); the size granted is logged.
+	ReadBuffer int
+	// OnRouteUp is called when a trunk is seen healthy after being unknown
+	// or down (an OPTIONS or an INVITE answered), so the engine ends its
+	// back-off at once. It must not block. Nil-safe.
+	OnRouteUp func(dialer.RouteUp)
+	// OnStrayAnswer is called once for a 200 OK to an INVITE no live call
+	// of this process owns (a call of a previous process, answered after
+	// it died, or after we gave up on a silent trunk): the gateway ACKs
+	// and BYEs it, and the engine records the answer so that callee is
+	// not dialled again. callUUID is the call's Call-ID. Nil-safe.
+	OnStrayAnswer func(callUUID string, at time.Time)
 
 	// OptionsInterval is how often each trunk is pinged with OPTIONS;
 	// OptionsMisses unanswered pings in a row mark it down.
@@ -89,7 +116,10 @@ type Gateway struct {
 	cfg       Config
 	log       *slog.Logger
 	advertise net.IP // in Contact, Via and SDP
-	mediaBind net.IP // where RTP sockets bind: the listen host (nil: all)
+	port      int    // of the listener, in Contact and Via
+	// readBuffer is the UDP receive buffer the kernel granted.
+	readBuffer int
+	mediaBind  net.IP // where RTP sockets bind: the listen host (nil: all)
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
@@ -109,8 +139,14 @@ type Gateway struct {
 	mu     sync.Mutex
 	closed bool
 	calls  map[string]*liveCall
-	trunks map[int64]*trunkMonitor
-	health map[int64]Health
+	// answeredCalls are Call-IDs whose 2xx this process handled, until
+	// the far end can no longer retransmit it; strays are Call-IDs of
+	// stray answers being ended, so their retransmissions are only ACKed.
+	answeredCalls map[string]time.Time
+	strays        map[string]time.Time
+	trunks        map[int64]*trunkMonitor
+	health        map[int64]Health
+	misses        map[int64]int // OPTIONS missed in a row, per watched trunk
 }
 
 // sipTransport is one network's client side: requests leave through it and
@@ -151,6 +187,12 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.RegisterExpiry <= 0 {
 		cfg.RegisterExpiry = DefaultRegisterExpiry
 	}
+	if cfg.ResponseTimeout <= 0 {
+		cfg.ResponseTimeout = DefaultResponseTimeout
+	}
+	if cfg.ReadBuffer <= 0 {
+		cfg.ReadBuffer = DefaultReadBuffer
+	}
 	host, portText, err := net.SplitHostPort(cfg.ListenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("sip: listen address: %w", err)
@@ -168,17 +210,26 @@ func New(cfg Config) (*Gateway, error) {
 	}
 
 	g := &Gateway{
-		cfg:        cfg,
-		log:        cfg.Logger.With("gateway", "sip"),
-		advertise:  adIP,
-		mediaBind:  net.ParseIP(host),
-		calls:      map[string]*liveCall{},
-		recordings: newRecordingCache(recordingCacheBytes),
-		trunks:     map[int64]*trunkMonitor{},
-		health:     map[int64]Health{},
+		cfg:           cfg,
+		log:           cfg.Logger,
+		advertise:     adIP,
+		mediaBind:     net.ParseIP(host),
+		calls:         map[string]*liveCall{},
+		answeredCalls: map[string]time.Time{},
+		strays:        map[string]time.Time{},
+		recordings:    newRecordingCache(recordingCacheBytes),
+		trunks:        map[int64]*trunkMonitor{},
+		health:        map[int64]Health{},
+		misses:        map[int64]int{},
 	}
 	if err := g.listen(host, portText); err != nil {
 		return nil, err
+	}
+	if granted, err := setReadBuffer(g.udpConn, cfg.ReadBuffer); err != nil {
+		g.log.Warn("SIP socket receive buffer", "err", err)
+	} else {
+		g.log.Info("SIP socket receive buffer", "asked", cfg.ReadBuffer, "granted", granted)
+		g.readBuffer = granted
 	}
 	if err := g.start(); err != nil {
 		// start closed what it opened, sockets included, unless it failed
@@ -220,7 +271,10 @@ func (g *Gateway) start() error {
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(g.cfg.UserAgent),
 		sipgo.WithUserAgentHostname(g.advertise.String()),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(g.log)),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(g.log),
+			sip.WithTransactionLayerUnhandledResponseHandler(g.handleStrayResponse),
+		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(g.log)),
 	)
 	if err != nil {
@@ -232,6 +286,7 @@ func (g *Gateway) start() error {
 		return fmt.Errorf("sip: server: %w", err)
 	}
 	port := g.udpConn.LocalAddr().(*net.UDPAddr).Port
+	g.port = port
 	adHost := g.advertise.String()
 
 	// UDP requests leave through the listening socket, so responses and
@@ -442,26 +497,48 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 	stop := context.AfterFunc(g.ctx, cancel)
 	defer stop()
 
-	switch a.Program {
-	case dialer.ProgramVoiceMessage:
-		return g.call(ctx, a, progress)
-	case dialer.ProgramSendSMS:
+	// What this gateway cannot carry is the content's fault, whatever
+	// let it through.
+	if err := g.CheckAttempt(a); err != nil {
+		return dialer.Outcome{}, err
+	}
+	if a.Program == dialer.ProgramSendSMS {
 		return g.sendSMS(ctx, a)
 	}
-	return dialer.Outcome{}, fmt.Errorf("%w: %q", ErrUnsupportedProgram, a.Program)
+	return g.call(ctx, a, progress)
 }
 
-// track adds a call to the live table; the returned func removes it.
-func (g *Gateway) track(callID string) (func(), error) {
+// answerRetransmitWindow is how long a far end may retransmit a 2xx to
+// an INVITE (RFC 3261 13.3.1.4: 64*T1).
+const answerRetransmitWindow = 32 * time.Second
+
+// track adds a call to the live table; the returned func removes it,
+// remembering a call that was answered so that late retransmissions of
+// its 2xx are not taken for strays.
+func (g *Gateway) track(callID string) (func(answered bool), error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, dup := g.calls[callID]; dup {
 		return nil, ErrDuplicateCall
 	}
 	g.calls[callID] = &liveCall{started: time.Now()}
-	return func() {
+	return func(answered bool) {
+		now := time.Now()
 		g.mu.Lock()
+		defer g.mu.Unlock()
 		delete(g.calls, callID)
-		g.mu.Unlock()
+		if answered {
+			g.answeredCalls[callID] = now
+		}
+		pruneBefore(g.answeredCalls, now.Add(-answerRetransmitWindow))
+		pruneBefore(g.strays, now.Add(-answerRetransmitWindow))
 	}, nil
+}
+
+func pruneBefore(m map[string]time.Time, t time.Time) {
+	for k, at := range m {
+		if at.Before(t) {
+			delete(m, k)
+		}
+	}
 }

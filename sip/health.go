@@ -21,10 +21,34 @@ type Trunk struct {
 	Register bool
 }
 
+// TrunkState is what is known of a trunk's health.
+type TrunkState int
+
+const (
+	// TrunkUnknown: nothing heard yet, neither way (a new trunk, until its
+	// first OPTIONS is answered or missed OptionsMisses times).
+	TrunkUnknown TrunkState = iota
+	// TrunkUp: the trunk answered an OPTIONS or an INVITE.
+	TrunkUp
+	// TrunkDown: OptionsMisses pings in a row went unanswered and no
+	// INVITE was answered meanwhile.
+	TrunkDown
+)
+
+func (s TrunkState) String() string {
+	switch s {
+	case TrunkUp:
+		return "up"
+	case TrunkDown:
+		return "down"
+	}
+	return "unknown"
+}
+
 // Health is a watched trunk's state.
 type Health struct {
-	// Up is false once OptionsMisses pings in a row went unanswered, and
-	// true again from the first answer. A new trunk starts up.
+	State TrunkState
+	// Up is State == TrunkUp, for callers that only ask that.
 	Up         bool
 	LastChange time.Time
 	// Registered is true while a registration is in force (Register
@@ -33,10 +57,11 @@ type Health struct {
 	RegisteredUntil time.Time
 }
 
-// HealthChange is reported to Config.OnHealth when a trunk goes up or down.
+// HealthChange is reported to Config.OnHealth when a trunk's state changes.
 type HealthChange struct {
 	ProviderID int64
-	Up         bool
+	State      TrunkState
+	Up         bool // State == TrunkUp
 	At         time.Time
 }
 
@@ -88,6 +113,7 @@ func (g *Gateway) SetTrunks(trunks []Trunk) error {
 		delete(g.trunks, id)
 		if _, keep := want[id]; !keep {
 			delete(g.health, id)
+			delete(g.misses, id)
 		}
 	}
 	now := time.Now()
@@ -99,7 +125,8 @@ func (g *Gateway) SetTrunks(trunks []Trunk) error {
 		m := &trunkMonitor{trunk: tr, cancel: cancel, done: make(chan struct{}), previous: replaced[id]}
 		g.trunks[id] = m
 		if _, known := g.health[id]; !known {
-			g.health[id] = Health{Up: true, LastChange: now}
+			g.health[id] = Health{State: TrunkUnknown, LastChange: now}
+			g.misses[id] = 0
 		}
 		g.work.Add(1)
 		go g.watch(ctx, m)
@@ -161,9 +188,14 @@ func (g *Gateway) watch(ctx context.Context, m *trunkMonitor) {
 
 func (g *Gateway) pingLoop(ctx context.Context, m *trunkMonitor) {
 	timeout := min(g.cfg.OptionsInterval, maxPingTimeout)
-	misses := 0
-	// A trunk starts up; the first ping is one interval away, like the rest.
-	next := time.NewTimer(g.cfg.OptionsInterval)
+	// The first ping goes at once: until it is answered (or missed
+	// OptionsMisses times) the trunk's state is unknown. A registering
+	// trunk is probed by its REGISTER, and pinged from one interval on.
+	first := time.Duration(0)
+	if m.trunk.Register {
+		first = g.cfg.OptionsInterval
+	}
+	next := time.NewTimer(first)
 	defer next.Stop()
 	for {
 		select {
@@ -178,17 +210,17 @@ func (g *Gateway) pingLoop(ctx context.Context, m *trunkMonitor) {
 			return
 		}
 		if answered {
-			misses = 0
-			g.setUp(m, true)
-		} else if misses++; misses >= g.cfg.OptionsMisses {
-			g.setUp(m, false)
+			g.noteResponse(m.trunk.Route.ProviderID)
+		} else {
+			g.noteMiss(m)
 		}
 		next.Reset(g.cfg.OptionsInterval)
 	}
 }
 
-// ping sends one OPTIONS. Any final answer but 408 and 503 shows the trunk
-// is there: a trunk that refuses OPTIONS (405, 403, 404) still routes calls.
+// ping sends one OPTIONS. Any final response shows the trunk is there: a
+// trunk that refuses OPTIONS (405, 403, 404) or is busy (503) still
+// answers, and the engine reads an INVITE's 503 itself.
 func (g *Gateway) ping(ctx context.Context, route dialer.Route) bool {
 	ob, err := g.trunkAddress(route)
 	if err != nil {
@@ -201,34 +233,69 @@ func (g *Gateway) ping(ctx context.Context, route dialer.Route) bool {
 	req := g.request(sip.OPTIONS, ob)
 	req.AppendHeader(sip.HeaderClone(&ob.tp.contact))
 	req.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
-	res, err := ob.tp.client.Do(ctx, req)
-	if err != nil {
-		return false
-	}
-	return res.StatusCode != 408 && res.StatusCode != 503
+	_, err = ob.tp.client.Do(ctx, req)
+	return err == nil
 }
 
-// setUp records a ping's verdict and reports a change.
-func (g *Gateway) setUp(m *trunkMonitor, up bool) {
+// noteResponse records that a trunk answered something (an OPTIONS, any
+// response to an INVITE): it is up, and its count of missed pings starts
+// again, so a trunk that answers calls never flaps down between pings.
+func (g *Gateway) noteResponse(providerID int64) {
+	g.mu.Lock()
+	if _, watched := g.health[providerID]; !watched {
+		g.mu.Unlock()
+		return
+	}
+	g.misses[providerID] = 0
+	change, ok := g.setStateLocked(providerID, TrunkUp)
+	g.mu.Unlock()
+	if ok {
+		g.reportChange(change)
+	}
+}
+
+// noteMiss records an unanswered ping of m's trunk; OptionsMisses in a row
+// mark it down.
+func (g *Gateway) noteMiss(m *trunkMonitor) {
 	id := m.trunk.Route.ProviderID
-	now := time.Now()
 	g.mu.Lock()
 	if g.trunks[id] != m { // removed or replaced meanwhile
 		g.mu.Unlock()
 		return
 	}
-	h := g.health[id]
-	changed := h.Up != up
-	if changed {
-		h.Up, h.LastChange = up, now
-		g.health[id] = h
+	g.misses[id]++
+	var change HealthChange
+	ok := false
+	if g.misses[id] >= g.cfg.OptionsMisses {
+		change, ok = g.setStateLocked(id, TrunkDown)
 	}
 	g.mu.Unlock()
-	if changed {
-		g.log.Info("trunk health", "provider_id", id, "up", up)
-		if g.cfg.OnHealth != nil {
-			g.cfg.OnHealth(HealthChange{ProviderID: id, Up: up, At: now})
-		}
+	if ok {
+		g.reportChange(change)
+	}
+}
+
+// setStateLocked sets a watched trunk's state; ok says it changed.
+func (g *Gateway) setStateLocked(id int64, state TrunkState) (HealthChange, bool) {
+	h, watched := g.health[id]
+	if !watched || h.State == state {
+		return HealthChange{}, false
+	}
+	now := time.Now()
+	h.State, h.Up, h.LastChange = state, state == TrunkUp, now
+	g.health[id] = h
+	return HealthChange{ProviderID: id, State: state, Up: state == TrunkUp, At: now}, true
+}
+
+// reportChange logs a change once and tells whoever listens; called
+// without g.mu held.
+func (g *Gateway) reportChange(c HealthChange) {
+	g.log.Info("trunk health changed", "provider_id", c.ProviderID, "state", c.State.String())
+	if g.cfg.OnHealth != nil {
+		g.cfg.OnHealth(c)
+	}
+	if c.State == TrunkUp && g.cfg.OnRouteUp != nil {
+		g.cfg.OnRouteUp(dialer.RouteUp{ProviderID: c.ProviderID})
 	}
 }
 
@@ -313,6 +380,9 @@ func (g *Gateway) register(ctx context.Context, route dialer.Route, reg *registr
 	req.AppendHeader(&seconds)
 
 	res, err := ob.tp.client.Do(ctx, req)
+	if err == nil {
+		g.noteResponse(route.ProviderID) // any answer shows the trunk is there
+	}
 	if err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && route.Password != "" {
 		res, err = ob.tp.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: route.Username, Password: route.Password})
 		reg.cseq = req.CSeq().SeqNo // the retry used the next CSeq

@@ -55,7 +55,7 @@ func (g *Gateway) sendSMS(ctx context.Context, a dialer.Attempt) (dialer.Outcome
 		switch {
 		case err == nil:
 		case i == 0 && errors.Is(err, ErrTransport):
-			return dialer.Outcome{}, err
+			return dialer.Outcome{}, dialer.RouteFault(causeTrunkDown, err)
 		case errors.Is(err, sip.ErrTransactionTimeout):
 			code = 408
 			out.Cause = CauseRecoveryOnTimerExpire
@@ -70,7 +70,7 @@ func (g *Gateway) sendSMS(ctx context.Context, a dialer.Attempt) (dialer.Outcome
 		}
 		if err != nil || code >= 300 {
 			if out.Cause == "" {
-				out.Cause = causeForStatus(code)
+				out.Cause = dialer.SIPCause(code)
 			}
 			out.End = time.Now()
 			return out, nil

@@ -78,6 +78,22 @@ type mediaSession struct {
 	stopping chan struct{}
 	wg       sync.WaitGroup
 	digits   chan string
+
+	// sentAll is when the sender sent the last packet of the recording
+	// and its 20 ms passed; zero until then. It is the gateway's only
+	// evidence of delivery.
+	mu      sync.Mutex
+	sentAll time.Time
+}
+
+// complete reports whether the whole recording was sent.
+func (m *mediaSession) complete() bool { return !m.completedAt().IsZero() }
+
+// completedAt is when the whole recording had been sent, or zero.
+func (m *mediaSession) completedAt() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sentAll
 }
 
 // openMedia binds an RTP socket on ip with a port the system picks.
@@ -130,6 +146,9 @@ func (m *mediaSession) send(ans mediaAnswer, samples []int16, played chan<- stru
 			return
 		}
 	}
+	m.mu.Lock()
+	m.sentAll = time.Now()
+	m.mu.Unlock()
 }
 
 // receive reads RTP until the socket closes, turning RFC 4733 events from

@@ -1,0 +1,125 @@
+package sip
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// Errors of CheckAttempt, wrapped in a dialer content fault.
+var (
+	ErrNoTTS        = errors.New("sip: the SIP gateway has no text-to-speech; route voicetts through FreeSWITCH")
+	ErrNotWAV       = errors.New("sip: the recording is not a readable WAV file")
+	ErrNoRecording  = errors.New("sip: voicemessage without a recording")
+	ErrTrunkIsDown  = errors.New("sip: trunk is down")
+	errUnsupportedT = errors.New("sip: transport must be udp or tcp")
+)
+
+// CheckAttempt is the gateway's own validation of an attempt
+// (dialer.AttemptChecker): what it would dial with and what it would
+// carry. It looks at the recording file but sends nothing. Each refusal is
+// a dialer content fault naming the API field to fix: "program", "prefix",
+// "username", "host", "port", "transport", "phone", "recording_id", "text".
+// A destination that is not E.164 is the callee's invalid number.
+func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
+	switch a.Program {
+	case dialer.ProgramVoiceMessage, dialer.ProgramSendSMS:
+	case dialer.ProgramVoiceTTS:
+		return dialer.ContentFault("program", ErrNoTTS)
+	default:
+		return dialer.ContentFault("program", fmt.Errorf("%w: %q", ErrUnsupportedProgram, a.Program))
+	}
+	if err := checkRoute(a.Provider); err != nil {
+		return err
+	}
+	if _, err := destinationUser(a.Phone, ""); err != nil {
+		return &dialer.FaultError{Fault: dialer.FaultCallee, Cause: dialer.CauseInvalidNumber, Field: "phone", Err: err}
+	}
+	if _, err := callerUser(a.CallerIDNumber); err != nil {
+		return dialer.ContentFault("phone", err)
+	}
+	if a.CallUUID != "" && !validCallID(a.CallUUID) {
+		return dialer.ContentFault("call_uuid", dialer.InvalidField("call_uuid", "must be a UUID"))
+	}
+	switch a.Program {
+	case dialer.ProgramVoiceMessage:
+		if err := checkRecording(a.Media.RecordingPath); err != nil {
+			return dialer.ContentFault("recording_id", err)
+		}
+	case dialer.ProgramSendSMS:
+		segments := a.Media.Segments
+		if len(segments) == 0 {
+			segments = []string{a.Media.Text}
+		}
+		for _, s := range segments {
+			if s == "" || !utf8.ValidString(s) {
+				return dialer.ContentFault("text", dialer.InvalidField("text", "must be non-empty UTF-8"))
+			}
+		}
+	}
+	return nil
+}
+
+// checkRoute validates the provider fields a call is addressed with.
+func checkRoute(r dialer.Route) error {
+	if r.Prefix != "" && (!allDigits(r.Prefix) || len(r.Prefix) > maxPrefixDigits) {
+		return dialer.ContentFault("prefix", dialer.InvalidField("prefix", fmt.Sprintf("must be up to %d digits", maxPrefixDigits)))
+	}
+	if _, err := sipUser("username", r.Username); err != nil {
+		return dialer.ContentFault("username", err)
+	}
+	if !validHost(r.Host) {
+		return dialer.ContentFault("host", dialer.InvalidField("host", "must be an IP address or a host name"))
+	}
+	if r.Port < 0 || r.Port > 65535 {
+		return dialer.ContentFault("port", dialer.InvalidField("port", "must be 1 to 65535"))
+	}
+	switch strings.ToLower(r.Transport) {
+	case "", "udp", "tcp":
+	default:
+		return dialer.ContentFault("transport", errUnsupportedT)
+	}
+	return nil
+}
+
+// checkRecording checks that path is a readable RIFF/WAVE file, reading
+// only its header (the decoder reads the rest when the call is placed).
+func checkRecording(path string) error {
+	if path == "" {
+		return ErrNoRecording
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotWAV, err)
+	}
+	defer f.Close()
+	var head [12]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNotWAV, path, err)
+	}
+	if !bytes.Equal(head[0:4], []byte("RIFF")) || !bytes.Equal(head[8:12], []byte("WAVE")) {
+		return fmt.Errorf("%w: %s", ErrNotWAV, path)
+	}
+	return nil
+}
+
+// Place (dialer.Placer) runs on the engine's loop and does no I/O: it
+// refuses a trunk this gateway knows is down, so nothing is spent on it.
+// A trunk whose state is unknown (not watched, or not probed yet) is
+// tried: its first INVITE is the probe.
+func (g *Gateway) Place(a dialer.Attempt) (dialer.Route, error) {
+	g.mu.Lock()
+	h, watched := g.health[a.Provider.ProviderID]
+	g.mu.Unlock()
+	if watched && h.State == TrunkDown {
+		return a.Provider, dialer.RouteFault(causeTrunkDown, fmt.Errorf("%w: provider %d, no answer to OPTIONS since %s",
+			ErrTrunkIsDown, a.Provider.ProviderID, h.LastChange.UTC().Format("15:04:05")))
+	}
+	return a.Provider, nil
+}
