@@ -173,8 +173,10 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 			sess.Close()
 			return dialer.Outcome{}, err
 		}
+		// A 2xx that crossed our CANCEL was answered too: its
+		// retransmissions are not strays.
+		answered = res.answered || (res.code >= 200 && res.code < 300)
 		if res.answered {
-			answered = true
 			out = g.connected(ctx, a, sess, media, samples, progress, out, log)
 		} else {
 			out = res.out(out)

@@ -82,7 +82,9 @@ type Config struct {
 	// default DefaultResponseTimeout).
 	ResponseTimeout time.Duration
 	// ReadBuffer is the UDP receive buffer asked of the kernel for the SIP
-	// socket (default DefaultReadBuffer); the size granted is logged.
+	// socket (default DefaultReadBuffer; negative keeps the system's
+	// default); the size granted is logged. Linux grants at most
+	// net.core.rmem_max (doubled), so raise that sysctl on a busy host.
 	ReadBuffer int
 	// OnRouteUp is called when a trunk is seen healthy after being unknown
 	// or down (an OPTIONS or an INVITE answered), so the engine ends its
@@ -117,9 +119,7 @@ type Gateway struct {
 	log       *slog.Logger
 	advertise net.IP // in Contact, Via and SDP
 	port      int    // of the listener, in Contact and Via
-	// readBuffer is the UDP receive buffer the kernel granted.
-	readBuffer int
-	mediaBind  net.IP // where RTP sockets bind: the listen host (nil: all)
+	mediaBind net.IP // where RTP sockets bind: the listen host (nil: all)
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
@@ -190,7 +190,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.ResponseTimeout <= 0 {
 		cfg.ResponseTimeout = DefaultResponseTimeout
 	}
-	if cfg.ReadBuffer <= 0 {
+	if cfg.ReadBuffer == 0 {
 		cfg.ReadBuffer = DefaultReadBuffer
 	}
 	host, portText, err := net.SplitHostPort(cfg.ListenAddr)
@@ -225,11 +225,12 @@ func New(cfg Config) (*Gateway, error) {
 	if err := g.listen(host, portText); err != nil {
 		return nil, err
 	}
-	if granted, err := setReadBuffer(g.udpConn, cfg.ReadBuffer); err != nil {
-		g.log.Warn("SIP socket receive buffer", "err", err)
-	} else {
-		g.log.Info("SIP socket receive buffer", "asked", cfg.ReadBuffer, "granted", granted)
-		g.readBuffer = granted
+	if cfg.ReadBuffer > 0 {
+		if granted, err := setReadBuffer(g.udpConn, cfg.ReadBuffer); err != nil {
+			g.log.Warn("SIP socket receive buffer", "err", err)
+		} else {
+			g.log.Info("SIP socket receive buffer", "asked", cfg.ReadBuffer, "granted", granted)
+		}
 	}
 	if err := g.start(); err != nil {
 		// start closed what it opened, sockets included, unless it failed

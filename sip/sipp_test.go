@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -37,13 +38,33 @@ type sippOptions struct {
 	port int
 	// extra are more command line options.
 	extra []string
+	// builtin: the scenario is one of SIPp's own (-sn in extra), run
+	// without traces and with timeout instead of sippTimeout.
+	builtin bool
+	timeout time.Duration
 }
 
 const sippTimeout = 20 * time.Second
 
 // startSipp starts SIPp with bounded -m and -timeout on a free port and
-// waits until it has bound its SIP socket. It is killed at test end.
+// waits until it has bound its SIP socket. It is killed at test end. A
+// free port can be taken between our probe and SIPp's bind (tests run
+// side by side): then it tries again on other ports.
 func startSipp(t *testing.T, scenario string, opt sippOptions) *sipp {
+	t.Helper()
+	for try := 1; ; try++ {
+		s, err := startSippOnce(t, scenario, opt)
+		if err == nil {
+			return s
+		}
+		if opt.port != 0 || try == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("sipp try %d: %v", try, err)
+	}
+}
+
+func startSippOnce(t *testing.T, scenario string, opt sippOptions) (*sipp, error) {
 	t.Helper()
 	bin, err := exec.LookPath("sipp")
 	if err != nil {
@@ -65,21 +86,27 @@ func startSipp(t *testing.T, scenario string, opt sippOptions) *sipp {
 	if s.port == 0 {
 		s.port = freePort(t, network)
 	}
-	path, err := filepath.Abs(filepath.Join("..", "testdata", "sipp", scenario+".xml"))
-	if err != nil {
-		t.Fatal(err)
+	timeout := sippTimeout
+	if opt.timeout > 0 {
+		timeout = opt.timeout
 	}
 	args := []string{
-		"-sf", path,
 		"-i", "127.0.0.1", "-bind_local",
 		"-p", strconv.Itoa(s.port),
 		"-mp", strconv.Itoa(s.mediaPort),
 		"-t", mode,
 		"-m", strconv.Itoa(opt.calls),
 		"-nostdin",
-		"-timeout", strconv.Itoa(int(sippTimeout/time.Second)) + "s", "-timeout_error",
-		"-trace_err", "-error_file", filepath.Join(s.dir, "errors.log"),
-		"-trace_msg", "-message_file", filepath.Join(s.dir, "messages.log"),
+		"-timeout", strconv.Itoa(int(timeout/time.Second)) + "s", "-timeout_error",
+	}
+	if !opt.builtin {
+		path, err := filepath.Abs(filepath.Join("..", "testdata", "sipp", scenario+".xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-sf", path,
+			"-trace_err", "-error_file", filepath.Join(s.dir, "errors.log"),
+			"-trace_msg", "-message_file", filepath.Join(s.dir, "messages.log"))
 	}
 	args = append(args, opt.extra...)
 	for k, v := range opt.keys {
@@ -111,13 +138,15 @@ func startSipp(t *testing.T, scenario string, opt sippOptions) *sipp {
 		}
 	})
 	if opt.remote == "" {
-		s.waitBound(t, network)
+		if err := s.waitBound(t, network); err != nil {
+			return nil, err
+		}
 	}
-	return s
+	return s, nil
 }
 
 // waitBound polls until SIPp holds its port: binding it ourselves fails.
-func (s *sipp) waitBound(t *testing.T, network string) {
+func (s *sipp) waitBound(t *testing.T, network string) error {
 	t.Helper()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 	for range 500 {
@@ -129,16 +158,16 @@ func (s *sipp) waitBound(t *testing.T, network string) {
 			c, err = net.ListenPacket("udp", addr)
 		}
 		if err != nil {
-			return
+			return nil
 		}
 		c.Close()
 		select {
 		case <-s.done:
-			t.Fatalf("sipp exited before binding: %v\n%s", s.err, s.out.String())
+			return fmt.Errorf("sipp exited before binding: %v\n%s", s.err, s.out.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	t.Fatal("sipp did not bind its port")
+	return errors.New("sipp did not bind its port")
 }
 
 // wait returns SIPp's exit code once it has ended (0: every call passed).
