@@ -159,8 +159,15 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 				return dialer.Outcome{}, dialer.RouteFault(dialer.CauseAuthFailed, err)
 			}
 		}
-		sess, err := ob.tp.dialogs.WriteInvite(ctx, req)
+		// The context bounds only the connection (a TCP connect to a
+		// black hole would otherwise wait minutes), not the transaction.
+		dialCtx, cancelDial := context.WithTimeout(ctx, g.cfg.ResponseTimeout)
+		sess, err := ob.tp.dialogs.WriteInvite(dialCtx, req)
+		cancelDial()
 		if err != nil {
+			if ctx.Err() != nil {
+				return dialer.Outcome{}, ctx.Err()
+			}
 			return dialer.Outcome{}, dialer.RouteFault(causeTrunkDown, fmt.Errorf("%w: %w", ErrTransport, err))
 		}
 		res, err := g.waitAnswer(ctx, a, sess, progress)

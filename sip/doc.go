@@ -1,7 +1,9 @@
 // Package sip is dialerd's SIP trunk gateway: it places voicemessage calls
 // and sends SMS as SIP MESSAGE straight to a provider, watches trunks with
 // OPTIONS, registers the ones that want it, and hands inbound MESSAGE to
-// the caller. It implements dialer.Gateway and dialer.CallChecker.
+// the caller. It implements dialer.Gateway, dialer.Placer,
+// dialer.AttemptChecker and dialer.Recoverer (and, until the engine drops
+// it, dialer.CallChecker).
 //
 // # One user agent
 //
@@ -15,11 +17,20 @@
 // # Calls
 //
 // Signalling uses sipgo's dialog API (DialogClientCache.WriteInvite,
-// WaitAnswer with digest credentials, Ack, Bye). The ring timeout is a
-// context deadline on WaitAnswer, which makes sipgo send CANCEL; the
-// context's cause tells our CANCEL (NO_ANSWER) from the caller's
-// cancellation (ORIGINATOR_CANCEL). A 200 that crosses our CANCEL is
-// acknowledged and ended with BYE.
+// WaitAnswer, Ack, Bye). The gateway answers a digest challenge itself, so
+// the retry's Via branch and CSeq are its own: a call sends at most two
+// INVITEs, and a 401/407 to the second is AUTHENTICATION_FAILED, the
+// route's fault. The ring timeout ends WaitAnswer, which makes sipgo send
+// CANCEL; its cause tells our CANCEL (NO_ANSWER, also with the 487) from
+// the caller's cancellation (ORIGINATOR_CANCEL). A 200 that crosses our
+// CANCEL is acknowledged and ended with BYE, and reads NO_ANSWER.
+//
+// A trunk that sends no response at all to an INVITE within
+// Config.ResponseTimeout (4 s), or a transport error (TCP refused), makes
+// Deliver return dialer.RouteFault with GATEWAY_DOWN: the engine backs the
+// route off and moves the attempt without spending a try. The INVITE
+// transaction is dropped at once (nothing can be cancelled before a
+// response); a 200 that still comes is a stray answer (below).
 //
 // Numbers: the Request-URI user is the E.164 number as is ("+" and digits)
 // when the provider has no prefix, and prefix + digits without "+" when it
@@ -30,19 +41,32 @@
 // formatted text. Invalid values make Deliver return a dialer validation
 // error before anything is sent.
 //
-// The Call-ID of a call is the attempt's CallUUID, and the gateway keeps a
-// table of live calls by that UUID for CallExists. Calls do not outlive
-// the process (we are the media endpoint), so after a restart every UUID is
-// unknown.
+// Outcomes: final responses map by dialer.SIPCause, the one SIP mapping.
+// Results carry, as the FreeSWITCH gateway's do, the DTMF digits, the
+// cause, the answer time and billsec of an answered call, the delivery
+// failure and the final SIP code. An answered call is Delivered only when
+// the RTP sender sent the whole recording (ProgressDelivered then); cut by
+// MaxDuration (ALLOTTED_TIMEOUT) or by the caller's context (the shutdown
+// grace) it fails MESSAGE_CUT after our BYE, and Deliver still returns the
+// outcome; the callee hanging up first is NOT_DELIVERED. Deliver returns an
+// error only when the attempt never reached the callee: a content fault
+// (CheckAttempt: the field to fix), a route fault (the trunk is silent or
+// unreachable), a closed gateway.
 //
-// Outcomes: final responses map to FreeSWITCH's Q.850 names (see
-// causeForStatus; 408 and 480 read as NO_ANSWER). An answered call ends
-// NORMAL_CLEARING when the recording has played or the callee hangs up,
-// ALLOTTED_TIMEOUT at MaxDuration. No response at all within Timer B is
-// RECOVERY_ON_TIMER_EXPIRE with SIPCode 408 (RFC 3261 8.1.3.1). Deliver
-// returns an error only when the attempt never reached the network: bad
-// input, an unreadable recording, a transport failure before any response
-// (ErrTransport), a closed gateway.
+// # Crash safety
+//
+// The Call-ID of a call is the attempt's CallUUID; the From tag and the
+// Via branch of each INVITE are hashes of it (fromTag, inviteBranch), so a
+// later process can rebuild the INVITE's CANCEL from the spool alone. At
+// answer, ProgressAnswered carries the dialog as versioned JSON
+// (savedDialog: Call-ID, tags, URIs, CSeq, remote target, route set,
+// transport, peer). Calls do not outlive the process (the media is ours):
+// Recover sends BYE in a saved dialog (answering a challenge with the
+// trunk's credentials) or CANCEL for the rebuilt INVITEs, and returns
+// dialer.ErrCallGone. A 200 OK for an INVITE no live call owns (a previous
+// process's, or one we gave up on) is ACKed, ended with BYE once, and
+// reported to Config.OnStrayAnswer with its call UUID, for the engine to
+// record the answer so that callee is not dialled again.
 //
 // # SMS
 //
@@ -59,11 +83,21 @@
 //
 // # Trunks
 //
-// SetTrunks names the providers to watch. Each is pinged with OPTIONS every
-// OptionsInterval; OptionsMisses pings in a row without an answer (no
-// response, 408 or 503) mark it down, and the next answer marks it up
-// again. Any other answer, even 405, shows a live trunk. Health reads the
-// state; Config.OnHealth hears every change. A trunk with Register keeps a
+// SetTrunks names the providers to watch. A trunk's state is unknown until
+// its first probe: the first OPTIONS goes at once (a registering trunk's
+// REGISTER is its probe). Any response to an OPTIONS, a REGISTER or an
+// INVITE marks it up and restarts the count of missed pings, so a trunk
+// that answers calls does not flap down; OptionsMisses pings in a row
+// without any response mark it down. Health reads the state; each change
+// is logged once at INFO, reported to Config.OnHealth, and going up to
+// Config.OnRouteUp. Place refuses a trunk known down (a route fault, on the
+// engine's loop, without I/O). Collector exports dialerd_sip_trunk_up.
+//
+// The UDP socket asks the kernel for a 4 MiB receive buffer
+// (Config.ReadBuffer; the grant is logged, Linux caps it at
+// net.core.rmem_max): sipgo's reader parses each datagram inline (about
+// 6 µs) and hands it to a goroutine, and the buffer absorbs the reader
+// being descheduled on a loaded host. A trunk with Register keeps a
 // binding: REGISTER with digest auth, the same Call-ID and a growing CSeq,
 // refreshed at three quarters of the granted expiry, retried with back-off
 // on failure, and removed (Expires: 0) when the trunk is dropped or the
