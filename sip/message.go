@@ -76,8 +76,11 @@ func (g *Gateway) sendSMS(ctx context.Context, a dialer.Attempt) (dialer.Outcome
 			return out, nil
 		}
 	}
+	// Every segment was accepted with a 2xx: for SIP MESSAGE that is the
+	// delivery the network confirms (as an SMTP 2xx is for email).
 	out.Cause = CauseNormalClearing
 	out.End = time.Now()
+	out.Connect, out.Delivered = out.End, true
 	return out, nil
 }
 

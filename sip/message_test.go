@@ -51,6 +51,11 @@ func TestSendSMSOneMessagePerSegment(t *testing.T) {
 	if out.Cause != CauseNormalClearing || out.SIPCode != 200 || len(out.Results) != 2 {
 		t.Errorf("outcome %+v", out)
 	}
+	// Accepted by the trunk is delivered. Before: Connect and Delivered
+	// unset, which Classify reads as an unanswered NORMAL_CLEARING: retried.
+	if v := dialer.Classify(out); v.Disposition != dialer.Completed || !out.Delivered || out.Connect.IsZero() {
+		t.Errorf("classified %+v, outcome %+v", v, out)
+	}
 	log := sippLog(t, s)
 	first := strings.Index(log, "\r\n\r\nYour code is 4711, ")
 	second := strings.Index(log, "\r\n\r\nvalid for 5 minutes.")
@@ -76,6 +81,9 @@ func TestSendSMSRefused(t *testing.T) {
 	s.expectSuccess(t)
 	if out.Cause != CauseUnallocatedNumber || out.SIPCode != 404 {
 		t.Errorf("outcome %s/%d, want UNALLOCATED_NUMBER/404", out.Cause, out.SIPCode)
+	}
+	if out.Delivered || !out.Connect.IsZero() {
+		t.Errorf("a refused SMS reads delivered: %+v", out)
 	}
 }
 

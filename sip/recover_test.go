@@ -240,3 +240,68 @@ func TestStrayAnswerIsEnded(t *testing.T) {
 	default:
 	}
 }
+
+// TestAnswerAfterWeGaveUpIsEnded: a trunk silent past the response
+// timeout makes Deliver a route fault; if its 200 still comes, the callee
+// is not left connected (ACK, BYE) and the answer is reported, so the
+// engine does not dial them again on the next route unknowingly.
+func TestAnswerAfterWeGaveUpIsEnded(t *testing.T) {
+	uas := startUAS(t, func(u *tinyUAS, req *sip.Request, from *net.UDPAddr) {
+		switch req.Method {
+		case sip.INVITE:
+			if len(u.requests(sip.INVITE)) == 1 {
+				time.AfterFunc(600*time.Millisecond, func() { u.answer200(req, from, 9) })
+			}
+		case sip.BYE:
+			u.respond(req, from, 200, "OK")
+		}
+	})
+	strays := make(chan string, 4)
+	g := newTestGateway(t, Config{ResponseTimeout: 300 * time.Millisecond,
+		OnStrayAnswer: func(uuid string, _ time.Time) { strays <- uuid }})
+	a := uasAttempt(uas, writeWAV(t, tone(100*time.Millisecond)))
+	_, err := g.Deliver(testContext(t), a, nil)
+	if fe := dialer.FaultOf(err); fe == nil || fe.Fault != dialer.FaultRoute || !errors.Is(err, ErrNoResponse) {
+		t.Fatalf("Deliver: %v, want a route fault for no response", err)
+	}
+	uas.waitRequests(sip.ACK, 1, 5*time.Second)
+	uas.waitRequests(sip.BYE, 1, 5*time.Second)
+	select {
+	case uuid := <-strays:
+		if uuid != a.CallUUID {
+			t.Errorf("stray %s, want %s", uuid, a.CallUUID)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the late answer was not reported")
+	}
+}
+
+// TestFinalResponseOfAGoneTransactionIsAcked: the 487 a trunk sends after
+// a recovery CANCEL reaches a process that has no INVITE transaction; it
+// is ACKed on the INVITE's branch so the trunk stops retransmitting it.
+func TestFinalResponseOfAGoneTransactionIsAcked(t *testing.T) {
+	uas := startUAS(t, nil)
+	g := newTestGateway(t, Config{OnStrayAnswer: func(string, time.Time) { t.Error("a 487 reported as an answer") }})
+	port := g.Addr("udp").(*net.UDPAddr).Port
+	uuid := "6b1f3c2e-0000-4000-8000-0000000000ee"
+	raw := "SIP/2.0 487 Request Terminated\r\n" +
+		"Via: SIP/2.0/UDP 127.0.0.1:" + fmt.Sprint(port) + ";branch=" + inviteBranch(uuid, 1) + "\r\n" +
+		"From: <sip:+15550000000@127.0.0.1>;tag=" + fromTag(uuid) + "\r\n" +
+		"To: <sip:+15551230001@127.0.0.1>;tag=callee2\r\n" +
+		"Call-ID: " + uuid + "\r\n" +
+		"CSeq: 1 INVITE\r\n" +
+		"Content-Length: 0\r\n\r\n"
+	if _, err := uas.conn.WriteToUDP([]byte(raw), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err != nil {
+		t.Fatal(err)
+	}
+	ack := uas.waitRequests(sip.ACK, 1, 5*time.Second)[0]
+	branch, _ := ack.Via().Params.Get("branch")
+	tag, _ := ack.To().Params.Get("tag")
+	if branch != inviteBranch(uuid, 1) || tag != "callee2" || ack.CSeq().SeqNo != 1 || ack.CallID().Value() != uuid {
+		t.Errorf("ACK %s", ack.String())
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(uas.requests(sip.BYE)); n != 0 {
+		t.Errorf("%d BYEs for a call never answered", n)
+	}
+}
