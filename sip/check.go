@@ -27,19 +27,28 @@ var (
 // a dialer content fault naming the API field to fix: "program", "prefix",
 // "username", "host", "port", "transport", "phone", "recording_id", "text".
 // A destination that is not E.164 is the callee's invalid number.
+//
+// What an attempt leaves empty is not checked, so the API can check a
+// provider alone (no program, no phone) or a program alone (a zero Route):
+// an empty Program, Phone or Route is skipped. A voicemessage without a
+// recording is refused. Deliver checks the whole attempt.
 func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
 	switch a.Program {
-	case dialer.ProgramVoiceMessage, dialer.ProgramSendSMS:
+	case "", dialer.ProgramVoiceMessage, dialer.ProgramSendSMS:
 	case dialer.ProgramVoiceTTS:
 		return dialer.ContentFault("program", ErrNoTTS)
 	default:
 		return dialer.ContentFault("program", fmt.Errorf("%w: %q", ErrUnsupportedProgram, a.Program))
 	}
-	if err := checkRoute(a.Provider); err != nil {
-		return err
+	if a.Provider != (dialer.Route{}) {
+		if err := checkRoute(a.Provider); err != nil {
+			return err
+		}
 	}
-	if _, err := destinationUser(a.Phone, ""); err != nil {
-		return &dialer.FaultError{Fault: dialer.FaultCallee, Cause: dialer.CauseInvalidNumber, Field: "phone", Err: err}
+	if a.Phone != "" {
+		if _, err := destinationUser(a.Phone, ""); err != nil {
+			return &dialer.FaultError{Fault: dialer.FaultCallee, Cause: dialer.CauseInvalidNumber, Field: "phone", Err: err}
+		}
 	}
 	if _, err := callerUser(a.CallerIDNumber); err != nil {
 		return dialer.ContentFault("phone", err)

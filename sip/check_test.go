@@ -35,6 +35,8 @@ func TestCheckAttempt(t *testing.T) {
 		field  string
 	}{
 		{"valid", func(*dialer.Attempt) {}, dialer.FaultNone, ""},
+		{"a provider alone", func(a *dialer.Attempt) { a.Program, a.Phone, a.CallerIDNumber, a.Media = "", "", "", dialer.Media{} }, dialer.FaultNone, ""},
+		{"a program alone", func(a *dialer.Attempt) { a.Provider, a.Phone = dialer.Route{}, "" }, dialer.FaultNone, ""},
 		{"16-digit prefix", func(a *dialer.Attempt) { a.Provider.Prefix = strings.Repeat("9", 16) }, dialer.FaultNone, ""},
 		{"17-digit prefix", func(a *dialer.Attempt) { a.Provider.Prefix = strings.Repeat("9", 17) }, dialer.FaultContent, "prefix"},
 		{"prefix not digits", func(a *dialer.Attempt) { a.Provider.Prefix = "00#" }, dialer.FaultContent, "prefix"},

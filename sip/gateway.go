@@ -503,7 +503,14 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 	if err := g.CheckAttempt(a); err != nil {
 		return dialer.Outcome{}, err
 	}
-	if a.Program == dialer.ProgramSendSMS {
+	if a.Phone == "" {
+		return dialer.Outcome{}, &dialer.FaultError{Fault: dialer.FaultCallee, Cause: dialer.CauseInvalidNumber, Field: "phone",
+			Err: dialer.InvalidField("phone", "missing")}
+	}
+	switch a.Program {
+	case "":
+		return dialer.Outcome{}, dialer.ContentFault("program", ErrUnsupportedProgram)
+	case dialer.ProgramSendSMS:
 		return g.sendSMS(ctx, a)
 	}
 	return g.call(ctx, a, progress)

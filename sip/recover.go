@@ -43,6 +43,14 @@ func (g *Gateway) Recover(ctx context.Context, s dialer.RecoverSpool, progress f
 		// A MESSAGE is one transaction: nothing is left open.
 		return dialer.Outcome{}, dialer.ErrCallGone
 	}
+	g.mu.Lock()
+	_, live := g.calls[a.CallUUID]
+	g.mu.Unlock()
+	if live {
+		// This process still follows it (the engine restarted, not the
+		// daemon): its Deliver will report how it ends.
+		return dialer.Outcome{}, dialer.ErrCallUnknown
+	}
 	log := g.log.With("call_uuid", a.CallUUID, "provider_id", a.Provider.ProviderID)
 	if len(s.Dialog) > 0 {
 		d, err := parseDialog(s.Dialog)
