@@ -18,7 +18,7 @@ var (
 	ErrNotWAV       = errors.New("sip: the recording is not a readable WAV file")
 	ErrNoRecording  = errors.New("sip: voicemessage without a recording")
 	ErrTrunkIsDown  = errors.New("sip: trunk is down")
-	errUnsupportedT = errors.New("sip: transport must be udp or tcp")
+	errBadTransport = errors.New("sip: transport must be udp or tcp")
 )
 
 // CheckAttempt is the gateway's own validation of an attempt
@@ -92,7 +92,7 @@ func checkRoute(r dialer.Route) error {
 	switch strings.ToLower(r.Transport) {
 	case "", "udp", "tcp":
 	default:
-		return dialer.ContentFault("transport", errUnsupportedT)
+		return dialer.ContentFault("transport", errBadTransport)
 	}
 	return nil
 }
