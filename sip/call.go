@@ -187,9 +187,9 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 			out = g.connected(ctx, a, sess, media, samples, progress, out, log)
 		} else {
 			out = res.out(out)
+			out.End = time.Now()
 		}
 		sess.Close()
-		out.End = time.Now()
 		addResults(&out)
 		return out, nil
 	}
