@@ -27,8 +27,9 @@ var errNoReply = errors.New("sip: no final response")
 // process cannot continue it (the media was the dead process's), so no
 // call is ever followed, only ended, and Recover returns
 // dialer.ErrCallGone for the engine to close the spool from what the store
-// knew. An answered call with a saved dialog gets BYE (answering a digest
-// challenge with the trunk's credentials); any other gets CANCEL for the
+// knew. An answered call with a saved dialog gets ACK (the dead process
+// may not have sent it) and BYE (answering a digest challenge with the
+// trunk's credentials); any other gets CANCEL for the
 // INVITEs its call UUID rebuilds (see inviteBranch). When the trunk does
 // not answer the BYE, Recover returns dialer.ErrCallUnknown so that the
 // engine asks again and the callee is not left connected. A 200 OK that
@@ -55,6 +56,14 @@ func (g *Gateway) Recover(ctx context.Context, s dialer.RecoverSpool, progress f
 	if len(s.Dialog) > 0 {
 		d, err := parseDialog(s.Dialog)
 		if err == nil {
+			// The dead process may have died between the 200 and its
+			// ACK: ACK first (a confirmed dialog absorbs a second one),
+			// and take the 2xx retransmissions that may still come for
+			// this call's, not for strays to report.
+			g.mu.Lock()
+			g.strays[d.CallID] = time.Now()
+			g.mu.Unlock()
+			g.ackAnswer(d)
 			err = g.byeSaved(ctx, d, a.Provider)
 			switch {
 			case errors.Is(err, errNoReply):
