@@ -51,12 +51,7 @@ func TestTrunkHealthThreeStates(t *testing.T) {
 	if err := g.SetTrunks([]Trunk{{Route: route}}); err != nil {
 		t.Fatal(err)
 	}
-	if h, ok := g.Health(3); !ok || h.State != TrunkUnknown || h.Up {
-		t.Fatalf("new trunk health %+v, %v; want unknown", h, ok)
-	}
-	if got := scrape(t, g); got != "" {
-		t.Errorf("metric of an unknown trunk: %q", got)
-	}
+	// (Unknown before the first answer: TestTrunkUnknownUntilProbed.)
 	expectChange(t, changes, HealthChange{ProviderID: 3, State: TrunkUp, Up: true})
 	if u := <-ups; u.ProviderID != 3 {
 		t.Errorf("route up %+v", u)
@@ -102,6 +97,28 @@ func TestTrunkHealthThreeStates(t *testing.T) {
 		if !strings.Contains(l, "level=INFO") || strings.Count(l, "provider_id=") != 1 || strings.Count(l, "state=") != 1 {
 			t.Errorf("log line %q", l)
 		}
+	}
+}
+
+// TestTrunkUnknownUntilProbed: a trunk that has not answered yet and has
+// not missed OptionsMisses pings is unknown, has no metric sample, and
+// Place tries it. Before: it started up.
+func TestTrunkUnknownUntilProbed(t *testing.T) {
+	silent := startUAS(t, nil)
+	g := newTestGateway(t, Config{OptionsInterval: time.Second, OptionsMisses: 3})
+	route := dialer.Route{ProviderID: 4, Host: "127.0.0.1", Port: silent.port()}
+	if err := g.SetTrunks([]Trunk{{Route: route}}); err != nil {
+		t.Fatal(err)
+	}
+	silent.waitRequests(sip.OPTIONS, 1, 5*time.Second) // the first probe goes at once
+	if h, ok := g.Health(4); !ok || h.State != TrunkUnknown || h.Up {
+		t.Fatalf("health %+v, %v; want unknown", h, ok)
+	}
+	if got := scrape(t, g); got != "" {
+		t.Errorf("metric of an unknown trunk: %q", got)
+	}
+	if _, err := g.Place(dialer.Attempt{Provider: route}); err != nil {
+		t.Errorf("Place of an unknown trunk: %v", err)
 	}
 }
 
