@@ -155,11 +155,14 @@ type Gateway interface {
 	// attempt did not reach the network.
 	//
 	// When ctx is cancelled (the daemon stops and its grace period is
-	// over), Deliver stops following the call and returns ctx.Err(); it
-	// need not hang up. The spool stays initiated and the next start
-	// reconciles it (CallChecker, Reattacher). A gateway that did deliver
-	// something (SMS, email, fax) reports it as answered: Connect set,
-	// Cause NORMAL_CLEARING.
+	// over), a gateway whose calls outlive the process (FreeSWITCH) stops
+	// following the call and returns ctx.Err(): the spool stays initiated
+	// and the next start recovers it (Recoverer). A gateway that carries
+	// the media itself (SIP) ends the call and returns its Outcome
+	// (CauseMessageCut when the message was cut); it returns ctx.Err()
+	// only when nothing was heard of the call yet. A gateway that did
+	// deliver something (SMS, email, fax) reports it as answered and
+	// delivered: Connect set, Delivered true.
 	Deliver(ctx context.Context, a Attempt, progress func(Progress)) (Outcome, error)
 }
 

@@ -2,8 +2,7 @@
 // and sends SMS as SIP MESSAGE straight to a provider, watches trunks with
 // OPTIONS, registers the ones that want it, and hands inbound MESSAGE to
 // the caller. It implements dialer.Gateway, dialer.Placer,
-// dialer.AttemptChecker and dialer.Recoverer (and, until the engine drops
-// it, dialer.CallChecker).
+// dialer.AttemptChecker and dialer.Recoverer.
 //
 // # One user agent
 //

@@ -113,7 +113,7 @@ type Config struct {
 
 // Gateway is the SIP trunk gateway: one user agent listening on UDP and
 // TCP, speaking to every provider through the transport its Route names.
-// It implements dialer.Gateway and dialer.CallChecker.
+// It implements dialer.Gateway, Placer, AttemptChecker and Recoverer.
 type Gateway struct {
 	cfg       Config
 	log       *slog.Logger

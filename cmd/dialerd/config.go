@@ -82,6 +82,7 @@ type Config struct {
 		Listen          string        `yaml:"listen" help:"address the SIP trunk gateway listens on (UDP and TCP, host:port); empty disables direct SIP trunks"`
 		Advertise       string        `yaml:"advertise" help:"IP address put in Contact, Via and SDP; the listen host when empty"`
 		OptionsInterval time.Duration `yaml:"options_interval" help:"how often each SIP trunk is pinged with OPTIONS"`
+		ResponseTimeout time.Duration `yaml:"response_timeout" help:"a trunk that sends no response at all to an INVITE within this long is down: the attempt moves to another route without spending a try"`
 	} `yaml:"sip"`
 	WS struct {
 		MaxClients   int           `yaml:"max_clients" help:"most websocket clients at once; more are refused with 503"`
@@ -120,6 +121,7 @@ func defaultConfig() Config {
 	c.Media.Ghostscript = "gs"
 	c.Engine.Gateway = "live"
 	c.SIP.OptionsInterval = 30 * time.Second
+	c.SIP.ResponseTimeout = 4 * time.Second
 	c.ESL.DefaultTTSEngine = "flite"
 	c.ESL.DefaultTTSVoice = "kal"
 	c.Engine.RingTimeout = 30 * time.Second

@@ -23,11 +23,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 	_ "time/tzdata" // calling windows need time zones even on a host without zoneinfo
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dialerd/dialerd/api"
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/dialer/media"
@@ -199,20 +202,23 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Error("closing the engine's store writer", "err", err)
 		}
 	}()
-	gw, sipGW, closeGateways, err := gateways(cfg, db, freeswitch, log)
+	link := &engineLink{}
+	gw, sipGW, closeGateways, err := gateways(cfg, db, freeswitch, link, log)
 	if err != nil {
 		return err
 	}
 	defer closeGateways() // after the engine has stopped: deferred in reverse
 	bus := dialer.NewBus()
-	eng, err := startEngine(ctx, cfg, engineStore, bus, gw, log)
+	eng, err := startEngine(ctx, cfg, engineStore, bus, gw, link, log)
 	if err != nil {
 		return err
 	}
 
 	checks := []api.ReadyCheck{{Name: "store", Check: db.Ping}}
 	var trunkHealth func(int64) (bool, bool)
+	var collectors []prometheus.Collector
 	if sipGW != nil {
+		collectors = append(collectors, sipGW.Collector())
 		tw := &trunkWatch{db: db, gw: sipGW, log: log, interval: 15 * time.Second}
 		go tw.run(ctx)
 		checks = append(checks, api.ReadyCheck{Name: "sip trunks", Check: tw.check, Optional: true})
@@ -248,6 +254,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Media:         mediaSigner,
 		MediaFiles:    files,
 		Fax:           fax,
+		Collectors:    collectors,
 	})
 	if err != nil {
 		stopEngine(eng, 0, log)
@@ -298,7 +305,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // startEngine builds the spool engine from the configuration and starts
 // it: recovery of what a previous run left happens here.
-func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *dialer.Bus, gw dialer.Gateway, log *slog.Logger) (*dialer.Engine, error) {
+func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *dialer.Bus, gw dialer.Gateway, link *engineLink, log *slog.Logger) (*dialer.Engine, error) {
 	ec := dialer.EngineConfig{
 		RingTimeout:        cfg.Engine.RingTimeout,
 		MaxDuration:        cfg.Engine.MaxDuration,
@@ -315,17 +322,37 @@ func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *di
 	if err != nil {
 		return nil, err
 	}
+	// Before Start: recovery may already hear from the gateways.
+	link.eng.Store(eng)
 	if err := eng.Start(ctx); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return eng, nil
 }
 
+// engineLink hands the gateways' reports to the engine, which is built
+// after them; reports before it exists are dropped (nothing is in flight).
+type engineLink struct{ eng atomic.Pointer[dialer.Engine] }
+
+// RouteUp is the gateways' OnRouteUp.
+func (l *engineLink) RouteUp(u dialer.RouteUp) {
+	if e := l.eng.Load(); e != nil {
+		e.RouteUp(u)
+	}
+}
+
+// CallAnswered is the SIP gateway's OnStrayAnswer.
+func (l *engineLink) CallAnswered(callUUID string, at time.Time) {
+	if e := l.eng.Load(); e != nil {
+		e.CallAnswered(callUUID, at)
+	}
+}
+
 // gateways builds what engine.gateway asks for. live routes each attempt by
 // its provider's gateway_flag; a kind not running here fails the attempt
 // before the network (its try is kept and the provider backed off). The
 // returned close stops the gateways after the engine.
-func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, log *slog.Logger) (dialer.Gateway, *sip.Gateway, func(), error) {
+func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, link *engineLink, log *slog.Logger) (dialer.Gateway, *sip.Gateway, func(), error) {
 	switch cfg.Engine.Gateway {
 	case "memory":
 		log.Warn("engine.gateway is memory: calls are simulated, nobody is dialled")
@@ -344,7 +371,10 @@ func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, log *slog.Logge
 			UserAgent:       "dialerd/" + version,
 			Logger:          log.With("gateway", "sip"),
 			OptionsInterval: cfg.SIP.OptionsInterval,
+			ResponseTimeout: cfg.SIP.ResponseTimeout,
 			OnMessage:       receiveSMS(db, log),
+			OnRouteUp:       link.RouteUp,
+			OnStrayAnswer:   link.CallAnswered,
 		})
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("sip.listen %s: %w", cfg.SIP.Listen, err)

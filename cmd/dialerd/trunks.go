@@ -78,7 +78,7 @@ func (w *trunkWatch) check(context.Context) error {
 	w.mu.Unlock()
 	var down []string
 	for _, id := range ids {
-		if h, ok := w.gw.Health(id); ok && !h.Up {
+		if h, ok := w.gw.Health(id); ok && h.State == sip.TrunkDown {
 			down = append(down, fmt.Sprintf("provider %d down since %s", id, h.LastChange.UTC().Format(time.RFC3339)))
 		}
 	}
