@@ -12,7 +12,6 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // credentialStore is what authentication needs of the store.
@@ -180,29 +179,40 @@ func (s *Server) login(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	keys := []string{"user:" + strings.ToLower(req.Username), "addr:" + c.ClientIP()}
-	if wait := s.throttle.blocked(keys...); wait > 0 {
-		c.Set(ctxRetryAfter, int(wait.Round(time.Second)/time.Second)+1)
+	name, addr := strings.ToLower(req.Username), c.ClientIP()
+	ctx := c.Request.Context()
+	if err := s.throttle.slow(ctx, addr); err != nil {
+		s.fail(c, err)
+		return
+	}
+	done, wait, err := s.throttle.admit(ctx, name, addr)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if wait > 0 {
+		c.Set(ctxRetryAfter, int((wait+time.Second-1)/time.Second))
 		s.fail(c, &dialer.Error{Code: dialer.CodeTooMany, Message: "too many failed logins; try again later"})
 		return
 	}
-	cred, err := s.tokens.users.UserByUsername(c.Request.Context(), req.Username)
+	ok := false
+	defer func() { done(ok) }()
+	cred, err := s.tokens.users.UserByUsername(ctx, req.Username)
 	switch {
 	case errors.Is(err, dialer.ErrNotFound):
-		// Spend a bcrypt comparison anyway, so response time does not tell
+		// Spend a password check anyway, so response time does not tell
 		// which usernames exist.
-		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(req.Password))
+		s.checkPassword(s.dummyHash, req.Password)
 	case err != nil:
 		s.fail(c, err)
 		return
 	}
-	if err != nil || !dialer.CheckPassword(cred.Hash, req.Password) || cred.User.Active != 1 {
-		s.throttle.fail(keys...)
-		s.log.WarnContext(c.Request.Context(), "login failed", "username", req.Username, "remote", c.ClientIP())
+	if err != nil || !s.checkPassword(cred.Hash, req.Password) || cred.User.Active != 1 {
+		s.log.WarnContext(ctx, "login failed", "username", req.Username, "remote", addr)
 		s.fail(c, dialer.Unauthorized("invalid username or password"))
 		return
 	}
-	s.throttle.succeed(keys[0])
+	ok = true
 	tok, err := s.tokens.issue(cred)
 	if err != nil {
 		s.fail(c, dialer.Internal(fmt.Errorf("sign token: %w", err)))

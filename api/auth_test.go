@@ -2,10 +2,13 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,52 +107,182 @@ func TestTokenHeaders(t *testing.T) {
 func TestLoginThrottled(t *testing.T) {
 	e := newEnv(t)
 	bad := map[string]string{"username": "admin", "password": "wrong-password"}
-	for range freeFailures {
+	free := e.srv.throttle.pair.free
+	for range free {
 		e.expect(e.do("POST", "/authenticate", "", bad), 401)
 	}
-	e.expect(e.do("POST", "/authenticate", "", bad), 401)
-	// Now blocked, even with the right password.
+	// Now delayed, even with the right password.
 	r := e.expect(e.do("POST", "/authenticate", "", map[string]string{"username": "admin", "password": adminPassword}), 429)
 	r.errorBody(t)
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
-	e.clock.Add(maxBlock)
+	e.clock.Add(e.srv.throttle.pair.first)
 	e.login("admin", adminPassword)
+}
 
-	// A forwarded address does not make a new client: the throttle keys on
-	// the connection's address.
-	for range freeFailures + 1 {
-		e.do("POST", "/authenticate", "", map[string]string{"username": "nobody", "password": "wrong-password"})
+// Parallel guesses are counted before any of them is checked: a burst gets
+// no more password checks than the free failures, one at a time.
+func TestLoginParallelGuessesBounded(t *testing.T) {
+	e := newEnv(t)
+	var mu sync.Mutex
+	var checks, inFlight, most int
+	check := e.srv.checkPassword
+	e.srv.checkPassword = func(hash, pw string) bool {
+		mu.Lock()
+		checks++
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		return check(hash, pw)
 	}
-	r = e.do("POST", "/authenticate", "", map[string]string{"username": "someone", "password": "wrong-password"}, "X-Forwarded-For", "203.0.113.9")
-	if r.Status != 429 {
-		t.Errorf("X-Forwarded-For dodged the address throttle: status %d", r.Status)
+	const guesses = 60
+	statuses := make(chan int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			statuses <- e.do("POST", "/authenticate", "", map[string]string{"username": "admin", "password": fmt.Sprint("guess-", i)}).Status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	answered := map[int]int{}
+	for st := range statuses {
+		answered[st]++
+	}
+	free := e.srv.throttle.pair.free
+	if answered[401] > free || answered[401]+answered[429] != guesses {
+		t.Errorf("%d parallel guesses answered %v; want at most %d evaluated (401), the rest 429", guesses, answered, free)
+	}
+	if checks > free || most != 1 {
+		t.Errorf("%d password checks, %d at once; want ≤ %d, one at a time", checks, most, free)
 	}
 }
 
-func TestThrottleBlocksGrowAndForget(t *testing.T) {
+// Failures for made-up usernames only slow their address: they never keep
+// a real user out of it, and a forwarded header does not dodge the slowing.
+func TestLoginUnknownNamesDoNotLockOut(t *testing.T) {
+	e := newEnv(t)
+	var held []time.Duration
+	e.srv.throttle.sleep = func(_ context.Context, d time.Duration) error {
+		held = append(held, d)
+		return nil
+	}
+	for i := range 40 {
+		name := fmt.Sprint("nobody-", i%4)
+		r := e.do("POST", "/authenticate", "", map[string]string{"username": name, "password": "wrong-password"})
+		if r.Status != 401 && r.Status != 429 {
+			t.Fatalf("guess %d: status %d", i, r.Status)
+		}
+	}
+	e.login("admin", adminPassword)
+	if len(held) == 0 {
+		t.Fatal("40 failures from one address did not slow it")
+	}
+	if last := held[len(held)-1]; last > e.srv.throttle.addr.max {
+		t.Errorf("address held %v, more than its cap %v", last, e.srv.throttle.addr.max)
+	}
+	// A forwarded address does not make a new client: the throttle keys on
+	// the connection's address.
+	n := len(held)
+	e.do("POST", "/authenticate", "", map[string]string{"username": "someone", "password": "wrong-password"}, "X-Forwarded-For", "203.0.113.9")
+	if len(held) == n {
+		t.Error("X-Forwarded-For dodged the address slowing")
+	}
+}
+
+// Password checks across many usernames at once are bounded server-wide.
+func TestLoginChecksBoundedServerWide(t *testing.T) {
+	e := newEnv(t)
+	const limit = 3
+	e.srv.throttle.checks = make(chan struct{}, limit)
+	var inFlight, most atomic.Int32
+	check := e.srv.checkPassword
+	e.srv.checkPassword = func(hash, pw string) bool {
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(5 * time.Millisecond)
+		defer inFlight.Add(-1)
+		return check(hash, pw)
+	}
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			e.do("POST", "/authenticate", "", map[string]string{"username": fmt.Sprint("user-", i), "password": "wrong-password"})
+		})
+	}
+	wg.Wait()
+	if m := most.Load(); m > limit {
+		t.Errorf("%d password checks ran at once; the server-wide bound is %d", m, limit)
+	}
+}
+
+func TestLoginGuardDelays(t *testing.T) {
 	now := time.Unix(0, 0)
-	th := newLoginThrottle(func() time.Time { return now })
+	g := newLoginGuard(func() time.Time { return now })
+	ctx := context.Background()
+	attempt := func(user, addr string, ok bool) time.Duration {
+		t.Helper()
+		done, retry, err := g.admit(ctx, user, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if retry == 0 {
+			done(ok)
+		}
+		return retry
+	}
+	// The pair's delay grows, doubling, up to its cap.
 	var last time.Duration
-	for i := 1; i <= freeFailures+12; i++ {
-		th.fail("k")
-		wait := th.blocked("k")
+	for i := 1; i <= g.pair.free+12; i++ {
+		if w := attempt("ann", "a1", false); w != 0 {
+			t.Fatalf("attempt %d refused for %v although the last delay had passed", i, w)
+		}
+		wait := g.wait(pairKey("ann", "a1"), g.pair, now)
 		switch {
-		case i <= freeFailures && wait != 0:
-			t.Fatalf("failure %d already blocks for %v", i, wait)
-		case i > freeFailures && (wait < last || wait > maxBlock):
-			t.Fatalf("failure %d blocks for %v after %v (max %v)", i, wait, last, maxBlock)
+		case i < g.pair.free && wait != 0:
+			t.Fatalf("failure %d already delays for %v", i, wait)
+		case i >= g.pair.free && (wait < last || wait > g.pair.max):
+			t.Fatalf("failure %d delays for %v after %v (cap %v)", i, wait, last, g.pair.max)
 		}
 		last = wait
+		now = now.Add(wait)
 	}
-	if last != maxBlock {
-		t.Errorf("block does not reach the cap: %v", last)
+	if last != g.pair.max {
+		t.Errorf("the pair's delay does not reach its cap: %v", last)
 	}
-	now = now.Add(forget + maxBlock + time.Second)
-	th.fail("k")
-	if w := th.blocked("k"); w != 0 {
-		t.Errorf("an old key was not forgotten: blocked %v", w)
+	// Another address may still try ann, until ann's own counter bites.
+	if w := attempt("ann", "a2", false); w != 0 {
+		t.Errorf("ann from another address refused for %v", w)
+	}
+	// A success clears the pair at once.
+	now = now.Add(g.pair.max)
+	attempt("ann", "a1", true)
+	if w := attempt("ann", "a1", false); w != 0 {
+		t.Errorf("after a good login ann is still delayed %v", w)
+	}
+	// The address is only ever slowed, up to its cap.
+	var held time.Duration
+	g.sleep = func(_ context.Context, d time.Duration) error { held = d; return nil }
+	for i := range 200 {
+		attempt(fmt.Sprint("x", i), "a3", false)
+	}
+	if err := g.slow(ctx, "a3"); err != nil || held == 0 || held > g.addr.max {
+		t.Errorf("address after 200 failures held %v (err %v), want (0, %v]", held, err, g.addr.max)
+	}
+	if w := attempt("bob", "a3", true); w != 0 {
+		t.Errorf("bob refused for %v from an address others failed from", w)
+	}
+	// Quiet long enough, a key is forgotten.
+	now = now.Add(forget + time.Second)
+	if w := attempt("ann", "a1", false); w != 0 {
+		t.Errorf("an old key was not forgotten: delayed %v", w)
+	}
+	if len(g.turns) != 0 {
+		t.Errorf("%d login turns left behind", len(g.turns))
 	}
 }
 

@@ -101,9 +101,12 @@ type Server struct {
 	engine    *gin.Engine
 	tokens    *tokenIssuer
 	verifiers []credentialVerifier
-	throttle  *loginThrottle
-	dummyHash []byte
-	ready     atomic.Bool
+	throttle  *loginGuard
+	dummyHash string
+	// checkPassword compares a password with its hash; a seam for tests
+	// that count checks.
+	checkPassword func(hash, password string) bool
+	ready         atomic.Bool
 	// openapiDoc is GET /openapi.json, built from the routes by New.
 	openapiDoc []byte
 	live       *hub // nil without Deps.Events
@@ -143,12 +146,13 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       log,
-		deps:      deps,
-		tokens:    &tokenIssuer{key: cfg.TokenKey, ttl: cfg.TokenTTL, now: cfg.Now, users: deps.Users},
-		throttle:  newLoginThrottle(cfg.Now),
-		dummyHash: dummy,
+		cfg:           cfg,
+		log:           log,
+		deps:          deps,
+		tokens:        &tokenIssuer{key: cfg.TokenKey, ttl: cfg.TokenTTL, now: cfg.Now, users: deps.Users},
+		throttle:      newLoginGuard(cfg.Now),
+		dummyHash:     string(dummy),
+		checkPassword: dialer.CheckPassword,
 	}
 	s.verifiers = []credentialVerifier{s.tokens}
 	if s.metrics, err = newMetrics(cfg.Metrics, deps.Events, cfg.Now, deps.Collectors); err != nil {

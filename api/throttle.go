@@ -1,81 +1,229 @@
 package api
 
 import (
+	"context"
+	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
 
-// loginThrottle slows password guessing. Each key (a username, a client
-// address) may fail freeFailures times; after that every failure blocks the
-// key for twice as long as the last, up to maxBlock. Keys are forgotten
-// after forget of quiet, so the table cannot grow without bound.
-type loginThrottle struct {
+// loginGuard slows password guessing without locking anyone out.
+//
+// Every attempt is counted as a failure before its password is checked, and
+// a success takes it back: limits read before any of a burst of parallel
+// guesses had failed cannot let the whole burst through. Three counters
+// grow delays:
+//
+//   - per (username, address), steep: the guesser's own pair pays most;
+//   - per username across addresses, gentle and capped low: a distributed
+//     guesser gets few guesses, and the real user never waits longer than
+//     the cap;
+//   - per address, only slowing: the attempt is held, then checked, never
+//     refused. Behind a proxy everyone shares one address, and made-up
+//     usernames from it must not keep a real user out.
+//
+// An attempt that arrives while its username's delays run is answered 429
+// and checks nothing. At most one password check runs per username at a
+// time (the others wait their turn, then see the delay the first one's
+// failure started), and at most cap(checks) run server-wide, so bcrypt
+// cannot be used to exhaust the CPU.
+type loginGuard struct {
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	// pair is per (username, address), user per username, addr per address.
+	pair, user, addr delayPolicy
+	checks           chan struct{} // one token per password check in flight
+
 	mu      sync.Mutex
-	now     func() time.Time
 	entries map[string]*throttleEntry
+	turns   map[string]*loginTurn
+}
+
+// delayPolicy is how a key's delay grows: free failures cost nothing, then
+// each one doubles the delay before the next attempt, from first up to max.
+type delayPolicy struct {
+	free       int
+	first, max time.Duration
+}
+
+func (p delayPolicy) after(failures int) time.Duration {
+	over := failures - p.free
+	if over < 0 {
+		return 0
+	}
+	return min(p.first<<min(over, 30), p.max)
 }
 
 type throttleEntry struct {
 	failures int
-	until    time.Time // blocked until
-	last     time.Time // last failure
+	last     time.Time // the last attempt counted
+}
+
+// loginTurn serialises the password checks of one username; refs counts
+// the attempts holding or waiting for it, so it can be forgotten.
+type loginTurn struct {
+	ch   chan struct{}
+	refs int
 }
 
 const (
-	freeFailures = 5
-	firstBlock   = time.Second
-	maxBlock     = 15 * time.Minute
-	forget       = 30 * time.Minute
-	sweepAt      = 10000
+	// forget is how long a key must be quiet for its failures to be forgotten.
+	forget  = 30 * time.Minute
+	sweepAt = 10000
 )
 
-func newLoginThrottle(now func() time.Time) *loginThrottle {
-	return &loginThrottle{now: now, entries: map[string]*throttleEntry{}}
-}
-
-// blocked returns how long the longest-blocked of keys must still wait.
-func (t *loginThrottle) blocked(keys ...string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	var wait time.Duration
-	for _, k := range keys {
-		if e, ok := t.entries[k]; ok && e.until.After(now) {
-			wait = max(wait, e.until.Sub(now))
-		}
+func newLoginGuard(now func() time.Time) *loginGuard {
+	return &loginGuard{
+		now:     now,
+		sleep:   sleepCtx,
+		pair:    delayPolicy{free: 5, first: time.Second, max: 5 * time.Minute},
+		user:    delayPolicy{free: 20, first: time.Second, max: time.Minute},
+		addr:    delayPolicy{free: 20, first: 50 * time.Millisecond, max: time.Second},
+		checks:  make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+		entries: map[string]*throttleEntry{},
+		turns:   map[string]*loginTurn{},
 	}
-	return wait
 }
 
-func (t *loginThrottle) fail(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	if len(t.entries) >= sweepAt {
-		for k, e := range t.entries {
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func pairKey(username, addr string) string { return "pair:" + username + "\x00" + addr }
+func userKey(username string) string       { return "user:" + username }
+func addrKey(addr string) string           { return "addr:" + addr }
+
+// entry returns the live entry of key, nil when it has none or it is stale.
+func (g *loginGuard) entry(key string, now time.Time) *throttleEntry {
+	e := g.entries[key]
+	if e == nil || now.Sub(e.last) > forget {
+		return nil
+	}
+	return e
+}
+
+// wait is how long key must still wait under p; the caller holds mu.
+func (g *loginGuard) wait(key string, p delayPolicy, now time.Time) time.Duration {
+	e := g.entry(key, now)
+	if e == nil {
+		return 0
+	}
+	return max(e.last.Add(p.after(e.failures)).Sub(now), 0)
+}
+
+// count records one attempt against key; the caller holds mu.
+func (g *loginGuard) count(key string, now time.Time) {
+	if len(g.entries) >= sweepAt {
+		for k, e := range g.entries {
 			if now.Sub(e.last) > forget {
-				delete(t.entries, k)
+				delete(g.entries, k)
 			}
 		}
 	}
-	for _, k := range keys {
-		e, ok := t.entries[k]
-		if !ok || now.Sub(e.last) > forget {
-			e = &throttleEntry{}
-			t.entries[k] = e
-		}
-		e.failures++
-		e.last = now
-		if over := e.failures - freeFailures; over > 0 {
-			block := firstBlock << min(over-1, 20)
-			e.until = now.Add(min(block, maxBlock))
+	e := g.entry(key, now)
+	if e == nil {
+		e = &throttleEntry{}
+		g.entries[key] = e
+	}
+	e.failures++
+	e.last = now
+}
+
+// takeBack undoes one counted attempt of key; the caller holds mu.
+func (g *loginGuard) takeBack(key string) {
+	if e := g.entries[key]; e != nil {
+		if e.failures--; e.failures <= 0 {
+			delete(g.entries, key)
 		}
 	}
 }
 
-// succeed clears a key after a good login.
-func (t *loginThrottle) succeed(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.entries, key)
+// slow holds an attempt from addr as long as the address's failures ask.
+func (g *loginGuard) slow(ctx context.Context, addr string) error {
+	g.mu.Lock()
+	var hold time.Duration
+	if e := g.entry(addrKey(addr), g.now()); e != nil {
+		hold = g.addr.after(e.failures)
+	}
+	g.mu.Unlock()
+	if hold == 0 {
+		return nil
+	}
+	return g.sleep(ctx, hold)
+}
+
+// admit lets one attempt of username from addr check a password. It waits
+// for the username's turn and a server-wide slot; retry > 0 means the
+// attempt is refused until then. On admission the attempt is already
+// counted as a failure: the caller must call done with the outcome.
+func (g *loginGuard) admit(ctx context.Context, username, addr string) (done func(ok bool), retry time.Duration, err error) {
+	turn := g.takeTurn(username)
+	select {
+	case turn.ch <- struct{}{}:
+	case <-ctx.Done():
+		g.leaveTurn(username, turn, false)
+		return nil, 0, fmt.Errorf("login: wait for turn: %w", ctx.Err())
+	}
+	g.mu.Lock()
+	now := g.now()
+	pair, user := pairKey(username, addr), userKey(username)
+	if w := max(g.wait(pair, g.pair, now), g.wait(user, g.user, now)); w > 0 {
+		g.mu.Unlock()
+		g.leaveTurn(username, turn, true)
+		return nil, w, nil
+	}
+	for _, k := range []string{pair, user, addrKey(addr)} {
+		g.count(k, now)
+	}
+	g.mu.Unlock()
+	select {
+	case g.checks <- struct{}{}:
+	case <-ctx.Done():
+		g.leaveTurn(username, turn, true)
+		return nil, 0, fmt.Errorf("login: wait for a check slot: %w", ctx.Err())
+	}
+	return func(ok bool) {
+		<-g.checks
+		if ok {
+			g.mu.Lock()
+			delete(g.entries, pair)
+			g.takeBack(user)
+			g.takeBack(addrKey(addr))
+			g.mu.Unlock()
+		}
+		g.leaveTurn(username, turn, true)
+	}, 0, nil
+}
+
+func (g *loginGuard) takeTurn(username string) *loginTurn {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t := g.turns[username]
+	if t == nil {
+		t = &loginTurn{ch: make(chan struct{}, 1)}
+		g.turns[username] = t
+	}
+	t.refs++
+	return t
+}
+
+// leaveTurn gives the turn back (held says whether it was taken) and
+// forgets it when nobody else waits for it.
+func (g *loginGuard) leaveTurn(username string, t *loginTurn, held bool) {
+	if held {
+		<-t.ch
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.refs--; t.refs == 0 {
+		delete(g.turns, username)
+	}
 }
