@@ -179,10 +179,12 @@ func (s *Server) exportGroupCSV(c *gin.Context) {
 }
 
 // importGroupCSV reads contacts into the group from a text/csv body or the
-// "file" part of a multipart/form-data body, streaming: rows are parsed and
-// committed in batches as they arrive. ?atomic=true makes it all or nothing;
-// such an upload is first copied to a temporary file, so that the one
-// write transaction it needs never waits on the network.
+// "file" part of a multipart/form-data body. A text/csv body streams: rows
+// are parsed and committed in batches as they arrive. ?atomic=true (or an
+// "atomic" form field) makes it all or nothing; such an upload is first
+// copied to a temporary file, so that the one write transaction it needs
+// never waits on the network. A multipart upload is always copied first,
+// since a field after the file may still change how it is imported.
 func (s *Server) importGroupCSV(c *gin.Context) {
 	g, ok := s.ownedGroup(c)
 	if !ok {
@@ -199,11 +201,12 @@ func (s *Server) importGroupCSV(c *gin.Context) {
 
 	body, formAtomic, err := s.csvUpload(c)
 	if err != nil {
-		s.failImport(c, err, dialer.ImportResult{}, false)
+		s.failImport(c, err, dialer.ImportResult{}, atomic)
 		return
 	}
+	defer body.Close()
 	atomic = atomic || formAtomic
-	if atomic {
+	if _, onDisk := body.(spooledUpload); atomic && !onDisk {
 		spool, err := spoolUpload(body)
 		if err != nil {
 			s.failImport(c, err, dialer.ImportResult{}, true)
@@ -259,9 +262,10 @@ func (u uploadReader) Read(p []byte) (int, error) {
 }
 
 // csvUpload finds the CSV in the request: the body itself, or the part
-// named "file" of a multipart form (an "atomic" field before it counts
-// like the query parameter).
-func (s *Server) csvUpload(c *gin.Context) (body io.Reader, atomic bool, err error) {
+// named "file" of a multipart form. Form fields count in any order: the
+// file part is copied to a temporary file while the rest of the form is
+// read, so an "atomic" field after it counts like the query parameter.
+func (s *Server) csvUpload(c *gin.Context) (body io.ReadCloser, atomic bool, err error) {
 	ct := c.GetHeader("Content-Type")
 	mt, _, _ := mime.ParseMediaType(ct)
 	switch mt {
@@ -269,33 +273,51 @@ func (s *Server) csvUpload(c *gin.Context) (body io.Reader, atomic bool, err err
 	case "application/json", "application/x-www-form-urlencoded":
 		return nil, false, dialer.InvalidField("Content-Type", "send text/csv, or multipart/form-data with a file part")
 	default:
-		return uploadReader{c.Request.Body}, false, nil
+		return io.NopCloser(uploadReader{c.Request.Body}), false, nil
 	}
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
 		return nil, false, &uploadError{err}
 	}
+	var file *spooledUpload
+	fail := func(err error) (io.ReadCloser, bool, error) {
+		if file != nil {
+			file.Close()
+		}
+		return nil, false, err
+	}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return nil, false, dialer.InvalidField("file", "required: a form part named file holding the CSV")
+			break
 		}
 		if err != nil {
-			return nil, false, &uploadError{err}
+			return fail(&uploadError{err})
 		}
 		switch part.FormName() {
 		case "file":
-			return uploadReader{part}, atomic, nil
+			if file != nil {
+				return fail(dialer.InvalidField("file", "give one file part"))
+			}
+			spool, err := spoolUpload(uploadReader{part})
+			if err != nil {
+				return fail(err)
+			}
+			file = &spool
 		case "atomic":
 			v, err := io.ReadAll(io.LimitReader(part, 16))
 			if err != nil {
-				return nil, false, &uploadError{err}
+				return fail(&uploadError{err})
 			}
 			if atomic, err = parseBool(strings.TrimSpace(string(v))); err != nil {
-				return nil, false, dialer.InvalidField("atomic", "true or false")
+				return fail(dialer.InvalidField("atomic", "true or false"))
 			}
 		}
 	}
+	if file == nil {
+		return nil, false, dialer.InvalidField("file", "required: a form part named file holding the CSV")
+	}
+	return *file, atomic, nil
 }
 
 // spooledUpload is an upload copied to a temporary file, removed on Close.

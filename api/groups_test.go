@@ -393,6 +393,68 @@ func TestImportAtomic(t *testing.T) {
 	e.expect(e.do("POST", groupPath(g)+"/csv?atomic=maybe", e.admin, "phone\n", "Content-Type", "text/csv"), 412).errorBody(t)
 }
 
+// orderedMultipart writes a form with its parts in the given order; a part
+// named "file" is a file part.
+func orderedMultipart(t testing.TB, parts ...[2]string) ([]byte, string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for _, p := range parts {
+		var pw io.Writer
+		var err error
+		if p[0] == "file" {
+			pw, err = w.CreateFormFile("file", "contacts.csv")
+		} else {
+			pw, err = w.CreateFormField(p[0])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(pw, p[1])
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes(), w.FormDataContentType()
+}
+
+// The form's fields count wherever they are: an "atomic" field after the
+// file makes the import all or nothing all the same.
+func TestImportFormFieldsAnyOrder(t *testing.T) {
+	e := newEnv(t)
+	g := e.createGroup(e.admin, "g")
+	bad := "phone\n4155552671\nnope\n"
+	for _, tc := range []struct {
+		name   string
+		parts  [][2]string
+		status int
+		field  string
+	}{
+		{"atomic after file", [][2]string{{"file", bad}, {"atomic", "true"}}, 412, "line 3: phone"},
+		{"atomic between files", [][2]string{{"file", bad}, {"atomic", "1"}, {"file", bad}}, 412, "file"},
+		{"bad atomic after file", [][2]string{{"file", bad}, {"note", "x"}, {"atomic", "maybe"}}, 412, "atomic"},
+	} {
+		before := e.snapshot()
+		body, ct := orderedMultipart(t, tc.parts...)
+		r := e.do("POST", groupPath(g)+"/csv", e.admin, body, "Content-Type", ct)
+		if r.Status != tc.status {
+			t.Errorf("%s: status %d, want %d: %s", tc.name, r.Status, tc.status, r.Body)
+			continue
+		}
+		if eb := r.errorBody(t); eb.Fields[tc.field] == "" {
+			t.Errorf("%s: fields %v do not name %q", tc.name, eb.Fields, tc.field)
+		}
+		if e.snapshot() != before {
+			t.Errorf("%s: a refused import changed the store", tc.name)
+		}
+	}
+	body, ct := orderedMultipart(t, [2]string{"file", bad}, [2]string{"atomic", "false"})
+	res := e.importCSV(e.admin, g, "", body, ct, 200)
+	if res.Imported != 1 || res.Failed != 1 {
+		t.Errorf("non-atomic import after the file part: %+v", res)
+	}
+}
+
 func TestImportRefusals(t *testing.T) {
 	e := newEnv(t)
 	g := e.createGroup(e.admin, "g")
