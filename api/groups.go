@@ -139,7 +139,7 @@ func (s *Server) sampleCSV(c *gin.Context) {
 }
 
 // exportGroupCSV streams the group's contacts as CSV, a page of the store at
-// a time. Once rows are on the wire a failure can no longer become an error
+// a time, each cell guarded against formula injection (csvCell). Once rows are on the wire a failure can no longer become an error
 // answer: the connection is cut instead, so the client cannot mistake a
 // truncated file for a whole one.
 func (s *Server) exportGroupCSV(c *gin.Context) {
@@ -158,6 +158,9 @@ func (s *Server) exportGroupCSV(c *gin.Context) {
 	if err == nil {
 		err = s.deps.Groups.ExportGroupContacts(c.Request.Context(), g.TenantID, g.ID, func(ct dialer.Contact) error {
 			rec = dialer.ContactCSVRecord(ct, rec)
+			for i := range rec {
+				rec[i] = csvCell(rec[i])
+			}
 			return w.Write(rec)
 		})
 	}
@@ -215,12 +218,13 @@ func (s *Server) importGroupCSV(c *gin.Context) {
 		defer spool.Close()
 		body = spool
 	}
-	src, err := dialer.NewContactCSV(body, s.contactRules())
+	rules := s.contactRules()
+	src, err := dialer.NewContactCSV(body, rules)
 	if err != nil {
 		s.failImport(c, err, dialer.ImportResult{}, atomic)
 		return
 	}
-	res, err := s.deps.Groups.ImportContacts(c.Request.Context(), actor(c), g.ID, src, atomic)
+	res, err := s.deps.Groups.ImportContacts(c.Request.Context(), actor(c), g.ID, unguardedRows{src, rules}, atomic)
 	if err != nil {
 		s.failImport(c, err, res, atomic)
 		return

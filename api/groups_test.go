@@ -310,9 +310,9 @@ func TestImportCSV(t *testing.T) {
 			recs := e.exportCSV(e.admin, g)
 			wantRecs := [][]string{
 				dialer.ContactCSVColumns(),
-				{"Jane", "Doe", "+14155552671", "jane@example.com", "1 Main St, Apt 2", "a", "b", "c", "two\nlines", "America/New_York"},
-				{`Quote "Q"`, "Smith", "+442079460018", "", "", "", "", "", "", "Europe/London"},
-				{"Short", "Row", "+14155552672", "", "", "", "", "", "", ""},
+				{"Jane", "Doe", "'+14155552671", "jane@example.com", "1 Main St, Apt 2", "a", "b", "c", "two\nlines", "America/New_York"},
+				{`Quote "Q"`, "Smith", "'+442079460018", "", "", "", "", "", "", "Europe/London"},
+				{"Short", "Row", "'+14155552672", "", "", "", "", "", "", ""},
 			}
 			if fmt.Sprintf("%q", recs) != fmt.Sprintf("%q", wantRecs) {
 				t.Errorf("export\n%q\nwant\n%q", recs, wantRecs)

@@ -399,6 +399,8 @@ func (s *Server) grantPermission(on bool) gin.HandlerFunc {
 var userCSVColumns = []string{"user_id", "username", "first_name", "last_name", "phone", "email", "address",
 	"company", "country_id", "timezone_id", "active", "roles"}
 
+// exportUsers streams the users as CSV, each cell guarded against formula
+// injection (csvCell).
 func (s *Server) exportUsers(c *gin.Context) {
 	q, ok := s.listQuery(c)
 	if !ok {
@@ -421,9 +423,13 @@ func (s *Server) exportUsers(c *gin.Context) {
 		for i, r := range u.Roles {
 			roles[i] = strconv.FormatInt(r, 10)
 		}
-		return w.Write([]string{strconv.FormatInt(u.ID, 10), u.Username, u.FirstName, u.LastName, u.Phone, u.Email,
+		rec := []string{strconv.FormatInt(u.ID, 10), u.Username, u.FirstName, u.LastName, u.Phone, u.Email,
 			u.Address, u.Company, strconv.FormatInt(u.CountryID, 10), strconv.FormatInt(u.TimezoneID, 10),
-			strconv.Itoa(u.Active), strings.Join(roles, ";")})
+			strconv.Itoa(u.Active), strings.Join(roles, ";")}
+		for i := range rec {
+			rec[i] = csvCell(rec[i])
+		}
+		return w.Write(rec)
 	})
 	switch {
 	case err != nil && !wroteHeader:
@@ -489,6 +495,9 @@ func (s *Server) importUsers(c *gin.Context) {
 		field := func(name string) *string {
 			if i, ok := col[name]; ok && i < len(rec) {
 				val := strings.TrimSpace(rec[i])
+				if name != "passwd" { // never exported, so never guarded
+					val = csvValue(val)
+				}
 				return &val
 			}
 			return nil
