@@ -336,8 +336,9 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 	}
 	if d.resp != nil && reflect.TypeOf(d.resp).Kind() == reflect.Slice {
 		for _, q := range []struct{ name, what string }{
-			{"limit", "page size (default 100, at most 1000)"}, {"offset", "rows to skip"},
-			{"page", "page number from 1, with per_page"}, {"per_page", "page size with page"},
+			{"limit", "page size (default 100, at most 1000)"}, {"offset", "rows to skip (at most 1000000000)"},
+			{"page", "page number from 1, with per_page; it may start at most 1000000000 rows in"},
+			{"per_page", "page size with page (at most 1000)"},
 		} {
 			ps = append(ps, map[string]any{"name": q.name, "in": "query", "description": q.what,
 				"schema": map[string]any{"type": "integer", "minimum": 0}})

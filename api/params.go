@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/dialerd/dialerd/dialer"
@@ -17,6 +18,10 @@ func (s *Server) pathID(c *gin.Context, name string) (int64, bool) {
 	}
 	return id, true
 }
+
+// maxListOffset bounds how far into a list a page may start; far beyond any
+// real list, and far from overflowing.
+const maxListOffset = 1_000_000_000
 
 // isPageParam names the query parameters that are not search filters:
 // limit and offset, or page (from 1) and per_page; and the websocket token.
@@ -56,15 +61,27 @@ func parseListQuery(c *gin.Context) (dialer.ListQuery, error) {
 	}
 	q.Limit = num("limit", 1)
 	q.Offset = num("offset", 0)
+	if q.Limit > dialer.MaxPageSize {
+		v.Add("limit", "at most "+strconv.Itoa(dialer.MaxPageSize))
+	}
+	if q.Offset > maxListOffset {
+		v.Add("offset", "at most "+strconv.Itoa(maxListOffset))
+	}
 	if page := num("page", 1); page > 0 {
 		per := num("per_page", 1)
 		if per == 0 {
 			per = dialer.DefaultPageSize
 		}
-		q.Limit, q.Offset = per, (page-1)*per
-	}
-	if q.Limit > dialer.MaxPageSize {
-		v.Add("limit", "at most "+strconv.Itoa(dialer.MaxPageSize))
+		switch {
+		case per > dialer.MaxPageSize:
+			v.Add("per_page", "at most "+strconv.Itoa(dialer.MaxPageSize))
+		case page-1 > maxListOffset/per:
+			// Checked before multiplying: a huge page must not wrap round
+			// to a small (or negative) offset and answer the first page.
+			v.Add("page", fmt.Sprintf("at most %d with per_page %d", maxListOffset/per+1, per))
+		default:
+			q.Limit, q.Offset = per, (page-1)*per
+		}
 	}
 	for k, vals := range c.Request.URL.Query() {
 		if isPageParam(k) {
