@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -108,6 +109,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: create directory: %w", err)
 	}
+	if err := restrictFiles(path); err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite", dsn(path, roleWriter))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -146,6 +150,30 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	db.ckptDone.Add(1)
 	go db.checkpoints()
 	return db, nil
+}
+
+// dbFileMode is the mode of the database and its -wal and -shm files: they
+// hold password hashes and sealed secrets, for dialerd's user alone.
+const dbFileMode = 0o600
+
+// restrictFiles gives the database and its companions dbFileMode whatever
+// the umask: it creates the database file itself, since SQLite creates the
+// -wal and -shm files with the mode of the database, and tightens the
+// files an older dialerd left readable.
+func restrictFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, dbFileMode)
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, dbFileMode); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: restrict %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // Close closes both pools. It checkpoints the WAL through the writer so the
