@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // contact time zones validate the same on hosts without /usr/share/zoneinfo
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -98,6 +99,8 @@ func (r *ContactRules) Validate(c *Contact, v *Invalid) {
 		*f.val = strings.TrimSpace(*f.val)
 		checkText(v, f.name, *f.val, f.max)
 	}
+	checkName(v, "first_name", c.FirstName)
+	checkName(v, "last_name", c.LastName)
 	if phone, err := NormalizePhone(c.Phone, r.DefaultCountryCode); err != nil {
 		v.Add("phone", reasonFor(err, "phone"))
 	} else {
@@ -139,7 +142,24 @@ func ValidateGroup(g *Group, v *Invalid) {
 		v.Add("name", "required")
 	}
 	checkText(v, "name", g.Name, maxShortText)
+	checkName(v, "name", g.Name)
 	checkText(v, "description", g.Description, maxLongText)
+}
+
+// checkName refuses a control character in a name, which checkText lets
+// through in free text: a name is one line, and a line break or other
+// control character in it would forge lines in logs and headers and split
+// rows of exports. It leaves a field checkText already refused alone.
+func checkName(v *Invalid, field, s string) {
+	if !v.Has(field) && hasControl(s) {
+		v.Add(field, "a name must not contain control characters (line breaks, tabs and the like)")
+	}
+}
+
+// hasControl reports whether s holds a control character: C0 (CR, LF and
+// tab among them), DEL or C1.
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // checkText refuses text that is not UTF-8, too long, or carries control

@@ -125,7 +125,9 @@ func TestContactCSV(t *testing.T) {
 	if r := rows[0]; r.Line != 2 || len(r.Errors) != 0 || r.Contact != (Contact{FirstName: "Jane", LastName: "Doe", Phone: "+14155552671", Email: "j@example.com"}) {
 		t.Errorf("row 1: %+v", r)
 	}
-	if r := rows[1]; r.Line != 4 || len(r.Errors) != 1 || r.Errors[0] != (ImportError{Line: 4, Field: "phone", Reason: r.Errors[0].Reason}) || r.Contact.FirstName != "multi\nline" {
+	// A name may not span lines, so the row fails on it as well as its phone.
+	if r := rows[1]; r.Line != 4 || len(r.Errors) != 2 || r.Errors[0] != (ImportError{Line: 4, Field: "first_name", Reason: r.Errors[0].Reason}) ||
+		r.Errors[1] != (ImportError{Line: 4, Field: "phone", Reason: r.Errors[1].Reason}) || r.Contact.FirstName != "multi\nline" {
 		t.Errorf("row 2: %+v", r)
 	}
 	if r := rows[2]; r.Line != 6 || len(r.Errors) != 1 || r.Errors[0].Field != "csv" {

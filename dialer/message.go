@@ -130,6 +130,7 @@ func validateNameDescription(name, description *string, v *Invalid) {
 	case n > maxNameChars:
 		v.Add("name", "at most 255 characters")
 	}
+	checkName(v, "name", *name)
 	if utf8.RuneCountInString(*description) > maxDescriptionChars {
 		v.Add("description", "at most 1024 characters")
 	}

@@ -73,6 +73,8 @@ func ValidateUser(u *User, v *Invalid) {
 			v.Add(field, "at most 255 characters")
 		}
 	}
+	checkName(v, "first_name", u.FirstName)
+	checkName(v, "last_name", u.LastName)
 	for _, id := range u.Roles {
 		if _, ok := RoleByID(id); !ok {
 			v.Add("roles", "unknown role id")
