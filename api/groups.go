@@ -353,8 +353,9 @@ func spoolUpload(body io.Reader) (spooledUpload, error) {
 // batches were committed before it stopped, the message says how many rows.
 func (s *Server) failImport(c *gin.Context, err error, res dialer.ImportResult, atomic bool) {
 	kept := ""
-	if !atomic && res.Imported > 0 {
-		kept = fmt.Sprintf("; %d rows were imported before the import stopped", res.Imported)
+	if n := res.Imported + res.Existing; !atomic && n > 0 {
+		kept = fmt.Sprintf("; %d rows were imported before the import stopped (%d new contacts, %d existing)",
+			n, res.Imported, res.Existing)
 	}
 	var tooBig *http.MaxBytesError
 	var upload *uploadError

@@ -86,7 +86,7 @@ func routeDocs() []routeDoc {
 		{"POST", "/authenticate", "Authenticate", "Log in: a JWT for the Authorization header", noToken, loginRequest{}, objectOf("token", "string")},
 		{"POST", "/users", "Users", "Create a user", needsToken, userRequest{}, objectOf("user_id", "integer")},
 		{"GET", "/users", "Users", "List users", needsToken, nil, []dialer.User{}},
-		{"GET", "/users/csv", "Users", "Export users as CSV", needsToken, nil, csvText("")},
+		{"GET", "/users/csv", "Users", "Export users as CSV; a cell that begins like a formula (= + - @ tab CR) is guarded with a leading '", needsToken, nil, csvText("")},
 		{"POST", "/users/csv", "Users", "Import users from CSV, all or none", needsToken, csvText(""),
 			jsonSchema{"type": "object", "properties": map[string]any{"created": map[string]any{"type": "integer"},
 				"user_ids": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}}}},
@@ -151,8 +151,11 @@ func routeDocs() []routeDoc {
 		{"PUT", "/groups/:group_id", "Groups", "Update a group", needsToken, groupRequest{}, groupJSON{}},
 		{"DELETE", "/groups/:group_id", "Groups", "Delete a group (its contacts stay; 409 while a campaign uses it)", needsToken, nil, emptyObject{}},
 		{"GET", "/groups/:group_id/contacts", "Groups", "List a group's contacts", needsToken, nil, []dialer.Contact{}},
-		{"POST", "/groups/:group_id/csv", "Groups", "Import contacts from CSV (text/csv or multipart file), streamed; ?atomic=true for all or none", needsToken, csvText(""), dialer.ImportResult{}},
-		{"GET", "/groups/:group_id/csv", "Groups", "Export a group's contacts as CSV, streamed", needsToken, nil, csvText("")},
+		{"POST", "/groups/:group_id/csv", "Groups", "Import contacts from CSV (text/csv, streamed, or a multipart file part; form fields count in any order); " +
+			"?atomic=true for all or none. " +
+			"The counts are disjoint, one per data row: imported created a contact, existing matched one by phone " +
+			"(linked, not changed), failed was rejected", needsToken, csvText(""), dialer.ImportResult{}},
+		{"GET", "/groups/:group_id/csv", "Groups", "Export a group's contacts as CSV, streamed; a cell that begins like a formula (= + - @ tab CR) is guarded with a leading '", needsToken, nil, csvText("")},
 
 		// Messages: documents, recordings, templates, texts.
 		{"POST", "/messages/documents", "Fax documents", "Create a document", needsToken, messageRequest{}, objectOf("document_id", "integer")},

@@ -230,12 +230,14 @@ const MaxImportErrors = 1000
 
 // ImportResult is the answer of a contacts import.
 type ImportResult struct {
-	// Imported counts rows now in the group: created, or matched by phone to
-	// a contact the tenant already had and linked (also counted in Existing).
+	// The counts are disjoint, one per data row: Imported counts rows that
+	// created a contact, Existing rows matched by phone to a contact the
+	// tenant had (or an earlier row of the file made) and linked as it is,
+	// Failed rejected rows.
 	Imported int `json:"imported"`
 	Existing int `json:"existing"`
-	// Failed counts rejected rows; Errors says why, at most MaxImportErrors
-	// entries (a row may fail on several fields), ErrorsOmitted the rest.
+	// Errors says why rows failed, at most MaxImportErrors entries (a row
+	// may fail on several fields), ErrorsOmitted the rest.
 	Failed         int           `json:"failed"`
 	Errors         []ImportError `json:"errors"`
 	ErrorsOmitted  int           `json:"errors_omitted"`

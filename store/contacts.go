@@ -213,7 +213,9 @@ const (
 // contact of the tenant created by a, or — when the tenant already has a
 // contact with that phone number — that contact, linked rather than
 // duplicated (its fields are left as they are). Rejected rows are counted
-// and their errors listed in the result.
+// and their errors listed in the result. The counts are disjoint: a row is
+// Imported (it created a contact), Existing (it matched one, made by an
+// earlier row of the same file or before) or Failed.
 //
 // Without atomic, rows commit in batches as they come; an error from rows
 // ends the import with the rows read before it committed, and the result
@@ -267,7 +269,7 @@ func (db *DB) ImportContacts(ctx context.Context, a dialer.Actor, groupID int64,
 			if err != nil {
 				return res, err
 			}
-			res.Imported += len(batch)
+			res.Imported += len(batch) - existing
 			res.Existing += existing
 		}
 		if errors.Is(readErr, io.EOF) {
@@ -378,7 +380,7 @@ func (db *DB) importAtomic(ctx context.Context, a dialer.Actor, groupID int64, r
 		size := 0
 		flush := func() error {
 			existing, err := ins.add(ctx, batch)
-			res.Imported += len(batch)
+			res.Imported += len(batch) - existing
 			res.Existing += existing
 			batch, size = batch[:0], 0
 			return err

@@ -63,7 +63,7 @@ func TestImportContactsAcrossBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Imported != n+2 || res.Existing != 2 || res.Failed != 1 || len(res.Errors) != 1 {
+	if res.Imported != n || res.Existing != 2 || res.Failed != 1 || len(res.Errors) != 1 {
 		t.Fatalf("result %+v", res)
 	}
 	if c := countRows(t, db, `SELECT COUNT(*) FROM contacts`); c != n {
@@ -84,6 +84,43 @@ func TestImportContactsAcrossBatches(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("after the import the writer has %s = %d, want %d", pragma, got, want)
+		}
+	}
+}
+
+// The counts are disjoint: a row that finds its number existing is counted
+// there alone, never also as imported.
+func TestImportCountsDisjoint(t *testing.T) {
+	db, a, g := importFixture(t)
+	ctx := context.Background()
+	first := goodRows(0, 3)
+	if res, err := db.ImportContacts(ctx, a, g, &rowList{rows: first}, false); err != nil || res.Imported != 3 || res.Existing != 0 {
+		t.Fatalf("first import: %+v, %v", res, err)
+	}
+	again := append(goodRows(0, 3), dialer.ContactRow{Line: 5, Errors: []dialer.ImportError{{Line: 5, Field: "phone", Reason: "bad"}}})
+	for _, atomic := range []bool{false, true} {
+		res, err := db.ImportContacts(ctx, a, g, &rowList{rows: again}, atomic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := dialer.ImportResult{Imported: 0, Existing: 3, Failed: 1}
+		if atomic {
+			want.Existing = 0 // nothing is written
+		}
+		if res.Imported != want.Imported || res.Existing != want.Existing || res.Failed != want.Failed {
+			t.Errorf("atomic=%v: re-import of 3 existing rows and a bad one: %+v, want imported %d, existing %d, failed %d",
+				atomic, res, want.Imported, want.Existing, want.Failed)
+		}
+	}
+	// Mixed: one existing, one new, the new one repeated in the file.
+	for i, atomic := range []bool{false, true} {
+		mixed := append(goodRows(2+i, 2), goodRows(3+i, 1)...)
+		res, err := db.ImportContacts(ctx, a, g, &rowList{rows: mixed}, atomic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Imported != 1 || res.Existing != 2 || res.Failed != 0 {
+			t.Errorf("atomic=%v: %+v for %d rows, want imported 1, existing 2", atomic, res, len(mixed))
 		}
 	}
 }
