@@ -444,3 +444,18 @@ func TestReadiness(t *testing.T) {
 	e.db.Close()
 	e.expect(e.do("GET", "/readyz", "", nil), 503)
 }
+
+// Stale keys are swept once the table is large, so made-up usernames cannot
+// grow it without bound.
+func TestLoginGuardSweepsStaleKeys(t *testing.T) {
+	now := time.Unix(0, 0)
+	g := newLoginGuard(func() time.Time { return now })
+	for i := range sweepAt {
+		g.count(fmt.Sprint("user:", i), now)
+	}
+	now = now.Add(forget + time.Second)
+	g.count("user:fresh", now)
+	if len(g.entries) != 1 {
+		t.Errorf("%d entries after the sweep, want 1", len(g.entries))
+	}
+}

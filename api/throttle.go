@@ -37,6 +37,7 @@ type loginGuard struct {
 
 	mu      sync.Mutex
 	entries map[string]*throttleEntry
+	swept   time.Time // when entries was last swept of stale keys
 	turns   map[string]*loginTurn
 }
 
@@ -121,7 +122,10 @@ func (g *loginGuard) wait(key string, p delayPolicy, now time.Time) time.Duratio
 
 // count records one attempt against key; the caller holds mu.
 func (g *loginGuard) count(key string, now time.Time) {
-	if len(g.entries) >= sweepAt {
+	// Swept at most once a minute: a table kept large by a guesser must not
+	// cost a walk of it per attempt.
+	if len(g.entries) >= sweepAt && now.Sub(g.swept) > time.Minute {
+		g.swept = now
 		for k, e := range g.entries {
 			if now.Sub(e.last) > forget {
 				delete(g.entries, k)
