@@ -195,8 +195,8 @@ func (s *Server) login(c *gin.Context) {
 		s.fail(c, &dialer.Error{Code: dialer.CodeTooMany, Message: "too many failed logins; try again later"})
 		return
 	}
-	ok := false
-	defer func() { done(ok) }()
+	outcome := attemptFailed
+	defer func() { done(outcome) }()
 	cred, err := s.tokens.users.UserByUsername(ctx, req.Username)
 	switch {
 	case errors.Is(err, dialer.ErrNotFound):
@@ -204,6 +204,7 @@ func (s *Server) login(c *gin.Context) {
 		// which usernames exist.
 		s.checkPassword(s.dummyHash, req.Password)
 	case err != nil:
+		outcome = attemptVoid // the store's failure is no guess
 		s.fail(c, err)
 		return
 	}
@@ -212,7 +213,7 @@ func (s *Server) login(c *gin.Context) {
 		s.fail(c, dialer.Unauthorized("invalid username or password"))
 		return
 	}
-	ok = true
+	outcome = attemptSucceeded
 	tok, err := s.tokens.issue(cred)
 	if err != nil {
 		s.fail(c, dialer.Internal(fmt.Errorf("sign token: %w", err)))

@@ -231,7 +231,7 @@ func TestLoginGuardDelays(t *testing.T) {
 			t.Fatal(err)
 		}
 		if retry == 0 {
-			done(ok)
+			done(map[bool]attemptOutcome{true: attemptSucceeded, false: attemptFailed}[ok])
 		}
 		return retry
 	}
@@ -275,6 +275,13 @@ func TestLoginGuardDelays(t *testing.T) {
 	}
 	if w := attempt("bob", "a3", true); w != 0 {
 		t.Errorf("bob refused for %v from an address others failed from", w)
+	}
+	// An attempt the store could not answer is taken back.
+	before := g.entries[userKey("cy")]
+	done, _, _ := g.admit(ctx, "cy", "a4")
+	done(attemptVoid)
+	if after := g.entries[userKey("cy")]; before != nil || after != nil {
+		t.Errorf("a void attempt stayed counted: %+v", after)
 	}
 	// Quiet long enough, a key is forgotten.
 	now = now.Add(forget + time.Second)

@@ -164,11 +164,20 @@ func (g *loginGuard) slow(ctx context.Context, addr string) error {
 	return g.sleep(ctx, hold)
 }
 
+// attemptOutcome is how an admitted login attempt ended.
+type attemptOutcome int
+
+const (
+	attemptFailed    attemptOutcome = iota // a wrong password or username: stays counted
+	attemptSucceeded                       // clears the pair, takes the attempt back
+	attemptVoid                            // no answer (the store failed): takes the attempt back
+)
+
 // admit lets one attempt of username from addr check a password. It waits
 // for the username's turn and a server-wide slot; retry > 0 means the
 // attempt is refused until then. On admission the attempt is already
 // counted as a failure: the caller must call done with the outcome.
-func (g *loginGuard) admit(ctx context.Context, username, addr string) (done func(ok bool), retry time.Duration, err error) {
+func (g *loginGuard) admit(ctx context.Context, username, addr string) (done func(attemptOutcome), retry time.Duration, err error) {
 	turn := g.takeTurn(username)
 	select {
 	case turn.ch <- struct{}{}:
@@ -194,11 +203,15 @@ func (g *loginGuard) admit(ctx context.Context, username, addr string) (done fun
 		g.leaveTurn(username, turn, true)
 		return nil, 0, fmt.Errorf("login: wait for a check slot: %w", ctx.Err())
 	}
-	return func(ok bool) {
+	return func(o attemptOutcome) {
 		<-g.checks
-		if ok {
+		if o != attemptFailed {
 			g.mu.Lock()
-			delete(g.entries, pair)
+			if o == attemptSucceeded {
+				delete(g.entries, pair)
+			} else {
+				g.takeBack(pair)
+			}
 			g.takeBack(user)
 			g.takeBack(addrKey(addr))
 			g.mu.Unlock()
