@@ -153,6 +153,7 @@ func TestLoginParallelGuessesBounded(t *testing.T) {
 		answered[st]++
 	}
 	free := e.srv.throttle.pair.free
+	t.Logf("%d parallel guesses answered %v; %d password checks, at most %d at once", guesses, answered, checks, most)
 	if answered[401] > free || answered[401]+answered[429] != guesses {
 		t.Errorf("%d parallel guesses answered %v; want at most %d evaluated (401), the rest 429", guesses, answered, free)
 	}
@@ -215,6 +216,7 @@ func TestLoginChecksBoundedServerWide(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	t.Logf("30 logins for 30 names: at most %d password checks at once (bound %d)", most.Load(), limit)
 	if m := most.Load(); m > limit {
 		t.Errorf("%d password checks ran at once; the server-wide bound is %d", m, limit)
 	}
