@@ -139,9 +139,10 @@ func (s *Server) sampleCSV(c *gin.Context) {
 }
 
 // exportGroupCSV streams the group's contacts as CSV, a page of the store at
-// a time, each cell guarded against formula injection (csvCell). Once rows are on the wire a failure can no longer become an error
-// answer: the connection is cut instead, so the client cannot mistake a
-// truncated file for a whole one.
+// a time, each cell guarded against formula injection (csvCell). Once rows
+// are on the wire a failure can no longer become an error answer: the
+// connection is cut instead, so the client cannot mistake a truncated file
+// for a whole one.
 func (s *Server) exportGroupCSV(c *gin.Context) {
 	g, ok := s.ownedGroup(c)
 	if !ok {
