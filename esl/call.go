@@ -3,6 +3,7 @@ package esl
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -119,13 +120,18 @@ type follower struct {
 	progress func(dialer.Progress)
 	sentAt   time.Time
 	reattach bool
+	// What the store knew of a recovered call: its answer and delivery.
+	knownAnswer    time.Time
+	knownDelivered bool
 
 	conn *conn // the connection events are known to flow on
 
 	// Progress emission.
-	handled  map[uint64]bool
-	ringing  bool
-	answered bool
+	handled   map[uint64]bool
+	ringing   bool
+	answered  bool
+	hungUp    bool // a CHANNEL_HANGUP was emitted past
+	delivered bool // ProgressDelivered reported
 
 	terminalAt  time.Time // a terminal condition was first seen
 	jobErrAt    time.Time // a -ERR job result arrived while the channel lives
@@ -176,6 +182,12 @@ func (f *follower) emit(evs []event, now time.Time, final bool) {
 			}
 		case evDTMF:
 			report(dialer.Progress{Kind: dialer.ProgressDTMF, At: at, Digit: e.digit})
+		case evHangup:
+			f.hungUp = true
+		}
+		if !f.delivered && (f.answered || !f.knownAnswer.IsZero()) && deliveredEvent(f.a, e, f.hungUp) {
+			f.delivered = true
+			report(dialer.Progress{Kind: dialer.ProgressDelivered, At: at})
 		}
 	}
 }
@@ -218,6 +230,10 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 				f.conn, f.lostAt = cur, time.Time{}
 				if out != "true" {
 					f.gone = true
+					// It ended while nobody listened: its record says how.
+					if r, ok, err := readRecord(ctx, cur, f.c.uuid); err == nil && ok {
+						f.c.add(r.event(f.c.uuid, time.Now()))
+					}
 				}
 			}
 			continue // re-read: the probe took time and events may have come
@@ -244,12 +260,12 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 			f.terminalAt = now
 		}
 		if terminal && !now.Before(f.terminalAt.Add(opts.Settle)) {
-			return f.finish(f.c.sorted(), ""), nil
+			return f.finish(f.c.sorted(), "")
 		}
 
 		// Safety limits.
 		if !f.lostAt.IsZero() && !now.Before(f.lostAt.Add(opts.ReconnectGrace)) {
-			return f.finish(evs, CauseConnectionLost), nil
+			return f.finish(evs, CauseConnectionLost)
 		}
 		if cur != nil && fs.job == nil && !fs.channel && !f.reattach && !now.Before(f.nextProbe) {
 			out, err := cur.api(ctx, "uuid_exists "+f.c.uuid)
@@ -257,7 +273,7 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 				return dialer.Outcome{}, ctx.Err()
 			}
 			if err == nil && out != "true" {
-				return f.finish(f.c.sorted(), CauseNoResult), nil
+				return f.finish(f.c.sorted(), CauseNoResult)
 			}
 			f.nextProbe = now.Add(opts.NoResultGrace)
 			continue
@@ -277,7 +293,7 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 				continue
 			}
 			if !now.Before(f.hardKillAt.Add(opts.ChannelGrace)) {
-				return f.finish(f.c.sorted(), CauseNoResult), nil
+				return f.finish(f.c.sorted(), CauseNoResult)
 			}
 		}
 
@@ -343,10 +359,20 @@ func (f *follower) kill(ctx context.Context, cur *conn, cause string) {
 }
 
 // finish emits what progress is left and builds the outcome. fallback is
-// the cause when FreeSWITCH gave none.
-func (f *follower) finish(evs []event, fallback string) dialer.Outcome {
+// the cause when FreeSWITCH gave none. A call that never had a channel
+// (FreeSWITCH refused the originate: sessions-per-second, max-sessions,
+// shutting down; or the connection was lost before anything came back)
+// is the route's fault, returned as an error: no try is spent on it.
+func (f *follower) finish(evs []event, fallback string) (dialer.Outcome, error) {
 	f.emit(evs, time.Now(), true)
 	fs := readFacts(evs)
+	if !f.reattach && !fs.channel && (fs.job == nil || fs.jobFailed) {
+		cause := fallback
+		if fs.jobFailed {
+			cause = cmp.Or(fs.jobCause, dialer.CauseGatewayError)
+		}
+		return dialer.Outcome{}, dialer.RouteFault(cause, fmt.Errorf("esl: node %s: no channel for the originate (%s)", f.n.id, cause))
+	}
 	var o dialer.Outcome
 	last := fs.complete
 	if last == nil {
@@ -379,10 +405,20 @@ func (f *follower) finish(evs []event, fallback string) dialer.Outcome {
 	default:
 		o.End = time.Now()
 	}
-	if o.Connect.IsZero() && f.answered {
-		o.Connect = o.End // answered (progress said so) but its time is lost
+	if o.Connect.IsZero() && !f.knownAnswer.IsZero() {
+		o.Connect = f.knownAnswer // the store saw the answer before a restart
 	}
-	o.Delivered = !o.Connect.IsZero() // interim: delivery is not read from execute-complete yet
+	if o.Connect.IsZero() && (f.answered || (fs.job != nil && !fs.jobFailed)) {
+		o.Connect = o.End // answered (progress or the +OK job said so) but its time is lost
+	}
+	var d delivery
+	if !o.Connect.IsZero() {
+		d = readDelivery(f.a, evs)
+		if f.knownDelivered {
+			d.delivered, d.failure = true, ""
+		}
+		o.Delivered, o.Failure = d.delivered, d.failure
+	}
 
 	switch {
 	case fs.complete != nil && fs.complete.cause != "":
@@ -413,5 +449,6 @@ func (f *follower) finish(evs []event, fallback string) dialer.Outcome {
 	if o.SIPCode != 0 {
 		o.Results = append(o.Results, dialer.Result{Type: "sip", Name: "term_status", Data: strconv.Itoa(o.SIPCode)})
 	}
-	return o
+	o.Results = append(o.Results, d.results...)
+	return o, nil
 }

@@ -41,6 +41,15 @@ type event struct {
 	// CDR times of CHANNEL_HANGUP_COMPLETE (variable_*_uepoch), zero when
 	// unset: they fill in for events missed while a connection was down.
 	startAt, answerAt, endAt time.Time
+
+	// --- Delivery and node state (filled by parseDelivery, delivery.go) ---
+	app         string    // Application (CHANNEL_EXECUTE_COMPLETE)
+	appData     string    // Application-Data, expanded
+	appResponse string    // Application-Response, else variable_current_application_response
+	subclass    string    // Event-Subclass of CUSTOM events
+	info        string    // Event-Info (SHUTDOWN, SHUTDOWN_REQUESTED)
+	fax         faxResult // spandsp result event, or the fax_* variables
+	// --- end of delivery fields ---
 }
 
 // parseEvent reads an event frame (values already URL-decoded). The
@@ -70,6 +79,7 @@ func parseEvent(ev *frame, now time.Time) event {
 		e.answerAt = micros(ev.get("variable_answer_uepoch"))
 		e.endAt = micros(ev.get("variable_end_uepoch"))
 	}
+	parseDelivery(func(k string) string { return strings.Clone(ev.get(k)) }, &e)
 	return e
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -31,7 +32,33 @@ var (
 	ErrRefused = errors.New("esl: FreeSWITCH refused the command")
 	// ErrClosed: the gateway is closed.
 	ErrClosed = errors.New("esl: gateway closed")
+	// ErrNodeStopping: FreeSWITCH announced its shutdown (SHUTDOWN or
+	// SHUTDOWN_REQUESTED); the node takes nothing until it reconnects.
+	ErrNodeStopping = errors.New("esl: FreeSWITCH node is shutting down")
 )
+
+// Causes of the route faults the gateway raises itself.
+const (
+	// CauseNodeDown: the node has no connection, is draining or stopping.
+	CauseNodeDown = "ESL_NODE_DOWN"
+)
+
+// asFault gives a node error its fault: an unknown node (or a tenant with
+// none) is configuration, which no retry fixes; a node that is down,
+// draining or stopping is the route's.
+func asFault(err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *dialer.FaultError
+	if errors.As(err, &fe) {
+		return err
+	}
+	if errors.Is(err, ErrUnknownNode) {
+		return &dialer.FaultError{Fault: dialer.FaultContent, Cause: dialer.CauseNotConfigured, Field: "node_id", Err: err}
+	}
+	return dialer.RouteFault(CauseNodeDown, err)
+}
 
 // Options tune a Gateway. Zero fields take the defaults in brackets.
 type Options struct {
@@ -76,6 +103,11 @@ type Options struct {
 	// another host can fetch (dialerd serves them signed at /media/…).
 	// Without it such nodes cannot play recordings.
 	MediaURL func(localPath string) (string, error)
+
+	// OnRouteUp is told each time a node's connection is (re)established,
+	// so that the engine ends the back-off of the providers on it at once.
+	// It is called from the node's goroutine and must not block. [nil]
+	OnRouteUp func(dialer.RouteUp)
 }
 
 func (o *Options) fill() {
@@ -312,8 +344,8 @@ func (g *Gateway) pick(a dialer.Attempt) (*node, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := n.health(); err != nil {
-			return nil, nodeError(n.id, ErrNodeDown, err)
+		if err := n.usable(); err != nil {
+			return nil, err
 		}
 		return n, nil
 	}
@@ -332,7 +364,7 @@ func (g *Gateway) pick(a dialer.Attempt) (*node, error) {
 	var best *node
 	bestLoad := 0
 	for _, n := range cands {
-		if n.health() != nil {
+		if n.usable() != nil {
 			continue
 		}
 		if l := n.load(); best == nil || l < bestLoad || (l == bestLoad && n.id < best.id) {
@@ -359,6 +391,8 @@ func nodeError(id string, sentinel, cause error) error {
 		msg += " is down"
 	case ErrNodeDraining:
 		msg += " is draining"
+	case ErrNodeStopping:
+		msg += " is shutting down"
 	case ErrUnknownNode:
 		msg += " is not configured"
 	}
@@ -390,12 +424,9 @@ func (c causedBy) Unwrap() []error { return []error{c.sentinel, c.cause} }
 func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(dialer.Progress)) (dialer.Outcome, error) {
 	n, err := g.pick(a)
 	if err != nil {
-		return dialer.Outcome{}, err
+		return dialer.Outcome{}, asFault(err)
 	}
-	if err := withRecordingURL(&a, n.local, g.opts.MediaURL); err != nil {
-		return dialer.Outcome{}, fmt.Errorf("esl: recording URL for node %s: %w", n.id, err)
-	}
-	cmd, err := buildOriginate(a, mediaPlace{local: n.local, ttsEngine: g.opts.TTSEngine, ttsVoice: g.opts.TTSVoice})
+	cmd, err := g.originateFor(a, n.local)
 	if err != nil {
 		return dialer.Outcome{}, err
 	}
@@ -417,14 +448,18 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 		if cur == nil {
 			return nodeError(n.id, ErrNodeDown, n.health())
 		}
+		if err := n.usable(); err != nil {
+			return err // it announced its shutdown while this one waited
+		}
 		sentOn, sentAt = cur, time.Now()
 		reply, err := cur.command("bgapi originate " + cmd.Arg + "\nJob-UUID: " + job)
 		if err != nil {
 			return err
 		}
 		if !strings.HasPrefix(reply, "+OK") {
-			return &dialer.Error{Code: dialer.CodeNotReady, Message: "FreeSWITCH node " + n.id + " refused the originate: " + reply,
-				Err: fmt.Errorf("%w: %s", ErrRefused, reply)}
+			return dialer.RouteFault(CauseNodeDown, &dialer.Error{Code: dialer.CodeNotReady,
+				Message: "FreeSWITCH node " + n.id + " refused the originate: " + reply,
+				Err:     fmt.Errorf("%w: %s", ErrRefused, reply)})
 		}
 		return nil
 	})
@@ -436,12 +471,130 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 		// exist. Follow it like any call whose connection dropped.
 		g.log.Warn("esl: originate sent but unanswered; following the call", "node", n.id, "uuid", c.uuid, "err", err)
 	case errors.Is(err, errConnGone) || se != nil:
-		return dialer.Outcome{}, nodeError(n.id, ErrNodeDown, err)
-	default:
+		return dialer.Outcome{}, asFault(nodeError(n.id, ErrNodeDown, err))
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return dialer.Outcome{}, err
+	default:
+		return dialer.Outcome{}, asFault(err)
 	}
 	f := &follower{g: g, n: n, c: c, a: a, progress: progress, sentAt: sentAt, conn: sentOn}
-	return f.run(ctx)
+	o, err := f.run(ctx)
+	if err == nil {
+		n.forget(c.uuid)
+	}
+	return o, err
+}
+
+// originateFor validates the attempt for a node (local or remote) and
+// builds its originate; what it refuses is a content fault naming the API
+// field to fix.
+func (g *Gateway) originateFor(a dialer.Attempt, local bool) (originate, error) {
+	if err := withRecordingURL(&a, local, g.opts.MediaURL); err != nil {
+		return originate{}, dialer.ContentFault("recording_id", fmt.Errorf("esl: recording URL: %w", err))
+	}
+	cmd, err := buildOriginate(a, mediaPlace{local: local, ttsEngine: g.opts.TTSEngine, ttsVoice: g.opts.TTSVoice})
+	if err != nil {
+		return originate{}, contentFault(a, err)
+	}
+	if local {
+		if err := checkLocalMedia(a); err != nil {
+			return originate{}, err
+		}
+	}
+	return cmd, nil
+}
+
+// Place chooses the node of an attempt without any I/O (the engine calls
+// it on its loop before the write-ahead commit): the provider's pinned
+// node, or the least busy usable node of the tenant. The route it returns
+// names the node, which the spool records for recovery. A node that is
+// down, draining or shutting down is refused as the route's fault; a
+// tenant without nodes as configuration.
+func (g *Gateway) Place(a dialer.Attempt) (dialer.Route, error) {
+	n, err := g.pick(a)
+	if err != nil {
+		return a.Provider, asFault(err)
+	}
+	r := a.Provider
+	r.Node = n.id
+	return r, nil
+}
+
+// CheckAttempt is the gateway's own validation of an attempt (no I/O but
+// the media file's presence on this host): what buildOriginate refuses, a
+// recording that is not a .wav file, a fax document that is not a TIFF.
+// The error is a dialer.ContentFault naming the API field.
+func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
+	local := true
+	if a.Provider.Node != "" {
+		if n, err := g.node(a.Provider.Node, ""); err == nil {
+			local = n.local
+		}
+	}
+	if !local && a.Media.RecordingURL == "" && a.Program == dialer.ProgramVoiceMessage {
+		if g.opts.MediaURL == nil {
+			return dialer.ContentFault("recording_id", errors.New("esl: a node on another host needs Options.MediaURL to fetch recordings"))
+		}
+	}
+	if a.CallUUID == "" {
+		a.CallUUID = "00000000-0000-4000-8000-000000000000" // not the attempt's concern here
+	}
+	_, err := g.originateFor(a, local)
+	return err
+}
+
+// contentFault turns the builder's validation error into a content fault
+// naming the API field to fix.
+func contentFault(a dialer.Attempt, err error) error {
+	var de *dialer.Error
+	if !errors.As(err, &de) || len(de.Fields) == 0 {
+		return dialer.ContentFault("", err)
+	}
+	mediaField := map[dialer.ProgramType]string{
+		dialer.ProgramVoiceMessage: "recording_id",
+		dialer.ProgramVoiceTTS:     "text",
+		dialer.ProgramSendFax:      "document_id",
+	}[a.Program]
+	if mediaField == "" {
+		mediaField = "program"
+	}
+	for _, f := range []string{"media", "prefix", "dialstring", "phone", "caller_id_number", "caller_id_name", "call_uuid"} {
+		reason, ok := de.Fields[f]
+		if !ok {
+			continue
+		}
+		field := f
+		switch {
+		case f == "media":
+			field = mediaField
+		case f == "dialstring" && a.Provider.DialString == "":
+			field = "name" // the provider name names the sofia gateway
+		}
+		return dialer.ContentFault(field, fmt.Errorf("esl: %s: %s: %w", field, reason, err))
+	}
+	return dialer.ContentFault("", err)
+}
+
+// checkLocalMedia refuses, before anyone is called, a media file a node on
+// this host could not open.
+func checkLocalMedia(a dialer.Attempt) error {
+	var path, field string
+	switch a.Program {
+	case dialer.ProgramVoiceMessage:
+		path, field = a.Media.RecordingPath, "recording_id"
+	case dialer.ProgramSendFax:
+		path, field = a.Media.DocumentPath, "document_id"
+	default:
+		return nil
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return dialer.ContentFault(field, fmt.Errorf("esl: media file: %w", err))
+	case !st.Mode().IsRegular() || st.Size() == 0:
+		return dialer.ContentFault(field, fmt.Errorf("esl: media file %s is empty or not a file", path))
+	}
+	return nil
 }
 
 // Reattach follows a call that a previous run of the daemon started and
@@ -483,6 +636,116 @@ func (g *Gateway) Reattach(ctx context.Context, a dialer.Attempt, progress func(
 	}
 	f := &follower{g: g, n: n, c: c, a: a, progress: progress, sentAt: time.Now(), reattach: true, conn: cur, gone: out != "true"}
 	return f.run(ctx)
+}
+
+// Recover finds again a call a previous process started (dialer.Recoverer):
+// it asks the node that placed it (the spool's Provider.Node; every node
+// of the tenant for spools from before nodes were recorded). A live call is
+// followed to its end as Deliver would (delivery read from its events from
+// now on; what the store knew of its answer and delivery is kept). A call
+// that is over is closed from the record FreeSWITCH kept of it (record.go),
+// which is then removed. It returns dialer.ErrCallUnknown when a node that
+// may hold the call cannot be asked now, dialer.ErrCallGone when the call
+// is over and no record of it is left.
+func (g *Gateway) Recover(ctx context.Context, s dialer.RecoverSpool, progress func(dialer.Progress)) (dialer.Outcome, error) {
+	a := s.Attempt
+	if !uuidPattern.MatchString(a.CallUUID) {
+		return dialer.Outcome{}, fmt.Errorf("esl: spool call uuid %q: %w", a.CallUUID, dialer.ErrCallGone)
+	}
+	uuid := strings.ToLower(a.CallUUID)
+	unknown := false
+	for _, n := range g.recoveryNodes(a) {
+		out, err, done := g.recoverOn(ctx, n, s, uuid, progress)
+		if done {
+			return out, err
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return dialer.Outcome{}, ctx.Err()
+			}
+			g.log.Debug("esl: recovery could not ask the node", "node", n.id, "uuid", uuid, "err", err)
+			unknown = true
+		}
+	}
+	if unknown || len(g.recoveryNodes(a)) == 0 && a.Provider.Node != "" {
+		return dialer.Outcome{}, fmt.Errorf("esl: call %s on node %q: %w", uuid, a.Provider.Node, dialer.ErrCallUnknown)
+	}
+	return dialer.Outcome{}, fmt.Errorf("esl: call %s: %w", uuid, dialer.ErrCallGone)
+}
+
+// recoveryNodes are the nodes that may hold the attempt's call, live or
+// draining.
+func (g *Gateway) recoveryNodes(a dialer.Attempt) []*node {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []*node
+	add := func(n *node) {
+		if a.Provider.Node != "" && n.id != a.Provider.Node {
+			return
+		}
+		if a.Provider.Node == "" && a.TenantID != "" && n.cfg.TenantID != a.TenantID {
+			return
+		}
+		out = append(out, n)
+	}
+	for _, n := range g.nodes {
+		add(n)
+	}
+	for n := range g.draining {
+		add(n)
+	}
+	slices.SortFunc(out, func(x, y *node) int { return strings.Compare(x.id, y.id) })
+	return out
+}
+
+// recoverOn asks one node. done is true when the node answered for the
+// call: out and err are then Recover's answer.
+func (g *Gateway) recoverOn(ctx context.Context, n *node, s dialer.RecoverSpool, uuid string, progress func(dialer.Progress)) (out dialer.Outcome, err error, done bool) {
+	cur, _ := n.connState()
+	if cur == nil {
+		return dialer.Outcome{}, nodeError(n.id, ErrNodeDown, n.health()), false
+	}
+	c := newCall(uuid, "")
+	if err := n.adopt(c); err != nil {
+		return dialer.Outcome{}, err, false
+	}
+	// Registered first, then asked: an end between the two is not missed.
+	exists, err := cur.api(ctx, "uuid_exists "+uuid)
+	if err != nil {
+		n.leave(c)
+		return dialer.Outcome{}, nodeError(n.id, ErrNodeDown, err), false
+	}
+	if exists == "true" || len(c.sorted()) > 0 {
+		defer n.leave(c)
+		n.slots.force() // the call is live already: it occupies a session
+		defer n.slots.release()
+		a := s.Attempt
+		a.Provider.Node = n.id
+		f := &follower{g: g, n: n, c: c, a: a, progress: progress, sentAt: time.Now(), reattach: true, conn: cur,
+			gone: exists != "true", knownAnswer: s.Answered, knownDelivered: !s.Delivered.IsZero()}
+		o, err := f.run(ctx)
+		if err == nil {
+			n.forget(uuid)
+		}
+		return o, err, true
+	}
+	n.leave(c)
+	r, ok, err := readRecord(ctx, cur, uuid)
+	if err != nil {
+		return dialer.Outcome{}, nodeError(n.id, ErrNodeDown, err), false
+	}
+	if !ok {
+		return dialer.Outcome{}, nil, false
+	}
+	a := s.Attempt
+	a.Provider.Node = n.id
+	f := &follower{g: g, n: n, c: newCall(uuid, ""), a: a, reattach: true,
+		knownAnswer: s.Answered, knownDelivered: !s.Delivered.IsZero(), handled: map[uint64]bool{}}
+	o, err := f.finish([]event{r.event(uuid, time.Now())}, "")
+	if err == nil {
+		n.forget(uuid)
+	}
+	return o, err, true
 }
 
 // CallExists asks the node whether a channel with this UUID exists.

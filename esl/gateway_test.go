@@ -107,7 +107,7 @@ func attempt(phone string) dialer.Attempt {
 		Provider:       dialer.Route{Name: "carrier", Node: "1"},
 		RingTimeout:    5 * time.Second,
 		MaxDuration:    time.Minute,
-		Media:          dialer.Media{RecordingPath: "/var/lib/dialerd/media/ab/cd.wav"},
+		Media:          dialer.Media{RecordingPath: testMedia.wav},
 	}
 }
 
@@ -162,11 +162,12 @@ func TestDeliverAnsweredWithDTMF(t *testing.T) {
 	a := attempt("+4930123456")
 	o, progress := deliver(t, g, a)
 
-	if want := []string{"ringing", "answered", "dtmf:1", "dtmf:5", "dtmf:#"}; !slices.Equal(progress, want) {
+	// The recording played to its end (FILE PLAYED): delivered.
+	if want := []string{"ringing", "answered", "dtmf:1", "dtmf:5", "dtmf:#", "delivered"}; !slices.Equal(progress, want) {
 		t.Errorf("progress %v, want %v", progress, want)
 	}
-	if o.Cause != "NORMAL_CLEARING" || o.Billsec != 1 {
-		t.Errorf("cause %q billsec %d", o.Cause, o.Billsec)
+	if o.Cause != "NORMAL_CLEARING" || o.Billsec != 1 || !o.Delivered || o.Failure != "" {
+		t.Errorf("cause %q billsec %d delivered %v failure %q", o.Cause, o.Billsec, o.Delivered, o.Failure)
 	}
 	if o.Start.IsZero() || o.Connect.Before(o.Start) || o.End.Before(o.Connect) || o.End.Sub(o.Connect) < time.Second {
 		t.Errorf("times start %v connect %v end %v", o.Start, o.Connect, o.End)
@@ -200,7 +201,8 @@ func TestDeliverAnsweredWithDTMF(t *testing.T) {
 	conns := map[int]bool{}
 	for _, c := range s.Commands() {
 		conns[c.Conn] = true
-		if c.Name == "event" && c.Args != "plain "+strings.Join(subscribedEvents, " ") {
+		if c.Name == "event" && c.Args != "plain "+strings.Join(subscribedEvents, " ") &&
+			c.Args != "plain "+strings.Join(deliveryEvents, " ") {
 			t.Errorf("subscription %q", c.Line)
 		}
 		if c.Name == "log" || strings.Contains(strings.ToLower(c.Args), " all") {
@@ -267,9 +269,14 @@ func TestDeliverErrWithoutChannel(t *testing.T) {
 	}()
 	waitChannels(t, s, 1)
 
-	o, progress := deliver(t, g, attempt("+4930123456"))
-	if o.Cause != "DESTINATION_OUT_OF_ORDER" || len(progress) != 0 || !o.Connect.IsZero() {
-		t.Errorf("outcome %+v, progress %v", o, progress)
+	// No channel, so no try spent: the route's fault, at once.
+	start := time.Now()
+	_, err := g.Deliver(context.Background(), attempt("+4930123456"), nil)
+	if fe := dialer.FaultOf(err); fe == nil || fe.Fault != dialer.FaultRoute || fe.Cause != "DESTINATION_OUT_OF_ORDER" {
+		t.Errorf("error %v, want a route fault DESTINATION_OUT_OF_ORDER", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %s to give up", d)
 	}
 	if n := len(s.Originates()); n != 2 {
 		t.Errorf("%d originates", n)
@@ -383,8 +390,10 @@ func TestDropCallEndsMeanwhile(t *testing.T) {
 	opts.BackoffMin, opts.BackoffMax = 400*time.Millisecond, 400*time.Millisecond
 	g := startGateway(t, s, opts, 30, 10)
 	s.Script(testNumber, esltest.Answer(0, 50*time.Millisecond).WithDrop(esltest.DropAfterAnswer))
+	// FreeSWITCH kept the call record (api_reporting_hook): the real
+	// outcome, not ESL_CONNECTION_LOST.
 	o, _ := deliver(t, g, attempt("+4930123456"))
-	if o.Cause != CauseConnectionLost || o.Connect.IsZero() {
+	if o.Cause != "NORMAL_CLEARING" || o.Connect.IsZero() || !o.Delivered {
 		t.Errorf("outcome %+v", o)
 	}
 }
@@ -453,7 +462,7 @@ func TestReconnectWithBackoff(t *testing.T) {
 			subs++
 		}
 	}
-	if auths != 4 || subs != 4 {
+	if auths != 4 || subs != 8 { // the channel events, then the delivery events
 		t.Errorf("auth %d, event %d", auths, subs)
 	}
 	s.Script(testNumber, esltest.Answer(0, 10*time.Millisecond))
@@ -480,9 +489,10 @@ func TestStalledOriginate(t *testing.T) {
 	s.Script(testNumber, esltest.Stall())
 	a := attempt("+4930123456")
 	a.RingTimeout = 200 * time.Millisecond
-	o, _ := deliver(t, g, a)
-	if o.Cause != CauseNoResult {
-		t.Errorf("outcome %+v", o)
+	// No channel ever: the route's fault, no try spent.
+	_, err := g.Deliver(context.Background(), a, nil)
+	if fe := dialer.FaultOf(err); fe == nil || fe.Fault != dialer.FaultRoute || fe.Cause != CauseNoResult {
+		t.Errorf("error %v", err)
 	}
 }
 

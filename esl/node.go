@@ -1,11 +1,14 @@
 package esl
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +35,7 @@ type node struct {
 	downErr  error         // why it is down
 	changed  chan struct{} // closed and replaced at each up/down change
 	draining bool
+	stopping string           // FreeSWITCH announced its shutdown (Event-Info); cleared on connect
 	calls    map[string]*call // by channel UUID
 	jobs     map[string]*call // by Job-UUID
 	active   int              // attempts in flight (Deliver and Reattach)
@@ -85,8 +89,17 @@ func (n *node) run(ctx context.Context) {
 	for {
 		c, err := dialConn(ctx, n.addr(), n.cfg.Password, opts, log, n.route)
 		if err == nil {
+			err = subscribeDelivery(c)
+			if err != nil {
+				c.close(opts.CloseTimeout)
+			}
+		}
+		if err == nil {
 			upAt := time.Now()
 			n.setUp(c)
+			if opts.OnRouteUp != nil {
+				opts.OnRouteUp(dialer.RouteUp{Node: n.id})
+			}
 			if failures > 0 {
 				log.Info("esl: node connected again", "after_failures", failures)
 			} else {
@@ -163,10 +176,23 @@ func (n *node) watch(ctx context.Context, c *conn) (stopped bool) {
 	}
 }
 
+// subscribeDelivery adds the events delivery and node state are read from
+// to a new connection's subscriptions (see deliveryEvents).
+func subscribeDelivery(c *conn) error {
+	reply, err := c.command("event plain " + strings.Join(deliveryEvents, " "))
+	if err == nil && !strings.HasPrefix(reply, "+OK") {
+		err = fmt.Errorf("subscribe: %s", reply)
+	}
+	if err != nil {
+		return fmt.Errorf("esl: subscribe to delivery events: %w", err)
+	}
+	return nil
+}
+
 func (n *node) setUp(c *conn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.conn, n.downErr = c, nil
+	n.conn, n.downErr, n.stopping = c, nil, ""
 	close(n.changed)
 	n.changed = make(chan struct{})
 }
@@ -191,6 +217,54 @@ func (n *node) connState() (*conn, <-chan struct{}) {
 	return n.conn, n.changed
 }
 
+// stop marks the node as shutting down until its next connection.
+func (n *node) stop(why string) {
+	n.mu.Lock()
+	first := n.stopping == ""
+	n.stopping = why
+	n.mu.Unlock()
+	if first {
+		n.g.log.Warn("esl: node is shutting down; no new calls until it reconnects", "node", n.id, "info", why)
+	}
+}
+
+// usable is nil when the node can take a new attempt now: connected, not
+// draining, not shutting down.
+func (n *node) usable() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.draining:
+		return nodeError(n.id, ErrNodeDraining, nil)
+	case n.conn == nil:
+		return nodeError(n.id, ErrNodeDown, n.downErr)
+	case n.stopping != "":
+		return nodeError(n.id, ErrNodeStopping, errors.New("FreeSWITCH announced its shutdown ("+n.stopping+")"))
+	}
+	return nil
+}
+
+// state is the node's up and stopping flags and its calls, for metrics.
+func (n *node) state() (up, stopping bool, calls int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.conn != nil, n.stopping != "", n.active
+}
+
+// forget removes the call record FreeSWITCH kept for a call followed to
+// its end: the record is only for calls that end while nobody listens.
+func (n *node) forget(uuid string) {
+	cur, _ := n.connState()
+	if cur == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.g.opts.CommandTimeout)
+	defer cancel()
+	if err := deleteRecord(ctx, cur, uuid); err != nil {
+		n.g.log.Debug("esl: call record not removed", "node", n.id, "uuid", uuid, "err", err)
+	}
+}
+
 // health is nil when the node is connected.
 func (n *node) health() error {
 	n.mu.Lock()
@@ -202,9 +276,16 @@ func (n *node) health() error {
 }
 
 // route hands an event to the call it belongs to; the connection calls it
-// for each event in arrival order, on one goroutine.
+// for each event in arrival order, on one goroutine. SHUTDOWN and
+// SHUTDOWN_REQUESTED take the node out of service at once: FreeSWITCH
+// refuses new sessions (or, elegant, is about to) and its connection is
+// about to close.
 func (n *node) route(ev frame) {
 	e := parseEvent(&ev, time.Now())
+	if e.name == evShutdown || e.name == evShutdownRequested {
+		n.stop(cmp.Or(e.info, e.name))
+		return
+	}
 	n.mu.Lock()
 	var c *call
 	if e.name == evBackgroundJob {
@@ -391,4 +472,17 @@ func (p *pacer) do(ctx context.Context, send func() error) error {
 	p.last = time.Now()
 	p.mu.Unlock()
 	return send()
+}
+
+// adopt registers a call found again by recovery: unlike admit it accepts
+// a draining node, which still answers for its calls.
+func (n *node) adopt(c *call) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, dup := n.calls[c.uuid]; dup {
+		return &dialer.Error{Code: dialer.CodeConflict, Message: "call " + c.uuid + " is already being followed"}
+	}
+	n.calls[c.uuid] = c
+	n.active++
+	return nil
 }

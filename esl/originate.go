@@ -146,6 +146,14 @@ func buildOriginate(a dialer.Attempt, place mediaPlace) (originate, error) {
 	if tts != "" {
 		o.Vars = append(o.Vars, chanVar{varTTS, tts})
 	}
+	// The call record FreeSWITCH keeps for recovery (record.go). Without
+	// origination_nested_vars, originate drops any value holding "${"
+	// ("Invalid data ... contains a variable"); no other value here can
+	// hold one (the builder refuses '$' everywhere else).
+	o.Vars = append(o.Vars,
+		chanVar{"origination_nested_vars", "true"},
+		chanVar{"api_reporting_hook", reportingHook(a.CallUUID)},
+	)
 	o.Endpoint, o.Number, o.Application, o.AppArgs = endpoint, number, app, appArgs
 
 	var b strings.Builder
@@ -213,6 +221,12 @@ func application(a dialer.Attempt, place mediaPlace) (app, args, tts string, err
 	switch a.Program {
 	case dialer.ProgramVoiceMessage:
 		f, err := media(a.Media.RecordingPath, a.Media.RecordingURL)
+		if err == nil && !hasExt(f, ".wav") {
+			// FreeSWITCH never opens an extension-less path as given: it
+			// tries <path>.PCMU and <path>.wav (playback_missing.txt), and
+			// a dot in a directory becomes a wrong extension.
+			err = fmt.Errorf("a recording must be a .wav file, got %q", f)
+		}
 		return "playback", f, "", err
 	case dialer.ProgramSendFax:
 		if !place.local {
@@ -220,6 +234,10 @@ func application(a dialer.Attempt, place mediaPlace) (app, args, tts string, err
 			return "", "", "", fmt.Errorf("sendfax needs a node on this host: txfax reads a local TIFF file")
 		}
 		f, err := media(a.Media.DocumentPath, "")
+		if err == nil && !hasExt(f, ".tif") && !hasExt(f, ".tiff") {
+			// txfax reads TIFF-F only (a PDF fails with result 41).
+			err = fmt.Errorf("a fax document must be a .tif file, got %q", f)
+		}
 		return "txfax", f, "", err
 	case dialer.ProgramVoiceTTS:
 		text := normalizeTTS(a.Media.TTSText)
@@ -237,6 +255,17 @@ func application(a dialer.Attempt, place mediaPlace) (app, args, tts string, err
 		return "speak", place.ttsEngine + "|" + voice + "|${" + varTTS + "}", text, nil
 	}
 	return "", "", "", fmt.Errorf("program type %q is not delivered through FreeSWITCH", a.Program)
+}
+
+// hasExt reports whether the last element of a path or URL path (before
+// any query) has extension ext, so that the last '.' FreeSWITCH finds in the
+// whole string is that extension's.
+func hasExt(ref, ext string) bool {
+	if i := strings.IndexAny(ref, "?#"); i >= 0 && strings.Contains(ref, "://") {
+		ref = ref[:i]
+	}
+	base := ref[strings.LastIndexByte(ref, '/')+1:]
+	return len(base) > len(ext) && strings.HasSuffix(base, ext)
 }
 
 func cmpOr(a, b string) string {
@@ -274,7 +303,8 @@ func ttsTextAllowed(s string) bool {
 // level of backslash escapes and unpaired quoting, so the value is escaped
 // for the '=' split, then for the ',' split, then for the blank split, in
 // that order (innermost first). Values the builder lets through never hold
-// braces, control characters, leading or trailing spaces.
+// control characters, leading or trailing spaces, and braces only in the
+// balanced ${...} of the reporting hook.
 func escapeVarValue(v string) string {
 	return escapeLevel(escapeLevel(escapeLevel(v, '='), ','), ' ')
 }

@@ -128,7 +128,8 @@ func TestBuildOriginate(t *testing.T) {
 		{"no caller id and no maximum duration", true, func(a *dialer.Attempt) {
 			a.CallerIDName, a.CallerIDNumber, a.MaxDuration, a.RingTimeout, a.SpoolID = "", "", 0, 0, 0
 		}, func(t *testing.T, o originate, p esltest.Originate) {
-			if len(p.Vars) != 2 || p.Timeout != defaultRingTimeout {
+			// uuid, timeout, and the call record's two (record.go).
+			if len(p.Vars) != 4 || p.Timeout != defaultRingTimeout {
 				t.Errorf("vars %q timeout %s", p.Vars, p.Timeout)
 			}
 		}},
@@ -267,7 +268,7 @@ func FuzzOriginateCommand(f *testing.F) {
 
 func TestRecordingURLForRemoteNodes(t *testing.T) {
 	sign := func(p string) (string, error) {
-		return "http://10.0.0.2:8000/media/" + filepath.Base(p) + ".wav?exp=1&sig=ab", nil
+		return "http://10.0.0.2:8000/media/" + filepath.Base(p) + "?exp=1&sig=ab", nil
 	}
 	for _, tc := range []struct {
 		name  string
@@ -281,7 +282,7 @@ func TestRecordingURLForRemoteNodes(t *testing.T) {
 	} {
 		a := baseAttempt()
 		a.Program = dialer.ProgramVoiceMessage
-		a.Media = dialer.Media{RecordingPath: "/var/lib/dialerd/media/cc/" + strings.Repeat("c", 64)}
+		a.Media = dialer.Media{RecordingPath: "/var/lib/dialerd/media/cc/" + strings.Repeat("c", 64) + ".wav"}
 		if err := withRecordingURL(&a, tc.local, tc.sign); err != nil {
 			t.Fatal(err)
 		}

@@ -30,6 +30,10 @@ func (s *Server) execAPI(ctx context.Context, name, arg string, hasArg bool) str
 		return "FreeSWITCH Version 1.10.12-release~64bit (-release 64bit)\n"
 	case "hostname":
 		return s.opts.Hostname
+	case "fsctl":
+		return s.fsctl(ctx, arg)
+	case "hash":
+		return s.hashAPI(arg)
 	}
 	return "-ERR " + name + " Command not found!\n"
 }

@@ -45,6 +45,7 @@ type channel struct {
 	peerSeen    bool // the peer answered at the SIP level (Caller-Network-Addr)
 	executing   bool // answered and running the application
 	reported    bool // in CS_REPORTING
+	appUUID     string
 }
 
 // hangupRequest asks a channel to hang up; done is closed once
@@ -138,16 +139,33 @@ func (c *channel) wait(ctx context.Context, d time.Duration) (req *hangupRequest
 	}
 }
 
-// talk runs the answered call: DTMF from the far end, then the far end's
-// BYE after Talk, unless this side hangs up first.
+// talk runs the answered call: the application starts (CHANNEL_EXECUTE),
+// the far end sends its DTMF, and after Talk the application ends (or,
+// with park, the far end hangs up), unless this side hangs up first. An
+// application that cannot start (a file that cannot be opened) ends at
+// once and FreeSWITCH hangs up (playback_missing.txt, fax_missing_file.txt).
 func (c *channel) talk(ctx context.Context) {
+	app := c.startApp()
+	if app != nil && app.failNow {
+		c.completeApp(app, app.response)
+		c.hangupAnswered(CauseNormalClearing, false, nil, nil)
+		return
+	}
+	// cut is what the application answers when the call ends under it.
+	cut := func() {
+		resp := respNone
+		if app != nil && app.name == "playback" {
+			resp = respPlaybackError
+		}
+		c.completeApp(app, resp)
+	}
 	for _, digit := range c.beh.DTMF {
 		req, alive := c.wait(ctx, c.beh.dtmfGap())
 		if !alive {
 			return
 		}
 		if req != nil {
-			c.hangupAnswered(req.cause, false, req)
+			c.hangupAnswered(req.cause, false, req, cut)
 			return
 		}
 		c.dtmf(string(digit))
@@ -160,9 +178,23 @@ func (c *channel) talk(ctx context.Context) {
 	switch {
 	case !alive:
 	case req != nil:
-		c.hangupAnswered(req.cause, false, req)
+		c.hangupAnswered(req.cause, false, req, cut)
+	case app != nil && app.fax != nil:
+		// The receiver hangs up once the document is through (or the
+		// session failed); spandsp reports after that (fax_*.txt).
+		c.hangupAnswered(CauseNormalClearing, true, nil, func() {
+			c.faxResult(app.fax)
+			c.completeApp(app, respNone)
+		})
+	case c.peerEndsCall():
+		c.hangupAnswered(CauseNormalClearing, true, nil, func() { c.completeApp(app, respNone) })
 	default:
-		c.hangupAnswered(CauseNormalClearing, c.peerEndsCall(), nil)
+		resp := respNone
+		if app.name == "playback" {
+			resp = respFilePlayed
+		}
+		c.completeApp(app, resp)
+		c.hangupAnswered(CauseNormalClearing, false, nil, nil)
 	}
 }
 
@@ -234,15 +266,21 @@ func (c *channel) dtmf(digit string) {
 }
 
 // hangupAnswered ends an answered call: the peer's BYE (byPeer) or ours.
-func (c *channel) hangupAnswered(cause string, byPeer bool, req *hangupRequest) {
+// after runs between CHANNEL_HANGUP and the reporting state: the
+// application still running ends then.
+func (c *channel) hangupAnswered(cause string, byPeer bool, req *hangupRequest, after func()) {
 	c.mu.Lock()
 	c.hungupAt = time.Now()
 	c.cause, c.answerState, c.stateNum = cause, "hangup", 10
-	c.appDoneVars(c.hungupAt)
 	ev := c.event("CHANNEL_HANGUP")
+	run := c.hangupHook()
 	c.mu.Unlock()
 	c.srv.fire(ev)
 	req.ack()
+	run()
+	if after != nil {
+		after()
+	}
 
 	disposition := "send_bye"
 	if byPeer {
@@ -264,8 +302,10 @@ func (c *channel) refuse() {
 	c.peerSeen = c.peerSeen || !c.beh.Unreachable
 	c.refusalVars(status, phrase, name)
 	ev := c.event("CHANNEL_HANGUP")
+	run := c.hangupHook()
 	c.mu.Unlock()
 	c.srv.fire(ev)
+	run()
 
 	// The channel reports before the originate returns (busy.txt,
 	// unreachable.txt).
@@ -285,9 +325,11 @@ func (c *channel) cancel(cause string, req *hangupRequest) {
 		c.callState = "RINGING"
 	}
 	ev := c.event("CHANNEL_HANGUP")
+	run := c.hangupHook()
 	c.mu.Unlock()
 	c.srv.fire(ev)
 	req.ack()
+	run()
 
 	c.srv.finishJob(c.job, "-ERR "+cause+"\n")
 	c.report(func() {
@@ -309,9 +351,26 @@ func (c *channel) report(extra func()) {
 	if extra != nil {
 		extra()
 	}
+	// api_reporting_hook runs in CS_REPORTING, before the event.
+	run := c.hook("api_reporting_hook")
 	ev := c.event("CHANNEL_HANGUP_COMPLETE")
 	c.mu.Unlock()
+	run()
 	c.srv.fireGone(ev, c)
+}
+
+// hangupHook prepares api_hangup_hook, which runs in CS_HANGUP after
+// switch_channel_set_timestamps: the CDR variables are there already.
+// c.mu is held.
+func (c *channel) hangupHook() func() {
+	if _, ok := c.vars.get("api_hangup_hook"); !ok {
+		return func() {}
+	}
+	saved := append(varList(nil), c.vars...)
+	c.cdrVars()
+	run := c.hook("api_hangup_hook")
+	c.vars = saved
+	return run
 }
 
 // dropAt cuts the originating connection if the script says so at p.

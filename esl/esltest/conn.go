@@ -57,6 +57,7 @@ type conn struct {
 	eventsOn bool
 	all      bool
 	subs     map[string]bool
+	custom   map[string]bool // CUSTOM subclasses (every word after CUSTOM)
 	format   eventFormat
 	filters  []Header
 	queue    []outgoing
@@ -75,12 +76,13 @@ type outgoing struct {
 
 func newConn(s *Server, id int, nc net.Conn) *conn {
 	c := &conn{
-		srv:  s,
-		id:   id,
-		nc:   nc,
-		br:   bufio.NewReader(nc),
-		done: make(chan struct{}),
-		subs: make(map[string]bool),
+		srv:    s,
+		id:     id,
+		nc:     nc,
+		br:     bufio.NewReader(nc),
+		done:   make(chan struct{}),
+		subs:   make(map[string]bool),
+		custom: make(map[string]bool),
 	}
 	c.cond = sync.NewCond(&c.mu)
 	return c
@@ -289,12 +291,21 @@ func (c *conn) subscribe(rest string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	keys := 0
+	inCustom := false
 	for i, word := range eventWords(rest) {
 		if i == 0 {
 			if f, ok := parseFormat(word); ok {
 				c.format = f
 				continue
 			}
+		}
+		if inCustom {
+			// parse_command: once CUSTOM is seen, every word is a
+			// subclass, event names included (shutdown_custom_last.txt).
+			if word != "" {
+				c.custom[word] = true
+			}
+			continue
 		}
 		name := strings.ToUpper(strings.TrimPrefix(strings.ToUpper(word), "SWITCH_EVENT_"))
 		if !knownEvent(name) {
@@ -303,6 +314,9 @@ func (c *conn) subscribe(rest string) string {
 		keys++
 		if name == "ALL" {
 			c.all = true
+		}
+		if name == "CUSTOM" {
+			inCustom = true
 		}
 		c.subs[name] = true
 	}
@@ -415,6 +429,9 @@ func (c *conn) subscribed(ev Event) (eventFormat, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.stalled || !c.eventsOn || !(c.all || c.subs[ev.Name()]) {
+		return 0, false
+	}
+	if ev.Name() == "CUSTOM" && !c.all && !c.custom[ev.Get("Event-Subclass")] {
 		return 0, false
 	}
 	if len(c.filters) > 0 {
@@ -604,4 +621,24 @@ func parseFormat(word string) (eventFormat, bool) {
 		return formatXML, true
 	}
 	return 0, false
+}
+
+// noticeAndDrop queues a text/disconnect-notice with body after the events
+// already queued, then closes the connection (FreeSWITCH's shutdown).
+func (c *conn) noticeAndDrop(body string) {
+	frame := Frame{
+		Headers: []Header{{"Content-Type", "text/disconnect-notice"}, {"Content-Length", strconv.Itoa(len(body))}},
+		Body:    []byte(body),
+	}.Bytes()
+	c.mu.Lock()
+	if !c.closed {
+		c.queue = append(c.queue, outgoing{frame: frame}, outgoing{drop: true})
+		c.cond.Signal()
+	}
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+	case <-time.After(2 * time.Second):
+		c.close()
+	}
 }

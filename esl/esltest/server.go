@@ -70,6 +70,8 @@ type Server struct {
 	recent     []time.Time // originate times in the last second
 	spsTick    time.Duration
 	spsBudget  int
+	hash       map[string]string // mod_hash: realm/key -> value
+	stopping   bool              // fsctl shutdown asap: no new sessions
 }
 
 // Command is one command a client sent, as received.
@@ -148,6 +150,7 @@ func New(opts Options) *Server {
 		conns:    make(map[*conn]struct{}),
 		channels: make(map[string]*channel),
 		scripts:  make(map[string][]Behaviour),
+		hash:     make(map[string]string),
 		spsTick:  -1, // no tick seen yet
 	}
 }
@@ -379,6 +382,16 @@ func callSite(name string) (file, function string, line int) {
 		return "switch_channel.c", "switch_channel_dequeue_dtmf", 677
 	case "BACKGROUND_JOB":
 		return "mod_event_socket.c", "api_exec", 1572
+	case "CHANNEL_EXECUTE":
+		return "switch_core_session.c", "switch_core_session_exec", 2944
+	case "CHANNEL_EXECUTE_COMPLETE":
+		return "switch_core_session.c", "switch_core_session_exec", 2967
+	case "CUSTOM":
+		return "mod_spandsp_fax.c", "phase_e_handler", 676
+	case "SHUTDOWN":
+		return "switch_core.c", "switch_core_destroy", 3023
+	case "SHUTDOWN_REQUESTED":
+		return "switch_core.c", "switch_core_session_ctl", 2822
 	}
 	return "switch_event.c", "switch_event_fire_detailed", 0
 }
@@ -485,7 +498,7 @@ func (s *Server) noteOriginate(o Originate) {
 func (s *Server) admit(c *channel) (refused string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || s.stopping {
 		return "SYSTEM_SHUTDOWN"
 	}
 	if _, dup := s.channels[c.uuid]; dup {

@@ -57,7 +57,13 @@ func (c *channel) initVars() {
 	v.set("text_media_flow", "disabled")
 	v.set("channel_name", c.name)
 	v.set("sip_destination_url", "sip:"+c.dest+"@"+peerIP+":"+peerPort)
+	nested := strings.Contains(strings.ToLower(c.orig.DialString), "origination_nested_vars=true")
 	for _, ov := range c.orig.Vars {
+		if !nested && varCheck(ov.Value) {
+			// switch_channel_set_variable_var_check: "Invalid data
+			// (${name} contains a variable)", and the variable is not set.
+			continue
+		}
 		v.set(ov.Name, ov.Value)
 	}
 	v.set("originate_early_media", "true")
