@@ -134,7 +134,7 @@ func readDelivery(a dialer.Attempt, evs []event) delivery {
 				d.results = append(d.results, dialer.Result{Type: "playback", Name: "response", Data: e.appResponse})
 			case strings.EqualFold(e.app, "speak") && a.Program == dialer.ProgramVoiceTTS:
 				switch {
-				case speakFailed(e):
+				case speakFailed(a, e):
 					d.failure = dialer.CauseMediaError
 				case hungUp:
 					d.failure = dialer.CauseNotDelivered
@@ -202,10 +202,14 @@ func readDelivery(a dialer.Attempt, evs []event) delivery {
 }
 
 // speakFailed: speak ran without the text we gave it (its variable did
-// not reach the channel, or the argument was cut), or reported an error.
-func speakFailed(e event) bool {
+// not reach the channel, or the argument was cut at a space, as in
+// speak_spaces.txt), or reported an error.
+func speakFailed(a dialer.Attempt, e event) bool {
 	parts := strings.SplitN(e.appData, "|", 3)
 	if len(parts) < 3 || strings.TrimSpace(parts[2]) == "" || strings.Contains(parts[2], "${") {
+		return true
+	}
+	if want := normalizeTTS(a.Media.TTSText); want != "" && normalizeTTS(parts[2]) != want {
 		return true
 	}
 	r := strings.ToUpper(e.appResponse)
@@ -219,7 +223,7 @@ func deliveredEvent(a dialer.Attempt, e event, hungUp bool) bool {
 	case e.name == evExecuteComplete && a.Program == dialer.ProgramVoiceMessage && strings.EqualFold(e.app, "playback"):
 		return strings.EqualFold(e.appResponse, respFilePlayed)
 	case e.name == evExecuteComplete && a.Program == dialer.ProgramVoiceTTS && strings.EqualFold(e.app, "speak"):
-		return !hungUp && !speakFailed(e)
+		return !hungUp && !speakFailed(a, e)
 	case a.Program == dialer.ProgramSendFax && (e.name == evCustom || e.name == evHangupComplete):
 		return e.fax.known && e.fax.success
 	}
