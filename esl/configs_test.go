@@ -41,6 +41,13 @@ func TestFreeSwitchConfigs(t *testing.T) {
 				t.Errorf("%s: %v", path, err)
 				return nil
 			}
+			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "load" {
+				for _, a := range se.Attr {
+					if a.Name.Local == "module" {
+						params[filepath.Base(path)+":load:"+a.Value] = "yes"
+					}
+				}
+			}
 			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "param" {
 				var name, value string
 				for _, a := range se.Attr {
@@ -64,6 +71,10 @@ func TestFreeSwitchConfigs(t *testing.T) {
 		"switch.conf.snippet.xml:sessions-per-second": strconv.Itoa(dialer.DefaultFreeSwitchSPS),
 		"switch.conf.snippet.xml:max-sessions":        strconv.Itoa(dialer.DefaultFreeSwitchSessions),
 		"dialerd-trunk.xml:caller-id-in-from":         "true",
+		// The call records of recovery (record.go) live in mod_hash.
+		"modules.conf.snippet.xml:load:mod_hash":    "yes",
+		"modules.conf.snippet.xml:load:mod_sndfile": "yes",
+		"modules.conf.snippet.xml:load:mod_spandsp": "yes",
 	} {
 		if params[key] != want {
 			t.Errorf("%s = %q, want %q", key, params[key], want)
