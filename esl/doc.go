@@ -9,15 +9,15 @@
 // persistent connection, never one per call: authenticated, subscribed to
 // an explicit list of events (BACKGROUND_JOB, CHANNEL_CREATE,
 // CHANNEL_PROGRESS, CHANNEL_PROGRESS_MEDIA, CHANNEL_ANSWER, CHANNEL_HANGUP,
-// CHANNEL_HANGUP_COMPLETE, DTMF; never "all", never "log"), watched by a
-// heartbeat ("api status") and reconnected
+// CHANNEL_HANGUP_COMPLETE, DTMF, and then the delivery events below; never
+// "all", never "log"), watched by a heartbeat ("api status") and reconnected
 // after a failure with capped exponential back-off and jitter. While a
 // node is down, Deliver refuses its attempts at once (ErrNodeDown) and
 // NodeHealth, which /readyz shows as "esl:<id>", says why.
 //
 // # An attempt
 //
-// Deliver validates the attempt and builds the originate from validated
+// Deliver validates the attempt (CheckAttempt's rules) and builds the originate from validated
 // parts only (buildOriginate: E.164 destination, digits-only caller id
 // number and prefix, a caller id name with no character that means
 // anything to FreeSWITCH, media paths and URLs from a safe alphabet,
@@ -61,17 +61,110 @@
 // uuid_kill once it is over time. Nothing waits forever: ctx, and a hard
 // limit of ring timeout + maximum duration + Options.HardMargin.
 //
+// # Delivery is read, not assumed
+//
+// Each connection also subscribes to CHANNEL_EXECUTE_COMPLETE, SHUTDOWN,
+// SHUTDOWN_REQUESTED and CUSTOM spandsp::txfaxresult, in that order:
+// FreeSWITCH takes every word after CUSTOM as a subclass, so a SHUTDOWN
+// after it is never delivered (shutdown_custom_last.txt). An answered call
+// is Delivered only when FreeSWITCH said the message got through:
+//
+//   - playback: its CHANNEL_EXECUTE_COMPLETE says FILE PLAYED (and
+//     ProgressDelivered is reported then). FILE NOT FOUND, which comes at
+//     once for a file it could not open, is dialer.CauseMediaError; PLAYBACK
+//     ERROR (cut, usually by a hangup) is dialer.CauseNotDelivered. When the
+//     execute-complete was missed (a reconnect, recovery) the channel's
+//     current_application_response at HANGUP_COMPLETE stands in.
+//   - speak sets no response: it delivered when it completed before the
+//     hangup with the text that was sent; a text that did not reach the
+//     engine intact (speak_spaces.txt: cut at its first space) is a media
+//     error.
+//   - txfax: only spandsp's result counts. Its Application-Response is
+//     _none_ whether the fax went through or not. fax_success 1 (from
+//     txfaxresult or the fax_* variables of HANGUP_COMPLETE) is delivered;
+//     result codes 41-47 (the document cannot be read) and a missing file
+//     (no fax result at all, only "Cannot send non-existant fax file") are
+//     media errors, the content's; any other failure is dialer.CauseFaxFailed.
+//     The result code, text and pages go into Outcome.Results.
+//
+// What the gateway cannot carry never reaches FreeSWITCH: CheckAttempt and
+// Deliver refuse, as a dialer.ContentFault naming the API field, a text
+// the builder refuses ("text"), a bad prefix, dial string, provider name or
+// number ("prefix", "dialstring", "name", "phone"), and a recording that is
+// not an existing .wav file ("recording_id": FreeSWITCH never opens an
+// extension-less path as given, it tries <path>.PCMU and <path>.wav, and a
+// dot in a directory becomes a wrong extension) or a fax document that is
+// not a .tif ("document_id").
+//
+// # Route faults
+//
+// Place picks the node without any I/O (the provider's, or the least busy
+// usable node of the tenant) and names it in the route, so the spool
+// records it for recovery. A node that is down, draining or shutting down
+// is refused as the route's fault (no try spent), a tenant without nodes
+// as configuration (dialer.CauseNotConfigured, "node_id"). An originate
+// that never got a channel is the route's fault too, returned as an error
+// at once: -ERR DESTINATION_OUT_OF_ORDER over the sessions-per-second
+// budget or max-sessions (sps_limit.txt: no CREATE, no HANGUP_COMPLETE
+// ever comes), "+OK" and then nothing, a connection lost before any
+// channel event. SHUTDOWN and SHUTDOWN_REQUESTED take the node out of
+// service at once; its next connection puts it back and calls
+// Options.OnRouteUp, as every (re)connection does.
+//
 // # Lost connections and recovery
 //
 // When a node's connection drops mid-call the call keeps going on
 // FreeSWITCH, and its events of that moment are lost. The attempt waits
 // up to Options.ReconnectGrace for the connection to come back, asks
 // uuid_exists, and either keeps following the call (its events flow on the
-// new connection, which routes by UUID like the old) or ends it as
+// new connection, which routes by UUID like the old) or, when it is gone,
+// reads how it ended from its call record (below); without one it ends as
 // CauseConnectionLost with what it knew (an answered call stays answered).
 // The same happens when the originate was written but its reply was lost.
-// After a restart, CallExists answers recovery, and Reattach follows a
-// call that is still live until it ends.
+//
+// After a restart, Recover (dialer.Recoverer) asks the node that placed
+// the call (RecoverSpool.Attempt.Provider.Node): a live call is followed to
+// its end as Deliver would, with what the store knew of its answer and
+// delivery; a call that is over is closed from its record; no record is
+// dialer.ErrCallGone, and a node that cannot be asked dialer.ErrCallUnknown.
+//
+// # Call records: outcomes that survive dialerd being down
+//
+// Every originate carries
+//
+//	origination_nested_vars=true
+//	api_reporting_hook=hash insert/dialerd/<uuid>/v1;${hangup_cause};${billsec};...
+//
+// so that FreeSWITCH itself stores how the call ended in mod_hash, keyed by
+// the call's UUID, whether or not dialerd is listening; recovery reads it
+// with "hash select/dialerd/<uuid>" and removes it with "hash delete" (as
+// does a call followed to its end). The record holds the hangup cause,
+// billsec, the start, answer and end times, the SIP status, spandsp's fax
+// result and the last application with its response (see record.go). Why
+// this way:
+//
+//   - api_reporting_hook, not api_hangup_hook: both are expanded when they
+//     run (switch_core_state_machine's api_hook expands the argument from
+//     the channel's variables), but the hangup hook runs in CS_HANGUP,
+//     while the application may still be finishing: txfax's result comes
+//     after CHANNEL_HANGUP (fax_bad_file.txt). The reporting hook runs in
+//     CS_REPORTING, right before CHANNEL_HANGUP_COMPLETE, when every
+//     variable the outcome needs is final; so a record exists exactly when
+//     a HANGUP_COMPLETE was fired.
+//   - origination_nested_vars=true: without it originate refuses to set a
+//     variable whose value holds "${" ("Invalid data ... contains a
+//     variable") and the hook would silently be missing. The builder refuses
+//     '$' in every other value, so this lets nothing else through.
+//   - mod_hash, not a file or a database: it is in the stock build, answers
+//     over the connection dialerd already has, needs no configuration and
+//     no credentials, and costs one insert per call. Its limit: it lives in
+//     FreeSWITCH's memory, so a FreeSWITCH restart loses the records (and
+//     its calls, which end SYSTEM_SHUTDOWN, with nobody to tell); such
+//     spools are dialer.ErrCallGone and closed from what the store knew.
+//   - The value escapes correctly through originate's three splits (blank,
+//     ',' and the first '='): it holds no ',' or '=', its spaces are escaped
+//     by escapeVarValue, and its braces are the balanced ${...} that the
+//     variable block's own bracket matching skips over.
 //
 // # The Event Socket client, and why it is ours
 //

@@ -139,9 +139,9 @@ func (o *Options) fill() {
 }
 
 // Gateway delivers voice and fax attempts through FreeSWITCH nodes over
-// the inbound Event Socket. It implements dialer.Gateway and
-// dialer.CallChecker, re-attaches live calls after a restart (Reattach),
-// and is the registry of nodes the PBX profiles API drives (ApplyNode,
+// the inbound Event Socket. It implements dialer.Gateway, dialer.Placer,
+// dialer.AttemptChecker and dialer.Recoverer (CallExists and Reattach
+// remain until the engine has moved to Recover), and is the registry of nodes the PBX profiles API drives (ApplyNode,
 // RemoveNode). All methods are safe for concurrent use.
 type Gateway struct {
 	opts Options
@@ -415,12 +415,15 @@ func (c causedBy) Error() string   { return c.cause.Error() }
 func (c causedBy) Unwrap() []error { return []error{c.sentinel, c.cause} }
 
 // Deliver makes one voice or fax attempt (voicemessage, voicetts, sendfax)
-// and returns when it has ended. It returns an error, at once, when
-// nothing reached FreeSWITCH: invalid attempt (CodeInvalid), node down,
-// draining or unknown (CodeNotReady, CodeNotFound), command refused. Once
-// the originate has been sent, the attempt ends with an Outcome, even
-// when its connection is lost (see CauseConnectionLost), except when ctx
-// is done: then it returns ctx.Err() and leaves the call alone.
+// and returns when it has ended. Every error is a *dialer.FaultError: a
+// content fault naming the field for what the gateway cannot carry (see
+// CheckAttempt), configuration for an unknown node, the route's fault for
+// a node that is down, draining or shutting down, a refused command, or an
+// originate that never got a channel (sessions-per-second, max-sessions:
+// returned at once). Once a channel exists the attempt ends with an
+// Outcome, even when its connection is lost (see CauseConnectionLost),
+// except when ctx is done: then it returns ctx.Err() and leaves the call
+// alone; its call record lets Recover close it truthfully later.
 func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(dialer.Progress)) (dialer.Outcome, error) {
 	n, err := g.pick(a)
 	if err != nil {
