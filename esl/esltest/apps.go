@@ -85,7 +85,10 @@ func (s *Server) fsctl(ctx context.Context, arg string) string {
 		return "+OK sessions per second: " + strconv.Itoa(n) + "\n"
 	case "shutdown":
 		elegant := len(words) > 1 && strings.EqualFold(words[1], "elegant")
-		s.Shutdown(ctx, elegant)
+		s.endCalls(ctx, elegant)
+		// The notices queue behind this reply: the connection writes
+		// nothing else while its command runs.
+		s.wg.Go(s.dropAll)
 		return "+OK\n"
 	}
 	return "-ERR INVALID COMMAND\n"
@@ -103,6 +106,13 @@ const shutdownNotice = "The system is being shut down.\n"
 // fake then serves again at once, as a switch restarted at the same
 // address would: new connections and calls are accepted.
 func (s *Server) Shutdown(ctx context.Context, elegant bool) {
+	s.endCalls(ctx, elegant)
+	s.dropAll()
+}
+
+// endCalls is the first part of a shutdown: the events, and the calls
+// ended (or, elegant, waited for).
+func (s *Server) endCalls(ctx context.Context, elegant bool) {
 	if elegant {
 		ev := s.newEvent("SHUTDOWN_REQUESTED")
 		ev.Headers = append(ev.Headers, Header{"Event-Info", "elegant"})
@@ -133,6 +143,11 @@ func (s *Server) Shutdown(ctx context.Context, elegant bool) {
 		case <-s.ctx.Done():
 		}
 	}
+}
+
+// dropAll is the end of a shutdown: every connection gets the notice and
+// is closed, and the switch serves again.
+func (s *Server) dropAll() {
 	s.mu.Lock()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {

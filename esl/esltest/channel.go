@@ -450,6 +450,10 @@ func (c *channel) channelData(h []Header) []Header {
 		// Once the application runs, caller and callee are flipped.
 		caller("Caller-ID-Name", "Outbound Call")
 		caller("Caller-ID-Number", c.dest)
+		if c.cidName != "" {
+			caller("Orig-Caller-ID-Name", c.cidName)
+			caller("Callee-ID-Name", c.cidName)
+		}
 		caller("Orig-Caller-ID-Number", c.cidNum)
 		caller("Callee-ID-Number", c.cidNum)
 	} else {
@@ -457,6 +461,9 @@ func (c *channel) channelData(h []Header) []Header {
 			caller("Caller-ID-Name", c.cidName)
 		}
 		caller("Caller-ID-Number", c.cidNum)
+		if c.cidName != "" {
+			caller("Orig-Caller-ID-Name", c.cidName)
+		}
 		caller("Orig-Caller-ID-Number", c.cidNum)
 		caller("Callee-ID-Name", "Outbound Call")
 		caller("Callee-ID-Number", c.dest)
@@ -468,7 +475,7 @@ func (c *channel) channelData(h []Header) []Header {
 	caller("Destination-Number", c.dest)
 	caller("Unique-ID", c.uuid)
 	caller("Source", "src/switch_ivr_originate.c")
-	caller("Context", c.orig.Context)
+	caller("Context", c.context())
 	caller("Channel-Name", c.name)
 	caller("Profile-Index", "1")
 	caller("Profile-Created-Time", usec(c.created))
@@ -488,6 +495,17 @@ func (c *channel) channelData(h []Header) []Header {
 	caller("Privacy-Hide-Name", "false")
 	caller("Privacy-Hide-Number", "false")
 	return h
+}
+
+// context is the channel's Caller-Context: originate's context argument
+// applies to an extension it transfers to, never to an &application
+// (speak_spaces.txt: "the" was the context argument, the channel said
+// default).
+func (c *channel) context() string {
+	if c.orig.Application != "" {
+		return "default"
+	}
+	return c.orig.Context
 }
 
 func (c *channel) sipProfileName() string {
@@ -525,7 +543,7 @@ func (c *channel) info() ChannelInfo {
 		AppArgs:     c.orig.AppArgs,
 		CallerID:    c.cidNum,
 		CallerName:  c.cidName,
-		Context:     c.orig.Context,
+		Context:     c.context(),
 	}
 }
 

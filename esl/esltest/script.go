@@ -94,6 +94,9 @@ type Behaviour struct {
 	DTMFGap time.Duration
 	// Drop cuts the connection that sent the originate at that point.
 	Drop DropPoint
+	// TelephoneEvent makes the peer offer RFC 2833 telephone-event in its
+	// SDP even without DTMF to send (sipp's answer.xml does).
+	TelephoneEvent bool
 }
 
 // Answer answers after delay and hangs up after talk (see Behaviour.Talk).
@@ -134,6 +137,12 @@ func StallConnection() Behaviour { return Behaviour{Outcome: OutcomeStallConnect
 // WithDTMF returns b with the far end sending digits after the answer.
 func (b Behaviour) WithDTMF(digits string, gap time.Duration) Behaviour {
 	b.DTMF, b.DTMFGap = digits, gap
+	return b
+}
+
+// WithTelephoneEvent returns b with the peer offering telephone-event.
+func (b Behaviour) WithTelephoneEvent() Behaviour {
+	b.TelephoneEvent = true
 	return b
 }
 

@@ -68,9 +68,19 @@ const fixtureDir = "../testdata/fixtures"
 // final newline ("false") the marker starts mid-line.
 func loadTranscript(t testing.TB, name string) []transcriptItem {
 	t.Helper()
+	return loadTranscriptIn(t, name, "")
+}
+
+// loadTranscriptIn loads a transcript with /tmp/esl-capture replaced by
+// dir, a path of the same length (or left alone when dir is "").
+func loadTranscriptIn(t testing.TB, name, dir string) []transcriptItem {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(fixtureDir, name))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if dir != "" {
+		data = bytes.ReplaceAll(data, []byte("/tmp/esl-capture"), []byte(dir))
 	}
 	var items []transcriptItem
 	for len(data) > 0 {

@@ -66,6 +66,10 @@ func (c *channel) initVars() {
 		}
 		v.set(ov.Name, ov.Value)
 	}
+	// The caller id arguments become the origination variables.
+	if _, ok := v.get("origination_caller_id_name"); !ok && c.cidName != "" {
+		v.set("origination_caller_id_name", c.cidName)
+	}
 	v.set("originate_early_media", "true")
 	v.set("originate_endpoint", c.endpointType())
 	v.set("rtp_use_codec_string", "PCMU,PCMA")
@@ -97,6 +101,9 @@ func (c *channel) peerVars() {
 	v.set("sip_recover_via", via)
 	v.set("sip_full_from", "<sip:"+c.cidNum+"@"+localIP+">;tag="+c.tag("from"))
 	v.set("sip_full_to", "<sip:"+c.dest+"@"+peerIP+":"+peerPort+">;tag="+c.tag("to"))
+	if c.cidName != "" {
+		v.set("sip_from_display", c.cidName)
+	}
 	v.set("sip_from_user", c.cidNum)
 	v.set("sip_from_uri", c.cidNum+"@"+localIP)
 	v.set("sip_from_host", localIP)
@@ -147,7 +154,7 @@ func (c *channel) mediaVars() {
 	v.set("rtp_use_timer_name", "soft")
 	v.set("rtp_use_pt", "0")
 	v.set("rtp_use_ssrc", strconv.FormatUint(uint64(c.ssrc), 10))
-	if c.beh.DTMF != "" {
+	if c.beh.DTMF != "" || c.beh.TelephoneEvent {
 		// Only present when the peer offers telephone-event, as in dtmf.txt.
 		v.set("rtp_2833_send_payload", "101")
 		v.set("rtp_2833_recv_payload", "101")
@@ -162,6 +169,9 @@ func (c *channel) execVars() {
 	v := &c.vars
 	v.set("endpoint_disposition", "ANSWER")
 	v.set("pre_transfer_caller_id_number", c.cidNum)
+	if c.cidName != "" {
+		v.set("pre_transfer_caller_id_name", c.cidName)
+	}
 	v.set("channel_cid_flipped", "yes")
 	v.set("call_uuid", c.uuid)
 	if c.orig.Application != "" {
@@ -324,7 +334,7 @@ func (c *channel) localSDP() string {
 }
 
 func (c *channel) dtmfPT() string {
-	if c.beh.DTMF != "" {
+	if c.beh.DTMF != "" || c.beh.TelephoneEvent {
 		return " 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16"
 	}
 	return ""
