@@ -367,7 +367,7 @@ func (f *follower) finish(evs []event, fallback string) (dialer.Outcome, error) 
 	f.emit(evs, time.Now(), true)
 	fs := readFacts(evs)
 	if !f.reattach && !fs.channel && (fs.job == nil || fs.jobFailed) {
-		cause := fallback
+		cause := cmp.Or(fallback, CauseConnectionLost)
 		if fs.jobFailed {
 			cause = cmp.Or(fs.jobCause, dialer.CauseGatewayError)
 		}

@@ -24,12 +24,12 @@ const (
 // FreeSWITCH adds to a connection's subscriptions, it never replaces them.
 var deliveryEvents = []string{evExecuteComplete, evShutdown, evShutdownRequested, evCustom, subclassTxFaxResult}
 
-// Application responses mod_dptools writes for playback (and, with speak,
-// nothing: "_none_").
+// Application responses mod_dptools writes for playback ("PLAYBACK
+// ERROR", the third, is read as not delivered like any other), and the
+// one of applications that set none.
 const (
 	respFilePlayed    = "FILE PLAYED"
 	respFileNotFound  = "FILE NOT FOUND"
-	respPlaybackError = "PLAYBACK ERROR"
 	respNone          = "_none_"
 )
 

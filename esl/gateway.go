@@ -526,7 +526,9 @@ func (g *Gateway) Place(a dialer.Attempt) (dialer.Route, error) {
 // CheckAttempt is the gateway's own validation of an attempt (no I/O but
 // the media file's presence on this host): what buildOriginate refuses, a
 // recording that is not a .wav file, a fax document that is not a TIFF.
-// The error is a dialer.ContentFault naming the API field.
+// The error is a dialer.ContentFault naming the API field. Parts the
+// caller leaves empty (no number, no program, no provider) are not
+// checked, so the API can check a provider or a program on its own.
 func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
 	local := true
 	if a.Provider.Node != "" {
@@ -539,8 +541,19 @@ func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
 			return dialer.ContentFault("recording_id", errors.New("esl: a node on another host needs Options.MediaURL to fetch recordings"))
 		}
 	}
+	// What the caller did not give is not checked: a provider is checked
+	// without a program or a number, a program without a provider.
 	if a.CallUUID == "" {
-		a.CallUUID = "00000000-0000-4000-8000-000000000000" // not the attempt's concern here
+		a.CallUUID = "00000000-0000-4000-8000-000000000000"
+	}
+	if a.Phone == "" {
+		a.Phone = "+15550000000"
+	}
+	if a.Provider.Name == "" && a.Provider.DialString == "" {
+		a.Provider.Name = "provider"
+	}
+	if a.Program == "" {
+		a.Program, a.Media = dialer.ProgramVoiceTTS, dialer.Media{TTSText: "check"}
 	}
 	_, err := g.originateFor(a, local)
 	return err

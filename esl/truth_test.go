@@ -330,3 +330,38 @@ func TestCollector(t *testing.T) {
 		t.Errorf("metrics %v, want %v", got, want)
 	}
 }
+
+// TestNoChannelAfterConnectionLoss: the originate was sent, the connection
+// died before its reply, and when it came back no channel had ever existed
+// (a FreeSWITCH restart): the route's fault, no try spent, not an outcome
+// charged to the callee.
+func TestNoChannelAfterConnectionLoss(t *testing.T) {
+	s := esltest.Start(t, esltest.Options{})
+	g := startGateway(t, s, testOptions(), 30, 10)
+	s.Script(testNumber, esltest.Stall().WithDrop(esltest.DropOnCommand))
+	a := attempt("+4930123456")
+	a.RingTimeout = 200 * time.Millisecond
+	_, err := g.Deliver(context.Background(), a, nil)
+	if fe := dialer.FaultOf(err); fe == nil || fe.Fault != dialer.FaultRoute {
+		t.Errorf("error %v, want a route fault", err)
+	}
+}
+
+// TestCheckAttemptParts: the API checks a provider without a program or a
+// number, and a program without a provider.
+func TestCheckAttemptParts(t *testing.T) {
+	g := New(testOptions())
+	t.Cleanup(func() { _ = g.Close(context.Background()) })
+	if err := g.CheckAttempt(dialer.Attempt{Provider: dialer.Route{Name: "carrier", Prefix: "00"}}); err != nil {
+		t.Errorf("a good provider: %v", err)
+	}
+	if err := g.CheckAttempt(dialer.Attempt{Provider: dialer.Route{Name: "carrier", Prefix: "12345678901234567"}}); dialer.FaultOf(err).Field != "prefix" {
+		t.Errorf("a bad prefix: %v", err)
+	}
+	if err := g.CheckAttempt(dialer.Attempt{Program: dialer.ProgramVoiceTTS, Media: dialer.Media{TTSText: "a|b"}}); dialer.FaultOf(err).Field != "text" {
+		t.Errorf("a bad text: %v", err)
+	}
+	if err := g.CheckAttempt(dialer.Attempt{Program: dialer.ProgramVoiceMessage}); dialer.FaultOf(err).Field != "recording_id" {
+		t.Errorf("a voicemessage without a recording file: %v", err)
+	}
+}
