@@ -28,9 +28,9 @@ var deliveryEvents = []string{evExecuteComplete, evShutdown, evShutdownRequested
 // ERROR", the third, is read as not delivered like any other), and the
 // one of applications that set none.
 const (
-	respFilePlayed    = "FILE PLAYED"
-	respFileNotFound  = "FILE NOT FOUND"
-	respNone          = "_none_"
+	respFilePlayed   = "FILE PLAYED"
+	respFileNotFound = "FILE NOT FOUND"
+	respNone         = "_none_"
 )
 
 // faxResult is what spandsp said of a fax: from its txfaxresult event
