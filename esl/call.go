@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -232,7 +233,9 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 					f.gone = true
 					// It ended while nobody listened: its record says how.
 					if r, ok, err := readRecord(ctx, cur, f.c.uuid); err == nil && ok {
-						f.c.add(r.event(f.c.uuid, time.Now()))
+						e := r.event(f.c.uuid, time.Now())
+						e.seq = math.MaxUint64 // after every event that was seen
+						f.c.add(e)
 					}
 				}
 			}

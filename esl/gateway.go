@@ -261,9 +261,12 @@ func (g *Gateway) NodeHealth() map[string]error {
 	g.mu.Unlock()
 	out := make(map[string]error, len(nodes))
 	for _, n := range nodes {
-		if err := n.health(); err != nil {
+		switch err := n.health(); {
+		case err != nil:
 			out[n.id] = nodeError(n.id, ErrNodeDown, err)
-		} else {
+		case errors.Is(n.usable(), ErrNodeStopping):
+			out[n.id] = n.usable()
+		default:
 			out[n.id] = nil
 		}
 	}
@@ -440,7 +443,7 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 	job := newUUID()
 	c := newCall(strings.ToLower(a.CallUUID), job)
 	if err := n.admit(c); err != nil {
-		return dialer.Outcome{}, err
+		return dialer.Outcome{}, asFault(err)
 	}
 	defer n.leave(c)
 

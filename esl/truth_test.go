@@ -152,6 +152,9 @@ func TestShutdownTakesTheNodeOut(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+	if err := g.NodeHealth()["1"]; !errors.Is(err, ErrNodeStopping) {
+		t.Errorf("health of a stopping node: %v", err)
+	}
 	if _, err := g.Deliver(context.Background(), attempt("+4930123458"), nil); !errors.Is(err, ErrNodeStopping) {
 		t.Errorf("Deliver on a stopping node: %v", err)
 	}

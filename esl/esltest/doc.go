@@ -8,6 +8,15 @@
 // event headers, the header set of each channel event, the order of events
 // for each call outcome, BACKGROUND_JOB bodies and api replies.
 //
+// Beyond the call life cycle it runs the originate's application as
+// FreeSWITCH does (playback's file lookup, speak, txfax with spandsp's
+// result event), honours "event ... CUSTOM <subclass>..." (every word after
+// CUSTOM is a subclass), answers fsctl sps and fsctl shutdown (Shutdown),
+// mod_hash's hash insert/select/delete, and runs api_hangup_hook and
+// api_reporting_hook with their variables expanded when they run; like
+// originate, it drops a {} variable holding "${" unless
+// origination_nested_vars=true is in the dial string.
+//
 // A test starts one with Start, scripts the far end per destination number
 // with Server.Script, points the code under test at Server.Addr, and then
 // asserts on what the fake was asked (Server.Commands, Server.Originates)

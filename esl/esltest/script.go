@@ -9,9 +9,16 @@ const (
 	// OutcomeAnswer: the peer rings, answers after Delay, keeps the call up
 	// for Talk and hangs up (NORMAL_CLEARING). Events: CHANNEL_CREATE,
 	// CHANNEL_PROGRESS, CHANNEL_ANSWER, BACKGROUND_JOB "+OK <uuid>",
-	// DTMF..., CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE (answered.txt,
-	// dtmf.txt). If Delay reaches the originate timeout the call ends as
-	// OutcomeNoAnswer would.
+	// CHANNEL_EXECUTE, DTMF..., then CHANNEL_EXECUTE_COMPLETE and
+	// CHANNEL_HANGUP in the order the application gives (playback and
+	// speak end first; park, txfax and a hangup from this side hang up
+	// first), CHANNEL_HANGUP_COMPLETE (answered.txt, dtmf.txt, playback_*.txt,
+	// speak*.txt, fax_*.txt, uuid_exists_live.txt). The application runs as
+	// FreeSWITCH's would: playback opens its file as FreeSWITCH does
+	// (FILE NOT FOUND at once, and the call hung up, when it cannot), txfax
+	// reads its TIFF (spandsp's result 41 for anything else, no result at
+	// all for a missing file). If Delay reaches the originate timeout the
+	// call ends as OutcomeNoAnswer would.
 	OutcomeAnswer Outcome = iota
 	// OutcomeReject: the peer refuses with a final SIP error after Delay.
 	// Events: CHANNEL_CREATE, [CHANNEL_PROGRESS if Ring], CHANNEL_HANGUP,
@@ -64,8 +71,9 @@ type Behaviour struct {
 	// Delay is the time from CHANNEL_CREATE to the far end's final
 	// response: 200 OK for OutcomeAnswer, the error for OutcomeReject.
 	Delay time.Duration
-	// Talk is how long an answered call lasts (NORMAL_CLEARING after it);
-	// zero or less keeps it up until it is hung up from this side. With
+	// Talk is how long an answered call lasts (NORMAL_CLEARING after it):
+	// how long the recording, the speech or the fax session takes; zero or
+	// less keeps it up until it is hung up from this side. With
 	// park or an extension the far end hangs up (recv_bye); with any other
 	// application the application is taken to end and FreeSWITCH hangs up
 	// (send_bye), as in answered.txt.
