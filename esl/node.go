@@ -29,6 +29,9 @@ type node struct {
 	pace   *pacer
 	cancel context.CancelFunc // stops run
 	done   chan struct{}      // closed when run returns
+	// forgetQ holds the calls whose records are to be removed, off the
+	// attempts' path (see forget).
+	forgetQ chan string
 
 	mu       sync.Mutex
 	conn     *conn         // nil while down
@@ -50,6 +53,7 @@ func newNode(g *Gateway, cfg dialer.FreeSwitchNode) *node {
 		slots:   newSlots(cfg.MaxSessions),
 		pace:    newPacer(cfg.SessionsPerSecond),
 		done:    make(chan struct{}),
+		forgetQ: make(chan string, forgetQueue),
 		downErr: errNotConnected,
 		changed: make(chan struct{}),
 		calls:   map[string]*call{},
@@ -71,7 +75,13 @@ func isLocalHost(host string) bool {
 func (n *node) start(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	n.cancel = cancel
-	go n.run(ctx)
+	forgetting := make(chan struct{})
+	go n.forgetter(ctx, forgetting)
+	go func() {
+		n.run(ctx)
+		<-forgetting
+		close(n.done)
+	}()
 }
 
 func (n *node) addr() string {
@@ -82,7 +92,6 @@ func (n *node) addr() string {
 // heartbeat, and after a failure wait a capped exponential back-off with
 // jitter before connecting again.
 func (n *node) run(ctx context.Context) {
-	defer close(n.done)
 	opts := &n.g.opts
 	log := n.g.log.With("node", n.id, "addr", n.addr())
 	failures := 0
@@ -251,17 +260,42 @@ func (n *node) state() (up, stopping bool, calls int) {
 	return n.conn != nil, n.stopping != "", n.active
 }
 
-// forget removes the call record FreeSWITCH kept for a call followed to
-// its end: the record is only for calls that end while nobody listens.
+// forgetQueue bounds the records waiting to be removed; beyond it a
+// record stays in FreeSWITCH's memory (a few hundred bytes) until a
+// FreeSWITCH restart.
+const forgetQueue = 4096
+
+// forget asks for the call record FreeSWITCH kept for a call followed to
+// its end to be removed: the record is only for calls that end while
+// nobody listens. It does not wait: the removal is one more command on the
+// node's connection, and the attempt is over.
 func (n *node) forget(uuid string) {
-	cur, _ := n.connState()
-	if cur == nil {
-		return
+	select {
+	case n.forgetQ <- uuid:
+	default:
+		n.g.log.Debug("esl: call record left in place: removal queue full", "node", n.id, "uuid", uuid)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), n.g.opts.CommandTimeout)
-	defer cancel()
-	if err := deleteRecord(ctx, cur, uuid); err != nil {
-		n.g.log.Debug("esl: call record not removed", "node", n.id, "uuid", uuid, "err", err)
+}
+
+// forgetter removes the records forget queued, until ctx is done.
+func (n *node) forgetter(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	for {
+		var uuid string
+		select {
+		case <-ctx.Done():
+			return
+		case uuid = <-n.forgetQ:
+		}
+		cur, _ := n.connState()
+		if cur == nil {
+			continue // a reconnect lost nothing that matters: Recover removes what it reads
+		}
+		cctx, cancel := context.WithTimeout(ctx, n.g.opts.CommandTimeout)
+		if err := deleteRecord(cctx, cur, uuid); err != nil {
+			n.g.log.Debug("esl: call record not removed", "node", n.id, "uuid", uuid, "err", err)
+		}
+		cancel()
 	}
 }
 
