@@ -418,7 +418,10 @@ func TestDropOnCommand(t *testing.T) {
 // is lost; the CDR variables of HANGUP_COMPLETE supply its time.
 func TestDropBeforeAnswer(t *testing.T) {
 	s := esltest.Start(t, esltest.Options{})
-	g := startGateway(t, s, testOptions(), 30, 10)
+	opts := testOptions()
+	// The answer (5 ms in) must fall in the gap even on a loaded machine.
+	opts.BackoffMin, opts.BackoffMax = 300*time.Millisecond, 300*time.Millisecond
+	g := startGateway(t, s, opts, 30, 10)
 	s.Script(testNumber, esltest.Answer(5*time.Millisecond, 1100*time.Millisecond).WithDrop(esltest.DropAfterCreate))
 	o, progress := deliver(t, g, attempt("+4930123456"))
 	if o.Cause != "NORMAL_CLEARING" || o.Connect.IsZero() || !o.Connect.After(o.Start) || o.Billsec != 1 {

@@ -301,3 +301,26 @@ func TestRecordingURLForRemoteNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestReportingHookSurvivesTheSplits: the call record's hook reaches the
+// channel exactly as built, through originate's blank, ',' and '=' splits,
+// and with origination_nested_vars so that its "${" is not refused.
+func TestReportingHookSurvivesTheSplits(t *testing.T) {
+	a := baseAttempt()
+	o, err := buildOriginate(a, mediaPlace{local: true, ttsEngine: "flite", ttsVoice: "kal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := checkRoundTrip(t, o)
+	if v, _ := p.Var("api_reporting_hook"); v != reportingHook(a.CallUUID) {
+		t.Errorf("hook %q, want %q", v, reportingHook(a.CallUUID))
+	}
+	if v, _ := p.Var("origination_nested_vars"); v != "true" {
+		t.Errorf("origination_nested_vars %q", v)
+	}
+	r, ok := parseRecord(strings.NewReplacer("${hangup_cause}", "NORMAL_CLEARING", "${billsec}", "3").Replace(
+		strings.TrimPrefix(reportingHook(a.CallUUID), "hash insert/dialerd/"+a.CallUUID+"/")))
+	if !ok || r.values["hangup_cause"] != "NORMAL_CLEARING" || r.values["billsec"] != "3" {
+		t.Errorf("record %v %v", r, ok)
+	}
+}
