@@ -215,7 +215,7 @@ func (s *replayServer) serve(nc net.Conn, first bool) {
 		s.cmds = append(s.cmds, cmd)
 		var answer []byte
 		k := kind(cmd)
-		if first {
+		if first && k != "exit" { // exit is always answered and ends the connection
 			for i := s.pos; i < len(s.items); i++ {
 				it := s.items[i]
 				if it.command == "" || s.matched[i] || kind(it.command) != k {
