@@ -68,7 +68,7 @@ func replayAttempt(uuid string, program dialer.ProgramType) dialer.Attempt {
 	return a
 }
 
-func result(o dialer.Outcome, typ, name string) string {
+func resultOf(o dialer.Outcome, typ, name string) string {
 	for _, r := range o.Results {
 		if r.Type == typ && r.Name == name {
 			return r.Data
@@ -126,7 +126,7 @@ func TestReplayFixtures(t *testing.T) {
 	t.Run("playback_missing.txt", func(t *testing.T) {
 		o, err, progress := deliverOne(t, "playback_missing.txt", dialer.ProgramVoiceMessage)
 		failed(t, o, err, dialer.CauseMediaError)
-		if slices.Contains(progress, "delivered") || result(o, "playback", "response") != "FILE NOT FOUND" {
+		if slices.Contains(progress, "delivered") || resultOf(o, "playback", "response") != "FILE NOT FOUND" {
 			t.Errorf("progress %v results %v", progress, o.Results)
 		}
 	})
@@ -166,15 +166,15 @@ func TestReplayFixtures(t *testing.T) {
 	t.Run("fax_tiff_ok.txt", func(t *testing.T) {
 		o, err, _ := deliverOne(t, "fax_tiff_ok.txt", dialer.ProgramSendFax)
 		completed(t, o, err, 16)
-		if result(o, "fax", "result_code") != "0" || result(o, "fax", "pages") != "1" {
+		if resultOf(o, "fax", "result_code") != "0" || resultOf(o, "fax", "pages") != "1" {
 			t.Errorf("results %v", o.Results)
 		}
 	})
 	t.Run("fax_bad_file.txt", func(t *testing.T) {
 		o, err, _ := deliverOne(t, "fax_bad_file.txt", dialer.ProgramSendFax)
 		failed(t, o, err, dialer.CauseMediaError)
-		if v := dialer.Classify(o); v.Fault != dialer.FaultContent || result(o, "fax", "result_code") != "41" ||
-			result(o, "fax", "result_text") != "TIFF/F file cannot be opened" {
+		if v := dialer.Classify(o); v.Fault != dialer.FaultContent || resultOf(o, "fax", "result_code") != "41" ||
+			resultOf(o, "fax", "result_text") != "TIFF/F file cannot be opened" {
 			t.Errorf("verdict %+v results %v", v, o.Results)
 		}
 	})

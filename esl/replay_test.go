@@ -289,7 +289,9 @@ func (s *replayServer) stream(nc net.Conn, write func([]byte) bool, done <-chan 
 				s.pos++
 				continue
 			}
-			if !s.dropped[s.pos] {
+			// serve wrote its own auth/request: the capture's would be a
+			// second one, which FreeSWITCH never sends.
+			if !s.dropped[s.pos] && it.frame.ContentType() != "auth/request" {
 				out = append(out, s.subst(it.raw)...)
 				if it.frame.ContentType() == "text/disconnect-notice" {
 					closeAfter = true

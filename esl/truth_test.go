@@ -76,7 +76,7 @@ func TestDeliveryReadFromTheFake(t *testing.T) {
 			}
 			for k, want := range tc.results {
 				typ, name, _ := strings.Cut(k, "/")
-				if got := result(o, typ, name); got != want {
+				if got := resultOf(o, typ, name); got != want {
 					t.Errorf("result %s = %q, want %q", k, got, want)
 				}
 			}
