@@ -125,7 +125,30 @@ func (s *Server) listCampaigns(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, list)
+	views := make([]campaignView, len(list))
+	for i, camp := range list {
+		views[i] = s.campaignView(camp)
+	}
+	c.JSON(http.StatusOK, views)
+}
+
+// campaignView is a campaign as the API answers it: with why it cannot
+// dial while it cannot.
+type campaignView struct {
+	dialer.Campaign
+	// Blocked is why the active campaign cannot dial (no provider serves its
+	// program, no gateway for a gateway_flag, content a gateway refused…):
+	// the reason, the field or config key to fix, whose fault (route or
+	// content) and since when; null while it can dial.
+	Blocked *dialer.Blocked `json:"blocked" doc:"why the active campaign cannot dial: reason (in words), field (the config key or field to fix), fault (route or content), since; null while it can"`
+}
+
+func (s *Server) campaignView(camp dialer.Campaign) campaignView {
+	v := campaignView{Campaign: camp}
+	if s.deps.Blocked != nil && camp.Status == dialer.CampaignActive {
+		v.Blocked = s.deps.Blocked.CampaignBlocked(camp.TenantID, camp.ID)
+	}
+	return v
 }
 
 func (s *Server) visibleCampaign(c *gin.Context) (dialer.Campaign, bool) {
@@ -149,7 +172,7 @@ func (s *Server) visibleCampaign(c *gin.Context) (dialer.Campaign, bool) {
 // getCampaign answers the campaign with its current counters.
 func (s *Server) getCampaign(c *gin.Context) {
 	if camp, ok := s.visibleCampaign(c); ok {
-		c.JSON(http.StatusOK, camp)
+		c.JSON(http.StatusOK, s.campaignView(camp))
 	}
 }
 
@@ -185,7 +208,7 @@ func (s *Server) updateCampaign(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, updated)
+	c.JSON(http.StatusOK, s.campaignView(updated))
 }
 
 func (s *Server) deleteCampaign(c *gin.Context) {

@@ -277,13 +277,27 @@ func TestMetricsAccessAndContent(t *testing.T) {
 		{Type: dialer.EventSpoolAnswered, TenantID: tid, CampaignID: 3, SpoolID: 1, At: now.Add(2 * time.Second)},
 		{Type: dialer.EventSpoolInitiated, TenantID: tid, CampaignID: 3, SpoolID: 2, ProviderID: 9, Node: "fs1", At: now},
 		{Type: dialer.EventSpoolEnded, TenantID: tid, CampaignID: 3, SpoolID: 1, Status: "completed", Response: "NORMAL_CLEARING", At: now},
-		{Type: dialer.EventSpoolEnded, TenantID: tid, CampaignID: 3, SpoolID: 9, Status: "failed", Response: "weird response!", At: now},
+		{Type: dialer.EventSpoolEnded, TenantID: tid, CampaignID: 3, SpoolID: 9, Status: "failed", Response: "weird response!", Fault: "callee", At: now},
+		{Type: dialer.EventSpoolEnded, TenantID: tid, CampaignID: 3, SpoolID: 10, Status: "failed", Response: "CONTENT_ERROR", Fault: "content", At: now},
+		{Type: dialer.EventSpoolEnded, TenantID: tid, CampaignID: 3, SpoolID: 11, Status: "failed", Response: "CONTENT_ERROR", Fault: "a new kind of fault", At: now},
+		// Campaign 3 blocked by its content; 4 blocked on its route, then
+		// unblocked; 5 blocked twice (one campaign), then stopped.
+		{Type: dialer.EventCampaignBlocked, TenantID: tid, CampaignID: 3, Response: "the gateway refuses the text", Field: "text", Fault: "content", At: now},
+		{Type: dialer.EventCampaignBlocked, TenantID: tid, CampaignID: 4, Response: "no provider serves voice", Field: "service_flag", Fault: "route", At: now},
+		{Type: dialer.EventCampaignUnblocked, TenantID: tid, CampaignID: 4, At: now},
+		{Type: dialer.EventCampaignBlocked, TenantID: tid, CampaignID: 5, Response: "no provider serves voice", Fault: "route", At: now},
+		{Type: dialer.EventCampaignBlocked, TenantID: tid, CampaignID: 5, Response: "no gateway for gateway_flag 8", Field: "sip.listen", Fault: "route", At: now},
+		{Type: dialer.EventCampaignStopped, TenantID: tid, CampaignID: 5, At: now},
 	} {
 		e.bus.Publish(ev)
 	}
 	want := []string{
-		`dialerd_attempts_total{response="NORMAL_CLEARING",status="completed"} 1`,
-		`dialerd_attempts_total{response="other",status="failed"} 1`,
+		`dialerd_attempts_total{fault="none",response="NORMAL_CLEARING",status="completed"} 1`,
+		`dialerd_attempts_total{fault="callee",response="other",status="failed"} 1`,
+		`dialerd_attempts_total{fault="content",response="CONTENT_ERROR",status="failed"} 1`,
+		`dialerd_attempts_total{fault="other",response="CONTENT_ERROR",status="failed"} 1`,
+		`dialerd_campaigns_blocked{fault="content"} 1`,
+		`dialerd_campaigns_blocked{fault="route"} 0`,
 		`dialerd_channels_in_use{node="fs1",provider="9"} 1`,
 		`dialerd_campaign_cpm{campaign_id="3"} 2`,
 		`dialerd_spool_answer_seconds_count 1`,

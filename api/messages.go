@@ -135,6 +135,7 @@ func (s *Server) documents() ownedKind[dialer.Document, messageRequest] {
 		validate: dialer.ValidateDocument,
 
 		load: m.Document, insert: m.CreateDocument, save: m.UpdateDocument, remove: m.DeleteDocument,
+		changed: s.configChanged,
 	}
 }
 
@@ -214,6 +215,7 @@ func (s *Server) recordings() ownedKind[dialer.Recording, messageRequest] {
 		validate: dialer.ValidateRecording,
 
 		load: m.Recording, insert: m.CreateRecording, save: m.UpdateRecording, remove: m.DeleteRecording,
+		changed: s.configChanged,
 	}
 }
 
@@ -303,6 +305,7 @@ func (s *Server) templates() ownedKind[dialer.Template, templateRequest] {
 		apply: (*templateRequest).apply, validate: dialer.ValidateTemplate,
 
 		load: m.Template, insert: m.CreateTemplate, save: m.UpdateTemplate, remove: m.DeleteTemplate,
+		changed: s.configChanged,
 	}
 }
 
@@ -417,7 +420,36 @@ func (s *Server) texts() ownedKind[dialer.Text, textRequest] {
 		apply: (*textRequest).apply, validate: dialer.ValidateText,
 
 		load: m.Text, insert: m.CreateText, save: m.UpdateText, remove: m.DeleteText,
+		changed: s.configChanged,
+		vet:     s.vetText,
 	}
+}
+
+// vetText checks a changed text against the gateways of every program that
+// sends it (voicetts speaks it, sendsms sends it): a text that one of them
+// could no longer carry is refused naming "data". A new text has no
+// program yet; the program that takes it is checked when it is created.
+func (s *Server) vetText(ctx context.Context, tenantID string, t dialer.Text) error {
+	if t.ID == 0 || s.deps.Checker == nil || s.deps.Programs == nil {
+		return nil
+	}
+	programs, err := s.deps.Programs.Programs(ctx, dialer.Scope{TenantID: tenantID},
+		dialer.ListQuery{Filters: map[string]string{"text_id": strconv.FormatInt(t.ID, 10)}, Limit: dialer.MaxPageSize})
+	if err != nil {
+		return err
+	}
+	for _, p := range programs {
+		if err := s.checkProgram(ctx, tenantID, p, &t); err != nil {
+			var de *dialer.Error
+			if errors.As(err, &de) && de.Code == dialer.CodeInvalid {
+				for _, reason := range de.Fields {
+					return dialer.InvalidField("data", "program "+strconv.FormatInt(p.ID, 10)+" ("+string(p.Type)+") could not send it: "+reason)
+				}
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) listTexts(c *gin.Context) { listInScope(s, c, s.deps.Messages.Texts) }
@@ -491,6 +523,7 @@ func (s *Server) acceptUpload(c *gin.Context, limit int64, idField string, id in
 		s.failUpload(c, up, limit, err)
 		return
 	}
+	s.configChanged(actor(c).TenantID)
 	c.JSON(http.StatusOK, gin.H{idField: id})
 }
 

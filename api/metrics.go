@@ -42,14 +42,16 @@ type metrics struct {
 	attempts      *prometheus.CounterVec
 	answerLatency prometheus.Histogram
 	channels      *prometheus.GaugeVec
+	blocked       *prometheus.GaugeVec
 
 	sub  *dialer.Subscription // nil without an event source
 	done chan struct{}
 
-	mu       sync.Mutex
-	started  map[int64]spoolStart  // live spools: when and where they began
-	launches map[int64][]time.Time // per running campaign: originations in the last minute
-	now      func() time.Time
+	mu        sync.Mutex
+	started   map[int64]spoolStart  // live spools: when and where they began
+	launches  map[int64][]time.Time // per running campaign: originations in the last minute
+	blockedBy map[int64]string      // blocked campaigns: whose fault
+	now       func() time.Time
 }
 
 type spoolStart struct {
@@ -74,8 +76,8 @@ func newMetrics(cfg MetricsConfig, src eventSource, now func() time.Time, extra 
 		}, []string{"route", "method", "code"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialerd_attempts_total",
-			Help: "Ended attempts (spools) by final status and response (hangup cause).",
-		}, []string{"status", "response"}),
+			Help: "Ended attempts (spools) by final status, response (hangup cause) and fault (callee, route, content; none when delivered).",
+		}, []string{"status", "response", "fault"}),
 		answerLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "dialerd_spool_answer_seconds",
 			Help:    "Time from an attempt's initiation to its answer.",
@@ -85,14 +87,19 @@ func newMetrics(cfg MetricsConfig, src eventSource, now func() time.Time, extra 
 			Name: "dialerd_channels_in_use",
 			Help: "Attempts in flight by provider and FreeSWITCH node.",
 		}, []string{"provider", "node"}),
-		started:  map[int64]spoolStart{},
-		launches: map[int64][]time.Time{},
-		now:      now,
-		done:     make(chan struct{}),
+		blocked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dialerd_campaigns_blocked",
+			Help: "Active campaigns that cannot dial, by fault (route: no provider or gateway can take them; content: a gateway refused what they send).",
+		}, []string{"fault"}),
+		blockedBy: map[int64]string{},
+		started:   map[int64]spoolStart{},
+		launches:  map[int64][]time.Time{},
+		now:       now,
+		done:      make(chan struct{}),
 	}
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpDuration, m.attempts, m.answerLatency, m.channels, newCPMCollector(m),
+		m.httpDuration, m.attempts, m.answerLatency, m.channels, m.blocked, newCPMCollector(m),
 	}
 	if src != nil {
 		m.sub = src.Subscribe(busBuffer)
@@ -155,10 +162,36 @@ func (m *metrics) observe(ev dialer.Event) {
 			delete(m.started, ev.SpoolID)
 			m.channels.WithLabelValues(st.provider, st.node).Dec()
 		}
-		m.attempts.WithLabelValues(ev.Status, causeLabel(ev.Response)).Inc()
+		m.attempts.WithLabelValues(ev.Status, causeLabel(ev.Response), faultLabel(ev.Fault)).Inc()
+	case dialer.EventCampaignBlocked:
+		m.unblock(ev.CampaignID)
+		m.blockedBy[ev.CampaignID] = faultLabel(ev.Fault)
+		m.blocked.WithLabelValues(m.blockedBy[ev.CampaignID]).Inc()
+	case dialer.EventCampaignUnblocked:
+		m.unblock(ev.CampaignID)
 	case dialer.EventCampaignCompleted, dialer.EventCampaignStopped:
 		delete(m.launches, ev.CampaignID)
+		m.unblock(ev.CampaignID)
 	}
+}
+
+// unblock takes a campaign out of the blocked gauge, if it is there.
+func (m *metrics) unblock(id int64) {
+	if fault, ok := m.blockedBy[id]; ok {
+		delete(m.blockedBy, id)
+		m.blocked.WithLabelValues(fault).Dec()
+	}
+}
+
+// faultLabel keeps the fault label to the kinds of dialer.Fault.
+func faultLabel(s string) string {
+	switch s {
+	case "":
+		return "none"
+	case dialer.FaultCallee.String(), dialer.FaultRoute.String(), dialer.FaultContent.String():
+		return s
+	}
+	return "other"
 }
 
 // causeLabel keeps the response label to cause-shaped names (A-Z, 0-9, _),

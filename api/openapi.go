@@ -107,7 +107,7 @@ func routeDocs() []routeDoc {
 		{"POST", "/programs/sendemail", "Programs", "Create a send email program", needsToken, programSendEmail{}, programCreated{}},
 		{"POST", "/programs/sendfax", "Programs", "Create a send fax program", needsToken, programSendFax{}, programCreated{}},
 		{"POST", "/programs/voicemessage", "Programs", "Create a voice message program", needsToken, programVoiceMessage{}, programCreated{}},
-		{"POST", "/programs/voicetts", "Programs", "Create a voice TTS program (text or text_id)", needsToken, programVoiceTTS{}, programCreated{}},
+		{"POST", "/programs/voicetts", "Programs", "Create a voice TTS program (text or text_id); the gateways that would speak it check the text (412 naming text or text_id)", needsToken, programVoiceTTS{}, programCreated{}},
 		{"POST", "/programs/receivesms", "Programs", "Create a receive SMS program", needsToken, programForAccount{}, programCreated{}},
 		{"POST", "/programs/receiveemail", "Programs", "Create a receive email program", needsToken, programForAccount{}, programCreated{}},
 		{"POST", "/programs/receivefax", "Programs", "Create a receive fax program", needsToken, programForAccount{}, programCreated{}},
@@ -130,10 +130,10 @@ func routeDocs() []routeDoc {
 		{"DELETE", "/accounts/:account_id/settings/:name", "Accounts", "Delete an account setting", needsToken, nil, emptyObject{}},
 
 		// Providers.
-		{"POST", "/providers", "Providers", "Create a provider (password write-only)", needsToken, providerRequest{}, providerCreated{}},
+		{"POST", "/providers", "Providers", "Create a provider (password write-only); its gateway checks it (412 naming the field or config key, e.g. prefix, username, sip.listen)", needsToken, providerRequest{}, providerCreated{}},
 		{"GET", "/providers", "Providers", "List providers", needsToken, nil, []dialer.Provider{}},
 		{"GET", "/providers/:provider_id", "Providers", "View a provider", needsToken, nil, dialer.Provider{}},
-		{"PUT", "/providers/:provider_id", "Providers", "Update a provider", needsToken, providerRequest{}, dialer.Provider{}},
+		{"PUT", "/providers/:provider_id", "Providers", "Update a provider; its gateway checks it as on create", needsToken, providerRequest{}, dialer.Provider{}},
 		{"DELETE", "/providers/:provider_id", "Providers", "Delete a provider", needsToken, nil, emptyObject{}},
 
 		// Contacts and groups.
@@ -201,9 +201,9 @@ func routeDocs() []routeDoc {
 		{"PUT", "/programs/:program_id/transmissions", "Transmissions", "Create a transmission of this program", needsToken, transmissionRequest{}, objectOf("transmission_id", "integer")},
 		{"GET", "/programs/:program_id/transmissions", "Transmissions", "List this program's transmissions", needsToken, nil, []dialer.Transmission{}},
 		{"POST", "/campaigns", "Campaigns", "Create a campaign (a program over a group)", needsToken, campaignRequest{}, objectOf("campaign_id", "integer")},
-		{"GET", "/campaigns", "Campaigns", "List campaigns with their counters", needsToken, nil, []dialer.Campaign{}},
-		{"GET", "/campaigns/:campaign_id", "Campaigns", "View a campaign with its counters and progress", needsToken, nil, dialer.Campaign{}},
-		{"PUT", "/campaigns/:campaign_id", "Campaigns", "Update a campaign (cpm may change while it runs)", needsToken, campaignRequest{}, dialer.Campaign{}},
+		{"GET", "/campaigns", "Campaigns", "List campaigns with their counters, and why each that cannot dial is blocked", needsToken, nil, []campaignView{}},
+		{"GET", "/campaigns/:campaign_id", "Campaigns", "View a campaign with its counters and progress; blocked says why an active campaign cannot dial (null while it can)", needsToken, nil, campaignView{}},
+		{"PUT", "/campaigns/:campaign_id", "Campaigns", "Update a campaign (cpm may change while it runs)", needsToken, campaignRequest{}, campaignView{}},
 		{"DELETE", "/campaigns/:campaign_id", "Campaigns", "Delete a campaign", needsToken, nil, emptyObject{}},
 		{"PUT", "/campaigns/:campaign_id/start", "Campaigns", "Start the campaign", needsToken, nil, jsonSchema{"type": "boolean"}},
 		{"PUT", "/campaigns/:campaign_id/stop", "Campaigns", "Stop the campaign", needsToken, nil, jsonSchema{"type": "boolean"}},
@@ -502,11 +502,18 @@ func (b *schemaBuilder) fields(t reflect.Type, props map[string]any) {
 		if _, shadowed := props[name]; shadowed {
 			continue
 		}
+		var schema map[string]any
 		if slices.Contains(strings.Split(opts, ","), "string") {
-			props[name] = map[string]any{"type": "string"}
-			continue
+			schema = map[string]any{"type": "string"}
+		} else {
+			schema = b.schemaOf(f.Type)
 		}
-		props[name] = b.schemaOf(f.Type)
+		// A doc tag is the field's description (OpenAPI 3.1 allows it
+		// beside a $ref).
+		if d := f.Tag.Get("doc"); d != "" {
+			schema["description"] = d
+		}
+		props[name] = schema
 	}
 	for _, et := range embedded {
 		b.fields(et, props)

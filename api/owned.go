@@ -29,6 +29,12 @@ type ownedKind[T, R any] struct {
 	validateNew func(*T, *dialer.Invalid)
 	// view is the JSON answered for a value; nil answers it as it is.
 	view func(T) any
+	// vet checks a valid value against what uses it (the gateways' checks
+	// of the programs that send it) before it is saved; nil checks nothing.
+	vet func(ctx context.Context, tenantID string, v T) error
+	// changed is told after every successful write, with the tenant; nil
+	// is told nothing.
+	changed func(tenantID string)
 
 	load   func(ctx context.Context, tenantID string, id int64) (T, error)
 	insert func(context.Context, T) (int64, error)
@@ -68,6 +74,25 @@ func (k ownedKind[T, R]) check(c *gin.Context, v *T, validate func(*T, *dialer.I
 	return true
 }
 
+// vetted runs vet, answering its refusal.
+func (k ownedKind[T, R]) vetted(c *gin.Context, v T) bool {
+	if k.vet == nil {
+		return true
+	}
+	if err := k.vet(c.Request.Context(), actor(c).TenantID, v); err != nil {
+		k.s.fail(c, err)
+		return false
+	}
+	return true
+}
+
+// wrote tells changed of a successful write.
+func (k ownedKind[T, R]) wrote(c *gin.Context) {
+	if k.changed != nil {
+		k.changed(actor(c).TenantID)
+	}
+}
+
 func (k ownedKind[T, R]) respond(c *gin.Context, v T) {
 	if k.view != nil {
 		c.JSON(http.StatusOK, k.view(v))
@@ -89,7 +114,7 @@ func (k ownedKind[T, R]) create(c *gin.Context) {
 	if validate == nil {
 		validate = k.validate
 	}
-	if !k.check(c, &v, validate) {
+	if !k.check(c, &v, validate) || !k.vetted(c, v) {
 		return
 	}
 	id, err := k.insert(c.Request.Context(), v)
@@ -97,6 +122,7 @@ func (k ownedKind[T, R]) create(c *gin.Context) {
 		k.s.fail(c, err)
 		return
 	}
+	k.wrote(c)
 	c.JSON(http.StatusOK, gin.H{k.idParam: id})
 }
 
@@ -118,13 +144,14 @@ func (k ownedKind[T, R]) update(c *gin.Context) {
 		return
 	}
 	k.apply(&req, &v)
-	if !k.check(c, &v, k.validate) {
+	if !k.check(c, &v, k.validate) || !k.vetted(c, v) {
 		return
 	}
 	if err := k.save(c.Request.Context(), v); err != nil {
 		k.s.fail(c, err)
 		return
 	}
+	k.wrote(c)
 	k.respondStored(c, id)
 }
 
@@ -147,6 +174,7 @@ func (k ownedKind[T, R]) delete(c *gin.Context) {
 		k.s.fail(c, err)
 		return
 	}
+	k.wrote(c)
 	c.JSON(http.StatusOK, gin.H{})
 }
 
@@ -169,16 +197,18 @@ func listInScope[T any](s *Server, c *gin.Context, list func(context.Context, di
 
 // deleteInScope deletes the resource named by the path parameter param
 // in the actor's scope and answers {}.
-func deleteInScope(s *Server, c *gin.Context, param string, remove func(context.Context, dialer.Scope, int64) error) {
+// It reports whether it did.
+func deleteInScope(s *Server, c *gin.Context, param string, remove func(context.Context, dialer.Scope, int64) error) bool {
 	id, ok := s.pathID(c, param)
 	if !ok {
-		return
+		return false
 	}
 	if err := remove(c.Request.Context(), actor(c).Scope(), id); err != nil {
 		s.fail(c, err)
-		return
+		return false
 	}
 	c.JSON(http.StatusOK, gin.H{})
+	return true
 }
 
 // setString sets *dst when the request carried the field.

@@ -145,11 +145,16 @@ func createProgram[T programBody](s *Server, typ dialer.ProgramType) gin.Handler
 			s.fail(c, err)
 			return
 		}
+		if err := s.checkProgram(c.Request.Context(), a.TenantID, p, nil); err != nil {
+			s.fail(c, err)
+			return
+		}
 		id, err := s.deps.Programs.CreateProgram(c.Request.Context(), a.Scope(), p)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
+		s.configChanged(a.TenantID)
 		c.JSON(http.StatusOK, programCreated{ProgramID: id})
 	}
 }
@@ -170,5 +175,7 @@ func (s *Server) getProgram(c *gin.Context) {
 }
 
 func (s *Server) deleteProgram(c *gin.Context) {
-	deleteInScope(s, c, "program_id", s.deps.Programs.DeleteProgram)
+	if deleteInScope(s, c, "program_id", s.deps.Programs.DeleteProgram) {
+		s.configChanged(actor(c).TenantID)
+	}
 }

@@ -32,8 +32,8 @@ func (s *Server) providerRoutes(r *gin.RouterGroup) {
 // at rest and never answered. node_id 0 means none.
 type providerRequest struct {
 	Name        *string     `json:"name"`
-	GatewayFlag *int64      `json:"gateway_flag"`
-	ServiceFlag *int64      `json:"service_flag"`
+	GatewayFlag *int64      `json:"gateway_flag" doc:"1 FreeSWITCH (the default), 2 Kannel, 4 Sendmail, 8 SIP trunk; 8 needs sip.listen"`
+	ServiceFlag *int64      `json:"service_flag" doc:"the services carried, a bit set: 1 voice, 2 fax, 4 SMS, 8 email; must be within what gateway_flag carries (1: 3, 2: 4, 4: 8, 8: 5), which is its default on create; 0 (serves nothing) is refused"`
 	NodeID      *int64      `json:"node_id"`
 	Host        *string     `json:"host"`
 	Port        *int        `json:"port"`
@@ -78,14 +78,21 @@ func (r *providerRequest) apply(p *dialer.Provider) {
 	}
 }
 
-// validate checks the provider r produced and the password r carries.
-func (r *providerRequest) validate(p *dialer.Provider) error {
+// validate checks the provider r produced and the password r carries, and
+// then asks its gateway whether it can dial with it.
+func (s *Server) validateProvider(r *providerRequest, p *dialer.Provider) error {
 	var v dialer.Invalid
 	dialer.ValidateProvider(p, &v)
+	validateServices(p, &v)
+	var password string
 	if r.Password != nil {
-		dialer.ValidateProviderPassword(*r.Password, &v)
+		password = *r.Password
+		dialer.ValidateProviderPassword(password, &v)
 	}
-	return v.Err()
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return s.checkProvider(*p, password)
 }
 
 // providerCreated is the answer of POST /providers.
@@ -99,11 +106,16 @@ func (s *Server) createProvider(c *gin.Context) {
 		return
 	}
 	a := actor(c)
-	// gateway_flag defaults to FreeSWITCH, dialerd's main road.
+	// gateway_flag defaults to FreeSWITCH, dialerd's main road, and
+	// service_flag to every service its gateway carries: a provider that
+	// serves nothing would stall every campaign silently.
 	p := dialer.Provider{TenantID: a.TenantID, CreatedBy: a.UserID, Weight: dialer.DefaultProviderWeight, GatewayFlag: dialer.GatewayFreeSWITCH,
 		Type: dialer.DefaultProviderType, Active: 1}
 	req.apply(&p)
-	if err := req.validate(&p); err != nil {
+	if req.ServiceFlag == nil {
+		p.ServiceFlag = gatewayServices(p.GatewayFlag)
+	}
+	if err := s.validateProvider(&req, &p); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -116,6 +128,7 @@ func (s *Server) createProvider(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.configChanged(a.TenantID)
 	c.JSON(http.StatusOK, providerCreated{ProviderID: id})
 }
 
@@ -178,7 +191,7 @@ func (s *Server) updateProvider(c *gin.Context) {
 		return
 	}
 	req.apply(&p)
-	if err := req.validate(&p); err != nil {
+	if err := s.validateProvider(&req, &p); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -186,6 +199,7 @@ func (s *Server) updateProvider(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.configChanged(scope.TenantID)
 	if p, err = s.deps.Providers.Provider(c.Request.Context(), scope, id); err != nil {
 		s.fail(c, err)
 		return
@@ -195,5 +209,7 @@ func (s *Server) updateProvider(c *gin.Context) {
 }
 
 func (s *Server) deleteProvider(c *gin.Context) {
-	deleteInScope(s, c, "provider_id", s.deps.Providers.DeleteProvider)
+	if deleteInScope(s, c, "provider_id", s.deps.Providers.DeleteProvider) {
+		s.configChanged(actor(c).TenantID)
+	}
 }

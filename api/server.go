@@ -91,6 +91,16 @@ type Deps struct {
 	Events eventSource
 	// Collectors are more metrics to serve, e.g. gateway health.
 	Collectors []prometheus.Collector
+	// Checker is the gateways' own validation (the daemon's GatewayRouter):
+	// providers, programs and messages are checked against it when written,
+	// so what no gateway can carry is refused with a 412 naming the field.
+	// Nil checks nothing.
+	Checker dialer.AttemptChecker
+	// Changes is told after every write of a provider, program or message,
+	// so the engine re-reads them; Blocked says why an active campaign
+	// cannot dial. Both default to Engine when it implements them.
+	Changes configWatcher
+	Blocked campaignBlocker
 }
 
 // Server is the HTTP API.
@@ -144,6 +154,12 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	dummy, err := bcrypt.GenerateFromPassword([]byte("dialerd timing equaliser"), cfg.PasswordCost)
 	if err != nil {
 		return nil, err
+	}
+	if w, ok := deps.Engine.(configWatcher); ok && deps.Changes == nil {
+		deps.Changes = w
+	}
+	if b, ok := deps.Engine.(campaignBlocker); ok && deps.Blocked == nil {
+		deps.Blocked = b
 	}
 	s := &Server{
 		cfg:           cfg,
