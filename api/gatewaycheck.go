@@ -190,20 +190,21 @@ func (s *Server) checkProgram(ctx context.Context, tenantID string, p dialer.Pro
 	if len(routes) == 0 {
 		routes = []dialer.Route{{Gateway: dialer.GatewayFreeSWITCH}}
 	}
-	var refused *dialer.FaultError
+	// Every gateway's refusal is named: the client sees all that keeps
+	// its program off every route.
+	var refused dialer.Invalid
 	for _, r := range routes {
 		fe := dialer.FaultOf(s.deps.Checker.CheckAttempt(probe(tenantID, r, p.Type, m)))
 		if fe == nil {
 			return nil
 		}
-		if fe.Fault == dialer.FaultContent && fe.Field != "" && providerFields[fe.Field] == "" && !isConfigKey(fe.Field) && refused == nil {
-			refused = fe
+		if fe.Fault == dialer.FaultContent && fe.Field != "" && providerFields[fe.Field] == "" && !isConfigKey(fe.Field) {
+			if field := programField(p, fe.Field); !refused.Has(field) {
+				refused.Add(field, faultMessage(fe))
+			}
 		}
 	}
-	if refused == nil {
-		return nil
-	}
-	return dialer.InvalidField(programField(p, refused.Field), faultMessage(refused))
+	return refused.Err()
 }
 
 // programField names the program's field for what a gateway refused: the

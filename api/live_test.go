@@ -164,6 +164,35 @@ func TestLiveFiltersByTenantOwnerAndSubscription(t *testing.T) {
 	}
 }
 
+// TestLiveCampaignBlockedGoesToItsOwnerAndAdmins: campaign.blocked and
+// campaign.unblocked reach the campaign's owner and the tenant's admins,
+// with the reason, the field to fix and whose fault it is, and nobody else.
+func TestLiveCampaignBlockedGoesToItsOwnerAndAdmins(t *testing.T) {
+	e := newLiveEnv(t, LiveConfig{}, MetricsConfig{})
+	tid := e.tenant()
+	bobID, bob := e.createUser("bob", nil)
+	carolID, carol := e.createUser("carol", nil)
+	conns := map[string]*websocket.Conn{"admin": e.mustDial(e.admin), "bob": e.mustDial(bob), "carol": e.mustDial(carol)}
+	now := time.Now()
+	e.bus.Publish(dialer.Event{Type: dialer.EventCampaignBlocked, TenantID: tid, CampaignID: 4, OwnerID: bobID, At: now,
+		Response: "no active provider serves voice", Field: "service_flag", Fault: "route"})
+	e.bus.Publish(dialer.Event{Type: dialer.EventCampaignUnblocked, TenantID: tid, CampaignID: 4, OwnerID: bobID, At: now})
+	e.bus.Publish(dialer.Event{Type: dialer.EventCampaignStarted, TenantID: tid, CampaignID: 5, OwnerID: carolID, At: now})
+	for _, who := range []string{"admin", "bob"} {
+		ev := next(t, conns[who])
+		if ev.Type != dialer.EventCampaignBlocked || ev.CampaignID != 4 || ev.Response != "no active provider serves voice" ||
+			ev.Field != "service_flag" || ev.Fault != "route" {
+			t.Errorf("%s's first event %+v, want campaign 4 blocked naming service_flag", who, ev)
+		}
+		if ev := next(t, conns[who]); ev.Type != dialer.EventCampaignUnblocked || ev.CampaignID != 4 {
+			t.Errorf("%s's second event %+v, want campaign 4 unblocked", who, ev)
+		}
+	}
+	if ev := next(t, conns["carol"]); ev.Type != dialer.EventCampaignStarted || ev.CampaignID != 5 {
+		t.Errorf("carol's first event %+v, want her own campaign 5 (never bob's blocked one)", ev)
+	}
+}
+
 // waitFilter waits until the clients' filters satisfy ok.
 func waitFilter(t *testing.T, h *hub, ok func([]*liveFilter) bool) {
 	t.Helper()
@@ -322,6 +351,16 @@ func TestMetricsAccessAndContent(t *testing.T) {
 			t.Fatalf("/metrics lacks %s:\n%s", missing, grepLines(body, "dialerd_"))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+
+	// /readyz shows the blocked campaign, and stays ready.
+	var ready struct {
+		Status string
+		Checks map[string]string
+	}
+	e.expect(e.do("GET", "/readyz", "", nil), 200).json(t, &ready)
+	if ready.Status != "ready" || ready.Checks["campaigns"] != "1 blocked: campaign 3 (content: text)" {
+		t.Errorf("/readyz answered %+v", ready)
 	}
 
 	tok := newLiveEnv(t, LiveConfig{}, MetricsConfig{Access: MetricsToken, Token: "scrape-secret"})

@@ -3,9 +3,14 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
+	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,8 +55,14 @@ type metrics struct {
 	mu        sync.Mutex
 	started   map[int64]spoolStart  // live spools: when and where they began
 	launches  map[int64][]time.Time // per running campaign: originations in the last minute
-	blockedBy map[int64]string      // blocked campaigns: whose fault
+	blockedBy map[int64]blockedInfo // blocked campaigns, as their last campaign.blocked said
 	now       func() time.Time
+}
+
+// blockedInfo is what /readyz shows of a blocked campaign: no tenant and
+// no free text, since /readyz answers anyone who reaches the port.
+type blockedInfo struct {
+	fault, field string
 }
 
 type spoolStart struct {
@@ -91,7 +102,7 @@ func newMetrics(cfg MetricsConfig, src eventSource, now func() time.Time, extra 
 			Name: "dialerd_campaigns_blocked",
 			Help: "Active campaigns that cannot dial, by fault (route: no provider or gateway can take them; content: a gateway refused what they send).",
 		}, []string{"fault"}),
-		blockedBy: map[int64]string{},
+		blockedBy: map[int64]blockedInfo{},
 		started:   map[int64]spoolStart{},
 		launches:  map[int64][]time.Time{},
 		now:       now,
@@ -165,8 +176,9 @@ func (m *metrics) observe(ev dialer.Event) {
 		m.attempts.WithLabelValues(ev.Status, causeLabel(ev.Response), faultLabel(ev.Fault)).Inc()
 	case dialer.EventCampaignBlocked:
 		m.unblock(ev.CampaignID)
-		m.blockedBy[ev.CampaignID] = faultLabel(ev.Fault)
-		m.blocked.WithLabelValues(m.blockedBy[ev.CampaignID]).Inc()
+		b := blockedInfo{fault: faultLabel(ev.Fault), field: ev.Field}
+		m.blockedBy[ev.CampaignID] = b
+		m.blocked.WithLabelValues(b.fault).Inc()
 	case dialer.EventCampaignUnblocked:
 		m.unblock(ev.CampaignID)
 	case dialer.EventCampaignCompleted, dialer.EventCampaignStopped:
@@ -177,10 +189,41 @@ func (m *metrics) observe(ev dialer.Event) {
 
 // unblock takes a campaign out of the blocked gauge, if it is there.
 func (m *metrics) unblock(id int64) {
-	if fault, ok := m.blockedBy[id]; ok {
+	if b, ok := m.blockedBy[id]; ok {
 		delete(m.blockedBy, id)
-		m.blocked.WithLabelValues(fault).Dec()
+		m.blocked.WithLabelValues(b.fault).Dec()
 	}
+}
+
+// maxBlockedShown bounds the campaigns /readyz lists.
+const maxBlockedShown = 10
+
+// checkBlocked is /readyz's optional "campaigns" check: it fails, listing
+// them, while campaign.blocked events say campaigns cannot dial. It never
+// makes the daemon not ready: one tenant's misconfiguration must not take
+// dialerd out of a load balancer for every tenant.
+func (m *metrics) checkBlocked(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.blockedBy) == 0 {
+		return nil
+	}
+	ids := slices.Sorted(maps.Keys(m.blockedBy))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d blocked:", len(ids))
+	for i, id := range ids {
+		if i == maxBlockedShown {
+			b.WriteString(" …")
+			break
+		}
+		info := m.blockedBy[id]
+		fmt.Fprintf(&b, " campaign %d (%s", id, info.fault)
+		if info.field != "" {
+			b.WriteString(": " + info.field)
+		}
+		b.WriteByte(')')
+	}
+	return errors.New(b.String())
 }
 
 // faultLabel keeps the fault label to the kinds of dialer.Fault.

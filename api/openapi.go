@@ -74,7 +74,7 @@ func routeDocs() []routeDoc {
 	return append([]routeDoc{
 		// Service.
 		{"GET", "/healthz", "Service", "Liveness: the process answers", noToken, nil, objectOf("status", "string")},
-		{"GET", "/readyz", "Service", "Readiness: the store and gateways answer", noToken, nil,
+		{"GET", "/readyz", "Service", "Readiness: the store and gateways answer; optional checks (sip trunks, campaigns: the blocked campaigns with whose fault and the field to fix) are shown in checks but never make it not ready", noToken, nil,
 			jsonSchema{"type": "object", "properties": map[string]any{"status": map[string]any{"type": "string"},
 				"checks": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}}}},
 		{"GET", "/openapi.json", "Service", "This description of the API", noToken, nil, jsonSchema{"type": "object"}},

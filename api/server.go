@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -175,6 +176,8 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("api: metrics: %w", err)
 	}
 	if deps.Events != nil {
+		// Blocked campaigns are seen on /readyz, never make it not ready.
+		s.deps.Checks = append(slices.Clip(deps.Checks), ReadyCheck{Name: "campaigns", Check: s.metrics.checkBlocked, Optional: true})
 		s.live = newHub(cfg.Live, log, deps.Events, cfg.Now)
 		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialerd_ws_clients", Help: "Connected websocket clients.",
