@@ -1,9 +1,12 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -290,7 +293,7 @@ func (s *Server) programMedia(ctx context.Context, tenantID string, p dialer.Pro
 		if r.TelephonyHash == "" {
 			ext = r.Type
 		}
-		m.RecordingPath = s.mediaPath(ctx, cmpOr(r.TelephonyHash, r.FileHash), ext)
+		m.RecordingPath = s.mediaPath(ctx, cmp.Or(r.TelephonyHash, r.FileHash), ext)
 	}
 	if p.DocumentID != nil {
 		d, err := msgs.Document(ctx, tenantID, *p.DocumentID)
@@ -323,9 +326,39 @@ func (s *Server) mediaPath(ctx context.Context, hash, ext string) string {
 	return f.Name()
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+// blockedLister lists the campaigns that cannot dial (the engine).
+type blockedLister interface {
+	BlockedCampaigns() []dialer.BlockedCampaign
+}
+
+// maxBlockedShown bounds the campaigns /readyz lists.
+const maxBlockedShown = 10
+
+// blockedCheck is /readyz's optional "campaigns" check: it fails, listing
+// them, while campaigns cannot dial. It is optional because one tenant's
+// misconfiguration must not take dialerd out of a load balancer for every
+// tenant. It names campaign ids, whose fault and the field to fix, never a
+// tenant or the reason's words: /readyz answers anyone who reaches it.
+func blockedCheck(list func() []dialer.BlockedCampaign) func(context.Context) error {
+	return func(context.Context) error {
+		blocked := list()
+		if len(blocked) == 0 {
+			return nil
+		}
+		slices.SortFunc(blocked, func(a, b dialer.BlockedCampaign) int { return cmp.Compare(a.CampaignID, b.CampaignID) })
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d blocked:", len(blocked))
+		for i, c := range blocked {
+			if i == maxBlockedShown {
+				b.WriteString(" …")
+				break
+			}
+			fmt.Fprintf(&b, " campaign %d (%s", c.CampaignID, c.Blocked.Fault)
+			if c.Blocked.Field != "" {
+				b.WriteString(": " + c.Blocked.Field)
+			}
+			b.WriteByte(')')
+		}
+		return errors.New(b.String())
 	}
-	return b
 }

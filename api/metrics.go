@@ -3,14 +3,9 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
-	"fmt"
-	"maps"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -195,35 +190,16 @@ func (m *metrics) unblock(id int64) {
 	}
 }
 
-// maxBlockedShown bounds the campaigns /readyz lists.
-const maxBlockedShown = 10
-
-// checkBlocked is /readyz's optional "campaigns" check: it fails, listing
-// them, while campaign.blocked events say campaigns cannot dial. It never
-// makes the daemon not ready: one tenant's misconfiguration must not take
-// dialerd out of a load balancer for every tenant.
-func (m *metrics) checkBlocked(context.Context) error {
+// blockedCampaigns is what the campaign.blocked events said is blocked
+// now, for /readyz when the engine cannot say itself.
+func (m *metrics) blockedCampaigns() []dialer.BlockedCampaign {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.blockedBy) == 0 {
-		return nil
+	out := make([]dialer.BlockedCampaign, 0, len(m.blockedBy))
+	for id, b := range m.blockedBy {
+		out = append(out, dialer.BlockedCampaign{CampaignID: id, Blocked: dialer.Blocked{Fault: b.fault, Field: b.field}})
 	}
-	ids := slices.Sorted(maps.Keys(m.blockedBy))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d blocked:", len(ids))
-	for i, id := range ids {
-		if i == maxBlockedShown {
-			b.WriteString(" …")
-			break
-		}
-		info := m.blockedBy[id]
-		fmt.Fprintf(&b, " campaign %d (%s", id, info.fault)
-		if info.field != "" {
-			b.WriteString(": " + info.field)
-		}
-		b.WriteByte(')')
-	}
-	return errors.New(b.String())
+	return out
 }
 
 // faultLabel keeps the fault label to the kinds of dialer.Fault.

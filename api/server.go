@@ -175,9 +175,14 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	if s.metrics, err = newMetrics(cfg.Metrics, deps.Events, cfg.Now, deps.Collectors); err != nil {
 		return nil, fmt.Errorf("api: metrics: %w", err)
 	}
+	// Blocked campaigns are seen on /readyz, as the engine knows them (or
+	// as its events said), and never make it not ready.
+	if l, ok := deps.Engine.(blockedLister); ok {
+		s.deps.Checks = append(slices.Clip(deps.Checks), ReadyCheck{Name: "campaigns", Check: blockedCheck(l.BlockedCampaigns), Optional: true})
+	} else if deps.Events != nil {
+		s.deps.Checks = append(slices.Clip(deps.Checks), ReadyCheck{Name: "campaigns", Check: blockedCheck(s.metrics.blockedCampaigns), Optional: true})
+	}
 	if deps.Events != nil {
-		// Blocked campaigns are seen on /readyz, never make it not ready.
-		s.deps.Checks = append(slices.Clip(deps.Checks), ReadyCheck{Name: "campaigns", Check: s.metrics.checkBlocked, Optional: true})
 		s.live = newHub(cfg.Live, log, deps.Events, cfg.Now)
 		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialerd_ws_clients", Help: "Connected websocket clients.",

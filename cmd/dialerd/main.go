@@ -214,6 +214,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 
+	// The API refuses what no gateway could carry, as the router would.
+	checker, _ := gw.(dialer.AttemptChecker)
 	checks := []api.ReadyCheck{{Name: "store", Check: db.Ping}}
 	var trunkHealth func(int64) (bool, bool)
 	var collectors []prometheus.Collector
@@ -250,6 +252,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Transmissions: db,
 		Campaigns:     db,
 		Engine:        eng,
+		Checker:       checker,
 		Events:        bus,
 		Media:         mediaSigner,
 		MediaFiles:    files,

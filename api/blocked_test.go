@@ -1,0 +1,146 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/dialer/dialertest"
+	"github.com/dialerd/dialerd/dialer/memgateway"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// TestBlockedCampaignSaysWhyAndAProviderFixUnblocksIt is issue 10's silent
+// stall: a provider that serves nothing (service_flag 0, the old default,
+// written to the store directly as a provider of before this change) leaves
+// a started campaign active with all its work pending. Now GET shows it
+// blocked naming service_flag within a second, /ws sends campaign.blocked,
+// /readyz lists it but stays ready, and a PUT that fixes the provider lets
+// the campaign run to its end without a restart. Before: active, pending,
+// in_flight 0 for ever; no event; /readyz silent.
+func TestBlockedCampaignSaysWhyAndAProviderFixUnblocksIt(t *testing.T) {
+	bus := dialer.NewBus()
+	p := startEngineParts(t, memgateway.Script{Kind: memgateway.Answer, Ring: time.Second, Talk: 2 * time.Second}, bus)
+	db := p.db
+	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10,
+		PasswordCost: bcrypt.MinCost, Now: p.clk.Now},
+		slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Deps{Users: db, Programs: db, Providers: db, Transmissions: db, Campaigns: db, Engine: p.eng, Events: bus,
+			Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetReady(true)
+	srv.Start(t.Context())
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	e := &env{t: t, srv: srv, http: hs, db: db}
+	e.admin = e.login("admin", adminPassword)
+	ws := (&liveEnv{env: e, bus: bus}).mustDial(e.admin)
+
+	f := dialertest.NewFixtures(t, p.path)
+	provider := f.Provider(p.tenant, 1, "trunk", 0, 10, 0, "")
+	f.Exec(`UPDATE providers SET gateway_flag = ?, type = 'sip' WHERE provider_id = ?`, dialer.GatewayFreeSWITCH, provider)
+	program := f.Program(p.tenant, 1, dialer.ProgramVoiceMessage)
+	group := f.Group(p.tenant, 1, f.Contacts(p.tenant, 1, 3, 4155550100)...)
+	campaign := f.Campaign(p.tenant, 1, program, group, 600, 1, 60)
+	path := idPath("/campaigns/%d", campaign)
+
+	type view struct {
+		Status   string
+		Counters dialer.CampaignCounters
+		Blocked  *dialer.Blocked
+	}
+	get := func() view {
+		var v view
+		e.expect(e.do("GET", path, e.admin, nil), 200).json(t, &v)
+		return v
+	}
+	if v := get(); v.Blocked != nil {
+		t.Fatalf("a new campaign is blocked: %+v", v.Blocked)
+	}
+	e.expect(e.do("PUT", path+"/start", e.admin, nil), 200)
+
+	// Blocked within a second (of the engine's clock, and of ours), naming
+	// the key to fix.
+	var v view
+	for deadline := time.Now().Add(time.Second); ; {
+		p.clk.Advance(50 * time.Millisecond)
+		if v = get(); v.Blocked != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if v.Blocked == nil || v.Blocked.Field != "service_flag" || v.Blocked.Reason == "" || v.Blocked.Since.IsZero() {
+		t.Fatalf("started with a provider that serves nothing: %+v (blocked %+v), want blocked naming service_flag", v, v.Blocked)
+	}
+	if v.Status != "active" || v.Counters.InFlight != 0 {
+		t.Errorf("blocked campaign %+v", v)
+	}
+	var list []view
+	e.expect(e.do("GET", "/campaigns", e.admin, nil), 200).json(t, &list)
+	if len(list) != 1 || list[0].Blocked == nil || list[0].Blocked.Field != "service_flag" {
+		t.Errorf("the list answers %+v", list)
+	}
+	// The websocket says so, with the reason.
+	for {
+		ev := next(t, ws)
+		if ev.Type == dialer.EventCampaignBlocked {
+			if ev.CampaignID != campaign || ev.Field != "service_flag" || ev.Response == "" || ev.Fault == "" {
+				t.Errorf("campaign.blocked %+v", ev)
+			}
+			break
+		}
+	}
+	// /readyz lists it, and stays ready.
+	var ready struct {
+		Status string
+		Checks map[string]string
+	}
+	e.expect(e.do("GET", "/readyz", "", nil), 200).json(t, &ready)
+	if ready.Status != "ready" || !strings.Contains(ready.Checks["campaigns"], "service_flag") {
+		t.Errorf("/readyz %+v", ready)
+	}
+
+	// Fix the provider through the API: the campaign unblocks and runs to
+	// its end, without a restart.
+	// At once: the API tells the engine, which would otherwise see the fix
+	// only at its next provider refresh (10 s).
+	e.expect(e.do("PUT", idPath("/providers/%d", provider), e.admin, map[string]any{"service_flag": dialer.ServiceVoice}), 200)
+	for step := 0; ; step++ {
+		if v = get(); v.Blocked == nil {
+			break
+		}
+		if step == 20 {
+			t.Fatalf("a second after the fix the campaign is still blocked: %+v", v.Blocked)
+		}
+		p.clk.Advance(50 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		p.clk.Advance(500 * time.Millisecond)
+		if v = get(); v.Status == "completed" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if v.Status != "completed" || v.Blocked != nil || v.Counters.Answered != 3 {
+		b, _ := json.Marshal(v)
+		t.Fatalf("after the fix: %s, want completed with 3 answered", b)
+	}
+	for {
+		if ev := next(t, ws); ev.Type == dialer.EventCampaignUnblocked && ev.CampaignID == campaign {
+			break
+		}
+	}
+	e.expect(e.do("GET", "/readyz", "", nil), 200).json(t, &ready)
+	if ready.Checks["campaigns"] != "ok" {
+		t.Errorf("/readyz after the fix %+v", ready)
+	}
+}
