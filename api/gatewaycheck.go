@@ -149,26 +149,48 @@ func faultMessage(fe *dialer.FaultError) string {
 	return msg
 }
 
-// checkProvider asks the provider's gateway whether it can dial with p.
+// providerProbes are contents a gateway can carry with no file on this
+// host, one per service that has one: a provider is checked with each in
+// turn until its gateway judges the route. Gateways check the program and
+// its content too (the SIP gateway refuses voicetts before it looks at the
+// route; FreeSWITCH names the media before the prefix), so an attempt with
+// no content would never reach the route's rules.
+var providerProbes = []struct {
+	program dialer.ProgramType
+	media   dialer.Media
+}{
+	{dialer.ProgramVoiceTTS, dialer.Media{TTSText: "This is a check."}},
+	{dialer.ProgramSendSMS, dialer.Media{Text: "check", Segments: []string{"check"}}},
+	{dialer.ProgramSendEmail, dialer.Media{Subject: "check", Body: "<p>check</p>", BodyAlt: "check"}},
+}
+
+// checkProvider asks the provider's gateway whether it can dial with p: a
+// refusal naming a provider field or a config key is the provider's. A
+// route that is down now is health, not configuration, and is not refused.
 func (s *Server) checkProvider(p dialer.Provider, password string) error {
 	if s.deps.Checker == nil {
 		return nil
 	}
-	fe := dialer.FaultOf(s.deps.Checker.CheckAttempt(probe(p.TenantID, routeOf(p, password), "", dialer.Media{})))
-	if fe == nil || fe.Fault != dialer.FaultContent {
-		return nil // a route that is down now is health, not configuration
+	route := routeOf(p, password)
+	for _, pr := range providerProbes {
+		fe := dialer.FaultOf(s.deps.Checker.CheckAttempt(probe(p.TenantID, route, pr.program, pr.media)))
+		if fe == nil {
+			return nil
+		}
+		if fe.Fault != dialer.FaultContent {
+			continue
+		}
+		switch field := fe.Field; {
+		case isConfigKey(field):
+			return dialer.InvalidField(field, faultMessage(fe))
+		case providerFields[field] != "":
+			return dialer.InvalidField(providerFields[field], faultMessage(fe))
+		case field == "" && fe.Cause == dialer.CauseNotConfigured:
+			return dialer.InvalidField("gateway_flag", faultMessage(fe))
+		}
+		// The probe's content, not the route: try the next one.
 	}
-	field := fe.Field
-	switch {
-	case isConfigKey(field):
-	case providerFields[field] != "":
-		field = providerFields[field]
-	case field == "" && fe.Cause == dialer.CauseNotConfigured:
-		field = "gateway_flag"
-	default:
-		return nil // content, not the route: the program's check
-	}
-	return dialer.InvalidField(field, faultMessage(fe))
+	return nil
 }
 
 // checkProgram asks the gateways that could carry program p whether they
@@ -191,7 +213,8 @@ func (s *Server) checkProgram(ctx context.Context, tenantID string, p dialer.Pro
 		return err
 	}
 	if len(routes) == 0 {
-		routes = []dialer.Route{{Gateway: dialer.GatewayFreeSWITCH}}
+		// A route no gateway finds fault with, so that the content is judged.
+		routes = []dialer.Route{{Name: "check", Host: "127.0.0.1", Gateway: dialer.GatewayFreeSWITCH}}
 	}
 	// Every gateway's refusal is named: the client sees all that keeps
 	// its program off every route.

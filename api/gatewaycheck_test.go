@@ -27,13 +27,15 @@ func (c *trunkRules) CheckAttempt(a dialer.Attempt) error {
 	case r.Gateway == dialer.GatewaySIP:
 		return &dialer.FaultError{Fault: dialer.FaultContent, Cause: dialer.CauseNotConfigured, Field: "sip.listen",
 			Err: errors.New("the SIP gateway is off")}
+	case a.Program != dialer.ProgramSendSMS:
+		// As the SIP gateway does: the program before the route.
+		return dialer.ContentFault("program", errors.New("this gateway sends SMS only"))
 	case len(r.Prefix) > 10:
 		return dialer.ContentFault("prefix", errors.New("at most 10 digits"))
 	case strings.Contains(r.Username, "@"):
 		return dialer.ContentFault("username", errors.New("no @ in a username"))
-	case a.Program == dialer.ProgramVoiceTTS && strings.Contains(a.Media.TTSText, "|"):
-		// Content: not the provider's to answer for.
-		return dialer.ContentFault("text", errors.New("no |"))
+	case a.Media.Text == "":
+		return dialer.ContentFault("text", errors.New("an SMS needs a text"))
 	}
 	return nil
 }
