@@ -282,10 +282,10 @@ func (s *Server) serviceRoutes(ctx context.Context, tenantID string, svc int64) 
 func (s *Server) programMedia(ctx context.Context, tenantID string, p dialer.Program, text *dialer.Text) (dialer.Media, error) {
 	m := dialer.Media{TTSText: p.TTSText, TTSVoice: p.TTSVoice, TTSLanguage: p.TTSLanguage}
 	msgs := s.deps.Messages
-	if msgs == nil {
-		if p.TextID == nil || text == nil {
-			return m, errors.New("no message store")
-		}
+	needsStore := p.RecordingID != nil || p.DocumentID != nil || p.TemplateID != nil ||
+		(p.TextID != nil && (text == nil || text.ID != *p.TextID))
+	if msgs == nil && needsStore {
+		return m, errors.New("api: no message store to resolve the program's references")
 	}
 	if p.TextID != nil {
 		t := text

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/esl"
 )
 
 // trunkRules is a checker with the rules of a daemon whose SIP gateway is
@@ -121,4 +123,25 @@ func TestProviderServiceFlagDefaultsToItsGateway(t *testing.T) {
 	// another gateway keeps its services, which must fit the new one.
 	id := w.createProvider(w.admin, map[string]any{"name": "fax", "host": "10.0.0.8", "service_flag": dialer.ServiceFax})
 	w.rejected("PUT", idPath("/providers/%d", id), w.admin, map[string]any{"gateway_flag": dialer.GatewaySIP}, 412, "service_flag")
+}
+
+// TestProviderCheckedByTheDaemonsRouter is the daemon's wiring: the
+// gateway router with FreeSWITCH and no SIP gateway (sip.listen off). A
+// gateway_flag 8 provider is refused naming sip.listen, a FreeSWITCH one
+// whose dial string names no endpoint naming dialstring. Before: both
+// accepted, and their campaigns stalled or failed as the provider's fault.
+func TestProviderCheckedByTheDaemonsRouter(t *testing.T) {
+	fs := esl.New(esl.Options{})
+	t.Cleanup(func() { fs.Close(context.Background()) })
+	router := dialer.NewGatewayRouter(map[int64]dialer.Gateway{dialer.GatewayFreeSWITCH: fs})
+	router.NotConfigured(dialer.GatewaySIP, "sip.listen")
+	w := newWorld(t, func(d *Deps) { d.Checker = router })
+
+	w.rejected("POST", "/providers", w.admin, map[string]any{"name": "sipp", "host": "127.0.0.1", "gateway_flag": 8}, 412, "sip.listen")
+	w.rejected("POST", "/providers", w.admin, map[string]any{"name": "sms", "host": "127.0.0.1", "gateway_flag": 2}, 412, "gateway_flag")
+	w.createProvider(w.admin, map[string]any{"name": "trunk-1", "host": "sip.example.com", "prefix": "0044"})
+	if _, ok := any(fs).(dialer.AttemptChecker); !ok {
+		t.Skip("esl.Gateway does not implement dialer.AttemptChecker yet")
+	}
+	w.rejected("POST", "/providers", w.admin, map[string]any{"name": "trunk-2", "host": "sip.example.com", "dialstring": "{number}"}, 412, "dialstring")
 }

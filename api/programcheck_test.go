@@ -145,4 +145,8 @@ func TestProgramCheckedByTheGatewaysThatWouldCarryIt(t *testing.T) {
 	w2 := newWorld(t, withMessages(t), func(d *Deps) { d.Checker = checker })
 	dialertest.NewFixtures(t, w2.db.Path()).Provider(w2.tenant, w2.adminID, "broken", dialer.ServiceVoice, 10, 0, "")
 	w2.expect(w2.do("POST", "/programs/voicetts", w2.admin, tts("Hello")), 200)
+
+	// Inline content needs no message store to be checked.
+	w3 := newWorld(t, func(d *Deps) { d.Checker = checker })
+	w3.rejected("POST", "/programs/voicetts", w3.admin, tts("a|b"), 412, "text")
 }
