@@ -108,6 +108,14 @@ func TestBlockedCampaignSaysWhyAndAProviderFixUnblocksIt(t *testing.T) {
 		t.Errorf("/readyz %+v", ready)
 	}
 
+	// /metrics counts it, by whose fault it is.
+	blockedSeries := func() string {
+		return grepLines(string(e.expect(e.do("GET", "/metrics", "", nil), 200).Body), "dialerd_campaigns_blocked{")
+	}
+	if got := blockedSeries(); !strings.Contains(got, `dialerd_campaigns_blocked{fault="`+v.Blocked.Fault+`"} 1`) {
+		t.Errorf("/metrics while blocked:\n%s", got)
+	}
+
 	// Fix the provider through the API: the campaign unblocks and runs to
 	// its end, without a restart.
 	// At once: the API tells the engine, which would otherwise see the fix
@@ -138,6 +146,9 @@ func TestBlockedCampaignSaysWhyAndAProviderFixUnblocksIt(t *testing.T) {
 		if ev := next(t, ws); ev.Type == dialer.EventCampaignUnblocked && ev.CampaignID == campaign {
 			break
 		}
+	}
+	if got := blockedSeries(); strings.Contains(got, "} 1") {
+		t.Errorf("/metrics after the fix:\n%s", got)
 	}
 	e.expect(e.do("GET", "/readyz", "", nil), 200).json(t, &ready)
 	if ready.Checks["campaigns"] != "ok" {

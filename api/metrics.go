@@ -42,7 +42,6 @@ type metrics struct {
 	attempts      *prometheus.CounterVec
 	answerLatency prometheus.Histogram
 	channels      *prometheus.GaugeVec
-	blocked       *prometheus.GaugeVec
 
 	sub  *dialer.Subscription // nil without an event source
 	done chan struct{}
@@ -51,7 +50,10 @@ type metrics struct {
 	started   map[int64]spoolStart  // live spools: when and where they began
 	launches  map[int64][]time.Time // per running campaign: originations in the last minute
 	blockedBy map[int64]blockedInfo // blocked campaigns, as their last campaign.blocked said
-	now       func() time.Time
+	// blocked lists the campaigns that cannot dial: the engine's own list
+	// when it has one, else blockedCampaigns (from the events).
+	blocked func() []dialer.BlockedCampaign
+	now     func() time.Time
 }
 
 // blockedInfo is what /readyz shows of a blocked campaign: no tenant and
@@ -68,7 +70,10 @@ type spoolStart struct {
 // cpmWindow is the span over which achieved CPM is counted.
 const cpmWindow = time.Minute
 
-func newMetrics(cfg MetricsConfig, src eventSource, now func() time.Time, extra []prometheus.Collector) (*metrics, error) {
+// newMetrics builds the registry; blocked, when not nil, is the engine's
+// list of the campaigns that cannot dial.
+func newMetrics(cfg MetricsConfig, src eventSource, now func() time.Time, blocked func() []dialer.BlockedCampaign,
+	extra []prometheus.Collector) (*metrics, error) {
 	if cfg.Access == "" {
 		cfg.Access = MetricsLoopback
 	}
@@ -93,19 +98,19 @@ func newMetrics(cfg MetricsConfig, src eventSource, now func() time.Time, extra 
 			Name: "dialerd_channels_in_use",
 			Help: "Attempts in flight by provider and FreeSWITCH node.",
 		}, []string{"provider", "node"}),
-		blocked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dialerd_campaigns_blocked",
-			Help: "Active campaigns that cannot dial, by fault (route: no provider or gateway can take them; content: a gateway refused what they send).",
-		}, []string{"fault"}),
 		blockedBy: map[int64]blockedInfo{},
 		started:   map[int64]spoolStart{},
 		launches:  map[int64][]time.Time{},
 		now:       now,
 		done:      make(chan struct{}),
 	}
+	m.blocked = blocked
+	if m.blocked == nil {
+		m.blocked = m.blockedCampaigns
+	}
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpDuration, m.attempts, m.answerLatency, m.channels, m.blocked, newCPMCollector(m),
+		m.httpDuration, m.attempts, m.answerLatency, m.channels, newCPMCollector(m), newBlockedCollector(m),
 	}
 	if src != nil {
 		m.sub = src.Subscribe(busBuffer)
@@ -173,7 +178,6 @@ func (m *metrics) observe(ev dialer.Event) {
 		m.unblock(ev.CampaignID)
 		b := blockedInfo{fault: faultLabel(ev.Fault), field: ev.Field}
 		m.blockedBy[ev.CampaignID] = b
-		m.blocked.WithLabelValues(b.fault).Inc()
 	case dialer.EventCampaignUnblocked:
 		m.unblock(ev.CampaignID)
 	case dialer.EventCampaignCompleted, dialer.EventCampaignStopped:
@@ -182,13 +186,8 @@ func (m *metrics) observe(ev dialer.Event) {
 	}
 }
 
-// unblock takes a campaign out of the blocked gauge, if it is there.
-func (m *metrics) unblock(id int64) {
-	if b, ok := m.blockedBy[id]; ok {
-		delete(m.blockedBy, id)
-		m.blocked.WithLabelValues(b.fault).Dec()
-	}
-}
+// unblock forgets a campaign's block.
+func (m *metrics) unblock(id int64) { delete(m.blockedBy, id) }
 
 // blockedCampaigns is what the campaign.blocked events said is blocked
 // now, for /readyz when the engine cannot say itself.
@@ -225,6 +224,31 @@ func causeLabel(s string) string {
 		}
 	}
 	return s
+}
+
+// blockedCollector reports the campaigns that cannot dial, by fault: route
+// and content always (0 when none), so a dashboard's series never vanish.
+type blockedCollector struct {
+	m    *metrics
+	desc *prometheus.Desc
+}
+
+func newBlockedCollector(m *metrics) blockedCollector {
+	return blockedCollector{m: m, desc: prometheus.NewDesc("dialerd_campaigns_blocked",
+		"Active campaigns that cannot dial, by fault (route: no provider or gateway can take them now; content: a gateway refused what they send or how).",
+		[]string{"fault"}, nil)}
+}
+
+func (c blockedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c blockedCollector) Collect(ch chan<- prometheus.Metric) {
+	n := map[string]int{dialer.FaultRoute.String(): 0, dialer.FaultContent.String(): 0}
+	for _, b := range c.m.blocked() {
+		n[faultLabel(b.Blocked.Fault)]++
+	}
+	for fault, count := range n {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(count), fault)
+	}
 }
 
 // cpmCollector reports each running campaign's originations in the last minute.

@@ -172,15 +172,17 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		checkPassword: dialer.CheckPassword,
 	}
 	s.verifiers = []credentialVerifier{s.tokens}
-	if s.metrics, err = newMetrics(cfg.Metrics, deps.Events, cfg.Now, deps.Collectors); err != nil {
+	// Blocked campaigns as the engine knows them, or as its events said.
+	var blocked func() []dialer.BlockedCampaign
+	if l, ok := deps.Engine.(blockedLister); ok {
+		blocked = l.BlockedCampaigns
+	}
+	if s.metrics, err = newMetrics(cfg.Metrics, deps.Events, cfg.Now, blocked, deps.Collectors); err != nil {
 		return nil, fmt.Errorf("api: metrics: %w", err)
 	}
-	// Blocked campaigns are seen on /readyz, as the engine knows them (or
-	// as its events said), and never make it not ready.
-	if l, ok := deps.Engine.(blockedLister); ok {
-		s.deps.Checks = append(slices.Clip(deps.Checks), ReadyCheck{Name: "campaigns", Check: blockedCheck(l.BlockedCampaigns), Optional: true})
-	} else if deps.Events != nil {
-		s.deps.Checks = append(slices.Clip(deps.Checks), ReadyCheck{Name: "campaigns", Check: blockedCheck(s.metrics.blockedCampaigns), Optional: true})
+	// /readyz shows them, and never becomes not ready for them.
+	if blocked != nil || deps.Events != nil {
+		s.deps.Checks = append(slices.Clip(deps.Checks), ReadyCheck{Name: "campaigns", Check: blockedCheck(s.metrics.blocked), Optional: true})
 	}
 	if deps.Events != nil {
 		s.live = newHub(cfg.Live, log, deps.Events, cfg.Now)
