@@ -2,10 +2,13 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +16,36 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/dialer/dialertest"
 	"github.com/dialerd/dialerd/dialer/memgateway"
+	"github.com/dialerd/dialerd/store"
+	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 )
+
+// serveEngine serves the API over engine parts, streaming bus, with the
+// provider, program and message routes, and connects the admin to /ws.
+func serveEngine(t *testing.T, p engineParts, bus *dialer.Bus) (*env, *websocket.Conn) {
+	t.Helper()
+	db := p.db
+	files, err := store.OpenFiles(filepath.Join(filepath.Dir(p.path), "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10,
+		PasswordCost: bcrypt.MinCost, Now: p.clk.Now},
+		slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Deps{Users: db, Programs: db, Providers: db, Messages: store.NewMessages(db, files), Transmissions: db, Campaigns: db,
+			Engine: p.eng, Events: bus, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetReady(true)
+	srv.Start(t.Context())
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	e := &env{t: t, srv: srv, http: hs, db: db}
+	e.admin = e.login("admin", adminPassword)
+	return e, (&liveEnv{env: e, bus: bus}).mustDial(e.admin)
+}
 
 // TestBlockedCampaignSaysWhyAndAProviderFixUnblocksIt is issue 10's silent
 // stall: a provider that serves nothing (service_flag 0, the old default,
@@ -27,22 +58,7 @@ import (
 func TestBlockedCampaignSaysWhyAndAProviderFixUnblocksIt(t *testing.T) {
 	bus := dialer.NewBus()
 	p := startEngineParts(t, memgateway.Script{Kind: memgateway.Answer, Ring: time.Second, Talk: 2 * time.Second}, bus)
-	db := p.db
-	srv, err := New(Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 64 << 10,
-		PasswordCost: bcrypt.MinCost, Now: p.clk.Now},
-		slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Deps{Users: db, Programs: db, Providers: db, Transmissions: db, Campaigns: db, Engine: p.eng, Events: bus,
-			Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.SetReady(true)
-	srv.Start(t.Context())
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { srv.Close(); hs.Close() })
-	e := &env{t: t, srv: srv, http: hs, db: db}
-	e.admin = e.login("admin", adminPassword)
-	ws := (&liveEnv{env: e, bus: bus}).mustDial(e.admin)
+	e, ws := serveEngine(t, p, bus)
 
 	f := dialertest.NewFixtures(t, p.path)
 	provider := f.Provider(p.tenant, 1, "trunk", 0, 10, 0, "")
@@ -153,5 +169,83 @@ func TestBlockedCampaignSaysWhyAndAProviderFixUnblocksIt(t *testing.T) {
 	e.expect(e.do("GET", "/readyz", "", nil), 200).json(t, &ready)
 	if ready.Checks["campaigns"] != "ok" {
 		t.Errorf("/readyz after the fix %+v", ready)
+	}
+}
+
+// smsRules refuses, as a gateway would, an SMS whose text holds a '|': a
+// content fault naming text.
+type smsRules struct{ *memgateway.Gateway }
+
+func (g smsRules) Deliver(ctx context.Context, a dialer.Attempt, progress func(dialer.Progress)) (dialer.Outcome, error) {
+	if strings.Contains(a.Media.Text, "|") {
+		return dialer.Outcome{}, dialer.ContentFault("text", errors.New("no | in an SMS"))
+	}
+	return g.Gateway.Deliver(ctx, a, progress)
+}
+
+// TestContentBlockedCampaignIsReleasedByAFixedText: content stored before
+// the API checked it reaches a gateway that refuses it. That transmission
+// fails final, the campaign is blocked naming the field and waits (its
+// other contacts are not spent on the same refusal); a PUT that fixes the
+// text releases it at once and it runs to its end. Before: every attempt
+// a GATEWAY_ERROR that backed the provider off, the campaign stalled.
+func TestContentBlockedCampaignIsReleasedByAFixedText(t *testing.T) {
+	bus := dialer.NewBus()
+	p := startEngineWith(t, memgateway.Script{Kind: memgateway.Answer, Ring: time.Second, Talk: time.Second}, bus,
+		func(g *memgateway.Gateway) dialer.Gateway { return smsRules{g} })
+	e, ws := serveEngine(t, p, bus)
+	f := dialertest.NewFixtures(t, p.path)
+	f.Provider(p.tenant, 1, "sms", dialer.ServiceSMS, 10, 0, "")
+	text := f.Exec(`INSERT INTO texts (tenant_id, created_by, name, data, created_at, updated_at) VALUES (?, 1, 't', 'a|b', 0, 0)`, p.tenant)
+	program := f.Program(p.tenant, 1, dialer.ProgramSendSMS)
+	f.Exec(`UPDATE programs SET text_id = ? WHERE program_id = ?`, text, program)
+	group := f.Group(p.tenant, 1, f.Contacts(p.tenant, 1, 3, 4155550100)...)
+	campaign := f.Campaign(p.tenant, 1, program, group, 600, 1, 60)
+	path := idPath("/campaigns/%d", campaign)
+	e.expect(e.do("PUT", path+"/start", e.admin, nil), 200)
+
+	type view struct {
+		Status   string
+		Counters dialer.CampaignCounters
+		Blocked  *dialer.Blocked
+	}
+	var v view
+	get := func() view {
+		var v view
+		e.expect(e.do("GET", path, e.admin, nil), 200).json(t, &v)
+		return v
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		p.clk.Advance(100 * time.Millisecond)
+		if v = get(); v.Blocked != nil {
+			break
+		}
+	}
+	if v.Blocked == nil || v.Blocked.Field != "text" || v.Blocked.Fault != "content" {
+		t.Fatalf("a refused text: %+v (blocked %+v), want blocked naming text", v, v.Blocked)
+	}
+	for {
+		if ev := next(t, ws); ev.Type == dialer.EventCampaignBlocked {
+			if ev.Field != "text" || ev.Fault != "content" {
+				t.Errorf("campaign.blocked %+v", ev)
+			}
+			break
+		}
+	}
+	// It waits: a content block holds until the content changes.
+	p.clk.Advance(time.Minute)
+	if v = get(); v.Blocked == nil || v.Counters.Failed != 1 || v.Counters.Pending != 2 {
+		t.Errorf("a minute later: %+v (blocked %+v), want still blocked with 1 failed and 2 pending", v, v.Blocked)
+	}
+
+	e.expect(e.do("PUT", idPath("/messages/texts/%d", text), e.admin, map[string]any{"data": "See you at 10."}), 200)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		p.clk.Advance(500 * time.Millisecond)
+		if v = get(); v.Status == "completed" {
+			break
+		}
+	}
+	if v.Status != "completed" || v.Blocked != nil || v.Counters.Answered != 2 || v.Counters.Failed != 1 {
+		t.Fatalf("after the fix: %+v (blocked %+v), want completed, 2 sent and the refused one failed", v, v.Blocked)
 	}
 }

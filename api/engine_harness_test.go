@@ -45,6 +45,14 @@ type engineParts struct {
 // engine's events.
 func startEngineParts(t *testing.T, script memgateway.Script, events dialer.Publisher) engineParts {
 	t.Helper()
+	return startEngineWith(t, script, events, nil)
+}
+
+// startEngineWith is startEngineParts whose engine dials through
+// wrap(memgateway) when wrap is not nil: a gateway with rules of its own.
+func startEngineWith(t *testing.T, script memgateway.Script, events dialer.Publisher,
+	wrap func(*memgateway.Gateway) dialer.Gateway) engineParts {
+	t.Helper()
 	ctx := context.Background()
 	p := engineParts{path: filepath.Join(t.TempDir(), "dialerd.db")}
 	db, err := store.Open(ctx, p.path)
@@ -67,7 +75,11 @@ func startEngineParts(t *testing.T, script memgateway.Script, events dialer.Publ
 	p.gw = memgateway.New(p.clk, script)
 	cfg := dialer.DefaultEngineConfig()
 	cfg.SendWait = 2 * time.Second
-	p.eng, err = dialer.NewEngine(cfg, dialer.EngineDeps{Store: p.es, Routes: p.es, Gateway: p.gw, Clock: p.clk, Events: events})
+	var gw dialer.Gateway = p.gw
+	if wrap != nil {
+		gw = wrap(p.gw)
+	}
+	p.eng, err = dialer.NewEngine(cfg, dialer.EngineDeps{Store: p.es, Routes: p.es, Gateway: gw, Clock: p.clk, Events: events})
 	if err != nil {
 		t.Fatal(err)
 	}
