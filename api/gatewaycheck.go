@@ -133,6 +133,17 @@ var providerFields = map[string]string{
 	"settings": "settings", "transport": "settings", "register": "register", "type": "type",
 }
 
+// attemptFields are what a gateway may name of the attempt itself rather
+// than of the provider or the program: the check's stand-ins, never the
+// client's to fix.
+var attemptFields = map[string]bool{"phone": true, "email": true, "caller_id_number": true, "caller_id_name": true, "call_uuid": true}
+
+// contentField reports whether a gateway's refusal names the program's
+// content: neither a provider field, a config key nor the attempt's own.
+func contentField(field string) bool {
+	return field != "" && providerFields[field] == "" && !isConfigKey(field) && !attemptFields[field]
+}
+
 // isConfigKey reports whether a gateway named a key of the daemon's
 // configuration (sip.listen, esl.tts_engine) rather than a field.
 func isConfigKey(field string) bool { return strings.Contains(field, ".") }
@@ -224,7 +235,7 @@ func (s *Server) checkProgram(ctx context.Context, tenantID string, p dialer.Pro
 		if fe == nil {
 			return nil
 		}
-		if fe.Fault == dialer.FaultContent && fe.Field != "" && providerFields[fe.Field] == "" && !isConfigKey(fe.Field) {
+		if fe.Fault == dialer.FaultContent && contentField(fe.Field) {
 			if field := programField(p, fe.Field); !refused.Has(field) {
 				refused.Add(field, faultMessage(fe))
 			}

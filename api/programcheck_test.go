@@ -101,6 +101,9 @@ func TestProgramCheckedByTheGatewaysThatWouldCarryIt(t *testing.T) {
 			return dialer.ContentFault("text", errors.New("no | in a text to speak"))
 		case a.Provider.Gateway == dialer.GatewayFreeSWITCH && a.Provider.Name == "broken":
 			return dialer.ContentFault("dialstring", errors.New("the provider's own defect"))
+		case a.Provider.Gateway == dialer.GatewayFreeSWITCH && strings.Contains(a.Media.TTSText, "phone"):
+			// A refusal of the check's own stand-ins is not the program's.
+			return dialer.ContentFault("phone", errors.New("not a number this gateway dials"))
 		case a.Program == dialer.ProgramVoiceMessage && a.Media.RecordingPath == "":
 			return dialer.ContentFault("recording_id", errors.New("the recording has no file"))
 		}
@@ -108,6 +111,10 @@ func TestProgramCheckedByTheGatewaysThatWouldCarryIt(t *testing.T) {
 	})
 	w := newWorld(t, withMessages(t), func(d *Deps) { d.Checker = checker })
 	tts := func(text string) map[string]any { return map[string]any{"name": "p", "text": text} }
+
+	// What the gateway says of the check's stand-in number is not the program's.
+	w.expect(w.do("POST", "/programs/voicetts", w.admin, tts("Say phone.")), 200)
+	asked = nil
 
 	// No provider serves voice: FreeSWITCH is asked.
 	w.rejected("POST", "/programs/voicetts", w.admin, tts("a|b"), 412, "text")
