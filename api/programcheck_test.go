@@ -47,10 +47,7 @@ func TestProgramVoiceTTSCheckedByFreeSWITCH(t *testing.T) {
 		defer cancel()
 		gw.Close(ctx)
 	})
-	checker, ok := any(gw).(dialer.AttemptChecker)
-	if !ok {
-		t.Skip("esl.Gateway does not implement dialer.AttemptChecker yet")
-	}
+	var checker dialer.AttemptChecker = gw
 	fs := esltest.Start(t, esltest.Options{Password: eslPassword})
 	w := newWorld(t, withMessages(t), func(d *Deps) { d.Nodes, d.Checker = gw, checker })
 	pw := &pbxWorld{world: w, gw: gw}

@@ -577,6 +577,10 @@ func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, program
 			m.DocumentPath = p
 		}
 	}
+	if dialer.ProgramType(typ) == dialer.ProgramVoiceTTS && m.TTSText == "" {
+		// A voicetts program's stored text (text_id) is what it speaks.
+		m.TTSText, m.Text = m.Text, ""
+	}
 	if m.Text != "" {
 		m.Segments = dialer.SplitSMS(m.Text) // one SIP MESSAGE per segment
 	}

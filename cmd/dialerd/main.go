@@ -156,7 +156,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// tenant. A node that cannot connect yet is started all the same: it
 	// reconnects with back-off, and /readyz says it is down.
 	var mediaSigner *api.MediaSigner
-	eslOpts := esl.Options{Log: log, TTSEngine: cfg.ESL.DefaultTTSEngine, TTSVoice: cfg.ESL.DefaultTTSVoice}
+	// The gateways report to the engine, which is built after them.
+	link := &engineLink{}
+	eslOpts := esl.Options{Log: log, TTSEngine: cfg.ESL.DefaultTTSEngine, TTSVoice: cfg.ESL.DefaultTTSVoice, OnRouteUp: link.RouteUp}
 	if cfg.Media.PublicURL != "" {
 		key, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "media-url.key"), 32)
 		if err != nil {
@@ -202,7 +204,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Error("closing the engine's store writer", "err", err)
 		}
 	}()
-	link := &engineLink{}
 	gw, sipGW, closeGateways, err := gateways(cfg, db, freeswitch, link, log)
 	if err != nil {
 		return err
@@ -218,7 +219,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	checker, _ := gw.(dialer.AttemptChecker)
 	checks := []api.ReadyCheck{{Name: "store", Check: db.Ping}}
 	var trunkHealth func(int64) (bool, bool)
-	var collectors []prometheus.Collector
+	collectors := []prometheus.Collector{freeswitch.Collector()}
 	if sipGW != nil {
 		collectors = append(collectors, sipGW.Collector())
 		tw := &trunkWatch{db: db, gw: sipGW, log: log, interval: 15 * time.Second}
