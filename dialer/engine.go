@@ -89,8 +89,8 @@ type EngineDeps struct {
 	Store  EngineStore
 	Routes RouteSource
 	// Gateway delivers attempts; nil means none is configured: work stays
-	// queued and nothing is dialled. It may also implement CallChecker and
-	// Reattacher, which recovery uses.
+	// queued and nothing is dialled. It may also implement Placer and
+	// Recoverer, which dispatch and recovery use.
 	Gateway Gateway
 	Clock   Clock     // SystemClock when nil
 	Events  Publisher // may be nil

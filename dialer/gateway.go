@@ -166,24 +166,8 @@ type Gateway interface {
 	Deliver(ctx context.Context, a Attempt, progress func(Progress)) (Outcome, error)
 }
 
-// CallChecker is what recovery asks a gateway on start-up: does the call
-// with this UUID still exist?
-type CallChecker interface {
-	CallExists(ctx context.Context, node, callUUID string) (bool, error)
-}
-
-// Reattacher follows a call that a previous run of the daemon started and
-// that is still live (CallExists said so), until it ends, as Deliver would
-// have. Recovery needs it: without it a live call could only be waited out
-// blind, and how it ended (answered or not, its digits) would be lost, so
-// the attempt would be guessed rather than recorded. Attempt carries the
-// spool's CallUUID and Provider.Node; progress reports only what happens
-// from now on. It returns ErrCallGone when the call has already ended.
-type Reattacher interface {
-	Reattach(ctx context.Context, a Attempt, progress func(Progress)) (Outcome, error)
-}
-
-// ErrCallGone is returned by Reattach for a call that no longer exists.
+// ErrCallGone is returned by Recover for a call that is over with nothing
+// known of its end.
 var ErrCallGone = errors.New("call no longer exists")
 
 // ErrCallUnknown is returned by Recover when the gateway cannot tell now

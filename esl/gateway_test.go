@@ -18,9 +18,10 @@ import (
 
 // The engine finds these through its Gateway by type assertion.
 var (
-	_ dialer.Gateway     = (*Gateway)(nil)
-	_ dialer.CallChecker = (*Gateway)(nil)
-	_ dialer.Reattacher  = (*Gateway)(nil)
+	_ dialer.Gateway        = (*Gateway)(nil)
+	_ dialer.Placer         = (*Gateway)(nil)
+	_ dialer.AttemptChecker = (*Gateway)(nil)
+	_ dialer.Recoverer      = (*Gateway)(nil)
 )
 
 // waitFor is how long a test waits for something that should happen

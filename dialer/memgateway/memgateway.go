@@ -3,7 +3,7 @@
 // (answer, ring out, busy, fail with a cause, gateway error, hang, stall);
 // calls live on the gateway's clock, so they go on existing when the
 // engine that placed them stops, as they would on FreeSWITCH, and a new
-// engine can ask about them (CallExists) and follow them (Reattach).
+// engine can ask about them and follow them (Recover).
 // Every Deliver is recorded with its times and route, so tests can check
 // pacing and caps on the gateway's own timeline.
 package memgateway
@@ -352,7 +352,7 @@ func (g *Gateway) outcome(c *call) dialer.Outcome {
 	return o
 }
 
-// CallExists implements dialer.CallChecker: a call exists from its
+// CallExists says whether a call exists: from its
 // Deliver until its scripted end, whoever follows it.
 func (g *Gateway) CallExists(_ context.Context, _, callUUID string) (bool, error) {
 	g.mu.Lock()
