@@ -179,6 +179,15 @@ func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
 		e.attemptAbandoned(a)
 		return
 	}
+	if errors.Is(gerr, ErrCallUnknown) && !a.reattach && e.callCtx.Err() == nil {
+		// The gateway lost sight of a call it may have placed: follow it
+		// as recovery would, holding its channel, never redialling blind.
+		e.log.Warn("engine: the gateway lost sight of a call; following it through recovery",
+			"transmission", a.item.TransmissionID, "spool", a.spoolID, "err", gerr)
+		a.reattach = true
+		e.spawn(a)
+		return
+	}
 	r := e.finish(a)
 	it := a.item
 	now := e.clock.Now()

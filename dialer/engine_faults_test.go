@@ -267,3 +267,37 @@ func TestStrayAnswerIsRecorded(t *testing.T) {
 		t.Fatalf("spools %v", got)
 	}
 }
+
+// A gateway that loses sight of a call it may have placed (its node's
+// connection gone past the grace) does not let the engine redial blind:
+// the attempt is followed through recovery, holding its channel, until
+// the gateway can tell.
+func TestLostCallIsFollowedThroughRecovery(t *testing.T) {
+	cfg := testConfig()
+	cfg.RecheckInterval = 10 * time.Second
+	h := newHarness(t, cfg, answering())
+	h.provider("trunk", 1, 0, "")
+	h.start()
+	c := h.f.Contact(h.tenant, h.owner, "+15550001", "")
+	lost := fmt.Errorf("node 1: connection lost: %w", dialer.ErrCallUnknown)
+	h.gw.Script("+15550001", memgateway.Script{Kind: memgateway.GatewayError, Err: lost}, answering())
+	tid := h.f.Transmission(h.tenant, h.owner, c, h.voice, 2, time.Time{})
+	h.gw.SetUnknown(true)
+	spool, err := h.eng.Send(context.Background(), h.tenant, tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.advance(time.Minute)
+	if got := h.pairs(`SELECT spool_id, status FROM spools WHERE transmission_id = ?`, tid); len(got) != 1 || got[spool] != "initiated" {
+		t.Fatalf("while the gateway cannot tell: %v", got)
+	}
+	if h.gw.Recovers() == 0 {
+		t.Fatal("recovery was never asked")
+	}
+	h.gw.SetUnknown(false)     // the node is back; it has no such call
+	h.advance(3 * time.Minute) // one recheck, then the retry delay
+	got := h.pairs(`SELECT spool_id, status || ' ' || response FROM spools WHERE transmission_id = ?`, tid)
+	if got[spool] != "failed restart" || got[spool+1] != "completed NORMAL_CLEARING" || len(got) != 2 {
+		t.Fatalf("spools %v", got)
+	}
+}

@@ -268,7 +268,12 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 
 		// Safety limits.
 		if !f.lostAt.IsZero() && !now.Before(f.lostAt.Add(opts.ReconnectGrace)) {
-			return f.finish(evs, CauseConnectionLost)
+			// The node may still have the call (or its record): nobody can
+			// tell now. The engine keeps the spool in flight and asks
+			// Recover again once the node is back, never redialling blind.
+			f.emit(evs, now, true)
+			return dialer.Outcome{}, fmt.Errorf("esl: node %s: connection lost for %s with call %s: %w",
+				f.n.id, opts.ReconnectGrace, f.c.uuid, dialer.ErrCallUnknown)
 		}
 		if cur != nil && fs.job == nil && !fs.channel && !f.reattach && !now.Before(f.nextProbe) {
 			out, err := cur.api(ctx, "uuid_exists "+f.c.uuid)
