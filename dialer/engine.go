@@ -99,9 +99,10 @@ type EngineDeps struct {
 
 // EngineStats are running totals, safe to read at any time.
 type EngineStats struct {
-	Attempts int64 // attempts committed (spools created)
-	Ended    int64 // attempts ended and recorded
-	InFlight int64 // attempts handed to the gateway and not ended
+	Attempts  int64 // attempts committed (spools created)
+	Recovered int64 // spools a previous run left open, handed to their gateway
+	Ended     int64 // attempts ended and recorded, recovered ones included
+	InFlight  int64 // attempts handed to the gateway and not ended: left to recovery at a stop
 }
 
 // Engine is the spool engine: it turns queued transmissions and running
@@ -136,9 +137,10 @@ type Engine struct {
 	// tasks counts the engine's live goroutines other than the loop, plus
 	// closures posted to the loop and not yet handled. A test with a fake
 	// clock advances time only when every task waits on that clock.
-	tasks    atomic.Int64
-	attempts atomic.Int64
-	ended    atomic.Int64
+	tasks      atomic.Int64
+	attempts   atomic.Int64
+	recoveredN atomic.Int64
+	ended      atomic.Int64
 
 	// Loop-owned state.
 	singles   workHeap               // queued single transmissions, by due time
@@ -209,8 +211,12 @@ func (e *Engine) Tasks() int64 { return e.tasks.Load() }
 
 // Stats returns running totals.
 func (e *Engine) Stats() EngineStats {
-	a, d := e.attempts.Load(), e.ended.Load()
-	return EngineStats{Attempts: a, Ended: d, InFlight: a - d}
+	// Ended is read first: an attempt that ends meanwhile is then still
+	// counted in flight, never below zero.
+	d := e.ended.Load()
+	a := e.attempts.Load()
+	r := e.recoveredN.Load()
+	return EngineStats{Attempts: a, Recovered: r, Ended: d, InFlight: a + r - d}
 }
 
 // Start reconciles what a previous run left (spools still initiated,

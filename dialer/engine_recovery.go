@@ -104,6 +104,7 @@ func (e *Engine) reattach(o OpenSpool, now time.Time) {
 	if r, ok := e.runs[w.CampaignID]; ok && w.CampaignID != 0 {
 		r.inFlight++
 	}
+	e.recoveredN.Add(1)
 	e.spawn(a)
 }
 

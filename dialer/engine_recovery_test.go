@@ -115,6 +115,28 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 }
 
+// Stats count recovered calls, so the figure left to recovery at a stop
+// is never negative (it was, after recovered calls ended).
+func TestStatsCountRecoveredAndAbandonedCalls(t *testing.T) {
+	h := newHarness(t, testConfig(), answering())
+	h.provider("trunk", 1, 0, "")
+	h.start()
+	id, _ := h.campaign(3, 0, 600, 1, 60)
+	h.gw.Script("+15550000002", memgateway.Script{Kind: memgateway.Hang})
+	for i := range 2 {
+		h.gw.Script(fmt.Sprintf("+1555%07d", i), memgateway.Script{Kind: memgateway.Answer, Ring: 5 * time.Second, Talk: 10 * time.Second})
+	}
+	h.startCampaign(id)
+	h.advance(2 * time.Second)
+	h.crash()
+	h.restart()
+	h.advance(time.Minute)
+	st := h.eng.Stats()
+	if st.Recovered != 3 || st.Attempts != 0 || st.Ended != 2 || st.InFlight != 1 {
+		t.Fatalf("stats %+v, want 3 recovered, 2 ended, 1 (the hung call) in flight", st)
+	}
+}
+
 // A spool whose gateway cannot tell about its call (its node is down)
 // stays in flight and is never redialled while the call could still be
 // up; once it must be over it is closed from what was recorded, never left

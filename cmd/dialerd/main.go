@@ -303,7 +303,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if serr := eng.Stop(shutdownCtx); serr != nil {
 		log.Error("engine stop", "err", serr)
 	}
-	log.Info("engine stopped", "attempts", eng.Stats().Attempts, "left_to_recovery", eng.Stats().InFlight)
+	st := eng.Stats()
+	log.Info("engine stopped", "attempts", st.Attempts, "recovered", st.Recovered, "left_to_recovery", st.InFlight)
 	return err
 }
 
