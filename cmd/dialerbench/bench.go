@@ -1,21 +1,17 @@
 package main
 
 import (
+	"github.com/dialerd/dialerd/cmd/internal/e2e"
+
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -26,11 +22,9 @@ type bench struct {
 	dir string
 	log io.Writer
 
-	sipp    *child
-	dialerd *child
-	api     *apiClient
-
-	sippPort, mediaPort, sipPort, apiPort int
+	sipp    *e2e.SIPp
+	dialerd *e2e.Dialerd
+	api     *e2e.Client
 }
 
 // report is everything the run measured; the JSON output.
@@ -87,28 +81,38 @@ type report struct {
 
 // verdict is the check that no attempt was lost or doubled.
 type verdict struct {
-	Contacts            int      `json:"contacts"`
-	InvitedNumbers      int      `json:"invited_numbers"`
-	Invites             int      `json:"invites"`
-	Retransmissions     int      `json:"invite_retransmissions"`
-	NotInvited          int      `json:"numbers_not_invited"`
-	InvitedTwice        int      `json:"numbers_invited_more_than_once"`
-	Unknown             int      `json:"invites_to_unknown_numbers"`
-	SIPpSuccessful      int      `json:"sipp_successful_calls"`
-	SIPpFailed          int      `json:"sipp_failed_calls"`
-	SIPpExit            string   `json:"sipp_exit"`
-	Counters            counters `json:"campaign_counters"`
-	Transmissions       int      `json:"transmissions"`
-	NotCompleted        int      `json:"transmissions_not_completed"`
-	TriesNotOne         int      `json:"transmissions_with_try_done_not_1"`
-	Spools              int      `json:"spools"`
-	TransmissionsNo     int      `json:"transmissions_without_spool"`
-	TransmissionsMulti  int      `json:"transmissions_with_several_spools"`
-	SpoolsNotInvited    int      `json:"spools_whose_call_uuid_sipp_never_saw"`
-	InvitesWithoutSpool int      `json:"invites_without_spool"`
-	Examples            []string `json:"examples,omitempty"`
-	Lost                int      `json:"lost"`
-	Doubled             int      `json:"doubled"`
+	Contacts            int          `json:"contacts"`
+	InvitedNumbers      int          `json:"invited_numbers"`
+	Invites             int          `json:"invites"`
+	Retransmissions     int          `json:"invite_retransmissions"`
+	NotInvited          int          `json:"numbers_not_invited"`
+	InvitedTwice        int          `json:"numbers_invited_more_than_once"`
+	Unknown             int          `json:"invites_to_unknown_numbers"`
+	SIPpSuccessful      int          `json:"sipp_successful_calls"`
+	SIPpFailed          int          `json:"sipp_failed_calls"`
+	SIPpExit            string       `json:"sipp_exit"`
+	Counters            e2e.Counters `json:"campaign_counters"`
+	Transmissions       int          `json:"transmissions"`
+	NotCompleted        int          `json:"transmissions_not_completed"`
+	TriesNotOne         int          `json:"transmissions_with_try_done_not_1"`
+	Spools              int          `json:"spools"`
+	TransmissionsNo     int          `json:"transmissions_without_spool"`
+	TransmissionsMulti  int          `json:"transmissions_with_several_spools"`
+	SpoolsNotInvited    int          `json:"spools_whose_call_uuid_sipp_never_saw"`
+	InvitesWithoutSpool int          `json:"invites_without_spool"`
+	// The wire per Call-ID: answered by SIPp (200 sent), and of those the
+	// ones dialerd never processed (no ACK, or its spool not answered);
+	// 200s SIPp had to send again; calls never sent BYE; BYEs dialerd had
+	// to send again (SIPp's 200 not taken within T1), and on how many calls.
+	AnsweredOnWire     int      `json:"answered_on_the_wire"`
+	AnsweredLost       int      `json:"answered_lost"`
+	OKRetransmissions  int      `json:"ok_retransmissions"`
+	NoBye              int      `json:"answered_never_sent_bye"`
+	ByeRetransmissions int      `json:"bye_retransmissions"`
+	ByesRetransmitted  int      `json:"calls_with_bye_retransmitted"`
+	Examples           []string `json:"examples,omitempty"`
+	Lost               int      `json:"lost"`
+	Doubled            int      `json:"doubled"`
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -117,13 +121,13 @@ func (b *bench) logf(format string, args ...any) {
 
 // stopAll ends the child processes: dialerd gracefully first.
 func (b *bench) stopAll() {
-	if b.dialerd != nil && !b.dialerd.exited() {
-		if err := b.dialerd.stop(syscall.SIGTERM, 30*time.Second); err != nil {
+	if b.dialerd != nil && b.dialerd.Proc != nil && !b.dialerd.Proc.Exited() {
+		if err := b.dialerd.Stop(30 * time.Second); err != nil {
 			b.logf("dialerd: %v", err)
 		}
 	}
-	if b.sipp != nil && !b.sipp.exited() {
-		_ = b.sipp.stop(syscall.SIGKILL, 5*time.Second)
+	if b.sipp != nil && !b.sipp.Proc.Exited() {
+		_ = b.sipp.Proc.Stop(syscall.SIGKILL, 5*time.Second)
 	}
 }
 
@@ -145,21 +149,8 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	rep.Machine.Cores = runtime.NumCPU()
 	rep.Machine.GoVersion = runtime.Version()
 
-	dialerdBin, err := filepath.Abs(o.dialerd)
-	if err == nil {
-		_, err = os.Stat(dialerdBin)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dialerd binary: %w (build it: go build -o bin/dialerd ./cmd/dialerd)", err)
-	}
-	b.opt.dialerd = dialerdBin
-	sippBin, err := exec.LookPath(o.sipp)
-	if err != nil {
-		return nil, fmt.Errorf("sipp not found (install Debian's sip-tester: make test-deps): %w", err)
-	}
-	rep.Machine.SIPpVersion = sippVersion(sippBin)
-
-	if err := b.startSIPp(ctx, sippBin, n); err != nil {
+	rep.Machine.SIPpVersion = e2e.SIPpVersion(o.sipp)
+	if err := b.startSIPp(ctx, n); err != nil {
 		return nil, err
 	}
 	if err := b.startDialerd(ctx, providerCPS, channels); err != nil {
@@ -167,11 +158,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	}
 
 	setupStart := time.Now()
-	numbers := make([]string, n)
-	for i := range numbers {
-		// NANP: area code 555, exchanges from 200 (they start with 2-9).
-		numbers[i] = fmt.Sprintf("+1555%03d%04d", 200+i/10000, i%10000)
-	}
+	numbers := e2e.NANPNumbers(n)
 	campaignID, importTime, err := b.setup(ctx, numbers, providerCPS, channels)
 	if err != nil {
 		return nil, err
@@ -183,18 +170,18 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 
 	// Dialing: capture the INVITEs, watch both processes, probe the API,
 	// wait for completion.
-	wire, err := startWireCapture(b.sippPort)
+	wire, err := startWireCapture(b.sipp.Port)
 	if err != nil {
 		b.logf("no wire time stamps, spacing is judged on SIPp's: %v", err)
 	}
 	rep.Machine.LoadBefore = loadAverage()
-	dWatch := watchProc(b.dialerd.pid(), 250*time.Millisecond)
-	sWatch := watchProc(b.sipp.pid(), 250*time.Millisecond)
+	dWatch := watchProc(b.dialerd.Proc.Pid(), 250*time.Millisecond)
+	sWatch := watchProc(b.sipp.Proc.Pid(), 250*time.Millisecond)
 	highestLoad := watchLoad()
 
 	busy0, total0 := hostCPU()
 	start := time.Now()
-	if err := b.api.do(ctx, http.MethodPut, "/campaigns/"+strconv.FormatInt(campaignID, 10)+"/start", nil, "", nil); err != nil {
+	if err := b.api.Do(ctx, http.MethodPut, "/campaigns/"+strconv.FormatInt(campaignID, 10)+"/start", nil, "", nil); err != nil {
 		return nil, err
 	}
 	rep.Details.StartAnswerMS = ms(time.Since(start))
@@ -205,7 +192,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	if total1 > total0 {
 		rep.Machine.HostBusyPercent = 100 * float64(busy1-busy0) / float64(total1-total0)
 	}
-	atCompletion := readProc(b.dialerd.pid())
+	atCompletion := readProc(b.dialerd.Proc.Pid())
 	dSamples := dWatch.finish()
 	var wireStamps map[string]time.Time
 	if wire != nil {
@@ -226,9 +213,9 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	b.logf("campaign completed after %.1fs: %+v", rep.Details.CompletedSeconds, last.Counters)
 
 	// SIPp ends by itself after its -m calls and its last call's time-wait.
-	if !b.sipp.wait(ctx, 30*time.Second) {
+	if !b.sipp.Proc.Wait(ctx, 30*time.Second) {
 		b.logf("SIPp has not exited 30s after the campaign completed; stopping it")
-		_ = b.sipp.stop(syscall.SIGINT, 5*time.Second)
+		_ = b.sipp.Proc.Stop(syscall.SIGINT, 5*time.Second)
 	}
 	sSamples := sWatch.finish()
 	rep.Machine.LoadAfter = loadAverage()
@@ -240,7 +227,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	rep.Details.Verification = v
 
 	// Stop dialerd now: its figures are taken.
-	if err := b.dialerd.stop(syscall.SIGTERM, 30*time.Second); err != nil {
+	if err := b.dialerd.Stop(30 * time.Second); err != nil {
 		b.logf("dialerd exit: %v", err)
 	}
 
@@ -248,8 +235,8 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	sippAt := make([]time.Time, len(invites))
 	var wireAt []time.Time
 	for i, inv := range invites {
-		sippAt[i] = inv.at
-		if t, ok := wireStamps[inv.callID]; ok {
+		sippAt[i] = inv.At
+		if t, ok := wireStamps[inv.CallID]; ok {
 			wireAt = append(wireAt, t)
 		}
 	}
@@ -382,113 +369,34 @@ func figures(rep *report, o options) []figure {
 // startSIPp starts the UAS: it answers every call (180, 200 with SDP) and
 // waits for our BYE; it ends after n calls. Its message log stamps each
 // received datagram.
-func (b *bench) startSIPp(ctx context.Context, bin string, n int) error {
+func (b *bench) startSIPp(ctx context.Context, n int) error {
 	var err error
-	if b.sippPort, err = freeUDPPorts(1, false); err != nil {
+	b.sipp, err = e2e.StartSIPp(ctx, e2e.SIPpOptions{Bin: b.opt.sipp, Dir: b.dir, Calls: n, Timeout: 2*b.opt.duration + 3*time.Minute})
+	if err != nil {
 		return err
 	}
-	// SIPp binds its media port and the one two above it (RTP, and video).
-	if b.mediaPort, err = freeUDPPorts(4, false); err != nil {
-		return err
-	}
-	timeout := 2*b.opt.duration + 3*time.Minute
-	args := []string{
-		"-sn", "uas",
-		"-i", "127.0.0.1", "-bind_local",
-		"-p", strconv.Itoa(b.sippPort),
-		"-mp", strconv.Itoa(b.mediaPort),
-		"-m", strconv.Itoa(n),
-		"-nostdin",
-		"-timeout", strconv.Itoa(int(timeout.Seconds())) + "s", "-timeout_error",
-		"-f", "5",
-		"-trace_msg", "-message_file", b.path("sipp-messages.log"),
-		"-trace_err", "-error_file", b.path("sipp-errors.log"),
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = b.dir
-	if b.sipp, err = startChild("sipp", cmd, b.path("sipp.out")); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !udpBound(b.sippPort) {
-		if b.sipp.exited() {
-			return fmt.Errorf("sipp exited at start (%v): %s", b.sipp.err, tail(b.path("sipp.out"), 2000))
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return errors.Join(errors.New("sipp did not bind its port within 10s"), ctx.Err())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	b.logf("SIPp UAS on 127.0.0.1:%d (media %d), %d calls", b.sippPort, b.mediaPort, n)
+	b.logf("SIPp UAS on 127.0.0.1:%d (media %d), %d calls", b.sipp.Port, b.sipp.MediaPort, n)
 	return nil
 }
 
 // startDialerd runs the daemon with its whole configuration in the
 // environment and waits until its API is ready.
 func (b *bench) startDialerd(ctx context.Context, providerCPS, channels int) error {
-	var err error
-	if b.sipPort, err = freeUDPPorts(1, true); err != nil {
-		return err
-	}
-	if b.apiPort, err = freeTCPPort(); err != nil {
-		return err
-	}
-	// An empty file, so that no /etc/dialerd/dialerd.yaml on this host
-	// changes what is measured.
-	cfgFile := b.path("dialerd.yaml")
-	if err := os.WriteFile(cfgFile, nil, 0o600); err != nil {
-		return err
-	}
-	password := rand.Text()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DIALERD_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"DIALERD_CONFIG="+cfgFile,
-		// The API port is chosen here rather than 0, so that dialerd can
-		// log at warn level (its "listening" line is at info).
-		"DIALERD_LISTEN=127.0.0.1:"+strconv.Itoa(b.apiPort),
-		"DIALERD_DATA_DIR="+b.path("data"),
-		"DIALERD_ADMIN_PASSWORD="+password,
-		"DIALERD_LOG_LEVEL=warn",
-		"DIALERD_SHUTDOWN_GRACE=15s",
-		"DIALERD_SIP_LISTEN=127.0.0.1:"+strconv.Itoa(b.sipPort),
-		"DIALERD_ENGINE_GATEWAY=live",
+	d, err := e2e.NewDialerd(b.opt.dialerd, b.dir, true,
 		"DIALERD_ENGINE_PROVIDER_CPS="+strconv.Itoa(providerCPS),
 		"DIALERD_ENGINE_NODE_CPS="+strconv.Itoa(providerCPS),
 		"DIALERD_ENGINE_PROVIDER_CHANNELS="+strconv.Itoa(channels),
 		"DIALERD_ENGINE_TENANT_CHANNELS="+strconv.Itoa(channels),
 	)
-	cmd := exec.Command(b.opt.dialerd)
-	cmd.Env = env
-	cmd.Dir = b.dir
-	if b.dialerd, err = startChild("dialerd", cmd, b.path("dialerd.log")); err != nil {
+	if err != nil {
 		return err
 	}
-	b.api = newAPIClient("http://127.0.0.1:" + strconv.Itoa(b.apiPort))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if b.dialerd.exited() {
-			return fmt.Errorf("dialerd exited at start (%v): %s", b.dialerd.err, tail(b.path("dialerd.log"), 2000))
-		}
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := b.api.do(rctx, http.MethodGet, "/readyz", nil, "", nil)
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return errors.Join(fmt.Errorf("dialerd not ready within 30s: %w", err), ctx.Err())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err := b.api.login(ctx, "admin", password); err != nil {
+	b.dialerd = d
+	if err := d.Start(ctx); err != nil {
 		return err
 	}
-	b.logf("dialerd pid %d: API 127.0.0.1:%d, SIP 127.0.0.1:%d", b.dialerd.pid(), b.apiPort, b.sipPort)
+	b.api = d.API
+	b.logf("dialerd pid %d: API 127.0.0.1:%d, SIP 127.0.0.1:%d", d.Proc.Pid(), d.APIPort, d.SIPPort)
 	return nil
 }
 
@@ -496,55 +404,20 @@ func (b *bench) startDialerd(ctx context.Context, providerCPS, channels int) err
 // the campaign id and how long the CSV import took.
 func (b *bench) setup(ctx context.Context, numbers []string, providerCPS, channels int) (int64, time.Duration, error) {
 	c := b.api
-	_, err := c.create(ctx, http.MethodPost, "/providers", map[string]any{
-		"name": "sipp", "type": "sip", "gateway_flag": 8, "service_flag": 1,
-		"host": "127.0.0.1", "port": b.sippPort,
-		"settings": fmt.Sprintf(`{"cps": %d, "channels": %d, "transport": "udp"}`, providerCPS, channels),
-		"weight":   1, "active": 1,
-	}, "provider_id")
+	if _, err := c.SIPProvider(ctx, "sipp", "127.0.0.1", b.sipp.Port, providerCPS, channels); err != nil {
+		return 0, 0, err
+	}
+	progID, err := c.VoiceProgram(ctx, "bench voicemessage", b.opt.recording)
 	if err != nil {
 		return 0, 0, err
-	}
-	recID, err := c.create(ctx, http.MethodPost, "/messages/recordings", map[string]any{"name": "bench tone", "description": "dialerbench"}, "recording_id")
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := c.do(ctx, http.MethodPut, fmt.Sprintf("/messages/recordings/%d/media", recID), telephonyWAV(b.opt.recording), "audio/wav", nil); err != nil {
-		return 0, 0, err
-	}
-	progID, err := c.create(ctx, http.MethodPost, "/programs/voicemessage", map[string]any{"name": "bench voicemessage", "recording_id": recID}, "program_id")
-	if err != nil {
-		return 0, 0, err
-	}
-	groupID, err := c.create(ctx, http.MethodPost, "/groups", map[string]any{"name": "bench contacts"}, "group_id")
-	if err != nil {
-		return 0, 0, err
-	}
-	var csv strings.Builder
-	csv.WriteString("phone,first_name\n")
-	for i, num := range numbers {
-		fmt.Fprintf(&csv, "%s,c%d\n", num, i)
-	}
-	var imp struct {
-		Imported int `json:"imported"`
-		Existing int `json:"existing"`
-		Failed   int `json:"failed"`
-		Errors   []struct {
-			Line   int    `json:"line"`
-			Field  string `json:"field"`
-			Reason string `json:"reason"`
-		} `json:"errors"`
 	}
 	t0 := time.Now()
-	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/groups/%d/csv", groupID), []byte(csv.String()), "text/csv", &imp); err != nil {
+	groupID, err := c.Group(ctx, "bench contacts", numbers)
+	if err != nil {
 		return 0, 0, err
 	}
 	importTime := time.Since(t0)
-	if imp.Imported+imp.Existing != len(numbers) { // disjoint counts: a re-run finds its numbers existing
-		return 0, 0, fmt.Errorf("CSV import: %d of %d contacts imported (%d existing, %d failed; first errors %+v)",
-			imp.Imported, len(numbers), imp.Existing, imp.Failed, imp.Errors[:min(3, len(imp.Errors))])
-	}
-	campID, err := c.create(ctx, http.MethodPost, "/campaigns", map[string]any{
+	campID, err := c.Create(ctx, http.MethodPost, "/campaigns", map[string]any{
 		"program_id": progID, "group_id": groupID, "cpm": b.opt.cpm, "try_allowed": 1, "retry_delay": 0,
 	}, "campaign_id")
 	if err != nil {
@@ -556,12 +429,12 @@ func (b *bench) setup(ctx context.Context, numbers []string, providerCPS, channe
 // probe GETs the campaign every apiInterval until it has completed,
 // returning the request latencies (ms), the errors, when completion was
 // seen and the last answer.
-func (b *bench) probe(ctx context.Context, id int64, start time.Time, n int) ([]float64, int, time.Time, campaign, error) {
+func (b *bench) probe(ctx context.Context, id int64, start time.Time, n int) ([]float64, int, time.Time, e2e.Campaign, error) {
 	deadline := start.Add(2*b.opt.duration + 2*time.Minute)
 	path := "/campaigns/" + strconv.FormatInt(id, 10)
 	lat := make([]float64, 0, int(b.opt.duration/b.opt.apiInterval)*2)
 	errs := 0
-	var last campaign
+	var last e2e.Campaign
 	t := time.NewTicker(b.opt.apiInterval)
 	defer t.Stop()
 	nextLog := start.Add(15 * time.Second)
@@ -571,13 +444,13 @@ func (b *bench) probe(ctx context.Context, id int64, start time.Time, n int) ([]
 			return nil, 0, time.Time{}, last, errInterrupted
 		case <-t.C:
 		}
-		if b.dialerd.exited() {
-			return nil, 0, time.Time{}, last, fmt.Errorf("dialerd exited while dialing (%v): %s", b.dialerd.err, tail(b.path("dialerd.log"), 2000))
+		if b.dialerd.Proc.Exited() {
+			return nil, 0, time.Time{}, last, fmt.Errorf("dialerd exited while dialing (%v): %s", b.dialerd.Proc.Err(), e2e.Tail(b.dialerd.LogPath(), 2000))
 		}
-		var c campaign
+		var c e2e.Campaign
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		t0 := time.Now()
-		err := b.api.do(rctx, http.MethodGet, path, nil, "", &c)
+		err := b.api.Do(rctx, http.MethodGet, path, nil, "", &c)
 		d := time.Since(t0)
 		cancel()
 		if err != nil {
@@ -603,33 +476,33 @@ func (b *bench) probe(ctx context.Context, id int64, start time.Time, n int) ([]
 
 // verify checks that every contact was called exactly once: SIPp's
 // INVITEs by number and Call-ID, the campaign's transmissions and their
-// spools by call UUID. It returns the INVITEs in arrival order.
-func (b *bench) verify(ctx context.Context, campaignID int64, numbers []string, cc counters) (verdict, []invite, error) {
+// spools by call UUID; and accounts for every Call-ID on the wire: an
+// answer dialerd never took (no ACK, or a spool not answered), INVITEs
+// and BYEs it had to send again. It returns the INVITEs in arrival order.
+func (b *bench) verify(ctx context.Context, campaignID int64, numbers []string, cc e2e.Counters) (verdict, []e2e.Invite, error) {
 	v := verdict{Contacts: len(numbers), Counters: cc}
 	v.SIPpExit = "still running"
-	if b.sipp.exited() {
+	if b.sipp.Proc.Exited() {
 		v.SIPpExit = "exit 0"
-		if b.sipp.err != nil {
-			v.SIPpExit = b.sipp.err.Error()
+		if err := b.sipp.Proc.Err(); err != nil {
+			v.SIPpExit = err.Error()
 		}
 	}
-	v.SIPpSuccessful, v.SIPpFailed = sippCounts(b.path("sipp.out"))
+	v.SIPpSuccessful, v.SIPpFailed = b.sipp.Counts()
 
-	f, err := os.Open(b.path("sipp-messages.log"))
-	if err != nil {
-		return v, nil, err
-	}
-	tr, err := parseTrace(f, time.Local)
-	f.Close()
+	tr, err := b.sipp.Trace()
 	if err != nil {
 		return v, nil, fmt.Errorf("SIPp message log: %w", err)
 	}
-	v.Invites, v.Retransmissions = len(tr.invites), tr.retransmissions
+	invites, retrans := tr.Invites()
+	v.Invites, v.Retransmissions = len(invites), retrans
 	byNumber := map[string]int{}
-	byCallID := map[string]bool{}
-	for _, inv := range tr.invites {
-		byNumber[inv.user]++
-		byCallID[inv.callID] = true
+	for _, inv := range invites {
+		byNumber[inv.User]++
+	}
+	calls := map[string]*e2e.Call{}
+	for _, c := range tr.Calls() {
+		calls[c.CallID] = c
 	}
 	want := map[string]bool{}
 	for _, num := range numbers {
@@ -653,36 +526,13 @@ func (b *bench) verify(ctx context.Context, campaignID int64, numbers []string, 
 	v.InvitedNumbers = len(byNumber)
 
 	// The API's side: every transmission completed once, one spool each.
-	var txs []transmission
-	for page := 1; ; page++ {
-		var batch []transmission
-		path := fmt.Sprintf("/transmissions?campaign_id=%d&per_page=1000&page=%d", campaignID, page)
-		if err := b.api.do(ctx, http.MethodGet, path, nil, "", &batch); err != nil {
-			return v, nil, err
-		}
-		txs = append(txs, batch...)
-		if len(batch) < 1000 {
-			break
-		}
+	txs, err := b.api.Transmissions(ctx, campaignID)
+	if err != nil {
+		return v, nil, err
 	}
 	v.Transmissions = len(txs)
-	spools := make([][]spool, len(txs))
-	errs := make([]error, len(txs))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range 4 {
-		wg.Go(func() {
-			for i := range next {
-				errs[i] = b.api.do(ctx, http.MethodGet, fmt.Sprintf("/transmissions/%d/detail", txs[i].ID), nil, "", &spools[i])
-			}
-		})
-	}
-	for i := range txs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	spools, err := b.api.Spools(ctx, txs)
+	if err != nil {
 		return v, nil, err
 	}
 	seenUUID := map[string]bool{}
@@ -706,63 +556,43 @@ func (b *bench) verify(ctx context.Context, campaignID int64, numbers []string, 
 		}
 		for _, s := range spools[i] {
 			seenUUID[s.CallUUID] = true
-			if !byCallID[s.CallUUID] {
+			c := calls[s.CallUUID]
+			if c == nil {
 				v.SpoolsNotInvited++
 				v.example(fmt.Sprintf("spool %d (%s) never reached SIPp", s.ID, s.CallUUID))
+				continue
+			}
+			if c.Answered && (!c.ACKed || s.TimeConnect == 0) {
+				v.AnsweredLost++
+				v.example(fmt.Sprintf("call %s to %s answered at %s (%d × 200), ACK %v, spool %s %s",
+					c.CallID, c.Number, c.AnsweredAt.Format("15:04:05.000"), c.OKs, c.ACKed, s.Status, s.Response))
 			}
 		}
 	}
-	for id := range byCallID {
-		if !seenUUID[id] {
+	for _, c := range calls {
+		if !seenUUID[c.CallID] {
 			v.InvitesWithoutSpool++
-			v.example("INVITE " + id + " has no spool")
+			v.example("INVITE " + c.CallID + " has no spool")
+		}
+		if c.Answered {
+			v.AnsweredOnWire++
+			v.OKRetransmissions += c.OKs - 1
+			if c.Byes == 0 {
+				v.NoBye++
+			}
+		}
+		if c.Byes > 1 {
+			v.ByeRetransmissions += c.Byes - 1
+			v.ByesRetransmitted++
 		}
 	}
 	v.Lost = max(v.NotInvited, len(numbers)-v.Transmissions) + v.TransmissionsNo + v.NotCompleted
 	v.Doubled = v.InvitedTwice + v.TransmissionsMulti + v.InvitesWithoutSpool
-	return v, tr.invites, nil
+	return v, invites, nil
 }
 
 func (v *verdict) example(s string) {
 	if len(v.Examples) < 20 {
 		v.Examples = append(v.Examples, s)
 	}
-}
-
-// sippCounts reads the cumulative successful and failed calls from the
-// last statistics screen SIPp printed.
-func sippCounts(path string) (ok, failed int) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, 0
-	}
-	re := regexp.MustCompile(`(?m)^\s*(Successful|Failed) call\s*\|\s*\d+\s*\|\s*(\d+)`)
-	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
-		n, _ := strconv.Atoi(m[2])
-		if m[1] == "Successful" {
-			ok = n
-		} else {
-			failed = n
-		}
-	}
-	return ok, failed
-}
-
-func sippVersion(bin string) string {
-	out, _ := exec.Command(bin, "-v").CombinedOutput()
-	for line := range strings.Lines(string(out)) {
-		if i := strings.Index(line, "SIPp v"); i >= 0 {
-			return strings.TrimSpace(line[i:])
-		}
-	}
-	return "unknown"
-}
-
-// tail is the end of a log file, for error messages.
-func tail(path string, n int) string {
-	data, _ := os.ReadFile(path)
-	if len(data) > n {
-		data = data[len(data)-n:]
-	}
-	return string(data)
 }

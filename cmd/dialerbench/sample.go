@@ -2,87 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
-
-// child is a process the benchmark started, in its own process group so
-// that it and anything it starts can be ended together.
-type child struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // set when done is closed
-}
-
-// startChild starts cmd in a new process group, its output to logPath.
-func startChild(name string, cmd *exec.Cmd, logPath string) (*child, error) {
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		c.err = cmd.Wait()
-		log.Close()
-		close(c.done)
-	}()
-	return c, nil
-}
-
-func (c *child) pid() int { return c.cmd.Process.Pid }
-
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends sig to the child's process group and waits up to grace for
-// it to exit, then kills the group.
-func (c *child) stop(sig syscall.Signal, grace time.Duration) error {
-	if c.exited() {
-		return c.err
-	}
-	_ = syscall.Kill(-c.pid(), sig)
-	select {
-	case <-c.done:
-		return c.err
-	case <-time.After(grace):
-	}
-	_ = syscall.Kill(-c.pid(), syscall.SIGKILL)
-	<-c.done
-	return fmt.Errorf("%s did not exit within %s of %s; killed", c.name, grace, sig)
-}
-
-// wait waits for the child to exit by itself, up to d.
-func (c *child) wait(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-c.done:
-		return true
-	case <-time.After(d):
-	case <-ctx.Done():
-	}
-	return false
-}
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every
 // Linux architecture Go supports.
@@ -287,69 +212,4 @@ func watchLoad() (highest func() float64) {
 		<-done
 		return top
 	}
-}
-
-// freeUDPPorts finds n consecutive ports free on 127.0.0.1 for UDP (and
-// for TCP too when tcp is set), starting at a port the system picks.
-func freeUDPPorts(n int, tcp bool) (int, error) {
-	for range 50 {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		base := c.LocalAddr().(*net.UDPAddr).Port
-		c.Close()
-		if base+n > 65535 {
-			continue
-		}
-		if portsFree(base, n, tcp) {
-			return base, nil
-		}
-	}
-	return 0, errors.New("no free ports on 127.0.0.1")
-}
-
-func portsFree(base, n int, tcp bool) bool {
-	var closers []func() error
-	defer func() {
-		for _, c := range closers {
-			_ = c()
-		}
-	}()
-	for p := base; p < base+n; p++ {
-		addr := "127.0.0.1:" + strconv.Itoa(p)
-		u, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return false
-		}
-		closers = append(closers, u.Close)
-		if tcp {
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				return false
-			}
-			closers = append(closers, l.Close)
-		}
-	}
-	return true
-}
-
-// freeTCPPort is a TCP port free on 127.0.0.1 now.
-func freeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// udpBound reports whether some process holds a UDP port on 127.0.0.1.
-func udpBound(port int) bool {
-	c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return true
-	}
-	c.Close()
-	return false
 }
