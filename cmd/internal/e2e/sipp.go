@@ -57,7 +57,12 @@ func StartSIPp(ctx context.Context, o SIPpOptions) (*SIPp, error) {
 		"-trace_msg", "-message_file", s.MessageLog(),
 		"-trace_err", "-error_file", filepath.Join(o.Dir, "sipp-errors.log")}
 	if o.Scenario != "" {
-		args = append(args, "-sf", o.Scenario)
+		// SIPp runs in Dir: a relative path is the caller's.
+		sf, err := filepath.Abs(o.Scenario)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-sf", sf)
 	} else {
 		args = append(args, "-sn", "uas")
 	}
