@@ -24,6 +24,7 @@ type bench struct {
 
 	sipp    *e2e.SIPp
 	dialerd *e2e.Dialerd
+	stress  *e2e.Child
 	api     *e2e.Client
 }
 
@@ -65,17 +66,22 @@ type report struct {
 		// Judged is where the figures come from: "wire" (kernel time
 		// stamps of the INVITEs on lo) or "sipp" (SIPp's message log) when
 		// the capture was not possible.
-		Judged            string    `json:"judged_on"`
-		Wire              arrivals  `json:"invites_on_the_wire"`
-		SIPp              arrivals  `json:"invites_as_sipp_received"`
-		API               latencies `json:"api_get_campaign"`
-		DialerdCPUPercent float64   `json:"dialerd_cpu_percent_of_one_core"`
-		DialerdCPUBusiest float64   `json:"dialerd_cpu_percent_busiest_5s"`
-		DialerdCPUSeconds float64   `json:"dialerd_cpu_seconds_while_dialing"`
-		DialerdPeakRSSMiB float64   `json:"dialerd_peak_rss_mib"`
-		DialerdRSSEndMiB  float64   `json:"dialerd_rss_at_completion_mib"`
-		SIPpCPUPercent    float64   `json:"sipp_cpu_percent_of_one_core"`
-		Verification      verdict   `json:"verification"`
+		Judged            string      `json:"judged_on"`
+		Wire              arrivals    `json:"invites_on_the_wire"`
+		SIPp              arrivals    `json:"invites_as_sipp_received"`
+		API               latencies   `json:"api_get_campaign"`
+		DialerdCPUPercent float64     `json:"dialerd_cpu_percent_of_one_core"`
+		DialerdCPUBusiest float64     `json:"dialerd_cpu_percent_busiest_5s"`
+		DialerdCPUSeconds float64     `json:"dialerd_cpu_seconds_while_dialing"`
+		DialerdPeakRSSMiB float64     `json:"dialerd_peak_rss_mib"`
+		DialerdRSSEndMiB  float64     `json:"dialerd_rss_at_completion_mib"`
+		SIPpCPUPercent    float64     `json:"sipp_cpu_percent_of_one_core"`
+		Verification      verdict     `json:"verification"`
+		Load              *loadReport `json:"api_load,omitempty"`
+		Stress            bool        `json:"stress_ng_cpu_2"`
+		// Kernel drops at the SIP sockets over the run (/proc/net/udp).
+		DialerdUDPDrops int64 `json:"dialerd_sip_socket_drops"`
+		SIPpUDPDrops    int64 `json:"sipp_socket_drops"`
 	} `json:"details"`
 }
 
@@ -126,6 +132,7 @@ func (b *bench) stopAll() {
 			b.logf("dialerd: %v", err)
 		}
 	}
+	stopStress(b.stress)
 	if b.sipp != nil && !b.sipp.Proc.Exited() {
 		_ = b.sipp.Proc.Stop(syscall.SIGKILL, 5*time.Second)
 	}
@@ -159,7 +166,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 
 	setupStart := time.Now()
 	numbers := e2e.NANPNumbers(n)
-	campaignID, importTime, err := b.setup(ctx, numbers, providerCPS, channels)
+	campaignID, groupID, importTime, err := b.setup(ctx, numbers, providerCPS, channels)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +186,24 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	sWatch := watchProc(b.sipp.Proc.Pid(), 250*time.Millisecond)
 	highestLoad := watchLoad()
 
+	dDrops0, _, _ := udpDrops(b.dialerd.SIPPort)
+	sDrops0, _, _ := udpDrops(b.sipp.Port)
+	var load *apiLoad
+	if o.apiClients > 0 {
+		t := loadTarget{campaignID: campaignID, groupID: groupID, contacts: n}
+		if load, err = startAPILoad(ctx, b.api.Base, b.dialerd.Password, o.apiClients, o.apiThink, t, o.seed); err != nil {
+			return nil, err
+		}
+		b.logf("%d API clients running (think %s)", o.apiClients, o.apiThink)
+	}
+	if o.stress {
+		if b.stress, err = startStress(b.dir, 2*o.duration+2*time.Minute); err != nil {
+			return nil, err
+		}
+		rep.Details.Stress = true
+		b.logf("stress-ng --cpu 2 running")
+	}
+
 	busy0, total0 := hostCPU()
 	start := time.Now()
 	if err := b.api.Do(ctx, http.MethodPut, "/campaigns/"+strconv.FormatInt(campaignID, 10)+"/start", nil, "", nil); err != nil {
@@ -186,6 +211,18 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	}
 	rep.Details.StartAnswerMS = ms(time.Since(start))
 	lat, apiErrors, completedAt, last, err := b.probe(ctx, campaignID, start, n)
+	if load != nil {
+		lr := load.finish(o.apiClients, o.apiThink, time.Since(start))
+		rep.Details.Load = &lr
+	}
+	stopStress(b.stress)
+	b.stress = nil
+	if d, _, ok := udpDrops(b.dialerd.SIPPort); ok {
+		rep.Details.DialerdUDPDrops = d - dDrops0
+	}
+	if d, _, ok := udpDrops(b.sipp.Port); ok {
+		rep.Details.SIPpUDPDrops = d - sDrops0
+	}
 	rep.Machine.LoadDuringMax = highestLoad()
 	rep.Machine.LoadAtEnd = loadAverage()
 	busy1, total1 := hostCPU()
@@ -335,7 +372,12 @@ func figures(rep *report, o options) []figure {
 	within := func(x float64) bool { return x >= 0.99*float64(o.cpm) && x <= 1.01*float64(o.cpm) }
 	wantSpan := time.Duration(n-1) * time.Minute / time.Duration(o.cpm)
 	target := fmt.Sprintf("%d ±1%%", o.cpm)
-	return []figure{
+	// Under load the API's target is the issue's: p99 under 250 ms.
+	probeTarget, probeLimit := "< 50 ms", 50.0
+	if o.apiClients > 0 || o.stress {
+		probeTarget, probeLimit = "< 250 ms", 250.0
+	}
+	figs := []figure{
 		judged("dialing sustained (first to last INVITE)", "≥ "+wantSpan.Round(time.Second).String()+" −1%", a.DialingSeconds, "s",
 			fmt.Sprintf("%.2f s", a.DialingSeconds), a.DialingSeconds >= 0.99*wantSpan.Seconds() && v.Invites == n),
 		judged("achieved CPM, first to last INVITE", target, a.CPMFirstToLast, "cpm", fmt.Sprintf("%.1f", a.CPMFirstToLast), within(a.CPMFirstToLast)),
@@ -356,14 +398,40 @@ func figures(rep *report, o options) []figure {
 			fmt.Sprintf("%.1f%% of one core (busiest 5 s: %.1f%%)", d.DialerdCPUPercent, d.DialerdCPUBusiest)),
 		judged("dialerd peak RSS (VmHWM)", "< 200 MiB", d.DialerdPeakRSSMiB, "MiB", fmt.Sprintf("%.1f MiB", d.DialerdPeakRSSMiB), d.DialerdPeakRSSMiB < 200),
 		info("API GET /campaigns/{id} p50", d.API.P50MS, "ms", fmt.Sprintf("%.2f ms (%d requests)", d.API.P50MS, d.API.Count)),
-		judged("API GET /campaigns/{id} p99", "< 50 ms", d.API.P99MS, "ms",
-			fmt.Sprintf("%.2f ms (max %.1f ms, %d errors)", d.API.P99MS, d.API.MaxMS, d.API.Errors), d.API.P99MS < 50 && d.API.Errors == 0),
+		judged("API GET /campaigns/{id} p99", probeTarget, d.API.P99MS, "ms",
+			fmt.Sprintf("%.2f ms (max %.1f ms, %d errors)", d.API.P99MS, d.API.MaxMS, d.API.Errors), d.API.P99MS < probeLimit && d.API.Errors == 0),
+		judged("answered calls lost (200 sent, never ACKed or spool not answered)", "0", float64(v.AnsweredLost), "calls",
+			fmt.Sprintf("%d of %d answered on the wire", v.AnsweredLost, v.AnsweredOnWire), v.AnsweredLost == 0),
+		info("retransmissions on the wire", float64(v.Retransmissions), "",
+			fmt.Sprintf("INVITE %d, 200 OK %d, BYE %d (on %d calls); answered never sent BYE %d", v.Retransmissions, v.OKRetransmissions,
+				v.ByeRetransmissions, v.ByesRetransmitted, v.NoBye)),
+		info("UDP datagrams dropped by the kernel", float64(d.DialerdUDPDrops), "",
+			fmt.Sprintf("dialerd's SIP socket %d, SIPp's %d", d.DialerdUDPDrops, d.SIPpUDPDrops)),
 		info("SIPp CPU, start to completion", d.SIPpCPUPercent, "% of one core", fmt.Sprintf("%.1f%% of one core", d.SIPpCPUPercent)),
 		info("host CPU busy while dialing", rep.Machine.HostBusyPercent, "% of all cores",
 			fmt.Sprintf("%.1f%% of %d cores (other work: %.1f%%)", rep.Machine.HostBusyPercent, rep.Machine.Cores, rep.Machine.OthersBusyPercent)),
 		info("load average (1 min) at start / end of dialing", rep.Machine.LoadAtEnd[0], "",
 			fmt.Sprintf("%.2f / %.2f (highest %.2f)", rep.Machine.LoadBefore[0], rep.Machine.LoadAtEnd[0], rep.Machine.LoadDuringMax)),
 	}
+	if l := d.Load; l != nil {
+		figs = append(figs,
+			judged(fmt.Sprintf("API load p99 (%d clients)", l.Clients), "< 250 ms", l.All.P99MS, "ms",
+				fmt.Sprintf("%.1f ms (p50 %.1f, max %.0f ms; %d requests, %.0f/s, %d errors)", l.All.P99MS, l.All.P50MS, l.All.MaxMS,
+					l.All.Count, l.RPS, l.All.Errors), l.All.P99MS < 250 && l.All.Errors == 0))
+		names := make([]string, 0, len(l.PerOp))
+		for name := range l.PerOp {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			x := l.PerOp[name]
+			figs = append(figs, info("  "+name, x.P99MS, "ms", fmt.Sprintf("p50 %.1f, p99 %.1f, max %.0f ms (%d)", x.P50MS, x.P99MS, x.MaxMS, x.Count)))
+		}
+	}
+	if d.Stress {
+		figs = append(figs, info("stress-ng --cpu 2 beside it", 1, "", "yes"))
+	}
+	return figs
 }
 
 // startSIPp starts the UAS: it answers every call (180, 200 with SDP) and
@@ -402,28 +470,27 @@ func (b *bench) startDialerd(ctx context.Context, providerCPS, channels int) err
 
 // setup creates, through the API, what the campaign needs, and returns
 // the campaign id and how long the CSV import took.
-func (b *bench) setup(ctx context.Context, numbers []string, providerCPS, channels int) (int64, time.Duration, error) {
+func (b *bench) setup(ctx context.Context, numbers []string, providerCPS, channels int) (campaignID, groupID int64, _ time.Duration, _ error) {
 	c := b.api
 	if _, err := c.SIPProvider(ctx, "sipp", "127.0.0.1", b.sipp.Port, providerCPS, channels); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	progID, err := c.VoiceProgram(ctx, "bench voicemessage", b.opt.recording)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	t0 := time.Now()
-	groupID, err := c.Group(ctx, "bench contacts", numbers)
-	if err != nil {
-		return 0, 0, err
+	if groupID, err = c.Group(ctx, "bench contacts", numbers); err != nil {
+		return 0, 0, 0, err
 	}
 	importTime := time.Since(t0)
-	campID, err := c.Create(ctx, http.MethodPost, "/campaigns", map[string]any{
+	campaignID, err = c.Create(ctx, http.MethodPost, "/campaigns", map[string]any{
 		"program_id": progID, "group_id": groupID, "cpm": b.opt.cpm, "try_allowed": 1, "retry_delay": 0,
 	}, "campaign_id")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return campID, importTime, nil
+	return campaignID, groupID, importTime, nil
 }
 
 // probe GETs the campaign every apiInterval until it has completed,

@@ -23,6 +23,14 @@
 //     core, and its peak resident set (VmHWM);
 //   - the latency of GET /campaigns/{id}, sent every -api-interval while
 //     the campaign runs;
+//   - with -api-clients N, N concurrent clients doing what dashboards do
+//     (reads of the campaign, its transmissions and contacts, and small
+//     writes), their latency p50/p99/max and errors; with -stress,
+//     stress-ng --cpu 2 beside it all;
+//   - per Call-ID on the wire: calls SIPp answered that dialerd never
+//     processed (no ACK, or a spool not answered: "answered lost"),
+//     INVITEs and BYEs dialerd had to send again, and the datagrams the
+//     kernel dropped at dialerd's and SIPp's SIP sockets;
 //   - SIPp's CPU use and the machine's load average, for context.
 //
 // It prints a table (figure, target, measured, pass or FAIL) and writes
@@ -35,6 +43,7 @@
 //
 //	go build -o bin/dialerd ./cmd/dialerd
 //	go run ./cmd/dialerbench -dialerd bin/dialerd -cpm 6000 -duration 2m -json bench-results/e2e.json
+//	go run ./cmd/dialerbench -dialerd bin/dialerd -api-clients 200 -stress -json bench-results/load.json
 package main
 
 import (
@@ -61,6 +70,10 @@ type options struct {
 	apiInterval time.Duration
 	jsonPath    string
 	keep        bool
+	apiClients  int
+	apiThink    time.Duration
+	stress      bool
+	seed        uint64
 }
 
 func main() {
@@ -79,6 +92,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.apiInterval, "api-interval", 50*time.Millisecond, "interval of the GET /campaigns/{id} probe while dialing")
 	fs.StringVar(&o.jsonPath, "json", "bench-results/e2e.json", "where to write the figures as JSON (empty: do not)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (dialerd's data and log, SIPp's logs) even on success")
+	fs.IntVar(&o.apiClients, "api-clients", 0, "concurrent API clients (a mix of GETs and small writes) while dialing; 0: none")
+	fs.DurationVar(&o.apiThink, "api-think", 200*time.Millisecond, "mean pause of each API client between requests")
+	fs.BoolVar(&o.stress, "stress", false, "run stress-ng --cpu 2 beside the benchmark while dialing (Debian package stress-ng)")
+	fs.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "seed of the API clients' choices")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
