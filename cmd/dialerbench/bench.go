@@ -25,7 +25,9 @@ type bench struct {
 	sipp    *e2e.SIPp
 	dialerd *e2e.Dialerd
 	stress  *e2e.Child
-	api     *e2e.Client
+
+	pprofAddr string // the profiling build's endpoint, when -pprof
+	api       *e2e.Client
 }
 
 // report is everything the run measured; the JSON output.
@@ -157,6 +159,17 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	rep.Machine.GoVersion = runtime.Version()
 
 	rep.Machine.SIPpVersion = e2e.SIPpVersion(o.sipp)
+	if o.pprof {
+		bin, err := buildProfiled(ctx, b.dir)
+		if err != nil {
+			return nil, err
+		}
+		if b.pprofAddr, err = pprofAddr(); err != nil {
+			return nil, err
+		}
+		b.opt.dialerd = bin
+		b.logf("dialerd built with pprof on %s", b.pprofAddr)
+	}
 	if err := b.startSIPp(ctx, n); err != nil {
 		return nil, err
 	}
@@ -210,6 +223,9 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	rep.Details.StartAnswerMS = ms(time.Since(start))
+	if b.pprofAddr != "" {
+		go collectProfiles(ctx, b.pprofAddr, b.dir, o.duration/4, min(30*time.Second, o.duration/2), b.logf)
+	}
 	lat, apiErrors, completedAt, last, err := b.probe(ctx, campaignID, start, n)
 	if load != nil {
 		lr := load.finish(o.apiClients, o.apiThink, time.Since(start))
@@ -450,12 +466,16 @@ func (b *bench) startSIPp(ctx context.Context, n int) error {
 // startDialerd runs the daemon with its whole configuration in the
 // environment and waits until its API is ready.
 func (b *bench) startDialerd(ctx context.Context, providerCPS, channels int) error {
-	d, err := e2e.NewDialerd(b.opt.dialerd, b.dir, true,
+	var env []string
+	if b.pprofAddr != "" {
+		env = append(env, "DIALERBENCH_PPROF="+b.pprofAddr)
+	}
+	d, err := e2e.NewDialerd(b.opt.dialerd, b.dir, true, append(env,
 		"DIALERD_ENGINE_PROVIDER_CPS="+strconv.Itoa(providerCPS),
 		"DIALERD_ENGINE_NODE_CPS="+strconv.Itoa(providerCPS),
 		"DIALERD_ENGINE_PROVIDER_CHANNELS="+strconv.Itoa(channels),
 		"DIALERD_ENGINE_TENANT_CHANNELS="+strconv.Itoa(channels),
-	)
+	)...)
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,7 @@ type options struct {
 	apiThink    time.Duration
 	stress      bool
 	seed        uint64
+	pprof       bool
 }
 
 func main() {
@@ -95,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.apiClients, "api-clients", 0, "concurrent API clients (a mix of GETs and small writes) while dialing; 0: none")
 	fs.DurationVar(&o.apiThink, "api-think", 200*time.Millisecond, "mean pause of each API client between requests")
 	fs.BoolVar(&o.stress, "stress", false, "run stress-ng --cpu 2 beside the benchmark while dialing (Debian package stress-ng)")
+	fs.BoolVar(&o.pprof, "pprof", false, "build dialerd with a pprof endpoint (a build overlay; run from the module root) and keep CPU, block, mutex and goroutine profiles taken while dialing")
 	fs.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "seed of the API clients' choices")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -133,7 +135,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, "figures written to", o.jsonPath)
 	}
-	if o.keep {
+	if o.keep || o.pprof {
 		fmt.Fprintln(stdout, "work directory kept:", dir)
 	} else {
 		_ = os.RemoveAll(dir)
