@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -203,14 +204,21 @@ func udpDrops(port int) (drops, rxQueue int64, ok bool) {
 		return 0, 0, false
 	}
 	defer f.Close()
+	return parseUDPDrops(f, port)
+}
+
+// parseUDPDrops reads /proc/net/udp's format: a header line, then one
+// line per socket with the local address as hex IP:port (little-endian
+// IP), tx_queue:rx_queue in field 5 and drops last.
+func parseUDPDrops(r io.Reader, port int) (drops, rxQueue int64, ok bool) {
 	want := fmt.Sprintf("0100007F:%04X", port)
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) < 13 || fields[1] != want {
 			continue
 		}
-		_, rx, _ := strings.Cut(fields[4], ":") // tx_queue:rx_queue
+		_, rx, _ := strings.Cut(fields[4], ":")
 		q, _ := strconv.ParseInt(rx, 16, 64)
 		d, _ := strconv.ParseInt(fields[len(fields)-1], 10, 64)
 		return d, q, true

@@ -114,3 +114,60 @@ later screen
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+// entry is one message of a SIPp message log.
+func entry(at, dir, text string) string {
+	verb := "received [1] bytes :"
+	if dir == "sent" {
+		verb = "sent (1 bytes):"
+	}
+	return "----------------------------------------------- 2026-12-07 12:00:" + at + "\nUDP message " + verb + "\n\n" + text + "\n\n"
+}
+
+func TestTraceCalls(t *testing.T) {
+	log := entry("00.000000", "recv", "INVITE sip:+15552000000@h SIP/2.0\nCall-ID: ans\nCSeq: 1 INVITE") +
+		entry("00.001000", "sent", "SIP/2.0 180 Ringing\nCall-ID: ans\nCSeq: 1 INVITE") +
+		entry("00.300000", "sent", "SIP/2.0 200 OK\nCall-ID: ans\nCSeq: 1 INVITE") +
+		entry("00.800000", "sent", "SIP/2.0 200 OK\nCall-ID: ans\nCSeq: 1 INVITE") +
+		entry("00.801000", "recv", "ACK sip:h SIP/2.0\nCall-ID: ans\nCSeq: 1 ACK") +
+		entry("02.000000", "recv", "BYE sip:h SIP/2.0\nCall-ID: ans\nCSeq: 2 BYE") +
+		entry("02.500000", "recv", "BYE sip:h SIP/2.0\nCall-ID: ans\nCSeq: 2 BYE") +
+		entry("02.501000", "sent", "SIP/2.0 200 OK\nCall-ID: ans\nCSeq: 2 BYE") +
+		entry("01.000000", "recv", "INVITE sip:+15552000006@h SIP/2.0\nCall-ID: busy\nCSeq: 1 INVITE") +
+		entry("01.001000", "sent", "SIP/2.0 486 Busy Here\nCall-ID: busy\nCSeq: 1 INVITE") +
+		entry("01.002000", "recv", "OPTIONS sip:h SIP/2.0\nCall-ID: ping\nCSeq: 1 OPTIONS") +
+		entry("01.100000", "recv", "INVITE sip:+15552000008@h SIP/2.0\nCall-ID: ring\nCSeq: 1 INVITE") +
+		entry("01.101000", "sent", "SIP/2.0 180 Ringing\nCall-ID: ring\nCSeq: 1 INVITE") +
+		entry("05.100000", "recv", "CANCEL sip:h SIP/2.0\nCall-ID: ring\nCSeq: 1 CANCEL") +
+		entry("05.101000", "sent", "SIP/2.0 487 Request Terminated\nCall-ID: ring\nCSeq: 1 INVITE")
+	tr, err := ParseTrace(strings.NewReader(log), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := tr.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("%d calls, want 3 (the OPTIONS ping is not one): %+v", len(calls), calls)
+	}
+	a, b, r := calls[0], calls[1], calls[2]
+	if a.Number != "+15552000000" || !a.Ringing || !a.Answered || a.OKs != 2 || !a.ACKed || a.Byes != 2 || !a.ByeOK ||
+		!a.AnsweredAt.Equal(time.Date(2026, 12, 7, 12, 0, 0, 300000000, time.UTC)) {
+		t.Errorf("answered call: %+v", a)
+	}
+	if b.Answered || b.Final != 486 || b.Ringing {
+		t.Errorf("busy call: %+v", b)
+	}
+	if r.Answered || !r.Cancelled || r.Final != 487 || !r.Ringing || r.Byes != 0 {
+		t.Errorf("rung-out call: %+v", r)
+	}
+}
+
+// A log cut while SIPp wrote its last entry's headers loses that entry,
+// not the run.
+func TestParseTraceCut(t *testing.T) {
+	log := entry("00.000000", "recv", "INVITE sip:+15552000000@h SIP/2.0\nCall-ID: a\nCSeq: 1 INVITE") +
+		"----------------------------------------------- 2026-12-07 12:00:01.000000\nUDP message received [1] bytes :\n\nBYE sip:h SIP/2.0\nCSe"
+	tr, err := ParseTrace(strings.NewReader(log), time.UTC)
+	if err != nil || len(tr.Messages) != 1 {
+		t.Fatalf("%d messages, %v; want the INVITE alone", len(tr.Messages), err)
+	}
+}
