@@ -50,7 +50,7 @@ func TestCrashShort(t *testing.T) {
 		cfg.Seed = n
 	}
 	cfg.SIPRuns, cfg.FSRuns, cfg.Kills, cfg.Numbers, cfg.CPM = 1, 1, 3, 50, 600
-	cfg.Recording, cfg.UpMax, cfg.DownMax, cfg.Settle = time.Second, 2*time.Second, time.Second, 25*time.Second
+	cfg.Recording, cfg.UpMax, cfg.DownMax, cfg.Settle = time.Second, 2*time.Second, time.Second, 35*time.Second
 	var log bytes.Buffer
 	cfg.Log = &log
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)

@@ -114,8 +114,11 @@ func (f *sipFarEnd) close() {
 type fsFarEnd struct {
 	srv      *esltest.Server
 	password string
-	obs      net.Conn
-	done     chan struct{}
+	// pinned makes the provider name the node (node_id); otherwise the
+	// gateway picks one, and nothing but the spool says where a call ran.
+	pinned bool
+	obs    net.Conn
+	done   chan struct{}
 
 	mu       sync.Mutex
 	channels map[string]*wireCall
@@ -123,8 +126,8 @@ type fsFarEnd struct {
 	readErr  error
 }
 
-func newFSFarEnd(ctx context.Context, numbers []string, ring, talk time.Duration) (*fsFarEnd, error) {
-	f := &fsFarEnd{password: "Crash-Suite-1", done: make(chan struct{}), channels: map[string]*wireCall{}}
+func newFSFarEnd(ctx context.Context, numbers []string, ring, talk time.Duration, pinned bool) (*fsFarEnd, error) {
+	f := &fsFarEnd{password: "Crash-Suite-1", pinned: pinned, done: make(chan struct{}), channels: map[string]*wireCall{}}
 	f.srv = esltest.New(esltest.Options{Password: f.password})
 	if err := f.srv.Start(ctx); err != nil {
 		return nil, err
@@ -246,10 +249,14 @@ func (f *fsFarEnd) provider(ctx context.Context, d *e2e.Dialerd, cps, channels i
 	if err != nil {
 		return fmt.Errorf("PBX profile id %q: %w", created.Data.ID, err)
 	}
-	_, err = d.API.Create(ctx, http.MethodPost, "/providers", map[string]any{
+	body := map[string]any{
 		"name": "trunk-1", "type": "sip", "gateway_flag": 1, "service_flag": 1, "host": "sip.example.com",
-		"node_id": nodeID, "settings": fmt.Sprintf(`{"cps": %d, "channels": %d}`, cps, channels), "weight": 1, "active": 1,
-	}, "provider_id")
+		"settings": fmt.Sprintf(`{"cps": %d, "channels": %d}`, cps, channels), "weight": 1, "active": 1,
+	}
+	if f.pinned {
+		body["node_id"] = nodeID
+	}
+	_, err = d.API.Create(ctx, http.MethodPost, "/providers", body, "provider_id")
 	return err
 }
 

@@ -53,9 +53,14 @@ func (c config) logf(format string, args ...any) {
 func (c config) runs() []runSpec {
 	var out []runSpec
 	for i := range c.SIPRuns + c.FSRuns {
+		// FreeSWITCH runs alternate: the provider pins the node, then not
+		// (the gateway picks it).
 		g := "sip"
-		if i >= c.SIPRuns {
-			g = "freeswitch"
+		switch fs := i - c.SIPRuns; {
+		case fs >= 0 && fs%2 == 0:
+			g = "fs-pinned"
+		case fs >= 0:
+			g = "fs-any"
 		}
 		out = append(out, runSpec{gateway: g, seed: c.Seed + int64(i)})
 	}
@@ -90,7 +95,7 @@ func run(ctx context.Context, cfg config, spec runSpec) (res result) {
 	case "sip":
 		far, err = newSIPFarEnd(ctx, cfg.SIPp, cfg.Scenario, dir, cfg.Ring)
 	default:
-		far, err = newFSFarEnd(ctx, numbers, cfg.Ring, cfg.Recording)
+		far, err = newFSFarEnd(ctx, numbers, cfg.Ring, cfg.Recording, spec.gateway == "fs-pinned")
 	}
 	if err != nil {
 		res.Err = err
