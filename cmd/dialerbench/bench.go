@@ -84,6 +84,8 @@ type report struct {
 		// Kernel drops at the SIP sockets over the run (/proc/net/udp).
 		DialerdUDPDrops int64 `json:"dialerd_sip_socket_drops"`
 		SIPpUDPDrops    int64 `json:"sipp_socket_drops"`
+		// The fullest dialerd's SIP receive queue was, sampled every 100 ms.
+		DialerdRxQueueMax int64 `json:"dialerd_sip_rx_queue_max_bytes"`
 	} `json:"details"`
 }
 
@@ -200,6 +202,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	highestLoad := watchLoad()
 
 	dDrops0, _, _ := udpDrops(b.dialerd.SIPPort)
+	rxMax := watchRxQueue(b.dialerd.SIPPort, 100*time.Millisecond)
 	sDrops0, _, _ := udpDrops(b.sipp.Port)
 	var load *apiLoad
 	if o.apiClients > 0 {
@@ -233,6 +236,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	}
 	stopStress(b.stress)
 	b.stress = nil
+	rep.Details.DialerdRxQueueMax = rxMax()
 	if d, _, ok := udpDrops(b.dialerd.SIPPort); ok {
 		rep.Details.DialerdUDPDrops = d - dDrops0
 	}
@@ -422,7 +426,7 @@ func figures(rep *report, o options) []figure {
 			fmt.Sprintf("INVITE %d, 200 OK %d, BYE %d (on %d calls); answered never sent BYE %d", v.Retransmissions, v.OKRetransmissions,
 				v.ByeRetransmissions, v.ByesRetransmitted, v.NoBye)),
 		info("UDP datagrams dropped by the kernel", float64(d.DialerdUDPDrops), "",
-			fmt.Sprintf("dialerd's SIP socket %d, SIPp's %d", d.DialerdUDPDrops, d.SIPpUDPDrops)),
+			fmt.Sprintf("dialerd's SIP socket %d (receive queue at most %d bytes), SIPp's %d", d.DialerdUDPDrops, d.DialerdRxQueueMax, d.SIPpUDPDrops)),
 		info("SIPp CPU, start to completion", d.SIPpCPUPercent, "% of one core", fmt.Sprintf("%.1f%% of one core", d.SIPpCPUPercent)),
 		info("host CPU busy while dialing", rep.Machine.HostBusyPercent, "% of all cores",
 			fmt.Sprintf("%.1f%% of %d cores (other work: %.1f%%)", rep.Machine.HostBusyPercent, rep.Machine.Cores, rep.Machine.OthersBusyPercent)),

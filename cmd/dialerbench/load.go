@@ -225,3 +225,30 @@ func parseUDPDrops(r io.Reader, port int) (drops, rxQueue int64, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// watchRxQueue samples the receive queue of the UDP socket on port every
+// interval until the returned function is called; it returns the largest.
+func watchRxQueue(port int, interval time.Duration) (largest func() int64) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	var top int64
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if _, q, ok := udpDrops(port); ok {
+				top = max(top, q)
+			}
+			select {
+			case <-t.C:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		<-done
+		return top
+	}
+}
