@@ -94,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.jsonPath, "json", "bench-results/e2e.json", "where to write the figures as JSON (empty: do not)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (dialerd's data and log, SIPp's logs) even on success")
 	fs.IntVar(&o.apiClients, "api-clients", 0, "concurrent API clients (a mix of GETs and small writes) while dialing; 0: none")
-	fs.DurationVar(&o.apiThink, "api-think", 200*time.Millisecond, "mean pause of each API client between requests")
+	fs.DurationVar(&o.apiThink, "api-think", 100*time.Millisecond, "mean pause of each API client between requests (uniform from 0 to twice it)")
 	fs.BoolVar(&o.stress, "stress", false, "run stress-ng --cpu 2 beside the benchmark while dialing (Debian package stress-ng)")
 	fs.BoolVar(&o.pprof, "pprof", false, "build dialerd with a pprof endpoint (a build overlay; run from the module root) and keep CPU, block, mutex and goroutine profiles taken while dialing")
 	fs.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "seed of the API clients' choices")
