@@ -44,6 +44,11 @@ type Config struct {
 	// DefaultCountryCode completes national phone numbers ("0300 1234567"
 	// with "92" is +923001234567); "1" when empty.
 	DefaultCountryCode string
+	// StoreReads and StoreWrites bound the ICTCore requests using the
+	// store at once, reads (GET) and writes apart, so API load cannot
+	// starve the spool engine of the store's connections; defaults
+	// DefaultStoreReads and DefaultStoreWrites.
+	StoreReads, StoreWrites int
 	// Now is the server's clock: tokens, login throttling, the CPM metric's
 	// window and the pacing of campaign.progress on GET /ws; time.Now when nil.
 	Now func() time.Time
@@ -146,6 +151,8 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.StoreReads = cmp.Or(max(cfg.StoreReads, 0), DefaultStoreReads)
+	cfg.StoreWrites = cmp.Or(max(cfg.StoreWrites, 0), DefaultStoreWrites)
 	cfg.MaxRecordingBytes = cmp.Or(max(cfg.MaxRecordingBytes, 0), DefaultMaxRecordingBytes)
 	cfg.MaxDocumentBytes = cmp.Or(max(cfg.MaxDocumentBytes, 0), DefaultMaxDocumentBytes)
 	cfg.MaxTemplateBytes = cmp.Or(max(cfg.MaxTemplateBytes, 0), DefaultMaxTemplateBytes)
@@ -254,9 +261,13 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/openapi.json", s.openapi)
 
 	ict := e.Group("/", s.requireReady())
+	// A login is one indexed read and a bcrypt hash: it does not hold the
+	// store, so it is not counted against it.
 	ict.POST("/authenticate", s.login)
 
-	authed := ict.Group("/", s.authenticate())
+	// Every other ICTCore request reads the store, if only to authenticate.
+	limit := newStoreLimit(s.cfg.StoreReads, s.cfg.StoreWrites, storeWait)
+	authed := ict.Group("/", limit.handler(), s.authenticate())
 	s.userRoutes(authed)
 	s.contactRoutes(authed)
 	s.groupRoutes(authed)

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// limitedRouter serves every method on /x through a storeLimit; the
+// handler counts the requests in it at once and blocks until release.
+func limitedRouter(l *storeLimit, release <-chan struct{}, inReads, inWrites, maxReads, maxWrites *atomic.Int64) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(l.handler())
+	h := func(c *gin.Context) {
+		in, top := inWrites, maxWrites
+		if c.Request.Method == http.MethodGet {
+			in, top = inReads, maxReads
+		}
+		n := in.Add(1)
+		for {
+			m := top.Load()
+			if n <= m || top.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		<-release
+		in.Add(-1)
+		c.Status(http.StatusNoContent)
+	}
+	e.GET("/x", h)
+	e.POST("/x", h)
+	e.PUT("/x", h)
+	return e
+}
+
+// Without the limit, N API requests take N store connections and the
+// engine queues behind them; with it, at most the limit are in at once,
+// reads and writes counted apart, and the rest wait their turn.
+func TestStoreLimitBoundsConcurrency(t *testing.T) {
+	tests := []struct {
+		name          string
+		reads, writes int
+		gets, posts   int
+	}{
+		{"reads over the limit", 3, 1, 10, 0},
+		{"writes over the limit", 3, 1, 0, 6},
+		{"both", 2, 2, 8, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var inR, inW, maxR, maxW atomic.Int64
+			r := limitedRouter(newStoreLimit(tt.reads, tt.writes, 5*time.Second), release, &inR, &inW, &maxR, &maxW)
+			var wg sync.WaitGroup
+			codes := make(chan int, tt.gets+tt.posts)
+			send := func(method string) {
+				wg.Go(func() {
+					w := httptest.NewRecorder()
+					r.ServeHTTP(w, httptest.NewRequest(method, "/x", nil))
+					codes <- w.Code
+				})
+			}
+			for range tt.gets {
+				send(http.MethodGet)
+			}
+			for range tt.posts {
+				send(http.MethodPost)
+			}
+			// Let every request arrive, then check the counts while they
+			// are held.
+			deadline := time.Now().Add(5 * time.Second)
+			for inR.Load() < int64(min(tt.gets, tt.reads)) || inW.Load() < int64(min(tt.posts, tt.writes)) {
+				if time.Now().After(deadline) {
+					t.Fatalf("requests never got in: reads %d, writes %d", inR.Load(), inW.Load())
+				}
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond)
+			if inR.Load() > int64(tt.reads) || inW.Load() > int64(tt.writes) {
+				t.Errorf("in at once: %d reads, %d writes; limits %d, %d", inR.Load(), inW.Load(), tt.reads, tt.writes)
+			}
+			close(release)
+			wg.Wait()
+			close(codes)
+			for c := range codes {
+				if c != http.StatusNoContent {
+					t.Errorf("a request answered %d", c)
+				}
+			}
+			if maxR.Load() > int64(tt.reads) || maxW.Load() > int64(tt.writes) {
+				t.Errorf("most at once: %d reads, %d writes; limits %d, %d", maxR.Load(), maxW.Load(), tt.reads, tt.writes)
+			}
+		})
+	}
+}
+
+// A request that waits too long is told to retry; one whose client left
+// is dropped without running.
+func TestStoreLimitWaits(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var inR, inW, maxR, maxW atomic.Int64
+	r := limitedRouter(newStoreLimit(1, 1, 50*time.Millisecond), release, &inR, &inW, &maxR, &maxW)
+	go r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+	for inR.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("waited past the limit: %d, Retry-After %q; want 503, 1", w.Code, w.Header().Get("Retry-After"))
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w = httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x", nil).WithContext(ctx))
+	if inR.Load() != 1 {
+		t.Errorf("%d requests in the handler, want only the first", inR.Load())
+	}
+	// A write is not held up by the reads.
+	w = httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() { r.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/x", nil)); close(done) }()
+	deadline := time.Now().Add(time.Second)
+	for inW.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if inW.Load() != 1 {
+		t.Error("a write waited behind the reads")
+	}
+}
