@@ -266,7 +266,8 @@ func (s *Server) routes() *gin.Engine {
 	ict.POST("/authenticate", s.login)
 
 	// Every other ICTCore request reads the store, if only to authenticate.
-	limit := newStoreLimit(s.cfg.StoreReads, s.cfg.StoreWrites, storeWait)
+	limit := newStoreLimit(s.cfg.StoreReads, s.cfg.StoreWrites, storeWait,
+		"/transmissions/:transmission_id/send", "/transmissions/:transmission_id/retry")
 	authed := ict.Group("/", limit.handler(), s.authenticate())
 	s.userRoutes(authed)
 	s.contactRoutes(authed)
