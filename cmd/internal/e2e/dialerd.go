@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -134,5 +135,5 @@ func (d *Dialerd) Stop(grace time.Duration) error {
 	if d.Proc == nil {
 		return nil
 	}
-	return d.Proc.Stop(sigterm, grace)
+	return d.Proc.Stop(syscall.SIGTERM, grace)
 }

@@ -7,11 +7,8 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"syscall"
 	"time"
 )
-
-const sigterm = syscall.SIGTERM
 
 // SIPProvider creates a direct SIP trunk (gateway_flag 8) to host:port
 // over UDP, with the given caps, and returns its id.
