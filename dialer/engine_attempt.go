@@ -36,7 +36,7 @@ func (e *Engine) runAttempt(a *attempt, att Attempt) {
 		e.post(func() { e.attemptAbandoned(a) })
 		return
 	}
-	progress := func(p Progress) { e.post(func() { e.attemptProgress(a, p) }) }
+	progress := func(p Progress) { e.queueProgress(a, p) }
 	var out Outcome
 	var err error
 	if a.reattach {
@@ -69,6 +69,33 @@ func (e *Engine) failWaiters(id int64, err error) {
 		w <- sendResult{err: err}
 	}
 	delete(e.waiters, id)
+}
+
+// queueProgress hands a gateway's progress to the loop without ever
+// blocking the gateway: a SIP stack calls it holding its transaction, and
+// a stalled loop must not stop it from acknowledging the answer. Progress
+// is queued on the attempt, in order, and one drain is posted at a time;
+// the attempt's end drains what is left first, so nothing is reordered.
+func (e *Engine) queueProgress(a *attempt, p Progress) {
+	a.pq.mu.Lock()
+	a.pq.items = append(a.pq.items, p)
+	post := !a.pq.posted
+	a.pq.posted = true
+	a.pq.mu.Unlock()
+	if post {
+		e.postAsync(func() { e.drainProgress(a) })
+	}
+}
+
+// drainProgress records an attempt's queued progress, on the loop.
+func (e *Engine) drainProgress(a *attempt) {
+	a.pq.mu.Lock()
+	items := a.pq.items
+	a.pq.items, a.pq.posted = nil, false
+	a.pq.mu.Unlock()
+	for _, p := range items {
+		e.attemptProgress(a, p)
+	}
 }
 
 func (e *Engine) attemptProgress(a *attempt, p Progress) {
@@ -126,6 +153,7 @@ func (e *Engine) finish(a *attempt) *campaignRun {
 // attemptAbandoned: the engine is stopping; the spool stays as it is for
 // recovery to reconcile.
 func (e *Engine) attemptAbandoned(a *attempt) {
+	e.drainProgress(a)
 	e.finish(a)
 	e.checkIdle()
 }
@@ -175,6 +203,7 @@ func (e *Engine) requeue(r *campaignRun, it *workItem, now time.Time) {
 // cause table decides, try_allowed bounds retries, the retry delay spaces
 // them, and a provider at fault is skipped for a while.
 func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
+	e.drainProgress(a)
 	if gerr != nil && e.callCtx.Err() != nil && errors.Is(gerr, context.Canceled) {
 		e.attemptAbandoned(a)
 		return

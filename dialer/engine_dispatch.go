@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -145,6 +146,14 @@ type attempt struct {
 	// re-attached attempt, as a previous run recorded it).
 	ringing, answered, delivered time.Time
 	dialog                       []byte
+	pq                           progressQueue
+}
+
+// progressQueue is an attempt's progress on its way to the loop.
+type progressQueue struct {
+	mu     sync.Mutex
+	items  []Progress
+	posted bool // a drain is posted and has not run yet
 }
 
 // tryStart starts an attempt of it now if every cap allows. consumed means
