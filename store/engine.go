@@ -21,6 +21,8 @@ import (
 // once; under heavy load batches grow while the previous one commits.
 type EngineStore struct {
 	db       *DB
+	w, r     *sql.DB // the engine's own writer and readers (see DB.enginePools)
+	own      bool    // w and r are ours to close
 	mediaDir string
 
 	mu     sync.RWMutex // guards closed against sends on a closed ops
@@ -59,11 +61,16 @@ type writeResult struct {
 func NewEngineStore(db *DB) *EngineStore {
 	s := &EngineStore{
 		db:       db,
+		w:        db.w,
+		r:        db.r,
 		mediaDir: filepath.Join(filepath.Dir(db.path), "media"),
 		ops:      make(chan writeOp, 4*maxBatch),
 		done:     make(chan struct{}),
 		prepared: map[string]*sql.Stmt{},
 	}
+	if w, r, err := db.enginePools(); err == nil {
+		s.w, s.r, s.own = w, r, true
+	} // else: share the API's pools; slower under API load, never wrong
 	go s.run()
 	return s
 }
@@ -77,7 +84,14 @@ func (s *EngineStore) Close() error {
 	}
 	s.mu.Unlock()
 	<-s.done
-	return s.takeErr()
+	err := s.takeErr()
+	if s.own {
+		for _, st := range s.prepared {
+			st.Close()
+		}
+		err = errors.Join(err, s.r.Close(), s.w.Close())
+	}
+	return err
 }
 
 var errStoreClosed = errors.New("store: engine store closed")
@@ -254,7 +268,7 @@ func (s *EngineStore) prepare(ctx context.Context) {
 		if _, ok := s.prepared[q]; ok {
 			continue
 		}
-		if st, err := s.db.w.PrepareContext(ctx, q); err == nil {
+		if st, err := s.w.PrepareContext(ctx, q); err == nil {
 			s.prepared[q] = st
 		}
 	}
@@ -266,7 +280,7 @@ func (s *EngineStore) commit(batch []writeOp) {
 		s.prepare(ctx)
 	}
 	results := make([]writeResult, len(batch))
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+	err := runTx(ctx, s.w, func(tx *sql.Tx) error {
 		sc := &stmtCache{s: s, ctx: ctx, tx: tx, m: map[string]*sql.Stmt{}}
 		for i, op := range batch {
 			switch {
@@ -451,7 +465,7 @@ func scanWork(r rowScanner, extra ...any) (dialer.Work, dialer.TransmissionStatu
 }
 
 func (s *EngineStore) works(ctx context.Context, what, where string, args ...any) ([]dialer.Work, error) {
-	rows, err := s.db.r.QueryContext(ctx, `SELECT `+workCols+workFrom+` WHERE `+where+` ORDER BY t.due_at, t.transmission_id`, args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+workCols+workFrom+` WHERE `+where+` ORDER BY t.due_at, t.transmission_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
@@ -482,7 +496,7 @@ func (s *EngineStore) CampaignWork(ctx context.Context, campaignID int64) ([]dia
 
 // WorkOf implements dialer.EngineStore.
 func (s *EngineStore) WorkOf(ctx context.Context, tenantID string, id int64) (dialer.Work, dialer.TransmissionStatus, error) {
-	w, st, err := scanWork(s.db.r.QueryRowContext(ctx, `SELECT `+workCols+workFrom+` WHERE t.tenant_id = ? AND t.transmission_id = ?`, tenantID, id))
+	w, st, err := scanWork(s.r.QueryRowContext(ctx, `SELECT `+workCols+workFrom+` WHERE t.tenant_id = ? AND t.transmission_id = ?`, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return w, st, dialer.NotFound("transmission")
 	}
@@ -494,7 +508,7 @@ func (s *EngineStore) WorkOf(ctx context.Context, tenantID string, id int64) (di
 
 // OpenSpools implements dialer.EngineStore.
 func (s *EngineStore) OpenSpools(ctx context.Context) ([]dialer.OpenSpool, error) {
-	rows, err := s.db.r.QueryContext(ctx, `SELECT `+workCols+`, sp.spool_id, sp.call_uuid, COALESCE(sp.provider_id, 0), sp.node, sp.time_spool,
+	rows, err := s.r.QueryContext(ctx, `SELECT `+workCols+`, sp.spool_id, sp.call_uuid, COALESCE(sp.provider_id, 0), sp.node, sp.time_spool,
 		sp.gateway, sp.time_ringing, sp.time_connect, sp.time_delivered, sp.dialog
 		FROM spools sp JOIN transmissions t ON t.transmission_id = sp.transmission_id
 		JOIN contacts c ON c.contact_id = t.contact_id
@@ -548,7 +562,7 @@ func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, program
 	var m dialer.Media
 	var typ, recording, document string
 	var recordingExt sql.NullString
-	err := s.db.r.QueryRowContext(ctx, `SELECT p.type, p.tts_text, p.tts_voice, p.tts_language,
+	err := s.r.QueryRowContext(ctx, `SELECT p.type, p.tts_text, p.tts_voice, p.tts_language,
 		COALESCE(NULLIF(r.telephony_hash, ''), r.file_hash, ''), CASE WHEN r.telephony_hash = '' THEN r.type ELSE 'wav' END,
 		COALESCE(d.file_hash, ''),
 		COALESCE(tm.subject, ''), COALESCE(tm.body, ''), COALESCE(tm.body_alt, ''), COALESCE(tx.data, '')

@@ -38,7 +38,7 @@ func nodeName(id sql.NullInt64) string {
 
 // Providers implements dialer.RouteSource.
 func (s *EngineStore) Providers(ctx context.Context, tenantID string) ([]dialer.ProviderInfo, error) {
-	rows, err := s.db.r.QueryContext(ctx, `SELECT provider_id, name, service_flag, weight, node_id, settings
+	rows, err := s.r.QueryContext(ctx, `SELECT provider_id, name, service_flag, weight, node_id, settings
 		FROM providers WHERE tenant_id = ? AND active = 1 ORDER BY provider_id`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("store: providers: %w", err)

@@ -200,12 +200,41 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// enginePools opens the spool engine's own connections to the database: a
+// writer and two readers. The engine then never queues behind the API's
+// writes for the writer connection, nor behind its reads for a reader:
+// its write-ahead commit waits only for SQLite's lock, held for one short
+// transaction at a time.
+func (db *DB) enginePools() (w, r *sql.DB, err error) {
+	w, err = sql.Open("sqlite", dsn(db.path, roleWriter))
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: open the engine's writer: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	r, err = sql.Open("sqlite", dsn(db.path, roleReader))
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("store: open the engine's readers: %w", err)
+	}
+	r.SetMaxOpenConns(2)
+	r.SetMaxIdleConns(2)
+	return w, r, nil
+}
+
 // Path is the database file.
 func (db *DB) Path() string { return db.path }
 
 // tx runs fn in a write transaction, committing when it returns nil.
-func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
-	tx, err := db.w.BeginTx(ctx, nil)
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return runTx(ctx, db.w, fn)
+}
+
+// runTx runs fn in a write transaction of pool w.
+func runTx(ctx context.Context, w *sql.DB, fn func(*sql.Tx) error) (err error) {
+	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
