@@ -67,8 +67,9 @@ func (g *Gateway) Recover(ctx context.Context, s dialer.RecoverSpool, progress f
 			err = g.byeSaved(ctx, d, a.Provider)
 			switch {
 			case errors.Is(err, errNoReply):
-				log.Warn("recovery: BYE of a call left by a previous process was not answered", "err", err)
-				return dialer.Outcome{}, dialer.ErrCallUnknown
+				// A BYE that times out ends the dialog all the same (RFC
+				// 3261 15.1.1): the far end is gone or has ended it.
+				log.Warn("recovery: BYE of a call left by a previous process was not answered; the dialog is over", "err", err)
 			case err != nil:
 				log.Warn("recovery: BYE", "err", err)
 			default:
@@ -79,7 +80,39 @@ func (g *Gateway) Recover(ctx context.Context, s dialer.RecoverSpool, progress f
 		log.Warn("recovery: unusable saved dialog; cancelling instead", "err", err)
 	}
 	g.cancelRebuilt(ctx, a, log)
+	// The callee may have answered just before the crash: the 200 went to
+	// the dead process, and its retransmissions (T1 doubling to T2) now
+	// reach us as a stray answer, which handleStrayResponse ACKs and ends.
+	// Wait for one a little, so that an answered callee is recorded
+	// answered and never dialled again.
+	if at, ok := g.strayAnswerOf(ctx, a.CallUUID, g.cfg.ResponseTimeout); ok {
+		log.Info("recovery: the callee had answered; the call was ended with BYE")
+		return dialer.Outcome{Cause: "NORMAL_CLEARING", SIPCode: 200, Connect: at, End: time.Now(),
+			Failure: dialer.CauseNotDelivered}, nil
+	}
 	return dialer.Outcome{}, dialer.ErrCallGone
+}
+
+// strayAnswerOf waits up to d for a stray 2xx of the call and says when
+// it came.
+func (g *Gateway) strayAnswerOf(ctx context.Context, callID string, d time.Duration) (time.Time, bool) {
+	deadline := time.Now().Add(d)
+	for {
+		g.mu.Lock()
+		at, ok := g.strays[callID]
+		g.mu.Unlock()
+		if ok {
+			return at, true
+		}
+		if !time.Now().Before(deadline) {
+			return time.Time{}, false
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // cancelRebuilt sends CANCEL for each INVITE a call may have left pending,
