@@ -53,7 +53,7 @@ func DefaultEngineConfig() EngineConfig {
 		ProviderBackoff:    2 * time.Second,
 		ProviderBackoffMax: 5 * time.Minute,
 		ProviderRefresh:    10 * time.Second,
-		RecheckInterval:    30 * time.Second,
+		RecheckInterval:    5 * time.Second,
 		SendWait:           10 * time.Second,
 	}
 }

@@ -742,6 +742,10 @@ func (g *Gateway) recoverOn(ctx context.Context, n *node, s dialer.RecoverSpool,
 		a.Provider.Node = n.id
 		f := &follower{g: g, n: n, c: c, a: a, progress: progress, sentAt: time.Now(), reattach: true, conn: cur,
 			gone: exists != "true", knownAnswer: s.Answered, knownDelivered: !s.Delivered.IsZero()}
+		// The answer was seen by the process before: the maximum duration
+		// still counts from it, so a callee who never hangs up is still
+		// hung up on.
+		f.answeredRcv = s.Answered
 		o, err := f.run(ctx)
 		if err == nil {
 			n.forget(uuid)

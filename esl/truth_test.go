@@ -209,6 +209,26 @@ func TestRecover(t *testing.T) {
 			t.Errorf("outcome %+v err %v", o, err)
 		}
 	})
+	// A callee who never hangs up is still hung up on at the maximum
+	// duration, counted from the answer the store recorded: before, a
+	// recovered call had no answer time of its own and was left up.
+	t.Run("live and answered before: hung up at the maximum duration", func(t *testing.T) {
+		s := esltest.Start(t, esltest.Options{})
+		g := startGateway(t, s, testOptions(), 30, 10)
+		s.Script(testNumber, esltest.Answer(0, 0)) // never hangs up
+		a := attempt("+4930123456")
+		a.MaxDuration = time.Second
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { waitChannels(t, s, 1); time.Sleep(50 * time.Millisecond); cancel() }()
+		_, _ = g.Deliver(ctx, a, nil)
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer rcancel()
+		o, err := g.Recover(rctx, dialer.RecoverSpool{Attempt: a, Answered: time.Now().Add(-500 * time.Millisecond)}, nil)
+		if err != nil || o.Connect.IsZero() {
+			t.Fatalf("outcome %+v err %v", o, err)
+		}
+		waitChannels(t, s, 0)
+	})
 	t.Run("never existed", func(t *testing.T) {
 		s := esltest.Start(t, esltest.Options{})
 		g := startGateway(t, s, testOptions(), 30, 10)

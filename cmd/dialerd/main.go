@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -327,17 +328,40 @@ func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *di
 	if err != nil {
 		return nil, err
 	}
-	// Before Start: recovery may already hear from the gateways.
-	link.eng.Store(eng)
 	if err := eng.Start(ctx); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	link.started(eng)
 	return eng, nil
 }
 
 // engineLink hands the gateways' reports to the engine, which is built
-// after them; reports before it exists are dropped (nothing is in flight).
-type engineLink struct{ eng atomic.Pointer[dialer.Engine] }
+// after them. A route-up before it exists is dropped (nothing is backed
+// off yet); a stray answer is kept and handed over once the engine runs,
+// since it may be the answer of a spool recovery is about to follow.
+type engineLink struct {
+	eng atomic.Pointer[dialer.Engine]
+
+	mu    sync.Mutex
+	early []strayAnswer
+}
+
+type strayAnswer struct {
+	callUUID string
+	at       time.Time
+}
+
+// started hands the engine the stray answers heard before it ran.
+func (l *engineLink) started(e *dialer.Engine) {
+	l.mu.Lock()
+	early := l.early
+	l.early = nil
+	l.eng.Store(e)
+	l.mu.Unlock()
+	for _, s := range early {
+		e.CallAnswered(s.callUUID, s.at)
+	}
+}
 
 // RouteUp is the gateways' OnRouteUp.
 func (l *engineLink) RouteUp(u dialer.RouteUp) {
@@ -348,7 +372,13 @@ func (l *engineLink) RouteUp(u dialer.RouteUp) {
 
 // CallAnswered is the SIP gateway's OnStrayAnswer.
 func (l *engineLink) CallAnswered(callUUID string, at time.Time) {
-	if e := l.eng.Load(); e != nil {
+	l.mu.Lock()
+	e := l.eng.Load()
+	if e == nil && len(l.early) < 10000 {
+		l.early = append(l.early, strayAnswer{callUUID, at})
+	}
+	l.mu.Unlock()
+	if e != nil {
 		e.CallAnswered(callUUID, at)
 	}
 }
