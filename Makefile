@@ -31,6 +31,9 @@ test-deps:
 
 ## test: vet and every test, with the race detector
 test: test-deps
+	@echo "make test: go vet, then every package's tests with the race detector,"
+	@echo "  the short crash suite (SIGKILLs through SIPp and the fake FreeSWITCH) included;"
+	@echo "  compiling the race-instrumented test binaries takes a few minutes before the first result"
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m ./...
 

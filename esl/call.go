@@ -143,7 +143,10 @@ type follower struct {
 	hardKillAt  time.Time // uuid_kill at the hard deadline sent
 	hardLimit   time.Time
 	answeredRcv time.Time // when the answer arrived (gateway's clock)
-	retryAt     time.Time // the next uuid_exists after a failed one
+	// answerGuessed: answeredRcv is the latest a recovered call can have
+	// been answered, its real answer being unrecorded.
+	answerGuessed bool
+	retryAt       time.Time // the next uuid_exists after a failed one
 }
 
 // probeRetry spaces uuid_exists attempts on a connection that fails them
@@ -209,8 +212,8 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 		evs := f.c.sorted()
 		fs := readFacts(evs)
 		f.emit(evs, now, false)
-		if fs.answer != nil && f.answeredRcv.IsZero() {
-			f.answeredRcv = fs.answer.received
+		if fs.answer != nil && (f.answeredRcv.IsZero() || f.answerGuessed) {
+			f.answeredRcv, f.answerGuessed = fs.answer.received, false
 		}
 
 		// The node's connection: lost, back, or the same.

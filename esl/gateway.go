@@ -744,8 +744,13 @@ func (g *Gateway) recoverOn(ctx context.Context, n *node, s dialer.RecoverSpool,
 			gone: exists != "true", knownAnswer: s.Answered, knownDelivered: !s.Delivered.IsZero()}
 		// The answer was seen by the process before: the maximum duration
 		// still counts from it, so a callee who never hangs up is still
-		// hung up on.
+		// hung up on. When it was not recorded (a kill in the moment
+		// between the answer and its commit), from the latest it can have
+		// been, the ring timeout after the spool, until an answer is seen.
 		f.answeredRcv = s.Answered
+		if f.answeredRcv.IsZero() && !s.Spooled.IsZero() {
+			f.answeredRcv, f.answerGuessed = s.Spooled.Add(a.RingTimeout), true
+		}
 		o, err := f.run(ctx)
 		if err == nil {
 			n.forget(uuid)

@@ -229,6 +229,22 @@ func TestRecover(t *testing.T) {
 		}
 		waitChannels(t, s, 0)
 	})
+	t.Run("live, its answer not recorded: hung up once the call must be over", func(t *testing.T) {
+		s := esltest.Start(t, esltest.Options{})
+		g := startGateway(t, s, testOptions(), 30, 10)
+		s.Script(testNumber, esltest.Answer(0, 0)) // never hangs up
+		a := attempt("+4930123456")
+		a.MaxDuration, a.RingTimeout = time.Second, 500*time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { waitChannels(t, s, 1); time.Sleep(50 * time.Millisecond); cancel() }()
+		_, _ = g.Deliver(ctx, a, nil)
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer rcancel()
+		if _, err := g.Recover(rctx, dialer.RecoverSpool{Attempt: a, Spooled: time.Now().Add(-100 * time.Millisecond)}, nil); err != nil {
+			t.Fatalf("recover: %v", err)
+		}
+		waitChannels(t, s, 0)
+	})
 	t.Run("never existed", func(t *testing.T) {
 		s := esltest.Start(t, esltest.Options{})
 		g := startGateway(t, s, testOptions(), 30, 10)
