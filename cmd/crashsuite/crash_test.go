@@ -17,16 +17,10 @@ const shortSeed = 20261207
 // TestCrashShort is the short seeded crash suite `make test` runs: one
 // campaign through each gateway, 50 numbers, dialerd killed three times
 // in each, every invariant checked (see the package comment).
+// `make crash` runs the long one.
 //
-// It is skipped unless DIALERD_CRASH=1: on today's tree recovery through
-// the placing gateway, durable progress and BYE on recovery are not there
-// yet, and the suite finds their absence (issue 11). Set it to run:
-//
-//	DIALERD_CRASH=1 go test ./cmd/crashsuite -run TestCrashShort -v
+//	go test ./cmd/crashsuite -run TestCrashShort -v
 func TestCrashShort(t *testing.T) {
-	if os.Getenv("DIALERD_CRASH") != "1" {
-		t.Skip("the crash suite finds violations until recovery through the placing gateway, durable progress and BYE on recovery land (issue 11); DIALERD_CRASH=1 runs it")
-	}
 	if testing.Short() {
 		t.Skip("kills and restarts the daemon")
 	}
