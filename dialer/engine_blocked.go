@@ -22,11 +22,32 @@ type blockState struct {
 	sticky bool
 }
 
-// blockedBoard is the copy of the loop's blocked runs that API requests
-// read without going through the loop.
+// blockedBoard is the copy of the loop's blocked runs, and of the running
+// campaigns' counters, that API requests read without going through the
+// loop.
 type blockedBoard struct {
-	mu sync.RWMutex
-	m  map[int64]BlockedCampaign
+	mu       sync.RWMutex
+	m        map[int64]BlockedCampaign
+	counters map[int64]CampaignCounters
+}
+
+func (b *blockedBoard) setCounters(id int64, cc CampaignCounters) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.counters == nil {
+		b.counters = map[int64]CampaignCounters{}
+	}
+	b.counters[id] = cc
+}
+
+// CampaignCounters are a running campaign's counters as the engine keeps
+// them (what campaign.progress publishes): false when it is not running
+// here, and the store must count.
+func (e *Engine) CampaignCounters(id int64) (CampaignCounters, bool) {
+	e.board.mu.RLock()
+	defer e.board.mu.RUnlock()
+	cc, ok := e.board.counters[id]
+	return cc, ok
 }
 
 func (b *blockedBoard) set(c BlockedCampaign) {
@@ -42,6 +63,13 @@ func (b *blockedBoard) clear(id int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.m, id)
+}
+
+func (b *blockedBoard) dropRun(id int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.m, id)
+	delete(b.counters, id)
 }
 
 // CampaignBlocked says why a running campaign of the tenant cannot dial;

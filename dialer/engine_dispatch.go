@@ -346,6 +346,9 @@ func (e *Engine) publishProgress(r *campaignRun, now time.Time) {
 		return
 	}
 	r.published = r.counters
+	if _, running := e.runs[r.c.ID]; running {
+		e.board.setCounters(r.c.ID, r.counters)
+	}
 	cc := r.counters
 	e.publish(Event{Type: EventCampaignProgress, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, OwnerID: r.c.CreatedBy,
 		Status: string(r.c.Status), Counters: &cc})
@@ -364,7 +367,7 @@ func (e *Engine) checkCompleted(r *campaignRun, now time.Time) {
 }
 
 func (e *Engine) dropRun(r *campaignRun) {
-	e.board.clear(r.c.ID)
+	e.board.dropRun(r.c.ID)
 	for _, it := range r.queue.items {
 		delete(e.queued, it.TransmissionID)
 	}
@@ -398,6 +401,7 @@ func (e *Engine) loadRun(c Campaign, now time.Time) (*campaignRun, error) {
 		}
 	}
 	e.runs[c.ID] = r
+	e.board.setCounters(c.ID, r.counters)
 	e.runOrder = append(e.runOrder, c.ID)
 	return r, nil
 }

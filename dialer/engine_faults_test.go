@@ -301,3 +301,22 @@ func TestLostCallIsFollowedThroughRecovery(t *testing.T) {
 		t.Fatalf("spools %v", got)
 	}
 }
+
+// A running campaign's counters are readable without the loop, as the
+// engine keeps them; once it completes the store's count is the truth.
+func TestCampaignCountersWhileRunning(t *testing.T) {
+	h := newHarness(t, testConfig(), memgateway.Script{Kind: memgateway.Answer, Ring: time.Second, Talk: time.Minute})
+	h.provider("trunk", 1, 0, "")
+	h.start()
+	id, _ := h.campaign(4, 0, 600, 1, 60)
+	h.startCampaign(id)
+	h.advance(5 * time.Second)
+	cc, ok := h.eng.CampaignCounters(id)
+	if !ok || cc.Total != 4 || cc.InFlight != 4 {
+		t.Fatalf("running: %+v, %v", cc, ok)
+	}
+	h.advance(2 * time.Minute)
+	if _, ok := h.eng.CampaignCounters(id); ok {
+		t.Fatal("counters of a completed campaign are still served")
+	}
+}

@@ -134,14 +134,44 @@ func (db *DB) Campaign(ctx context.Context, tenantID string, id int64) (dialer.C
 	if err != nil {
 		return c, err
 	}
-	c.Counters, err = db.CampaignCounters(ctx, id)
+	c.Counters, err = db.counters(ctx, id)
 	return c, err
+}
+
+// LiveCountersFunc gives a running campaign's counters as the engine keeps
+// them; false when the campaign is not running.
+type LiveCountersFunc func(campaignID int64) (dialer.CampaignCounters, bool)
+
+// UseLiveCounters makes Campaign and Campaigns take a running campaign's
+// counters from f instead of counting its transmissions on every request:
+// under dashboard load that count was most of the API's CPU.
+func (db *DB) UseLiveCounters(f LiveCountersFunc) { db.live.Store(&f) }
+
+// counters are the live counters when the engine has them, else counted.
+func (db *DB) counters(ctx context.Context, id int64) (dialer.CampaignCounters, error) {
+	if f := db.live.Load(); f != nil {
+		if cc, ok := (*f)(id); ok {
+			return cc, nil
+		}
+	}
+	return db.CampaignCounters(ctx, id)
 }
 
 // CampaignCounters counts a campaign's transmissions by status.
 func (db *DB) CampaignCounters(ctx context.Context, id int64) (dialer.CampaignCounters, error) {
+	return countCampaign(ctx, db.r, id)
+}
+
+// countersOf counts on the engine's own readers.
+func (s *EngineStore) countersOf(ctx context.Context, id int64) (dialer.CampaignCounters, error) {
+	return countCampaign(ctx, s.r, id)
+}
+
+func countCampaign(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, id int64) (dialer.CampaignCounters, error) {
 	var cc dialer.CampaignCounters
-	rows, err := db.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM transmissions WHERE campaign_id = ? GROUP BY status`, id)
+	rows, err := q.QueryContext(ctx, `SELECT status, COUNT(*) FROM transmissions WHERE campaign_id = ? GROUP BY status`, id)
 	if err != nil {
 		return cc, fmt.Errorf("store: campaign counters: %w", err)
 	}
@@ -176,7 +206,7 @@ func (db *DB) Campaigns(ctx context.Context, scope dialer.Scope, q dialer.ListQu
 		return nil, err
 	}
 	for i := range out {
-		if out[i].Counters, err = db.CampaignCounters(ctx, out[i].ID); err != nil {
+		if out[i].Counters, err = db.counters(ctx, out[i].ID); err != nil {
 			return nil, err
 		}
 	}
@@ -262,7 +292,13 @@ func (s *EngineStore) ActiveCampaigns(ctx context.Context) ([]dialer.Campaign, e
 
 // Campaign implements dialer.EngineStore.
 func (s *EngineStore) Campaign(ctx context.Context, tenantID string, id int64) (dialer.Campaign, error) {
-	return s.db.Campaign(ctx, tenantID, id)
+	// Always counted: the engine builds its own counters from these.
+	c, err := campaignBy(ctx, s.r, tenantID, id)
+	if err != nil {
+		return c, err
+	}
+	c.Counters, err = s.countersOf(ctx, id)
+	return c, err
 }
 
 // StartCampaign implements dialer.EngineStore.

@@ -310,3 +310,31 @@ func TestCheckRefsAccountsAssignedToTheUser(t *testing.T) {
 		}
 	}
 }
+
+// A running campaign's counters come from the engine when it has them, so
+// a dashboard does not count the campaign's transmissions on every request;
+// the engine itself always gets them counted.
+func TestCampaignCountersFromTheEngine(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	p := x.f.Program(x.tenant, x.owner, dialer.ProgramVoiceTTS)
+	g := x.f.Group(x.tenant, x.owner, x.f.Contacts(x.tenant, x.owner, 3, 0)...)
+	id := x.f.Campaign(x.tenant, x.owner, p, g, 60, 1, 60)
+	if _, err := x.es.StartCampaign(ctx, x.tenant, id, time.Unix(1_700_000_000, 0), 0); err != nil {
+		t.Fatal(err)
+	}
+	live := dialer.CampaignCounters{Total: 3, Done: 1, Answered: 1, InFlight: 1, Pending: 1}
+	x.db.UseLiveCounters(func(c int64) (dialer.CampaignCounters, bool) { return live, c == id })
+	c, err := x.db.Campaign(ctx, x.tenant, id)
+	if err != nil || c.Counters != live {
+		t.Fatalf("API's campaign counters %+v, %v; want the engine's %+v", c.Counters, err, live)
+	}
+	list, err := x.db.Campaigns(ctx, dialer.Scope{TenantID: x.tenant}, dialer.ListQuery{})
+	if err != nil || len(list) != 1 || list[0].Counters != live {
+		t.Fatalf("list %+v, %v", list, err)
+	}
+	ec, err := x.es.Campaign(ctx, x.tenant, id)
+	if err != nil || ec.Counters != (dialer.CampaignCounters{Total: 3, Pending: 3}) {
+		t.Fatalf("engine's campaign counters %+v, %v; want them counted", ec.Counters, err)
+	}
+}

@@ -24,6 +24,8 @@ type DB struct {
 	path string
 	seal *sealer // nil: opened without a seal key; secrets cannot be written
 
+	live atomic.Pointer[LiveCountersFunc] // see UseLiveCounters
+
 	// bulk counts imports running: they checkpoint on their own terms.
 	bulk     atomic.Int32
 	stopCkpt chan struct{}

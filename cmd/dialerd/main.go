@@ -215,6 +215,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	db.UseLiveCounters(eng.CampaignCounters) // running campaigns: no count per request
 
 	// The API refuses what no gateway could carry, as the router would.
 	checker, _ := gw.(dialer.AttemptChecker)
