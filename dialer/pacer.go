@@ -11,11 +11,13 @@ const MaxCPM = 6000
 // An origination may come late: a Go timer fires up to a millisecond
 // after its time (the runtime's poller sleeps in whole milliseconds), and
 // a busy host runs the engine later still. A late origination keeps the
-// grid: the ones after it come closer together, never closer than three
-// quarters of the interval, until the campaign is back on it, so a minute
-// holds N originations. (Restarting the grid after every origination more
-// than a millisecond late lost 2-7 % of the rate at 6000 CPM on a busy
-// two-core host.)
+// grid: the ones after it come closer together, never closer than half
+// the interval, until the campaign is back on it, so a minute holds N
+// originations. (Restarting the grid after every origination more than a
+// millisecond late lost 2-7 % of the rate at 6000 CPM on a busy two-core
+// host; catching up no closer than three quarters of the interval still
+// lost 18 % with stress-ng holding both cores: each late wake-up cost a
+// quarter interval that was never made good.)
 //
 // It keeps no credit across an idle moment: when the campaign could not
 // use its turn (nothing due, a cap held it: Idle), or fell more than
@@ -61,7 +63,7 @@ func (p *Pacer) Ready(now time.Time) bool { return !now.Before(p.next) }
 func (p *Pacer) maxLag() time.Duration { return max(time.Second, p.interval) }
 
 // minGap is the closest two originations ever come, while catching up.
-func (p *Pacer) minGap() time.Duration { return p.interval * 3 / 4 }
+func (p *Pacer) minGap() time.Duration { return p.interval / 2 }
 
 // Idle records that the campaign could not use its turn (nothing due, or
 // a cap held it): the next origination starts the grid afresh.

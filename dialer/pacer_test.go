@@ -47,7 +47,7 @@ func TestPacerNoBurstAfterIdle(t *testing.T) {
 
 // Late originations keep the grid: whatever the lateness (timers, a busy
 // host), a minute holds the rate asked for, and no two originations come
-// closer than three quarters of an interval.
+// closer than half an interval.
 func TestPacerLateTimers(t *testing.T) {
 	tests := []struct {
 		name string
@@ -57,6 +57,10 @@ func TestPacerLateTimers(t *testing.T) {
 		{"under 1 ms late, 600 cpm", 600, func(r *rand.Rand) time.Duration { return time.Duration(r.IntN(900)) * time.Microsecond }},
 		{"up to 20 ms late, 600 cpm", 600, func(r *rand.Rand) time.Duration { return time.Duration(r.IntN(20)) * time.Millisecond }},
 		{"quantised timers, 6000 cpm", 6000, func(r *rand.Rand) time.Duration { return time.Duration(r.IntN(1500)) * time.Microsecond }},
+		// A host whose engine wakes 4 ms late every time (stress-ng on
+		// both cores): catching up no closer than ¾ of the interval lost
+		// 13 % of the rate; half an interval holds it.
+		{"every wake-up 4 ms late, 6000 cpm", 6000, func(*rand.Rand) time.Duration { return 4 * time.Millisecond }},
 		{"busy host, 6000 cpm", 6000, func(r *rand.Rand) time.Duration {
 			switch x := r.IntN(1000); {
 			case x < 10: // 1 %: the engine ran 5-30 ms late
@@ -74,7 +78,7 @@ func TestPacerLateTimers(t *testing.T) {
 			end := t0.Add(time.Minute)
 			now, prev, n := t0, time.Time{}, 0
 			for now.Before(end) {
-				if !prev.IsZero() && now.Sub(prev) < p.Interval()*3/4 {
+				if !prev.IsZero() && now.Sub(prev) < p.Interval()/2 {
 					t.Fatalf("originations %v apart at %v", now.Sub(prev), now.Sub(t0))
 				}
 				p.Mark(now)
@@ -111,13 +115,13 @@ func TestPacerIdleGivesNoCredit(t *testing.T) {
 	if got := p.Next().Sub(at); got != 100*time.Millisecond {
 		t.Fatalf("after an idle turn the next is %v later, want a full interval", got)
 	}
-	// Without Idle the same lateness is caught up, at three quarters of an
-	// interval.
+	// Without Idle the same lateness is caught up, no closer than half an
+	// interval: the grid's next point (200 ms) is 60 ms after the late one.
 	q := NewPacer(600)
 	q.Mark(t0)
 	q.Mark(at)
-	if got := q.Next().Sub(at); got != 75*time.Millisecond {
-		t.Fatalf("after a late turn the next is %v later, want 75ms", got)
+	if got := q.Next().Sub(at); got != 60*time.Millisecond {
+		t.Fatalf("after a late turn the next is %v later, want 60ms", got)
 	}
 	q.Mark(q.Next())
 	if got := q.Next().Sub(t0); got != 300*time.Millisecond {
