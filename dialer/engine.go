@@ -119,7 +119,7 @@ type Engine struct {
 	gw     Gateway
 	placer Placer
 	recov  Recoverer
-	board  blockedBoard
+	board  runBoard
 	clock  Clock
 	events Publisher
 	log    *slog.Logger

@@ -246,7 +246,7 @@ func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
 		case FaultContent:
 			// The route is not to blame; its history stays as it was.
 		default:
-			e.providerHealthy(a.provider)
+			a.provider.healthy()
 		}
 	}
 	if v.Fault == FaultContent && r != nil {

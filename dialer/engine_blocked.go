@@ -22,16 +22,16 @@ type blockState struct {
 	sticky bool
 }
 
-// blockedBoard is the copy of the loop's blocked runs, and of the running
+// runBoard is the copy of the loop's blocked runs, and of the running
 // campaigns' counters, that API requests read without going through the
 // loop.
-type blockedBoard struct {
+type runBoard struct {
 	mu       sync.RWMutex
 	m        map[int64]BlockedCampaign
 	counters map[int64]CampaignCounters
 }
 
-func (b *blockedBoard) setCounters(id int64, cc CampaignCounters) {
+func (b *runBoard) setCounters(id int64, cc CampaignCounters) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.counters == nil {
@@ -50,7 +50,7 @@ func (e *Engine) CampaignCounters(id int64) (CampaignCounters, bool) {
 	return cc, ok
 }
 
-func (b *blockedBoard) set(c BlockedCampaign) {
+func (b *runBoard) set(c BlockedCampaign) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.m == nil {
@@ -59,13 +59,13 @@ func (b *blockedBoard) set(c BlockedCampaign) {
 	b.m[c.CampaignID] = c
 }
 
-func (b *blockedBoard) clear(id int64) {
+func (b *runBoard) clear(id int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.m, id)
 }
 
-func (b *blockedBoard) dropRun(id int64) {
+func (b *runBoard) dropRun(id int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.m, id)
@@ -149,11 +149,13 @@ func (e *Engine) ConfigChanged(tenantID string) {
 		if !ok {
 			return // never read: the first use reads the new configuration
 		}
-		tp.changed = true
 		if tp.reading {
+			// The read running began before the change: read once more
+			// after it, and release blocked campaigns on that one.
 			tp.again = true
 			return
 		}
+		tp.changed = true
 		e.refreshAside(tenantID, tp)
 	})
 }
@@ -172,20 +174,18 @@ func (e *Engine) RouteUp(u RouteUp) {
 			}
 			if match && (p.failures > 0 || !p.backoffUntil.IsZero()) {
 				e.log.Info("engine: route healthy again; back-off ended", "provider", p.info.ID, "node", u.Node)
-				e.providerHealthy(p)
+				p.healthy()
 			}
 		}
 	})
 }
 
-// providerHealthy ends a provider's back-off: it carried a call, or its
-// gateway saw it healthy.
+// healthy ends a provider's back-off: it carried a call, or its gateway
+// saw it healthy.
 func (p *providerState) healthy() {
 	p.failures = 0
 	p.backoffUntil = time.Time{}
 }
-
-func (e *Engine) providerHealthy(p *providerState) { p.healthy() }
 
 // CallAnswered records an answer a gateway saw for a call it was not
 // following: a SIP 200 that reached a new process for an INVITE of the

@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"cmp"
 	"container/heap"
 	"crypto/rand"
 	"errors"
@@ -250,15 +251,8 @@ func (e *Engine) placeRefused(r *campaignRun, it *workItem, p *providerState, er
 	e.store.Record(TransmissionChanged{TransmissionID: it.TransmissionID, Status: TransmissionFailed, Response: v.Cause})
 	e.publish(Event{Type: EventTransmissionStatus, At: now, TenantID: it.TenantID, OwnerID: it.OwnerID,
 		TransmissionID: it.TransmissionID, Status: string(TransmissionFailed), Response: v.Cause, Field: v.Field, Fault: v.Fault.String()})
-	e.failWaiters(it.TransmissionID, InvalidField(cmpOr(v.Field, "provider_id"), err.Error()))
+	e.failWaiters(it.TransmissionID, InvalidField(cmp.Or(v.Field, "provider_id"), err.Error()))
 	return true, false, time.Time{}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // unqueue takes an item out of whichever queue holds it.

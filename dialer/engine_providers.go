@@ -24,8 +24,8 @@ type tenantProviders struct {
 	loadedAt time.Time
 	loaded   bool
 	reading  bool // a refresh runs off the loop
-	changed  bool // ConfigChanged: the next read releases blocked campaigns
-	again    bool // changed again while a read ran: read once more
+	changed  bool // the read running (or next) follows a ConfigChanged: it releases blocked campaigns
+	again    bool // ConfigChanged while a read ran: read once more after it
 }
 
 // capacity holds every cap the engine enforces.
@@ -164,7 +164,6 @@ func (e *Engine) applyProviders(tenantID string, tp *tenantProviders, rd provide
 // that comes in while a read runs is read again after it.
 func (e *Engine) refreshAside(tenantID string, tp *tenantProviders) {
 	if tp.reading {
-		tp.again = tp.again || tp.changed
 		return
 	}
 	tp.reading = true

@@ -77,7 +77,14 @@ type savedDialog struct {
 
 // dialogOf records the dialog an INVITE and its 2xx established.
 func dialogOf(inv *sip.Request, res *sip.Response) (savedDialog, error) {
-	from, to, callID, cseq := inv.From(), res.To(), inv.CallID(), inv.CSeq()
+	return newDialog(inv.From(), res.To(), inv.CallID(), inv.CSeq(), inv.Transport(), res, inv.Recipient.String())
+}
+
+// newDialog is the dialog of a 2xx, with the INVITE's From, Call-ID, CSeq
+// and transport; fallbackTarget is the remote target when the 2xx has no
+// Contact.
+func newDialog(from *sip.FromHeader, to *sip.ToHeader, callID *sip.CallIDHeader, cseq *sip.CSeqHeader,
+	transport string, res *sip.Response, fallbackTarget string) (savedDialog, error) {
 	if from == nil || to == nil || callID == nil || cseq == nil {
 		return savedDialog{}, errors.New("sip: answer without dialog headers")
 	}
@@ -87,15 +94,14 @@ func dialogOf(inv *sip.Request, res *sip.Response) (savedDialog, error) {
 		LocalURI:  from.Address.String(),
 		RemoteURI: to.Address.String(),
 		CSeq:      cseq.SeqNo,
-		Transport: strings.ToUpper(inv.Transport()),
+		Transport: strings.ToUpper(transport),
 		Peer:      res.Source(),
 	}
 	d.LocalTag, _ = from.Params.Get("tag")
 	d.RemoteTag, _ = to.Params.Get("tag")
+	d.RemoteTarget = fallbackTarget
 	if c := res.Contact(); c != nil {
 		d.RemoteTarget = c.Address.String()
-	} else {
-		d.RemoteTarget = inv.Recipient.String()
 	}
 	rr := res.GetHeaders("Record-Route")
 	for i := len(rr) - 1; i >= 0; i-- {

@@ -176,31 +176,11 @@ func (g *Gateway) byeSaved(ctx context.Context, d savedDialog, route dialer.Rout
 // dialogOfResponse is the dialog a 2xx to one of our INVITEs establishes,
 // read from the response alone (a stray answer has no request here).
 func dialogOfResponse(res *sip.Response) (savedDialog, error) {
-	from, to, callID, cseq := res.From(), res.To(), res.CallID(), res.CSeq()
-	if from == nil || to == nil || callID == nil || cseq == nil {
-		return savedDialog{}, errors.New("sip: response without dialog headers")
+	var fallback string
+	if host, port, err := net.SplitHostPort(res.Source()); err == nil {
+		fallback = "sip:" + net.JoinHostPort(host, port)
 	}
-	d := savedDialog{
-		Version:   dialogVersion,
-		CallID:    callID.Value(),
-		LocalURI:  from.Address.String(),
-		RemoteURI: to.Address.String(),
-		CSeq:      cseq.SeqNo,
-		Transport: strings.ToUpper(res.Transport()),
-		Peer:      res.Source(),
-	}
-	d.LocalTag, _ = from.Params.Get("tag")
-	d.RemoteTag, _ = to.Params.Get("tag")
-	if c := res.Contact(); c != nil {
-		d.RemoteTarget = c.Address.String()
-	} else if host, port, err := net.SplitHostPort(res.Source()); err == nil {
-		d.RemoteTarget = "sip:" + net.JoinHostPort(host, port)
-	}
-	rr := res.GetHeaders("Record-Route")
-	for i := len(rr) - 1; i >= 0; i-- {
-		d.RouteSet = append(d.RouteSet, rr[i].Value())
-	}
-	return d, nil
+	return newDialog(res.From(), res.To(), res.CallID(), res.CSeq(), res.Transport(), res, fallback)
 }
 
 // handleStrayResponse takes the responses no client transaction matched

@@ -23,6 +23,7 @@ type EngineStore struct {
 	db       *DB
 	w, r     *sql.DB // the engine's own writer and readers (see DB.enginePools)
 	own      bool    // w and r are ours to close
+	poolErr  error   // why the engine shares the API's pools, if it does
 	mediaDir string
 
 	mu     sync.RWMutex // guards closed against sends on a closed ops
@@ -70,10 +71,16 @@ func NewEngineStore(db *DB) *EngineStore {
 	}
 	if w, r, err := db.enginePools(); err == nil {
 		s.w, s.r, s.own = w, r, true
-	} // else: share the API's pools; slower under API load, never wrong
+	} else {
+		s.poolErr = err // share the API's pools: slower under API load, never wrong
+	}
 	go s.run()
 	return s
 }
+
+// SharedPools says why the engine could not open connections of its own
+// and shares the API's; nil when it has its own.
+func (s *EngineStore) SharedPools() error { return s.poolErr }
 
 // Close commits what is queued and stops the writer.
 func (s *EngineStore) Close() error {

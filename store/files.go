@@ -255,9 +255,23 @@ func syncDir(dir string) error {
 // sweep.
 func (f *Files) hashes() ([]string, error) {
 	var out []string
+	seen := map[string]bool{}
+	err := f.eachEntry(func(shard string, e os.DirEntry) {
+		h, ext, _ := strings.Cut(e.Name(), ".")
+		if validHash(h) && strings.HasPrefix(h, shard) && (ext == "" || validExt(ext)) && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	})
+	return out, err
+}
+
+// eachEntry calls fn with every entry of every two-character shard
+// directory, and its shard.
+func (f *Files) eachEntry(fn func(shard string, e os.DirEntry)) error {
 	shards, err := os.ReadDir(f.dir)
 	if err != nil {
-		return nil, fmt.Errorf("store: list media: %w", err)
+		return fmt.Errorf("store: list media: %w", err)
 	}
 	for _, s := range shards {
 		if !s.IsDir() || len(s.Name()) != 2 {
@@ -265,16 +279,11 @@ func (f *Files) hashes() ([]string, error) {
 		}
 		entries, err := os.ReadDir(filepath.Join(f.dir, s.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("store: list media: %w", err)
+			return fmt.Errorf("store: list media: %w", err)
 		}
-		seen := map[string]bool{}
 		for _, e := range entries {
-			h, ext, _ := strings.Cut(e.Name(), ".")
-			if validHash(h) && strings.HasPrefix(h, s.Name()) && (ext == "" || validExt(ext)) && !seen[h] {
-				seen[h] = true
-				out = append(out, h)
-			}
+			fn(s.Name(), e)
 		}
 	}
-	return out, nil
+	return nil
 }

@@ -102,25 +102,12 @@ func (m *Messages) MigrateFiles(ctx context.Context) (FileMigration, error) {
 // legacyNames lists the hashes of the files named without an extension.
 func (f *Files) legacyNames() ([]string, error) {
 	var out []string
-	shards, err := os.ReadDir(f.dir)
-	if err != nil {
-		return nil, fmt.Errorf("store: list media: %w", err)
-	}
-	for _, s := range shards {
-		if !s.IsDir() || len(s.Name()) != 2 {
-			continue
+	err := f.eachEntry(func(_ string, e os.DirEntry) {
+		if validHash(e.Name()) && e.Type().IsRegular() {
+			out = append(out, e.Name())
 		}
-		entries, err := os.ReadDir(filepath.Join(f.dir, s.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("store: list media: %w", err)
-		}
-		for _, e := range entries {
-			if validHash(e.Name()) && e.Type().IsRegular() {
-				out = append(out, e.Name())
-			}
-		}
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 // faxConverter renders a PDF as a fax TIFF (see media.Ghostscript).

@@ -200,6 +200,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// The engine after the store, before the API; stopped (with the grace
 	// period) before the store closes: deferred calls run in reverse.
 	engineStore := store.NewEngineStore(db)
+	if err := engineStore.SharedPools(); err != nil {
+		log.Warn("the engine shares the API's store connections; API load can delay its commits", "err", err)
+	}
 	defer func() {
 		if err := engineStore.Close(); err != nil {
 			log.Error("closing the engine's store writer", "err", err)
