@@ -12,6 +12,24 @@ import (
 	"github.com/dialerd/dialerd/dialer/dialertest"
 )
 
+// benchEngineStore is an engine store on a fresh database with a tenant,
+// its owner and a voicetts program, closed when the benchmark ends.
+func benchEngineStore(b *testing.B) (es *EngineStore, f *dialertest.Fixtures, tenant string, owner, prog int64) {
+	b.Helper()
+	db, err := Open(context.Background(), filepath.Join(b.TempDir(), "dialerd.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	es = NewEngineStore(db)
+	b.Cleanup(func() { es.Close() }) // runs before db.Close: cleanups run in reverse
+	f = dialertest.NewFixtures(b, db.Path())
+	tenant = f.Tenant("t1")
+	owner = f.User(tenant, "owner", false)
+	prog = f.Program(tenant, owner, dialer.ProgramVoiceTTS)
+	return es, f, tenant, owner, prog
+}
+
 // BenchmarkAttemptAlone is one call's life in the store when calls come
 // one at a time (100 a second is one every 10 ms): the write-ahead
 // BeginAttempt, which the INVITE waits for, then the answer and the end,
@@ -21,17 +39,7 @@ import (
 //	go test ./store -run '^$' -bench AttemptAlone
 func BenchmarkAttemptAlone(b *testing.B) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(b.TempDir(), "dialerd.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	es := NewEngineStore(db)
-	defer es.Close()
-	f := dialertest.NewFixtures(b, db.Path())
-	tenant := f.Tenant("t1")
-	owner := f.User(tenant, "owner", false)
-	prog := f.Program(tenant, owner, dialer.ProgramVoiceTTS)
+	es, f, tenant, owner, prog := benchEngineStore(b)
 	contacts := f.Contacts(tenant, owner, b.N, 0)
 	now := time.Unix(1_700_000_000, 0)
 	tids := f.Transmissions(tenant, owner, prog, 1, now, contacts)
@@ -62,22 +70,13 @@ func BenchmarkAttemptAlone(b *testing.B) {
 //	go test ./store -run '^$' -bench ProgressDurable -benchtime 2000x
 func BenchmarkProgressDurable(b *testing.B) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(b.TempDir(), "dialerd.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	es := NewEngineStore(db)
-	defer es.Close()
-	f := dialertest.NewFixtures(b, db.Path())
-	tenant := f.Tenant("t1")
-	owner := f.User(tenant, "owner", false)
-	prog := f.Program(tenant, owner, dialer.ProgramVoiceTTS)
+	es, f, tenant, owner, prog := benchEngineStore(b)
 	now := time.Unix(1_700_000_000, 0)
 	answered := f.Transmissions(tenant, owner, prog, 1, now, f.Contacts(tenant, owner, b.N, 0))
 	background := f.Transmissions(tenant, owner, prog, 1, now, f.Contacts(tenant, owner, 20*b.N, 1_000_000))
 	spools := make([]int64, len(answered))
 	for i, tid := range answered {
+		var err error
 		if spools[i], err = es.BeginAttempt(ctx, dialer.AttemptStart{TransmissionID: tid, TenantID: tenant, CallUUID: fmt.Sprintf("a-%d", i), At: now}); err != nil {
 			b.Fatal(err)
 		}
