@@ -29,6 +29,14 @@ type Attempt struct {
 	MaxDuration time.Duration // hang up an answered call after this long
 
 	Media Media
+
+	// OptOut is set by the engine when Media.OptOutDigit is. The gateway
+	// calls it as soon as the callee presses that digit and waits for it:
+	// when it returns nil the number is durably on the tenant's do-not-call
+	// list, and only then does the gateway play Media.OptOutConfirm* and end
+	// the call. An error means the opt-out is not durable; the gateway ends
+	// the call without the confirmation and reports the digit as usual.
+	OptOut func(ctx context.Context, digit string) error
 }
 
 // Route is the resolved provider an attempt goes through.
@@ -67,7 +75,36 @@ type Media struct {
 	Subject       string   // sendemail
 	Body          string
 	BodyAlt       string
+
+	// OptOutDigit is the key (0-9 * #) that opts the callee out during a
+	// voicemessage or voicetts call; "" offers no opt-out.
+	OptOutDigit string
+	// OptOutConfirmPath/URL: the recording played after an opt-out; "" none.
+	OptOutConfirmPath string
+	OptOutConfirmURL  string
+	// OnMachine is what a voicemessage does when an answering machine
+	// picks up; "" (MachineIgnore) plays without detection.
+	OnMachine MachinePolicy
 }
+
+// MachinePolicy is a voicemessage program's on_machine option.
+type MachinePolicy string
+
+// Answering-machine policies.
+const (
+	MachineIgnore        MachinePolicy = ""                // no detection
+	MachinePlay          MachinePolicy = "play"            // detect and record, play at once
+	MachinePlayAfterBeep MachinePolicy = "play_after_beep" // wait for the beep, then play
+	MachineHangUp        MachinePolicy = "hang_up"         // end the call on a machine
+)
+
+// Machine detection verdicts, reported as Outcome.Machine and as a result
+// {Type: "amd", Name: "machine", Data: verdict}.
+const (
+	MachineHuman   = "human"
+	MachineFound   = "machine"
+	MachineUnknown = "unknown"
+)
 
 // ProgramType names what a program does.
 type ProgramType string
@@ -137,6 +174,13 @@ type Outcome struct {
 
 	// Results are what the attempt produced, in order (dtmf digits, …).
 	Results []Result
+
+	// Machine is the answering-machine verdict when detection ran
+	// (MachineHuman, MachineFound, MachineUnknown); "" when it did not.
+	Machine string
+	// OptedOut: the callee pressed the opt-out digit and Attempt.OptOut
+	// returned nil.
+	OptedOut bool
 }
 
 // Result is one thing an attempt produced.
