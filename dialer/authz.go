@@ -116,6 +116,9 @@ type Actor struct {
 	Username string
 	// Admin actors see and change every resource of their tenant.
 	Admin bool
+	// Platform is the platform admin (the bootstrap admin, the reseller):
+	// creates tenants, may act in any tenant, writes plans.
+	Platform bool
 	// Perms is the effective set: the roles' permissions and the user's own grants.
 	Perms []string
 	// Via names the credential kind that authenticated the actor ("jwt", "api-key").

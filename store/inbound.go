@@ -47,6 +47,115 @@ func (db *DB) Trunks(ctx context.Context, gatewayFlag int64) ([]dialer.Trunk, er
 	return trunks, nil
 }
 
+// inboundRoute is where an inbound message goes: the tenant's account that
+// receives the address, and the program that handles it.
+type inboundRoute struct {
+	tenant    string
+	accountID int64
+	programID int64
+	program   dialer.ProgramType
+	owner     int64 // the program's creator: owns the contacts and transmissions it makes
+}
+
+// resolveInbound is the one lookup every inbound channel uses (SMS, fax,
+// email): the active account whose number (did) or address (email) is
+// address, and a program of one of kinds that it owns or subscribes to. It
+// returns dialer.ErrNotFound when nothing receives address.
+func resolveInbound(ctx context.Context, q querier, address string, kinds ...dialer.ProgramType) (inboundRoute, error) {
+	var r inboundRoute
+	if len(kinds) == 0 {
+		return r, dialer.NotFound("inbound program")
+	}
+	args := []any{address, address}
+	marks := ""
+	for i, k := range kinds {
+		if i > 0 {
+			marks += ", "
+		}
+		marks += "?"
+		args = append(args, string(k))
+	}
+	var typ string
+	err := q.QueryRowContext(ctx, `SELECT a.tenant_id, a.account_id, p.program_id, p.type, p.created_by
+		FROM accounts a JOIN programs p ON p.tenant_id = a.tenant_id
+		WHERE a.active = 1 AND ((a.type = 'did' AND a.phone = ?) OR (a.type = 'email' AND a.email = ? COLLATE NOCASE))
+		  AND p.type IN (`+marks+`)
+		  AND (p.account_id = a.account_id OR EXISTS (SELECT 1 FROM account_programs ap
+		       WHERE ap.account_id = a.account_id AND ap.program_id = p.program_id))
+		ORDER BY a.account_id, p.program_id LIMIT 1`, args...).Scan(&r.tenant, &r.accountID, &r.programID, &typ, &r.owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, dialer.NotFound("account receiving on " + address)
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: resolve inbound %s: %w", address, err)
+	}
+	r.program = dialer.ProgramType(typ)
+	return r, nil
+}
+
+// inboundMessage is what arrived, as recordInbound stores it.
+type inboundMessage struct {
+	fromPhone, fromEmail string // the sender: one of them
+	title, origin        string // transmission title and origin ("sip", "smtp", "kannel", "freeswitch")
+	service              int64  // dialer.Service*
+	status               string // the transmission's and spool's status (completed, failed)
+	response             string // the spool's response (a cause)
+	results              []dialer.Result
+	at                   time.Time
+}
+
+// recordInbound stores an inbound transmission of route with one spool and
+// its results, making the sender a contact of the program's owner when the
+// tenant does not know them yet.
+func recordInbound(ctx context.Context, tx *sql.Tx, route inboundRoute, m inboundMessage) (transmissionID int64, err error) {
+	now := m.at.Unix()
+	column, value, describe := "phone", m.fromPhone, "sent a message"
+	if m.fromPhone == "" {
+		column, value = "email", m.fromEmail
+	}
+	var contactID int64
+	err = tx.QueryRowContext(ctx, `SELECT contact_id FROM contacts WHERE tenant_id = ? AND `+column+` = ? ORDER BY contact_id LIMIT 1`,
+		route.tenant, value).Scan(&contactID)
+	if errors.Is(err, sql.ErrNoRows) {
+		res, ierr := tx.ExecContext(ctx, `INSERT INTO contacts (tenant_id, created_by, `+column+`, description, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, route.tenant, route.owner, value, describe, now, now)
+		if ierr != nil {
+			return 0, fmt.Errorf("store: inbound contact: %w", ierr)
+		}
+		contactID, err = res.LastInsertId()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: inbound contact: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
+		program_id, service_flag, direction, status, try_allowed, try_done, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'inbound', ?, 1, 1, ?, ?)`,
+		route.tenant, route.owner, m.title, m.origin, contactID, route.accountID, route.programID, m.service, m.status, now, now)
+	if err != nil {
+		return 0, fmt.Errorf("store: inbound transmission: %w", err)
+	}
+	if transmissionID, err = res.LastInsertId(); err != nil {
+		return 0, fmt.Errorf("store: inbound transmission: %w", err)
+	}
+	res, err = tx.ExecContext(ctx, `INSERT INTO spools (tenant_id, transmission_id, call_uuid, status, response,
+		time_spool, time_start, time_connect, time_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		route.tenant, transmissionID, uuid.NewString(), m.status, m.response, now, now, now, now)
+	if err != nil {
+		return 0, fmt.Errorf("store: inbound spool: %w", err)
+	}
+	spoolID, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("store: inbound spool: %w", err)
+	}
+	for _, r := range m.results {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO spool_results (tenant_id, spool_id, type, name, data, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, route.tenant, spoolID, r.Type, r.Name, r.Data, now); err != nil {
+			return 0, fmt.Errorf("store: inbound result: %w", err)
+		}
+	}
+	return transmissionID, nil
+}
+
 // ReceiveSMS records an SMS that arrived for the DID to: the active DID
 // account with that number, and a receivesms program of it (its own, or one
 // it subscribes to), get an inbound transmission from the sender, completed,
@@ -55,61 +164,16 @@ func (db *DB) Trunks(ctx context.Context, gatewayFlag int64) ([]dialer.Trunk, er
 // returns dialer.ErrNotFound when no account receives SMS on to.
 func (db *DB) ReceiveSMS(ctx context.Context, from, to, body string, at time.Time) (transmissionID int64, err error) {
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var tenant string
-		var accountID, programID, owner int64
-		err := tx.QueryRowContext(ctx, `SELECT a.tenant_id, a.account_id, p.program_id, p.created_by
-			FROM accounts a JOIN programs p ON p.tenant_id = a.tenant_id AND p.type = 'receivesms'
-			WHERE a.type = 'did' AND a.phone = ? AND a.active = 1
-			  AND (p.account_id = a.account_id OR EXISTS (SELECT 1 FROM account_programs ap
-			       WHERE ap.account_id = a.account_id AND ap.program_id = p.program_id))
-			ORDER BY a.account_id, p.program_id LIMIT 1`, to).Scan(&tenant, &accountID, &programID, &owner)
-		if errors.Is(err, sql.ErrNoRows) {
-			return dialer.NotFound("account receiving SMS on " + to)
-		}
+		route, err := resolveInbound(ctx, tx, to, dialer.ProgramReceiveSMS)
 		if err != nil {
-			return fmt.Errorf("store: receive sms: %w", err)
+			return err
 		}
-		now := at.Unix()
-		var contactID int64
-		err = tx.QueryRowContext(ctx, `SELECT contact_id FROM contacts WHERE tenant_id = ? AND phone = ? ORDER BY contact_id LIMIT 1`,
-			tenant, from).Scan(&contactID)
-		if errors.Is(err, sql.ErrNoRows) {
-			res, ierr := tx.ExecContext(ctx, `INSERT INTO contacts (tenant_id, created_by, phone, description, created_at, updated_at)
-				VALUES (?, ?, ?, 'sent an SMS', ?, ?)`, tenant, owner, from, now, now)
-			if ierr != nil {
-				return fmt.Errorf("store: receive sms contact: %w", ierr)
-			}
-			contactID, err = res.LastInsertId()
-		}
-		if err != nil {
-			return fmt.Errorf("store: receive sms contact: %w", err)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
-			program_id, service_flag, direction, status, try_allowed, try_done, created_at, updated_at)
-			VALUES (?, ?, 'inbound SMS', 'sip', ?, ?, ?, ?, 'inbound', 'completed', 1, 1, ?, ?)`,
-			tenant, owner, contactID, accountID, programID, dialer.ServiceSMS, now, now)
-		if err != nil {
-			return fmt.Errorf("store: receive sms transmission: %w", err)
-		}
-		if transmissionID, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("store: receive sms transmission: %w", err)
-		}
-		res, err = tx.ExecContext(ctx, `INSERT INTO spools (tenant_id, transmission_id, call_uuid, status, response,
-			time_spool, time_start, time_connect, time_end) VALUES (?, ?, ?, 'completed', 'NORMAL_CLEARING', ?, ?, ?, ?)`,
-			tenant, transmissionID, uuid.NewString(), now, now, now, now)
-		if err != nil {
-			return fmt.Errorf("store: receive sms spool: %w", err)
-		}
-		spoolID, err := res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("store: receive sms spool: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO spool_results (tenant_id, spool_id, type, name, data, created_at)
-			VALUES (?, ?, 'sms', 'text', ?, ?), (?, ?, 'sms', 'from', ?, ?)`,
-			tenant, spoolID, body, now, tenant, spoolID, from, now); err != nil {
-			return fmt.Errorf("store: receive sms result: %w", err)
-		}
-		return nil
+		transmissionID, err = recordInbound(ctx, tx, route, inboundMessage{
+			fromPhone: from, title: "inbound SMS", origin: "sip", service: dialer.ServiceSMS,
+			status: "completed", response: "NORMAL_CLEARING", at: at,
+			results: []dialer.Result{{Type: "sms", Name: "text", Data: body}, {Type: "sms", Name: "from", Data: from}},
+		})
+		return err
 	})
 	return transmissionID, err
 }
