@@ -36,7 +36,7 @@ type Attempt struct {
 	// list, and only then does the gateway play Media.OptOutConfirm* and end
 	// the call. An error means the opt-out is not durable; the gateway ends
 	// the call without the confirmation and reports the digit as usual.
-	OptOut func(ctx context.Context, digit string) error
+	OptOut func(ctx context.Context, digit string) error `json:"-"`
 }
 
 // Route is the resolved provider an attempt goes through.
