@@ -40,7 +40,7 @@ type campaignRequest struct {
 	ProgramID  *int64 `json:"program_id"`
 	GroupID    *int64 `json:"group_id"`
 	AccountID  *int64 `json:"account_id"`
-	CPM        *int   `json:"cpm"`
+	CPM        *int   `json:"cpm" doc:"calls per minute, from 1 to the daemon's engine.max_cpm (60000 unless the operator lowers or raises it)"`
 	TryAllowed *int   `json:"try_allowed"`
 	RetryDelay *int   `json:"retry_delay"`
 	// The window fields are read by their own parsers, so a bad value is a
@@ -102,7 +102,7 @@ func (s *Server) createCampaign(c *gin.Context) {
 	camp.TenantID, camp.CreatedBy = a.TenantID, a.UserID
 	var v dialer.Invalid
 	req.apply(&camp, &v)
-	dialer.ValidateCampaign(&camp, &v)
+	dialer.ValidateCampaign(&camp, s.cfg.MaxCPM, &v)
 	if err := v.Err(); err != nil {
 		s.fail(c, err)
 		return
@@ -189,7 +189,7 @@ func (s *Server) updateCampaign(c *gin.Context) {
 	}
 	var v dialer.Invalid
 	req.apply(&camp, &v)
-	dialer.ValidateCampaign(&camp, &v)
+	dialer.ValidateCampaign(&camp, s.cfg.MaxCPM, &v)
 	if err := v.Err(); err != nil {
 		s.fail(c, err)
 		return

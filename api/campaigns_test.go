@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +56,12 @@ func TestCampaignRoutes(t *testing.T) {
 		t.Fatalf("updated %+v", c)
 	}
 	ee.expect(ee.do("PUT", path, p.alice, map[string]any{"cpm": 100000}), 412)
+	// The cap is engine.max_cpm (default 60000), and the message says so.
+	if r := ee.expect(ee.do("PUT", path, p.alice, map[string]any{"cpm": 60001}), 412); !strings.Contains(string(r.Body), "from 1 to 60000") {
+		t.Fatalf("cpm 60001: %s", r.Body)
+	}
+	ee.expect(ee.do("PUT", path, p.alice, map[string]any{"cpm": 60000}), 200)
+	ee.expect(ee.do("PUT", path, p.alice, map[string]any{"cpm": 120}), 200)
 	ee.expect(ee.do("PUT", path, p.alice, map[string]any{"window_start": "25:00"}), 412)
 	ee.denied(p, "PUT", path, map[string]any{"cpm": 10})
 

@@ -39,6 +39,9 @@ type Config struct {
 	// Live tunes GET /ws; Metrics guards GET /metrics.
 	Live    LiveConfig
 	Metrics MetricsConfig
+	// MaxCPM caps a campaign's cpm (dialer.DefaultMaxCPM when zero); the
+	// daemon passes engine.max_cpm, the engine's own cap.
+	MaxCPM int
 	// MaxImportBytes caps a CSV import body (POST /groups/{id}/csv); 1 GiB when zero.
 	MaxImportBytes int64
 	// DefaultCountryCode completes national phone numbers ("0300 1234567"

@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -82,8 +83,12 @@ func NewCampaignDefaults() Campaign {
 		Start: 0, End: 1440, Days: AllWeekdays, TZ: "UTC", Status: CampaignNew}
 }
 
-// ValidateCampaign checks the client-settable fields of c.
-func ValidateCampaign(c *Campaign, v *Invalid) {
+// ValidateCampaign checks the client-settable fields of c; maxCPM is the
+// operator's cap on calls per minute (DefaultMaxCPM when 0).
+func ValidateCampaign(c *Campaign, maxCPM int, v *Invalid) {
+	if maxCPM <= 0 {
+		maxCPM = DefaultMaxCPM
+	}
 	if c.ProgramID <= 0 {
 		v.Add("program_id", "required")
 	}
@@ -93,8 +98,8 @@ func ValidateCampaign(c *Campaign, v *Invalid) {
 	if c.AccountID < 0 {
 		v.Add("account_id", "must be a positive id")
 	}
-	if c.CPM < 1 || c.CPM > MaxCPM {
-		v.Add("cpm", "calls per minute, from 1 to 6000")
+	if c.CPM < 1 || c.CPM > maxCPM {
+		v.Add("cpm", fmt.Sprintf("calls per minute, from 1 to %d", maxCPM))
 	}
 	if c.TryAllowed < 1 || c.TryAllowed > MaxTryAllowed {
 		v.Add("try_allowed", "must be from 1 to 20")

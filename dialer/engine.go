@@ -24,6 +24,9 @@ type EngineConfig struct {
 	NodeCPS          int // originations per second per FreeSWITCH node
 	ProviderChannels int // concurrent calls per provider
 	TenantChannels   int // concurrent calls per tenant
+	// MaxCPM caps every campaign's calls per minute (the API refuses more;
+	// a campaign stored before the cap was lowered runs at the cap).
+	MaxCPM int
 	// ProviderBackoff is how long a failing provider is skipped; it
 	// doubles with each failure in a row up to ProviderBackoffMax.
 	ProviderBackoff    time.Duration
@@ -50,6 +53,7 @@ func DefaultEngineConfig() EngineConfig {
 		NodeCPS:            30,
 		ProviderChannels:   30,
 		TenantChannels:     100,
+		MaxCPM:             DefaultMaxCPM,
 		ProviderBackoff:    2 * time.Second,
 		ProviderBackoffMax: 5 * time.Minute,
 		ProviderRefresh:    10 * time.Second,

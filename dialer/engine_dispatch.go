@@ -376,7 +376,7 @@ func (e *Engine) loadRun(c Campaign, now time.Time) (*campaignRun, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	r := &campaignRun{c: c, loc: loc, window: c.Window(), pacer: NewPacer(c.CPM), counters: c.Counters}
+	r := &campaignRun{c: c, loc: loc, window: c.Window(), pacer: NewPacer(e.campaignCPM(c)), counters: c.Counters}
 	works, err := e.store.CampaignWork(e.loopCtx, c.ID)
 	if err != nil {
 		return nil, err
@@ -454,7 +454,7 @@ func (e *Engine) reconfigure(tenantID string, id int64) error {
 	now := e.clock.Now()
 	c.Counters = r.counters
 	r.c = c
-	r.pacer.SetCPM(c.CPM)
+	r.pacer.SetCPM(e.campaignCPM(c))
 	r.window = c.Window()
 	if r.loc = e.location(c.TZ); r.loc == nil {
 		r.loc = time.UTC
@@ -498,4 +498,12 @@ func (e *Engine) runSchedules(now time.Time, consider func(time.Time)) {
 			e.schedules.push(s)
 		}
 	}
+}
+
+// campaignCPM is the rate c runs at: its own, within the operator's cap.
+func (e *Engine) campaignCPM(c Campaign) int {
+	if e.cfg.MaxCPM > 0 {
+		return min(c.CPM, e.cfg.MaxCPM)
+	}
+	return c.CPM
 }

@@ -2,8 +2,13 @@ package dialer
 
 import "time"
 
-// MaxCPM bounds a campaign's calls per minute.
-const MaxCPM = 6000
+// DefaultMaxCPM is the highest calls per minute a campaign may ask for
+// unless the operator sets engine.max_cpm: 1000 calls a second, far above
+// what one trunk carries, so the cap protects against typos, not load.
+const DefaultMaxCPM = 60000
+
+// pacerMaxCPM is the pacer's own bound: one origination a microsecond.
+const pacerMaxCPM = 60_000_000
 
 // Pacer spaces a campaign's originations evenly: CPM N means one every
 // 60/N seconds, on a grid.
@@ -44,7 +49,7 @@ func (p *Pacer) Interval() time.Duration { return p.interval }
 // SetCPM changes the rate at once: the next origination is due one new
 // interval after the last one (the grid starts there).
 func (p *Pacer) SetCPM(cpm int) {
-	cpm = max(1, min(cpm, MaxCPM))
+	cpm = max(1, min(cpm, pacerMaxCPM))
 	p.interval = time.Minute / time.Duration(cpm)
 	if !p.last.IsZero() {
 		p.next = p.last.Add(p.interval)

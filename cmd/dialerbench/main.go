@@ -87,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs.StringVar(&o.dialerd, "dialerd", "bin/dialerd", "dialerd binary to run")
 	fs.StringVar(&o.sipp, "sipp", "sipp", "SIPp binary (Debian package sip-tester)")
-	fs.IntVar(&o.cpm, "cpm", 6000, "the campaign's calls per minute (1-6000)")
+	fs.IntVar(&o.cpm, "cpm", 6000, "the campaign's calls per minute (1-60000)")
 	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "how long to dial: the group has cpm × duration contacts")
 	fs.DurationVar(&o.recording, "recording", time.Second, "length of the recording each answered call plays")
 	fs.DurationVar(&o.apiInterval, "api-interval", 50*time.Millisecond, "interval of the GET /campaigns/{id} probe while dialing")
@@ -101,8 +101,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.cpm < 1 || o.cpm > 6000 || o.duration < 5*time.Second || o.recording < 100*time.Millisecond || o.apiInterval <= 0 {
-		fmt.Fprintln(stderr, "dialerbench: -cpm must be 1-6000, -duration at least 5s, -recording at least 100ms, -api-interval positive")
+	if o.cpm < 1 || o.cpm > 60000 || o.duration < 5*time.Second || o.recording < 100*time.Millisecond || o.apiInterval <= 0 {
+		fmt.Fprintln(stderr, "dialerbench: -cpm must be 1-60000, -duration at least 5s, -recording at least 100ms, -api-interval positive")
 		return 2
 	}
 	if n := o.contacts(); n < 2 || n > 8_000_000 {

@@ -74,6 +74,7 @@ type Config struct {
 		NodeCPS            int           `yaml:"node_cps" help:"calls started per second per FreeSWITCH node, never exceeded"`
 		ProviderChannels   int           `yaml:"provider_channels" help:"concurrent calls per provider (a provider's settings {\"channels\": N} override it)"`
 		TenantChannels     int           `yaml:"tenant_channels" help:"concurrent calls per tenant"`
+		MaxCPM             int           `yaml:"max_cpm" help:"the highest cpm a campaign may ask for; the API refuses more and a stored campaign above it runs at it"`
 		ProviderBackoff    time.Duration `yaml:"provider_backoff" help:"a failing route (no response, 503, node down) is skipped this long, doubling with each failure in a row, and at once again when its gateway sees it healthy"`
 		ProviderBackoffMax time.Duration `yaml:"provider_backoff_max" help:"the longest a failing provider is skipped"`
 		SendWait           time.Duration `yaml:"send_wait" help:"how long POST /transmissions/{id}/send waits for capacity before answering 423 (the transmission stays queued)"`
@@ -131,6 +132,7 @@ func defaultConfig() Config {
 	c.Engine.NodeCPS = 30
 	c.Engine.ProviderChannels = 30
 	c.Engine.TenantChannels = 100
+	c.Engine.MaxCPM = dialer.DefaultMaxCPM
 	c.Engine.ProviderBackoff = 2 * time.Second
 	c.Engine.ProviderBackoffMax = 5 * time.Minute
 	c.Engine.SendWait = 10 * time.Second
@@ -257,6 +259,7 @@ func (c *Config) Validate() error {
 	}{
 		{"engine.provider_cps", c.Engine.ProviderCPS}, {"engine.node_cps", c.Engine.NodeCPS},
 		{"engine.provider_channels", c.Engine.ProviderChannels}, {"engine.tenant_channels", c.Engine.TenantChannels},
+		{"engine.max_cpm", c.Engine.MaxCPM},
 	}
 	for _, k := range engineCounts {
 		if k.n < 1 {

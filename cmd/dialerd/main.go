@@ -241,6 +241,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxTemplateBytes:   cfg.Media.MaxTemplateBytes,
 		MaxImportBytes:     cfg.HTTP.MaxImportBytes,
 		DefaultCountryCode: cfg.Phone.DefaultCountryCode,
+		MaxCPM:             cfg.Engine.MaxCPM,
 		Live:               api.LiveConfig{MaxClients: cfg.WS.MaxClients, Queue: cfg.WS.Queue, PingInterval: cfg.WS.PingInterval},
 		Metrics:            api.MetricsConfig{Access: cfg.Metrics.Access, Token: cfg.Metrics.Token},
 	}, log, api.Deps{
@@ -324,6 +325,7 @@ func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *di
 		NodeCPS:            cfg.Engine.NodeCPS,
 		ProviderChannels:   cfg.Engine.ProviderChannels,
 		TenantChannels:     cfg.Engine.TenantChannels,
+		MaxCPM:             cfg.Engine.MaxCPM,
 		ProviderBackoff:    cfg.Engine.ProviderBackoff,
 		ProviderBackoffMax: cfg.Engine.ProviderBackoffMax,
 		SendWait:           cfg.Engine.SendWait,
