@@ -1,9 +1,8 @@
 package main
 
 import (
-	"github.com/dialerd/dialerd/cmd/internal/e2e"
-
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/dialerd/dialerd/cmd/internal/e2e"
 )
 
 // bench is one run: its options, work directory and child processes.
@@ -75,6 +76,7 @@ type report struct {
 		DialerdCPUPercent float64     `json:"dialerd_cpu_percent_of_one_core"`
 		DialerdCPUBusiest float64     `json:"dialerd_cpu_percent_busiest_5s"`
 		DialerdCPUSeconds float64     `json:"dialerd_cpu_seconds_while_dialing"`
+		Reference         *reference  `json:"sipp_uac_reference,omitempty"`
 		DialerdPeakRSSMiB float64     `json:"dialerd_peak_rss_mib"`
 		DialerdRSSEndMiB  float64     `json:"dialerd_rss_at_completion_mib"`
 		SIPpCPUPercent    float64     `json:"sipp_cpu_percent_of_one_core"`
@@ -100,6 +102,7 @@ type verdict struct {
 	Unknown             int          `json:"invites_to_unknown_numbers"`
 	SIPpSuccessful      int          `json:"sipp_successful_calls"`
 	SIPpFailed          int          `json:"sipp_failed_calls"`
+	OptionsPings        int          `json:"options_pings_answered"`
 	SIPpExit            string       `json:"sipp_exit"`
 	Counters            e2e.Counters `json:"campaign_counters"`
 	Transmissions       int          `json:"transmissions"`
@@ -269,10 +272,14 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	rep.Details.CompletedSeconds = completedAt.Sub(start).Seconds()
 	b.logf("campaign completed after %.1fs: %+v", rep.Details.CompletedSeconds, last.Counters)
 
-	// SIPp ends by itself after its -m calls and its last call's time-wait.
-	if !b.sipp.Proc.Wait(ctx, 30*time.Second) {
-		b.logf("SIPp has not exited 30s after the campaign completed; stopping it")
-		_ = b.sipp.Proc.Stop(syscall.SIGINT, 5*time.Second)
+	// SIPp has room for the OPTIONS pings in its -m, so it does not end by
+	// itself: every call is over (the campaign completed), and SIGUSR1
+	// makes it stop taking calls and exit with its final counts once the
+	// last BYE is answered.
+	if !b.sipp.Proc.Wait(ctx, 2*time.Second) {
+		if err := b.sipp.Proc.Stop(syscall.SIGUSR1, 15*time.Second); err != nil {
+			b.logf("SIPp UAS: %v", err)
+		}
 	}
 	sSamples := sWatch.finish()
 	rep.Machine.LoadAfter = loadAverage()
@@ -331,8 +338,86 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	}
 	ours := (rep.Details.DialerdCPUPercent + rep.Details.SIPpCPUPercent) / float64(rep.Machine.Cores)
 	rep.Machine.OthersBusyPercent = max(0, rep.Machine.HostBusyPercent-ours)
+	if o.reference {
+		ref, err := b.reference(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("the SIPp UAC reference run: %w", err)
+		}
+		ref.DialerdPerCall = 1000 * rep.Details.DialerdCPUSeconds / float64(n)
+		if ref.CPUPerCallMS > 0 {
+			ref.CPURatio = ref.DialerdPerCall / ref.CPUPerCallMS
+		}
+		if ref.PeakRSSMiB > 0 {
+			ref.RSSRatio = rep.Details.DialerdPeakRSSMiB / ref.PeakRSSMiB
+		}
+		rep.Details.Reference = ref
+	}
 	rep.Figures = figures(rep, o)
 	return rep, nil
+}
+
+// reference is SIPp's own UAC placing the same calls at the same rate on
+// the same host, against a second SIPp UAS: what a caller that persists
+// nothing and plays no RTP costs, to judge dialerd's cost per call by.
+type reference struct {
+	Calls          int     `json:"calls"`
+	Successful     int     `json:"successful"`
+	Failed         int     `json:"failed"`
+	Seconds        float64 `json:"seconds"`
+	CPUSeconds     float64 `json:"uac_cpu_seconds"`
+	CPUPercent     float64 `json:"uac_cpu_percent_of_one_core"`
+	PeakRSSMiB     float64 `json:"uac_peak_rss_mib"`
+	CPUPerCallMS   float64 `json:"uac_cpu_ms_per_call"`
+	DialerdPerCall float64 `json:"dialerd_cpu_ms_per_call"`
+	CPURatio       float64 `json:"dialerd_to_uac_cpu_per_call"`
+	RSSRatio       float64 `json:"dialerd_to_uac_peak_rss"`
+}
+
+// reference runs SIPp's UAC for n calls at the campaign's rate, each held
+// for the recording's length, after dialerd has stopped.
+func (b *bench) reference(ctx context.Context, n int) (*reference, error) {
+	dir := filepath.Join(b.dir, "reference")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	timeout := 2*b.opt.duration + 3*time.Minute
+	uas, err := e2e.StartSIPp(ctx, e2e.SIPpOptions{Bin: b.opt.sipp, Dir: filepath.Join(dir), Calls: n, Timeout: timeout})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = uas.Proc.Stop(syscall.SIGKILL, 5*time.Second) }()
+	uacDir := filepath.Join(dir, "uac")
+	if err := os.MkdirAll(uacDir, 0o755); err != nil {
+		return nil, err
+	}
+	b.logf("reference: SIPp's UAC, %d calls at %d cpm (%s each) against a second SIPp UAS", n, b.opt.cpm, b.opt.recording)
+	start := time.Now()
+	uac, err := e2e.StartSIPp(ctx, e2e.SIPpOptions{Bin: b.opt.sipp, Dir: uacDir, UAC: "127.0.0.1:" + strconv.Itoa(uas.Port),
+		Calls: n, Timeout: timeout, Args: []string{"-r", strconv.Itoa(b.opt.cpm), "-rp", "60000",
+			"-d", strconv.FormatInt(b.opt.recording.Milliseconds(), 10), "-l", strconv.Itoa(max(200, n))}})
+	if err != nil {
+		return nil, err
+	}
+	w := watchProc(uac.Proc.Pid(), 250*time.Millisecond)
+	ok := uac.Proc.Wait(ctx, timeout)
+	samples := w.finish()
+	end := time.Now()
+	if !ok {
+		_ = uac.Proc.Stop(syscall.SIGKILL, 5*time.Second)
+		return nil, fmt.Errorf("SIPp's UAC did not finish within %s", timeout)
+	}
+	r := &reference{Calls: n, Seconds: end.Sub(start).Seconds()}
+	r.Successful, r.Failed = uac.Counts()
+	if len(samples) > 1 {
+		a, z := samples[0], samples[len(samples)-1]
+		r.CPUSeconds = (z.cpu - a.cpu).Seconds()
+		r.CPUPercent = cpuUse(a, z)
+		for _, s := range samples {
+			r.PeakRSSMiB = max(r.PeakRSSMiB, mib(s.hwm))
+		}
+	}
+	r.CPUPerCallMS = 1000 * r.CPUSeconds / float64(n)
+	return r, nil
 }
 
 // middleRate is the rate over the arrivals after the first frac and
@@ -451,17 +536,40 @@ func figures(rep *report, o options) []figure {
 	if d.Stress {
 		figs = append(figs, info("stress-ng --cpu 2 beside it", 1, "", "yes"))
 	}
+	if r := d.Reference; r != nil {
+		figs = append(figs,
+			info("SIPp UAC reference, same calls and rate", r.CPUPercent, "% of one core",
+				fmt.Sprintf("%.1f%% of one core, %.1f MiB peak RSS, %d ok / %d failed in %.1f s", r.CPUPercent, r.PeakRSSMiB, r.Successful, r.Failed, r.Seconds)),
+			info("CPU per call, dialerd : SIPp UAC", r.CPURatio, "×",
+				fmt.Sprintf("%.3f ms : %.3f ms = %.1f×", r.DialerdPerCall, r.CPUPerCallMS, r.CPURatio)),
+			info("peak RSS, dialerd : SIPp UAC", r.RSSRatio, "×",
+				fmt.Sprintf("%.1f MiB : %.1f MiB = %.1f×", d.DialerdPeakRSSMiB, r.PeakRSSMiB, r.RSSRatio)))
+	}
 	return figs
 }
 
+// benchUAS is the trunk's scenario: SIPp's uas, and OPTIONS answered.
+//
+//go:embed bench_uas.xml
+var benchUAS []byte
+
+// optionsInterval is how often dialerd pings the trunk during the bench:
+// its default, so the run sees what a trunk in service sees.
+const optionsInterval = 30 * time.Second
+
 // startSIPp starts the UAS: it answers every call (180, 200 with SDP) and
-// waits for our BYE; it ends after n calls, plus a few that SIPp counts
-// but are not calls: the OPTIONS probe a trunk gets as soon as it is
-// watched starts a "call" of its own in SIPp's count. Its message log
-// stamps each received datagram.
+// waits for our BYE, and answers OPTIONS pings 200 as a trunk does. SIPp
+// counts each ping as a call of its -m, so it runs with room for them;
+// verify subtracts them. Its message log stamps each received datagram.
 func (b *bench) startSIPp(ctx context.Context, n int) error {
+	scenario := filepath.Join(b.dir, "bench_uas.xml")
+	if err := os.WriteFile(scenario, benchUAS, 0o644); err != nil {
+		return err
+	}
+	pings := int((2*b.opt.duration+3*time.Minute)/optionsInterval) + 10
 	var err error
-	b.sipp, err = e2e.StartSIPp(ctx, e2e.SIPpOptions{Bin: b.opt.sipp, Dir: b.dir, Calls: n + 10, Timeout: 2*b.opt.duration + 3*time.Minute})
+	b.sipp, err = e2e.StartSIPp(ctx, e2e.SIPpOptions{Bin: b.opt.sipp, Dir: b.dir, Scenario: scenario,
+		Calls: n + pings, Timeout: 2*b.opt.duration + 3*time.Minute})
 	if err != nil {
 		return err
 	}
@@ -481,10 +589,7 @@ func (b *bench) startDialerd(ctx context.Context, providerCPS, channels int) err
 		"DIALERD_ENGINE_NODE_CPS="+strconv.Itoa(providerCPS),
 		"DIALERD_ENGINE_PROVIDER_CHANNELS="+strconv.Itoa(channels),
 		"DIALERD_ENGINE_TENANT_CHANNELS="+strconv.Itoa(channels),
-		// No OPTIONS pings while dialing: SIPp's UAS counts each as a
-		// call of its -m and aborts it, so the last INVITEs went
-		// unanswered (3 of 12,000 recorded NO_ANSWER in a 2-minute run).
-		"DIALERD_SIP_OPTIONS_INTERVAL=1h",
+		"DIALERD_SIP_OPTIONS_INTERVAL="+optionsInterval.String(),
 	)...)
 	if err != nil {
 		return err
@@ -591,6 +696,9 @@ func (b *bench) verify(ctx context.Context, campaignID int64, numbers []string, 
 	if err != nil {
 		return v, nil, fmt.Errorf("SIPp message log: %w", err)
 	}
+	// SIPp counted each answered OPTIONS ping as a successful call.
+	v.OptionsPings = tr.Requests("OPTIONS")
+	v.SIPpSuccessful -= v.OptionsPings
 	invites, retrans := tr.Invites()
 	v.Invites, v.Retransmissions = len(invites), retrans
 	byNumber := map[string]int{}

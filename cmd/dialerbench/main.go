@@ -74,6 +74,7 @@ type options struct {
 	apiThink    time.Duration
 	stress      bool
 	seed        uint64
+	reference   bool
 	pprof       bool
 }
 
@@ -97,6 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.apiThink, "api-think", 100*time.Millisecond, "mean pause of each API client between requests (uniform from 0 to twice it)")
 	fs.BoolVar(&o.stress, "stress", false, "run stress-ng --cpu 2 beside the benchmark while dialing (Debian package stress-ng)")
 	fs.BoolVar(&o.pprof, "pprof", false, "build dialerd with a pprof endpoint (a build overlay; run from the module root) and keep CPU, block, mutex and goroutine profiles taken while dialing")
+	fs.BoolVar(&o.reference, "reference", true, "after dialerd, run SIPp's own UAC for the same calls at the same rate and report dialerd's CPU and memory per call as a ratio to it")
 	fs.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "seed of the API clients' choices")
 	if err := fs.Parse(args); err != nil {
 		return 2

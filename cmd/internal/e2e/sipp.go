@@ -37,6 +37,9 @@ type SIPpOptions struct {
 	Timeout time.Duration
 	// Args are more arguments, e.g. "-key", "name", "value".
 	Args []string
+	// UAC, when set, runs SIPp's built-in "uac" against this host:port
+	// instead of a UAS (Scenario is then ignored).
+	UAC string
 }
 
 // StartSIPp starts a UAS and waits until it has bound its port.
@@ -56,14 +59,17 @@ func StartSIPp(ctx context.Context, o SIPpOptions) (*SIPp, error) {
 	args := []string{"-i", "127.0.0.1", "-bind_local", "-p", strconv.Itoa(s.Port), "-mp", strconv.Itoa(s.MediaPort), "-nostdin", "-f", "5",
 		"-trace_msg", "-message_file", s.MessageLog(),
 		"-trace_err", "-error_file", filepath.Join(o.Dir, "sipp-errors.log")}
-	if o.Scenario != "" {
+	switch {
+	case o.UAC != "":
+		args = append([]string{o.UAC, "-sn", "uac"}, args...)
+	case o.Scenario != "":
 		// SIPp runs in Dir: a relative path is the caller's.
 		sf, err := filepath.Abs(o.Scenario)
 		if err != nil {
 			return nil, err
 		}
 		args = append(args, "-sf", sf)
-	} else {
+	default:
 		args = append(args, "-sn", "uas")
 	}
 	if o.Calls > 0 {
@@ -167,6 +173,18 @@ type Message struct {
 // Trace is SIPp's message log, in the order it was written.
 type Trace struct {
 	Messages []Message
+}
+
+// Requests counts the dialogs (Call-IDs) in which SIPp received a request
+// of method m.
+func (t Trace) Requests(m string) int {
+	seen := map[string]bool{}
+	for _, msg := range t.Messages {
+		if msg.Received && msg.Method == m {
+			seen[msg.CallID] = true
+		}
+	}
+	return len(seen)
 }
 
 // traceStamp is how SIPp 3.6 stamps each message of its log, with
