@@ -65,8 +65,9 @@ func (e *Engine) dispatchSingles(now time.Time, consider func(time.Time)) {
 	}
 }
 
-// dispatchCampaigns gives each running campaign at most one origination
-// per instant, as its pacer allows, starting the round at a different
+// dispatchCampaigns gives each running campaign the originations its
+// pacer allows at this instant (one, but several when a fast campaign's
+// wake-up came late: see Pacer), starting the round at a different
 // campaign each time so tight caps are shared fairly.
 func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) {
 	order := slices.Clone(e.runOrder)
@@ -97,8 +98,11 @@ func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) {
 			}
 			if dialed {
 				r.pacer.Mark(now)
-				consider(r.pacer.Next())
 				dialedNow = true
+				if r.pacer.Ready(now) {
+					continue // a late wake-up of a fast campaign: its slots have passed
+				}
+				consider(r.pacer.Next())
 				break
 			}
 			// Closed without dialing (an unusable number): no pacing spent.

@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -89,6 +90,48 @@ func TestPacerLateTimers(t *testing.T) {
 			// The last origination may be behind the grid by a stall.
 			if lo := tt.cpm - tt.cpm/100; n < lo || n > tt.cpm {
 				t.Fatalf("%d originations in a minute at %d cpm, want %d to %d", n, tt.cpm, lo, tt.cpm)
+			}
+		})
+	}
+}
+
+// At 1000 calls a second and up the interval is at or below a timer's
+// resolution: a dispatcher that wakes on whole milliseconds, late by up to
+// another one, must still find every 100-ms window holding its count.
+func TestPacerGroupsNearTimerResolution(t *testing.T) {
+	for _, cpm := range []int{30_000, 60_000, 120_000} {
+		t.Run(strconv.Itoa(cpm), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			p := NewPacer(cpm)
+			const windows = 100 // 10 s
+			counts := make([]int, windows)
+			var prev time.Time
+			now := t0
+			for now.Before(t0.Add(windows * 100 * time.Millisecond)) {
+				for p.Ready(now) {
+					if !prev.IsZero() && now.Before(prev) {
+						t.Fatal("time ran backwards")
+					}
+					p.Mark(now)
+					prev = now
+					counts[now.Sub(t0)/(100*time.Millisecond)]++
+				}
+				// The next wake-up: on the timer's whole millisecond after
+				// Next, plus up to another millisecond of lateness.
+				next := p.Next().Sub(t0)
+				wake := (next + time.Millisecond - 1).Truncate(time.Millisecond)
+				now = t0.Add(wake + time.Duration(rng.IntN(1000))*time.Microsecond)
+			}
+			want := cpm / 600 // per 100 ms
+			total := 0
+			for i, c := range counts {
+				total += c
+				if c < want-2 || c > want+2 {
+					t.Fatalf("window %d (%v) holds %d originations at %d cpm, want %d ± 2", i, time.Duration(i)*100*time.Millisecond, c, cpm, want)
+				}
+			}
+			if lo := windows*want - want/10; total < lo || total > windows*want {
+				t.Fatalf("%d originations in 10 s at %d cpm, want %d to %d", total, cpm, lo, windows*want)
 			}
 		})
 	}
