@@ -338,3 +338,96 @@ func TestCampaignCountersFromTheEngine(t *testing.T) {
 		t.Fatalf("engine's campaign counters %+v, %v; want them counted", ec.Counters, err)
 	}
 }
+
+// The counters are kept by triggers as transmissions are created, change
+// status and are deleted, so they always equal a count of the rows.
+func TestCampaignCountersKept(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	p := x.f.Program(x.tenant, x.owner, dialer.ProgramVoiceTTS)
+	g := x.f.Group(x.tenant, x.owner, x.f.Contacts(x.tenant, x.owner, 5, 0)...)
+	id := x.f.Campaign(x.tenant, x.owner, p, g, 60, 1, 60)
+	if _, err := x.es.StartCampaign(ctx, x.tenant, id, time.Unix(1_700_000_000, 0), 0); err != nil {
+		t.Fatal(err)
+	}
+	kept := func() dialer.CampaignCounters {
+		t.Helper()
+		cc, err := x.db.CampaignCounters(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cc
+	}
+	counted := func() dialer.CampaignCounters {
+		t.Helper()
+		var cc dialer.CampaignCounters
+		rows, err := x.db.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM transmissions WHERE campaign_id = ? GROUP BY status`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var st string
+			var n int64
+			if err := rows.Scan(&st, &n); err != nil {
+				t.Fatal(err)
+			}
+			cc.Total += n
+			switch dialer.TransmissionStatus(st) {
+			case dialer.TransmissionCompleted:
+				cc.Done, cc.Answered = cc.Done+n, cc.Answered+n
+			case dialer.TransmissionFailed, dialer.TransmissionInvalid:
+				cc.Done, cc.Failed = cc.Done+n, cc.Failed+n
+			case dialer.TransmissionProcessing:
+				cc.InFlight += n
+			default:
+				cc.Pending += n
+			}
+		}
+		return cc
+	}
+	if got := kept(); got != (dialer.CampaignCounters{Total: 5, Pending: 5}) || got != counted() {
+		t.Fatalf("after start: kept %+v, counted %+v", got, counted())
+	}
+	for _, step := range []string{
+		`UPDATE transmissions SET status = 'processing' WHERE transmission_id = (SELECT MIN(transmission_id) FROM transmissions WHERE campaign_id = ?)`,
+		`UPDATE transmissions SET status = 'completed' WHERE status = 'processing' AND campaign_id = ?`,
+		`UPDATE transmissions SET status = 'failed' WHERE transmission_id = (SELECT MAX(transmission_id) FROM transmissions WHERE campaign_id = ?)`,
+		`UPDATE transmissions SET updated_at = updated_at + 1 WHERE campaign_id = ?`, // no status change
+		`DELETE FROM transmissions WHERE transmission_id = (SELECT MAX(transmission_id) FROM transmissions WHERE campaign_id = ? AND status = 'pending')`,
+	} {
+		x.f.Exec(step, id)
+		if got, want := kept(), counted(); got != want {
+			t.Fatalf("after %q: kept %+v, counted %+v", step, got, want)
+		}
+	}
+	if got := kept(); got != (dialer.CampaignCounters{Total: 4, Done: 2, Answered: 1, Failed: 1, Pending: 2}) {
+		t.Fatalf("final %+v", got)
+	}
+}
+
+// BenchmarkCampaignCounters reads a 100,000-transmission campaign's
+// counters as GET /campaigns/{id} does for a campaign the engine is not
+// running.
+func BenchmarkCampaignCounters(b *testing.B) {
+	ctx := context.Background()
+	db := openTest(b)
+	f := dialertest.NewFixtures(b, db.Path())
+	tenant := f.Tenant("t")
+	owner := f.User(tenant, "o", true)
+	p := f.Program(tenant, owner, dialer.ProgramVoiceTTS)
+	g := f.Group(tenant, owner)
+	id := f.Campaign(tenant, owner, p, g, 60, 1, 60)
+	f.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+		INSERT INTO contacts (tenant_id, created_by, phone, created_at, updated_at) SELECT ?, ?, '+1555' || printf('%07d', i), 0, 0 FROM n`, tenant, owner)
+	f.Exec(`INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, program_id, campaign_id, service_flag,
+		direction, status, try_allowed, try_done, created_at, updated_at)
+		SELECT ?, ?, 'b', 'campaign', contact_id, ?, ?, 1, 'outbound', CASE contact_id % 3 WHEN 0 THEN 'completed' ELSE 'pending' END, 1, 0, 0, 0
+		FROM contacts WHERE tenant_id = ?`, tenant, owner, p, id, tenant)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := db.CampaignCounters(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

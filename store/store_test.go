@@ -14,7 +14,7 @@ import (
 )
 
 // openTest opens a fresh store in a temporary directory.
-func openTest(t *testing.T) *DB {
+func openTest(t testing.TB) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "dialerd.db"))
 	if err != nil {
