@@ -24,6 +24,9 @@ type EngineConfig struct {
 	NodeCPS          int // originations per second per FreeSWITCH node
 	ProviderChannels int // concurrent calls per provider
 	TenantChannels   int // concurrent calls per tenant
+	// CampaignPage is how many of a campaign's pending transmissions are
+	// read at a time (DefaultCampaignPage when 0).
+	CampaignPage int
 	// MaxCPM caps every campaign's calls per minute (the API refuses more;
 	// a campaign stored before the cap was lowered runs at the cap).
 	MaxCPM int

@@ -19,7 +19,7 @@ var t0 = time.Date(2025, 3, 5, 12, 0, 0, 0, time.UTC)
 // gateway and a fake clock. crash and restart replace the engine (and the
 // store connections) while the gateway's calls and the clock go on.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	path string
 	db   *store.DB
 	es   *store.EngineStore
@@ -37,7 +37,7 @@ type harness struct {
 	voice   int64 // a voice program
 }
 
-func newHarness(t *testing.T, cfg dialer.EngineConfig, def memgateway.Script) *harness {
+func newHarness(t testing.TB, cfg dialer.EngineConfig, def memgateway.Script) *harness {
 	t.Helper()
 	h := &harness{t: t, path: filepath.Join(t.TempDir(), "dialerd.db"), cfg: cfg, bus: dialer.NewBus()}
 	h.clk = dialertest.NewClock(t0)

@@ -70,6 +70,11 @@ type campaignRun struct {
 	paused    bool        // all its due work waits for the calling window
 	blocked   *blockState // why it cannot dial; nil when it can
 	published CampaignCounters
+	// Its pending work is read from the store in pages (see refill).
+	cursor    int64     // the highest transmission id read so far
+	exhausted bool      // the last page was short: nothing above cursor
+	loading   bool      // a page is being read
+	loadAfter time.Time // a failed read is tried again from then
 }
 
 // itemLoc is the time zone an item's window is read in: its contact's

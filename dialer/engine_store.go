@@ -164,8 +164,9 @@ type EngineStore interface {
 
 	// ActiveCampaigns lists the campaigns whose status is active.
 	ActiveCampaigns(ctx context.Context) ([]Campaign, error)
-	// CampaignWork lists a campaign's pending transmissions.
-	CampaignWork(ctx context.Context, campaignID int64) ([]Work, error)
+	// CampaignWork lists up to limit of a campaign's pending transmissions
+	// whose id is above afterID, in id order: one page of its work.
+	CampaignWork(ctx context.Context, campaignID, afterID int64, limit int) ([]Work, error)
 	// StartCampaign makes the campaign active: it creates a transmission for
 	// every contact of its group that has none yet, queues the pending
 	// ones at now, and marks schedule scheduleID (if not 0) done, in one

@@ -472,7 +472,11 @@ func scanWork(r rowScanner, extra ...any) (dialer.Work, dialer.TransmissionStatu
 }
 
 func (s *EngineStore) works(ctx context.Context, what, where string, args ...any) ([]dialer.Work, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+workCols+workFrom+` WHERE `+where+` ORDER BY t.due_at, t.transmission_id`, args...)
+	return s.worksOrdered(ctx, what, where, ` ORDER BY t.due_at, t.transmission_id`, args...)
+}
+
+func (s *EngineStore) worksOrdered(ctx context.Context, what, where, order string, args ...any) ([]dialer.Work, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+workCols+workFrom+` WHERE `+where+order, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
@@ -497,8 +501,9 @@ func (s *EngineStore) QueuedWork(ctx context.Context) ([]dialer.Work, error) {
 }
 
 // CampaignWork implements dialer.EngineStore.
-func (s *EngineStore) CampaignWork(ctx context.Context, campaignID int64) ([]dialer.Work, error) {
-	return s.works(ctx, "campaign work", `t.campaign_id = ? AND t.status = 'pending'`, campaignID)
+func (s *EngineStore) CampaignWork(ctx context.Context, campaignID, afterID int64, limit int) ([]dialer.Work, error) {
+	return s.worksOrdered(ctx, "campaign work", `t.campaign_id = ? AND t.status = 'pending' AND t.transmission_id > ?`,
+		` ORDER BY t.transmission_id LIMIT ?`, campaignID, afterID, limit)
 }
 
 // WorkOf implements dialer.EngineStore.

@@ -163,7 +163,7 @@ func TestStartCampaign(t *testing.T) {
 	if err != nil || c.Status != dialer.CampaignActive || c.StartedAt != now.Unix() || c.CPM != 120 {
 		t.Fatalf("StartCampaign: %+v, %v", c, err)
 	}
-	work, err := x.es.CampaignWork(ctx, cid)
+	work, err := x.es.CampaignWork(ctx, cid, 0, 1000)
 	if err != nil || len(work) != 50 || work[0].TryAllowed != 3 || work[0].CampaignID != cid || !work[0].Due.Equal(now) {
 		t.Fatalf("CampaignWork: %d, %+v, %v", len(work), work[0], err)
 	}

@@ -1,0 +1,102 @@
+package dialer_test
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer/memgateway"
+)
+
+// A campaign's work is read in pages: every contact is dialed once (twice
+// when its first try is busy and it has two), and the campaign completes
+// only after the last page.
+func TestCampaignWorkInPages(t *testing.T) {
+	cfg := testConfig()
+	cfg.CampaignPage = 10
+	h := newHarness(t, cfg, answering())
+	h.provider("trunk", 10, 0, "")
+	h.start()
+	id, contacts := h.campaign(95, 0, 6000, 2, 1)
+	busyFirst := map[string]bool{}
+	for i := 3; i < 95; i += 17 {
+		phone := h.f.Pairs(`SELECT contact_id, phone FROM contacts WHERE contact_id = ?`, contacts[i])[contacts[i]]
+		busyFirst[phone] = true
+		h.gw.Script(phone, memgateway.Script{Kind: memgateway.Busy}, answering())
+	}
+	h.startCampaign(id)
+	h.advance(5 * time.Minute)
+
+	dialed := map[string]int{}
+	for _, r := range h.gw.Records() {
+		dialed[r.Phone]++
+	}
+	if len(dialed) != 95 {
+		t.Fatalf("%d numbers dialed, want 95", len(dialed))
+	}
+	for phone, n := range dialed {
+		want := 1
+		if busyFirst[phone] {
+			want = 2
+		}
+		if n != want {
+			t.Errorf("%s dialed %d times, want %d", phone, n, want)
+		}
+	}
+	if got := h.count(`SELECT COUNT(*) FROM transmissions WHERE campaign_id = ? AND status = 'completed'`, id); got != 95 {
+		t.Fatalf("%d of 95 transmissions completed", got)
+	}
+	if st := h.pairs(`SELECT campaign_id, status FROM campaigns WHERE campaign_id = ?`, id)[id]; st != "completed" {
+		t.Fatalf("campaign %s, want completed", st)
+	}
+}
+
+// Contacts whose window is closed fill the first page; the engine reads on
+// and dials the contacts of later pages whose window is open.
+func TestCampaignPagesPastClosedWindows(t *testing.T) {
+	cfg := testConfig()
+	cfg.CampaignPage = 10
+	h := newHarness(t, cfg, answering())
+	h.provider("trunk", 10, 0, "")
+	h.start()
+	id, contacts := h.campaign(40, 0, 6000, 1, 60)
+	// 09:00-17:00; t0 is 12:00 UTC, 01:00 the next day in Auckland.
+	h.f.Exec(`UPDATE campaigns SET window_start = 540, window_end = 1020 WHERE campaign_id = ?`, id)
+	for _, c := range contacts[:15] {
+		h.f.Exec(`UPDATE contacts SET timezone = 'Pacific/Auckland' WHERE contact_id = ?`, c)
+	}
+	h.startCampaign(id)
+	h.advance(time.Minute)
+	if got := len(h.gw.Records()); got != 25 {
+		t.Fatalf("%d dialed within the first minute, want the 25 whose window is open", got)
+	}
+}
+
+// BenchmarkStartLargeCampaign starts a campaign of 200,000 contacts and
+// reports the time StartCampaign holds the engine's loop (the store's
+// insert of the transmissions is most of it) and the heap the engine
+// keeps for the campaign's queue.
+func BenchmarkStartLargeCampaign(b *testing.B) {
+	const n = 200_000
+	for b.Loop() {
+		b.StopTimer()
+		h := newHarness(b, testConfig(), answering())
+		h.start()
+		id, _ := h.campaign(n, 0, 60, 1, 60)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		start := time.Now()
+		if err := h.eng.StartCampaign(context.Background(), h.tenant, id); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Milliseconds()), "loop-ms")
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "heap-MiB")
+		b.StartTimer()
+	}
+}
