@@ -355,7 +355,7 @@ func (e *Engine) publishProgress(r *campaignRun, now time.Time) {
 
 // checkCompleted ends a campaign with nothing left to try.
 func (e *Engine) checkCompleted(r *campaignRun, now time.Time) {
-	if r.queue.Len() > 0 || r.inFlight > 0 || !r.exhausted || r.loading {
+	if r.queue.Len() > 0 || r.inFlight > 0 || !r.exhausted || r.loading || r.materializing {
 		if !r.exhausted {
 			e.refill(r, now)
 		}
@@ -400,7 +400,51 @@ func (e *Engine) loadRun(c Campaign, now time.Time) (*campaignRun, error) {
 	e.runs[c.ID] = r
 	e.board.setCounters(c.ID, r.counters)
 	e.runOrder = append(e.runOrder, c.ID)
+	e.materialize(r, now)
 	return r, nil
+}
+
+// materialize creates the transmissions of a run's group that are missing
+// (all but the first few thousand of a campaign just started, or those a
+// crash left uncreated), a small transaction at a time off the loop, and
+// counts each step into the run as it lands.
+func (e *Engine) materialize(r *campaignRun, now time.Time) {
+	r.materializing = true
+	id, ctx := r.c.ID, e.loopCtx
+	e.tasks.Add(1) // until the last step is posted
+	go func() {
+		defer e.tasks.Add(-1)
+		var after int64
+		for {
+			m, err := e.store.MaterializeCampaign(ctx, id, after, now)
+			if err != nil {
+				if ctx.Err() == nil {
+					e.log.Error("engine: creating a campaign's transmissions", "campaign_id", id, "err", err)
+				}
+				m.Done = true // the next start (or restart) goes on from the store
+			}
+			e.postAsync(func() {
+				if e.runs[id] != r {
+					return
+				}
+				if m.Added > 0 {
+					r.counters.Total += int64(m.Added)
+					r.counters.Pending += int64(m.Added)
+					r.exhausted = false // new rows above the page cursor
+					r.made++
+					e.publishProgress(r, e.clock.Now())
+				}
+				if m.Done {
+					r.materializing = false
+					e.checkCompleted(r, e.clock.Now())
+				}
+			})
+			if m.Done {
+				return
+			}
+			after = m.LastContact
+		}
+	}()
 }
 
 // campaignPage is how many pending transmissions of a campaign are read
@@ -442,7 +486,7 @@ func (e *Engine) refill(r *campaignRun, now time.Time) {
 		return
 	}
 	r.loading = true
-	id, after := r.c.ID, r.cursor
+	id, after, made := r.c.ID, r.cursor, r.made
 	ctx := e.loopCtx
 	e.tasks.Add(1) // the read, until its result is posted (idle waits see it)
 	go func() {
@@ -460,6 +504,9 @@ func (e *Engine) refill(r *campaignRun, now time.Time) {
 				return
 			}
 			e.addPage(r, works, now)
+			if r.made != made {
+				r.exhausted = false // rows were added while this page was read
+			}
 			e.checkCompleted(r, now)
 		})
 	}()

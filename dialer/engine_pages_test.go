@@ -100,3 +100,47 @@ func BenchmarkStartLargeCampaign(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// A campaign larger than one transaction's worth of contacts gets its
+// transmissions made off the loop; a crash after the start committed but
+// before they were all made loses none: the restart makes the rest.
+func TestCampaignMaterializedAfterCrash(t *testing.T) {
+	const n = 4500 // more than two chunks
+	for _, crash := range []bool{false, true} {
+		t.Run(map[bool]string{false: "running", true: "crash after the start"}[crash], func(t *testing.T) {
+			h := newHarness(t, testConfig(), answering())
+			h.provider("trunk", 10, 0, "")
+			id, _ := h.campaign(n, 0, 60000, 1, 60)
+			if crash {
+				// What the previous process committed before dying: the
+				// campaign active with its first chunk of transmissions.
+				if _, err := h.es.StartCampaign(context.Background(), h.tenant, id, t0, 0); err != nil {
+					t.Fatal(err)
+				}
+				if got := h.count(`SELECT COUNT(*) FROM transmissions WHERE campaign_id = ?`, id); got >= n {
+					t.Fatalf("the start made all %d transmissions at once", got)
+				}
+				h.start()
+			} else {
+				h.start()
+				h.startCampaign(id)
+			}
+			h.advance(2 * time.Minute)
+			dialed := map[string]int{}
+			for _, r := range h.gw.Records() {
+				dialed[r.Phone]++
+			}
+			if len(dialed) != n {
+				t.Fatalf("%d numbers dialed, want %d; %v", len(dialed), n, h.pairs(`SELECT 0, COUNT(*) || ' ' || GROUP_CONCAT(DISTINCT status) FROM transmissions WHERE campaign_id = ?`, id))
+			}
+			for phone, c := range dialed {
+				if c != 1 {
+					t.Fatalf("%s dialed %d times", phone, c)
+				}
+			}
+			if st := h.pairs(`SELECT campaign_id, status FROM campaigns WHERE campaign_id = ?`, id)[id]; st != "completed" {
+				t.Fatalf("campaign %s, want completed", st)
+			}
+		})
+	}
+}

@@ -71,10 +71,14 @@ type campaignRun struct {
 	blocked   *blockState // why it cannot dial; nil when it can
 	published CampaignCounters
 	// Its pending work is read from the store in pages (see refill).
-	cursor    int64     // the highest transmission id read so far
-	exhausted bool      // the last page was short: nothing above cursor
-	loading   bool      // a page is being read
-	loadAfter time.Time // a failed read is tried again from then
+	cursor    int64 // the highest transmission id read so far
+	exhausted bool  // the last page was short: nothing above cursor
+	loading   bool  // a page is being read
+	// materializing: transmissions of its group are still being created
+	// off the loop (see materialize); it cannot be complete before.
+	materializing bool
+	made          int       // materialization steps that added rows: a page read across one may have missed them
+	loadAfter     time.Time // a failed read is tried again from then
 }
 
 // itemLoc is the time zone an item's window is read in: its contact's

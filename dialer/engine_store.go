@@ -172,6 +172,11 @@ type EngineStore interface {
 	// ones at now, and marks schedule scheduleID (if not 0) done, in one
 	// transaction. It returns the campaign as it now is.
 	StartCampaign(ctx context.Context, tenantID string, id int64, now time.Time, scheduleID int64) (Campaign, error)
+	// MaterializeCampaign creates the transmissions (due at now) of the
+	// next contacts of an active campaign's group after contact id
+	// afterContact that have none, a small transaction at a time; the
+	// engine calls it off its loop until Done.
+	MaterializeCampaign(ctx context.Context, campaignID, afterContact int64, now time.Time) (Materialized, error)
 	// StopCampaign sets the campaign stopped (it keeps its pending work)
 	// and marks schedule scheduleID (if not 0) done, in one transaction.
 	StopCampaign(ctx context.Context, tenantID string, id int64, now time.Time, scheduleID int64) (Campaign, error)
@@ -222,4 +227,11 @@ type RouteSource interface {
 	Providers(ctx context.Context, tenantID string) ([]ProviderInfo, error)
 	// Route resolves one provider into what a gateway dials through.
 	Route(ctx context.Context, tenantID string, providerID int64) (Route, error)
+}
+
+// Materialized is one step of MaterializeCampaign.
+type Materialized struct {
+	LastContact int64 // where the next step starts
+	Added       int   // transmissions created
+	Done        bool  // the group has no contacts beyond LastContact
 }

@@ -319,15 +319,10 @@ func (s *EngineStore) StartCampaign(ctx context.Context, tenantID string, id int
 			return err
 		}
 		ms, sec := unixMS(now), now.Unix()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
-			program_id, campaign_id, service_flag, direction, status, try_allowed, due_at, created_at, updated_at)
-			SELECT c.tenant_id, c.created_by, '', 'campaign', gc.contact_id, c.account_id, c.program_id, c.campaign_id, ?,
-				'outbound', 'pending', c.try_allowed, ?, ?, ?
-			FROM campaigns c JOIN group_contacts gc ON gc.group_id = c.group_id
-			WHERE c.campaign_id = ? AND NOT EXISTS
-				(SELECT 1 FROM transmissions t WHERE t.campaign_id = c.campaign_id AND t.contact_id = gc.contact_id)
-			ORDER BY gc.contact_id`, svc, ms, sec, sec, id); err != nil {
-			return fmt.Errorf("store: campaign transmissions: %w", err)
+		// The first contacts now; the rest the engine adds off its loop
+		// (MaterializeCampaign), so a million contacts hold nothing up.
+		if _, _, _, err := materialize(ctx, tx, id, int64(svc), 0, materializeChunk, now); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE transmissions SET due_at = ? WHERE campaign_id = ? AND status = 'pending' AND due_at = 0`,
 			ms, id); err != nil {
@@ -344,6 +339,67 @@ func (s *EngineStore) StartCampaign(ctx context.Context, tenantID string, id int
 		return markScheduleDone(ctx, tx, scheduleID, sec)
 	})
 	return c, err
+}
+
+// materializeChunk is how many group contacts one transaction looks at
+// when making a campaign's transmissions: a few milliseconds of the
+// writer, between the engine's own commits.
+const materializeChunk = 2000
+
+// materialize creates the missing transmissions of the next limit contacts
+// of the campaign's group after contact id after, due at now. It returns
+// the last contact id looked at, how many transmissions it added, and
+// whether the group has no contacts beyond.
+func materialize(ctx context.Context, tx *sql.Tx, id, svc, after int64, limit int, now time.Time) (last int64, added int, done bool, err error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(contact_id), ?) FROM (SELECT gc.contact_id FROM campaigns c
+		JOIN group_contacts gc ON gc.group_id = c.group_id WHERE c.campaign_id = ? AND gc.contact_id > ?
+		ORDER BY gc.contact_id LIMIT ?)`, after, id, after, limit).Scan(&n, &last); err != nil {
+		return 0, 0, false, fmt.Errorf("store: campaign contacts: %w", err)
+	}
+	ms, sec := unixMS(now), now.Unix()
+	res, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
+		program_id, campaign_id, service_flag, direction, status, try_allowed, due_at, created_at, updated_at)
+		SELECT c.tenant_id, c.created_by, '', 'campaign', gc.contact_id, c.account_id, c.program_id, c.campaign_id, ?,
+			'outbound', 'pending', c.try_allowed, ?, ?, ?
+		FROM campaigns c JOIN group_contacts gc ON gc.group_id = c.group_id
+		WHERE c.campaign_id = ? AND gc.contact_id > ? AND gc.contact_id <= ? AND NOT EXISTS
+			(SELECT 1 FROM transmissions t WHERE t.campaign_id = c.campaign_id AND t.contact_id = gc.contact_id)
+		ORDER BY gc.contact_id`, svc, ms, sec, sec, id, after, last)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("store: campaign transmissions: %w", err)
+	}
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("store: campaign transmissions: %w", err)
+	}
+	return last, int(rows), n < limit, nil
+}
+
+// MaterializeCampaign implements dialer.EngineStore.
+func (s *EngineStore) MaterializeCampaign(ctx context.Context, id, afterContact int64, now time.Time) (dialer.Materialized, error) {
+	var m dialer.Materialized
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var tenant string
+		var program int64
+		err := tx.QueryRowContext(ctx, `SELECT tenant_id, program_id FROM campaigns WHERE campaign_id = ? AND status = 'active'`,
+			id).Scan(&tenant, &program)
+		if errors.Is(err, sql.ErrNoRows) {
+			m.Done = true // stopped or deleted meanwhile: its restart goes on
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: campaign %d: %w", id, err)
+		}
+		var v dialer.Invalid
+		svc, err := outboundProgram(ctx, tx, tenant, program, &v)
+		if err != nil {
+			return err
+		}
+		m.LastContact, m.Added, m.Done, err = materialize(ctx, tx, id, int64(svc), afterContact, materializeChunk, now)
+		return err
+	})
+	return m, err
 }
 
 // StopCampaign implements dialer.EngineStore.
