@@ -136,7 +136,7 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 	if err != nil {
 		return dialer.Outcome{}, dialer.ContentFault("recording_id", err)
 	}
-	media, err := openMedia(g.mediaBind)
+	media, err := openMedia(g.mediaBind, g.rtp)
 	if err != nil {
 		return dialer.Outcome{}, err
 	}

@@ -135,6 +135,7 @@ type Gateway struct {
 	serve  sync.WaitGroup // the two listener loops
 
 	recordings *recordingCache
+	rtp        *rtpSender // paces every call's outgoing RTP
 
 	mu     sync.Mutex
 	closed bool
@@ -232,7 +233,9 @@ func New(cfg Config) (*Gateway, error) {
 			g.log.Info("SIP socket receive buffer", "asked", cfg.ReadBuffer, "granted", granted)
 		}
 	}
+	g.rtp = newRTPSender()
 	if err := g.start(); err != nil {
+		g.rtp.close()
 		// start closed what it opened, sockets included, unless it failed
 		// before serving them.
 		if g.ua == nil {
@@ -383,6 +386,7 @@ func (g *Gateway) Close() error {
 
 	g.cancel()
 	g.work.Wait()
+	g.rtp.close()
 	g.ua.Close()
 	g.udpConn.Close()
 	g.tcpLn.Close()

@@ -3,7 +3,6 @@ package sip
 import (
 	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -72,7 +71,9 @@ func putRTPHeader(b []byte, pt uint8, marker bool, seq uint16, ts, ssrc uint32) 
 // mediaSession is the RTP side of one call: one UDP socket that sends the
 // recording and reads the callee's telephone events.
 type mediaSession struct {
-	conn *net.UDPConn
+	conn   *net.UDPConn
+	sender *rtpSender
+	stream *rtpStream // set by start
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -96,58 +97,32 @@ func (m *mediaSession) completedAt() time.Time {
 	return m.sentAll
 }
 
-// openMedia binds an RTP socket on ip with a port the system picks.
-func openMedia(ip net.IP) (*mediaSession, error) {
+// openMedia binds an RTP socket on ip with a port the system picks; its
+// recording goes out through sender.
+func openMedia(ip net.IP, sender *rtpSender) (*mediaSession, error) {
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 	if err != nil {
 		return nil, fmt.Errorf("sip: rtp socket: %w", err)
 	}
-	return &mediaSession{conn: conn, stopping: make(chan struct{}), digits: make(chan string, 64)}, nil
+	return &mediaSession{conn: conn, sender: sender, stopping: make(chan struct{}), digits: make(chan string, 64)}, nil
 }
 
 func (m *mediaSession) port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
 
-// start streams samples to the answer's address and listens for DTMF.
-// played is closed when the last packet's 20 ms have passed.
+// start streams samples to the answer's address (through the gateway's
+// shared sender) and listens for DTMF. played is closed when the last
+// packet's 20 ms have passed.
 func (m *mediaSession) start(ans mediaAnswer, samples []int16) (played <-chan struct{}, digits <-chan string) {
-	done := make(chan struct{})
-	m.wg.Add(2)
-	go m.send(ans, samples, done)
+	m.stream = m.sender.play(m, ans, samples)
+	m.wg.Add(1)
 	go m.receive(ans)
-	return done, m.digits
+	return m.stream.played, m.digits
 }
 
-// send paces one packet per 20 ms: sequence numbers and timestamps start
-// at random values (RFC 3550) and grow by 1 and 160; the first packet has
-// the marker bit; the SSRC is random; the last frame is padded with silence.
-func (m *mediaSession) send(ans mediaAnswer, samples []int16, played chan<- struct{}) {
-	defer m.wg.Done()
-	defer close(played)
-	encode := encoderFor(ans.audio.name)
-	ssrc := rand.Uint32()
-	seq := uint16(rand.Uint32())
-	ts := rand.Uint32()
-	pkt := make([]byte, rtpHeaderSize+samplesPerPacket)
-	frame := make([]int16, samplesPerPacket)
-	tick := time.NewTicker(packetInterval)
-	defer tick.Stop()
-	for off := 0; off < len(samples); off += samplesPerPacket {
-		n := copy(frame, samples[off:min(off+samplesPerPacket, len(samples))])
-		clear(frame[n:])
-		putRTPHeader(pkt, ans.audio.pt, off == 0, seq, ts, ssrc)
-		encode(pkt[rtpHeaderSize:], frame)
-		// A lost packet is the network's business; the call goes on.
-		_, _ = m.conn.WriteToUDP(pkt, ans.addr)
-		seq++
-		ts += samplesPerPacket
-		select {
-		case <-tick.C:
-		case <-m.stopping:
-			return
-		}
-	}
+// markSent records that the whole recording was sent, at t.
+func (m *mediaSession) markSent(t time.Time) {
 	m.mu.Lock()
-	m.sentAll = time.Now()
+	m.sentAll = t
 	m.mu.Unlock()
 }
 
@@ -193,6 +168,9 @@ func isEventPT(pt uint8, answered int) bool {
 // taken.
 func (m *mediaSession) stop() []string {
 	m.stopOnce.Do(func() {
+		if m.stream != nil {
+			m.sender.stop(m.stream)
+		}
 		close(m.stopping)
 		// Wake the reader; the socket stays open until close.
 		_ = m.conn.SetReadDeadline(time.Now())
