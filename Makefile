@@ -43,7 +43,9 @@ lint:
 	$(GO) vet ./...
 
 ## bench: the end-to-end benchmark (SIPp and dialerd on loopback, a campaign at
-## BENCH_CPM for BENCH_DURATION; table on stdout, figures in bench-results/e2e.json),
+## BENCH_CPM for BENCH_DURATION, then SIPp's own UAC at the same rate for
+## reference; table on stdout, figures in bench-results/e2e.json, dialerd's CPU,
+## heap, allocation, block and mutex profiles in bench-results/profiles/),
 ## then the Go benchmarks of every package. Not part of CI; about 10 minutes.
 BENCH_CPM       ?= 6000
 BENCH_DURATION  ?= 2m
@@ -53,7 +55,7 @@ bench: test-deps build
 	@mkdir -p bench-results
 	@status=0; \
 	$(GO) run ./cmd/dialerbench -dialerd $(BIN) -cpm $(BENCH_CPM) -duration $(BENCH_DURATION) \
-		-recording $(BENCH_RECORDING) -json bench-results/e2e.json || status=$$?; \
+		-recording $(BENCH_RECORDING) -pprof -json bench-results/e2e.json || status=$$?; \
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count=1 -timeout 15m ./... || status=$$?; \
 	exit $$status
 

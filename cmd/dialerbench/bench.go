@@ -230,7 +230,12 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	}
 	rep.Details.StartAnswerMS = ms(time.Since(start))
 	if b.pprofAddr != "" {
-		go collectProfiles(ctx, b.pprofAddr, b.dir, o.duration/4, min(30*time.Second, o.duration/2), b.logf)
+		// Kept with the results (bench-results/profiles) when there are any.
+		out := filepath.Join(b.dir, "profiles")
+		if o.jsonPath != "" {
+			out = filepath.Join(filepath.Dir(o.jsonPath), "profiles")
+		}
+		go collectProfiles(ctx, b.pprofAddr, out, o.duration/4, min(30*time.Second, o.duration/2), b.logf)
 	}
 	lat, apiErrors, completedAt, last, err := b.probe(ctx, campaignID, start, n)
 	if load != nil {

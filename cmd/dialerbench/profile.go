@@ -67,13 +67,12 @@ func buildProfiled(ctx context.Context, dir string) (string, error) {
 
 // collectProfiles fetches, after wait, a CPU profile of span, then the
 // block, mutex and goroutine profiles, into dir/profiles.
-func collectProfiles(ctx context.Context, addr, dir string, wait, span time.Duration, logf func(string, ...any)) {
+func collectProfiles(ctx context.Context, addr, out string, wait, span time.Duration, logf func(string, ...any)) {
 	select {
 	case <-time.After(wait):
 	case <-ctx.Done():
 		return
 	}
-	out := filepath.Join(dir, "profiles")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		logf("profiles: %v", err)
 		return
@@ -81,6 +80,8 @@ func collectProfiles(ctx context.Context, addr, dir string, wait, span time.Dura
 	c := &http.Client{Timeout: span + 30*time.Second}
 	for _, p := range []struct{ name, path string }{
 		{"cpu.pprof", "/debug/pprof/profile?seconds=" + strconv.Itoa(int(span.Seconds()))},
+		{"heap.pprof", "/debug/pprof/heap"},
+		{"allocs.pprof", "/debug/pprof/allocs"},
 		{"block.pprof", "/debug/pprof/block"},
 		{"mutex.pprof", "/debug/pprof/mutex"},
 		{"goroutine.txt", "/debug/pprof/goroutine?debug=2"},
