@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -428,6 +429,36 @@ func BenchmarkCampaignCounters(b *testing.B) {
 	for b.Loop() {
 		if _, err := db.CampaignCounters(ctx, id); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTransmissionsPage reads page 400 (50 a page) of one campaign's
+// transmissions among four campaigns of 50,000 each, as a dashboard pages
+// through GET /transmissions?campaign_id=N.
+func BenchmarkTransmissionsPage(b *testing.B) {
+	ctx := context.Background()
+	db := openTest(b)
+	f := dialertest.NewFixtures(b, db.Path())
+	tenant := f.Tenant("t")
+	owner := f.User(tenant, "o", true)
+	p := f.Program(tenant, owner, dialer.ProgramVoiceTTS)
+	g := f.Group(tenant, owner)
+	var campaigns []int64
+	for range 4 {
+		campaigns = append(campaigns, f.Campaign(tenant, owner, p, g, 60, 1, 60))
+	}
+	f.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
+		INSERT INTO contacts (tenant_id, created_by, phone, created_at, updated_at) SELECT ?, ?, '+1555' || printf('%07d', i), 0, 0 FROM n`, tenant, owner)
+	f.Exec(`INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, program_id, campaign_id, service_flag,
+		direction, status, try_allowed, try_done, created_at, updated_at)
+		SELECT ?, ?, 'b', 'campaign', contact_id, ?, ? + contact_id % 4, 1, 'outbound', 'completed', 1, 1, 0, 0
+		FROM contacts WHERE tenant_id = ?`, tenant, owner, p, campaigns[0], tenant)
+	q := dialer.ListQuery{Filters: map[string]string{"campaign_id": strconv.FormatInt(campaigns[1], 10)}, Limit: 50, Offset: 400 * 50}
+	b.ResetTimer()
+	for b.Loop() {
+		if ts, err := db.Transmissions(ctx, dialer.Scope{TenantID: tenant}, q); err != nil || len(ts) != 50 {
+			b.Fatal(len(ts), err)
 		}
 	}
 }

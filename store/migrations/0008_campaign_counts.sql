@@ -34,3 +34,7 @@ BEGIN
         SELECT NEW.campaign_id, NEW.status, 1 WHERE NEW.campaign_id IS NOT NULL
         ON CONFLICT (campaign_id, status) DO UPDATE SET n = n + 1;
 END;
+
+-- GET /transmissions?campaign_id=N&page=P walks (and skips) the campaign's
+-- entries of this index instead of every transmission of the tenant.
+CREATE INDEX transmissions_tenant_campaign ON transmissions (tenant_id, campaign_id, transmission_id);
