@@ -224,7 +224,7 @@ func routeDocs() []routeDoc {
 		{"PUT", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (fields sent; a masked or absent secret is kept); disabling a FreeSWITCH profile drains its node", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"PATCH", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (same as PUT)", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"DELETE", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Delete a PBX profile; a FreeSWITCH node drains", needsToken, nil, pbxDeletedAnswer{}},
-	}, unbuiltDocs()...)
+	}, append(unbuiltDocs(), uiDocs()...)...)
 }
 
 // docDrift compares served routes with docs: missing are served routes
@@ -377,6 +377,9 @@ func operationID(method, path string) string {
 }
 
 func (b *schemaBuilder) content(body any) map[string]any {
+	if p, ok := body.(interface{ content() map[string]any }); ok {
+		return p.content() // a body that documents its own media type
+	}
 	switch v := body.(type) {
 	case csvText:
 		return map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}

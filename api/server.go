@@ -262,6 +262,7 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/media/:name", s.serveSignedMedia)
 	s.liveRoutes(e)
 	e.GET("/openapi.json", s.openapi)
+	s.uiRoutes(e)
 
 	ict := e.Group("/", s.requireReady())
 	// A login is one indexed read and a bcrypt hash: it does not hold the
