@@ -18,11 +18,13 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dialerd
 
 ## test-deps: install what the tests need when missing: sipp (Debian's sip-tester)
-## for the SIP tests, gs (Debian's ghostscript) for the PDF-to-fax tests
+## for the SIP tests, gs (Debian's ghostscript) for the PDF-to-fax tests,
+## chromium for the live page's browser test
 test-deps:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
 	command -v gs >/dev/null 2>&1 || missing="$$missing ghostscript"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing for the tests"; \
 		$(SUDO) apt-get update -qq && \

@@ -37,6 +37,7 @@ func uiAssets() (map[string]uiAsset, error) {
 		".html": "text/html; charset=utf-8",
 		".css":  "text/css; charset=utf-8",
 		".js":   "text/javascript; charset=utf-8",
+		".svg":  "image/svg+xml",
 	}
 	assets := map[string]uiAsset{}
 	err := fs.WalkDir(uiFiles, "ui", func(name string, d fs.DirEntry, err error) error {
