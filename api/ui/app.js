@@ -194,6 +194,11 @@ function onEvent(ev) {
       if (c && ev.counters) { c.counters = ev.counters; renderCampaign(c); } else if (!c) reloadCampaign(ev.campaign_id);
       break;
     case 'campaign.started': case 'campaign.stopped': case 'campaign.completed':
+      // The event can come before the store shows the new status: show the
+      // event's at once, and read the record back a little later.
+      if (c) { c.status = ev.type === 'campaign.started' ? 'active' : ev.type.slice('campaign.'.length); renderCampaign(c); }
+      setTimeout(() => reloadCampaign(ev.campaign_id), 1000);
+      break;
     case 'campaign.blocked': case 'campaign.unblocked': case 'campaign.paused': case 'campaign.resumed':
       reloadCampaign(ev.campaign_id);
       break;

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -177,15 +178,19 @@ func TestCampaignThroughFakeGateway(t *testing.T) {
 		t.Errorf("re-import --json: %v %+v\n%s", err, imp, r.stdout)
 	}
 
+	// dialerctl api reaches the routes the other commands do not cover.
 	var groups []struct {
 		ID int64 `json:"group_id"`
 	}
-	if err := d.API.Do(ctx, http.MethodGet, "/groups?name=callers", nil, "", &groups); err != nil || len(groups) != 1 {
-		t.Fatalf("groups named callers: %v %v", groups, err)
+	r = c.must(0, "", "api", "GET", "/groups?name=callers")
+	if err := json.Unmarshal([]byte(r.stdout), &groups); err != nil || len(groups) != 1 {
+		t.Fatalf("api GET /groups?name=callers: %v\n%s", err, r.stdout)
 	}
-	campaignID, err := d.API.Create(ctx, http.MethodPost, "/campaigns", map[string]any{"program_id": program, "group_id": groups[0].ID, "cpm": 600}, "campaign_id")
+	r = c.must(0, "", "api", "POST", "/campaigns", "--data",
+		fmt.Sprintf(`{"program_id": %d, "group_id": %d, "cpm": 600}`, program, groups[0].ID), "--field", "campaign_id")
+	campaignID, err := strconv.ParseInt(strings.TrimSpace(r.stdout), 10, 64)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("api --field campaign_id printed %q", r.stdout)
 	}
 	id := itoa(campaignID)
 
@@ -289,6 +294,10 @@ func TestExitCodes(t *testing.T) {
 		{"another server", loggedIn, "", []string{"campaigns", "ls", "--server", "http://127.0.0.2:9"}, exitAuth, "not logged in to http://127.0.0.2:9"},
 		{"refused token", expired, "", []string{"campaigns", "ls", "--server", d.API.Base}, exitAuth, "401"},
 		{"wrong password", fresh, "wrong-password\n", []string{"login", "--server", d.API.Base}, exitAuth, "wrong username or password"},
+		{"api to another host", loggedIn, "", []string{"api", "GET", "//evil.example/campaigns"}, exitUsage, "want a path on the server"},
+		{"api with a bad method", loggedIn, "", []string{"api", "FETCH", "/campaigns"}, exitUsage, "want GET"},
+		{"api to an unknown route", loggedIn, "", []string{"api", "GET", "/nothing"}, exitAPI, "404 route /nothing not found"},
+		{"api refused body", loggedIn, "", []string{"api", "POST", "/campaigns", "--data", `{"cpm": 0}`}, exitAPI, "program_id: required"},
 		{"unreachable", expired, "", []string{"campaigns", "ls", "--server", "http://127.0.0.1:1"}, exitUnreachable, "connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -98,7 +98,7 @@ interrupted.`,
 		return usagef("%v (see %s --help)", err, c.CommandPath())
 	})
 	root.AddCommand(a.loginCommand(), a.logoutCommand(), a.campaignsCommand(), a.contactsCommand(),
-		a.reportCommand(), a.providersCommand())
+		a.reportCommand(), a.providersCommand(), a.apiCommand())
 	// cobra's own unknown-command errors are plain errors, which exitCode
 	// already maps to 1 (usage).
 	return root

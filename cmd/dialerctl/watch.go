@@ -73,7 +73,7 @@ func (a *app) watch(ctx context.Context, arg string) error {
 	for {
 		switch k.Status {
 		case "completed", "stopped", "new":
-			return a.watchEnd(ctx, c, bar, id)
+			return a.watchEnd(ctx, c, bar, k, nil)
 		}
 		select {
 		case <-ctx.Done():
@@ -109,6 +109,10 @@ func (a *app) watch(ctx context.Context, arg string) error {
 				fmt.Fprintf(a.stderr, "campaign %d %s (calling window)\n", id, strings.TrimPrefix(ev.Type, "campaign."))
 				continue
 			case ev.Type == "campaign.completed" || ev.Type == "campaign.stopped":
+				// The event can come before the store shows the new status:
+				// the end is the event's, the final record is read back.
+				k.Status = strings.TrimPrefix(ev.Type, "campaign.")
+				return a.watchEnd(ctx, c, bar, k, nil)
 			default:
 				continue
 			}
@@ -121,26 +125,44 @@ func (a *app) watch(ctx context.Context, arg string) error {
 	}
 }
 
-// watchEnd prints the campaign's final state, read back from the API.
-func (a *app) watchEnd(ctx context.Context, c *client, bar *progressbar.ProgressBar, id int64) error {
-	k, raw, err := a.getCampaign(ctx, c, id)
-	if err != nil {
-		return err
+// watchEnd prints the campaign's final state. The record is read back
+// from the API, a few times while it does not show the status k has yet
+// (the engine publishes the end before its store write is visible); the
+// counters of the last progress event stand in if it never does.
+func (a *app) watchEnd(ctx context.Context, c *client, bar *progressbar.ProgressBar, k campaign, raw json.RawMessage) error {
+	for try := 0; try < 25; try++ {
+		got, gotRaw, err := a.getCampaign(ctx, c, k.ID)
+		if err != nil {
+			return err
+		}
+		if got.Status == k.Status {
+			k, raw = got, gotRaw
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	a.drawBar(bar, k)
 	_ = bar.Finish()
 	if a.stderrTerminal && !a.jsonOut {
 		fmt.Fprintln(a.stderr)
 	}
-	if a.jsonOut {
+	var err error
+	switch {
+	case a.jsonOut && raw != nil:
 		err = writeJSON(a.stdout, raw)
-	} else {
-		fmt.Fprintf(a.stdout, "campaign %d %s: %s\n", id, k.Status, k.Counters)
+	case a.jsonOut:
+		err = writeJSON(a.stdout, k)
+	default:
+		fmt.Fprintf(a.stdout, "campaign %d %s: %s\n", k.ID, k.Status, k.Counters)
 	}
 	if err != nil || k.Status == "completed" {
 		return err
 	}
-	return &partialError{fmt.Sprintf("campaign %d is %s, not completed", id, k.Status)}
+	return &partialError{fmt.Sprintf("campaign %d is %s, not completed", k.ID, k.Status)}
 }
 
 // newBar draws done/total on stderr when it is a terminal (and not --json).
