@@ -137,6 +137,10 @@ func TestLivePageInBrowser(t *testing.T) {
 	}
 	group := d.f.Group(d.tenant, admin, contacts...)
 	campaign := d.f.Campaign(d.tenant, admin, program, group, 600, 1, 60)
+	// A second campaign whose callee rings for ever, to stop from the page.
+	ringing := d.f.Contact(d.tenant, admin, "+15552000009", "")
+	d.gw.Script("+15552000009", memgateway.Script{Kind: memgateway.Hang})
+	second := d.f.Campaign(d.tenant, admin, program, d.f.Group(d.tenant, admin, ringing), 600, 1, 60)
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
@@ -246,6 +250,26 @@ func TestLivePageInBrowser(t *testing.T) {
 	storage, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Object.keys(sessionStorage).join(',') + '|' + localStorage.length`))
 	if err != nil || storage != "dialerd.token|0" {
 		t.Errorf("storage holds %q (%v), want only the session token", storage, err)
+	}
+
+	// Start and stop the second campaign from its buttons.
+	row2 := fmt.Sprintf(`#campaigns tr[data-campaign="%d"]`, second)
+	for _, step := range []struct {
+		name string
+		do   chromedp.Action[chromedp.Void]
+	}{
+		{"start the second campaign", chromedp.Click(chromedp.CSS(row2 + " button.start"))},
+		{"see it active with its call in flight", chromedp.Poll[chromedp.Void](`document.querySelector('` + row2 + ` .in-flight').textContent === '1'`)},
+		{"stop it", chromedp.Click(chromedp.CSS(row2 + " button.stop"))},
+		{"see it stopped", chromedp.Poll[chromedp.Void](`document.querySelector('` + row2 + ` .status').firstChild.textContent === 'stopped'`)},
+	} {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := chromedp.Do(sctx, step.do)
+		cancel()
+		if err != nil {
+			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			t.Fatalf("%s: %v\npage: %s", step.name, err, text)
+		}
 	}
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
