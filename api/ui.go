@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/gin-gonic/gin"
@@ -95,13 +96,17 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 func uiDocs() []routeDoc {
 	return []routeDoc{
 		{"GET", "/", "Service", "The live page (HTML): log in, campaigns with live progress from /ws, start/stop, trunk and node health", noToken, nil, pageText("text/html")},
-		{"GET", "/ui/:file", "Service", "The live page's script and style sheet (app.js, style.css)", noToken, nil, pageText("text/javascript")},
+		{"GET", "/ui/:file", "Service", "The live page's script, style sheet and icon (app.js, style.css, icon.svg)", noToken, nil, pageText("text/javascript text/css image/svg+xml")},
 	}
 }
 
-// pageText is a text body of the named media type.
+// pageText is a text body of one of the media types it names (space-separated).
 type pageText string
 
 func (p pageText) content() map[string]any {
-	return map[string]any{string(p): map[string]any{"schema": map[string]any{"type": "string"}}}
+	c := map[string]any{}
+	for _, t := range strings.Fields(string(p)) {
+		c[t] = map[string]any{"schema": map[string]any{"type": "string"}}
+	}
+	return c
 }

@@ -56,7 +56,6 @@ function showError(msg) { $('#error').textContent = msg || ''; }
 function showLogin(msg) {
   $('#app-view').hidden = true;
   $('#logout').hidden = true;
-  $('#who').textContent = '';
   $('#login-view').hidden = false;
   $('#login-error').textContent = msg || '';
   $('#password').focus();

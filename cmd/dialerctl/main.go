@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -64,6 +66,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 		var partial *partialError
 		if !errors.As(err, &partial) || partial.msg != "" {
 			fmt.Fprintln(a.stderr, "dialerctl:", err)
+		}
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && ae.Path != "/authenticate" {
+			fmt.Fprintln(a.stderr, "dialerctl: the token was refused (expired, or its user changed): log in again with dialerctl login")
 		}
 	}
 	return exitCode(err)
@@ -144,6 +150,9 @@ func (a *app) client(needToken bool) (*client, error) {
 	if needToken && c.token == "" {
 		return nil, &authError{"not logged in to " + server + ": run dialerctl login --server " + server}
 	}
+	if needToken && !secureTransport(server) {
+		fmt.Fprintf(a.stderr, "dialerctl: warning: %s is plain http on another host: the token crosses the network unencrypted\n", server)
+	}
 	return c, nil
 }
 
@@ -159,4 +168,22 @@ func (a *app) httpClient() *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		IdleConnTimeout:       time.Minute,
 	}}
+}
+
+// secureTransport reports whether a token sent to server stays off the
+// network or is encrypted: https, or http to this host.
+func secureTransport(server string) bool {
+	u, err := url.Parse(server)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -75,3 +75,14 @@ func TestNormaliseServer(t *testing.T) {
 		t.Error(defaultServer)
 	}
 }
+
+func TestSecureTransport(t *testing.T) {
+	for server, want := range map[string]bool{
+		"http://127.0.0.1:8000": true, "http://localhost:8000": true, "http://[::1]:8000": true,
+		"https://dialer.example": true, "http://dialer.example": false, "http://10.0.0.5:8000": false,
+	} {
+		if got := secureTransport(server); got != want {
+			t.Errorf("secureTransport(%q) = %v, want %v", server, got, want)
+		}
+	}
+}

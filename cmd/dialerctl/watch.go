@@ -68,6 +68,9 @@ func (a *app) watch(ctx context.Context, arg string) error {
 	}
 	bar := a.newBar(k)
 	defer bar.Exit()
+	if b := k.Blocked; b != nil {
+		fmt.Fprintf(a.stderr, "campaign %d cannot dial: %s (fix %s; %s fault)\n", id, printable(b.Reason), printable(b.Field), printable(b.Fault))
+	}
 	poll := time.NewTicker(watchPoll)
 	defer poll.Stop()
 	for {
