@@ -174,6 +174,9 @@ func TestLivePageInBrowser(t *testing.T) {
 			if err != nil {
 				return
 			}
+			if strings.Contains(m.Text, "status of 401") {
+				continue // the wrong password below, refused as it should be
+			}
 			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException || strings.Contains(m.Text, "Content Security Policy") {
 				mu.Lock()
 				problems = append(problems, string(m.Type)+": "+m.Text)
@@ -189,7 +192,10 @@ func TestLivePageInBrowser(t *testing.T) {
 		{"open the page", chromedp.Navigate(d.url + "/")},
 		{"see the login form", chromedp.WaitVisible(chromedp.CSS("#login"))},
 		{"type the username", chromedp.SetValue(chromedp.ID("username"), "admin")},
-		{"type the password", chromedp.SendKeys(chromedp.ID("password"), adminPassword)},
+		{"type a wrong password", chromedp.SendKeys(chromedp.ID("password"), "not-the-password")},
+		{"try to log in", chromedp.Click(chromedp.ID("login-submit"))},
+		{"be refused", chromedp.Poll[chromedp.Void](`document.getElementById('login-error').textContent === 'Wrong username or password.'`)},
+		{"set the right password", chromedp.SetValue(chromedp.ID("password"), adminPassword)},
 		{"log in", chromedp.Click(chromedp.ID("login-submit"))},
 		{"see the campaign", chromedp.WaitVisible(chromedp.CSS(row + " button.start"))},
 		{"see the live stream up (the CSP lets the websocket through)", chromedp.WaitVisible(chromedp.CSS("#live.on"))},
