@@ -29,6 +29,9 @@ func main() {
 	os.Exit(code)
 }
 
+// version is set at build time (-ldflags "-X main.version=…"), as dialerd's.
+var version = "dev"
+
 // defaultServer is where `make run` listens.
 const defaultServer = "http://127.0.0.1:8000"
 
@@ -97,6 +100,7 @@ import rows, a watched campaign stopped, a trunk or node down); 130
 interrupted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 	}
 	root.PersistentFlags().StringVar(&a.server, "server", "", "dialerd's URL (default $DIALERCTL_SERVER, the logged-in server, or "+defaultServer+")")
 	root.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON for scripts")
