@@ -63,7 +63,8 @@ func (a *app) api(ctx context.Context, method, path string, f apiFlags) error {
 	if err != nil {
 		return err
 	}
-	r := request{method: method, path: path}
+	// Any answer: the route decides (CSV exports, media files, JSON).
+	r := request{method: method, path: path, accept: "*/*"}
 	switch {
 	case f.data != "":
 		r.body, r.length = strings.NewReader(f.data), int64(len(f.data))
