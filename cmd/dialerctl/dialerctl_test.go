@@ -125,6 +125,7 @@ func (c *cli) must(want int, stdin string, argv ...string) result {
 // contacts with a bad row, start a campaign, watch it to its final counts
 // and fetch its report.
 func TestCampaignThroughFakeGateway(t *testing.T) {
+	t.Parallel()
 	d := startDaemon(t)
 	ctx := context.Background()
 	server := d.API.Base
@@ -266,6 +267,7 @@ func TestCampaignThroughFakeGateway(t *testing.T) {
 // TestExitCodes: each kind of failure has its documented code and a
 // message on stderr, never on stdout.
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	d := startDaemon(t)
 	loggedIn := &cli{t: t, configDir: t.TempDir()}
 	loggedIn.must(0, d.Password+"\n", "login", "--server", d.API.Base)

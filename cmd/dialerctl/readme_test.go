@@ -77,6 +77,7 @@ func replace(t *testing.T, s, old, new string) string {
 // SIPp as the second, and the third block through bash. It must end with
 // the campaign and report the README shows.
 func TestReadmeQuickStart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs dialerd, SIPp and the quick start")
 	}

@@ -15,6 +15,7 @@ import (
 // up; watch ends with the counters of the last progress event. Before, it
 // waited for ever.
 func TestWatchEndsOnTheEvent(t *testing.T) {
+	t.Parallel()
 	const active = `{"campaign_id":5,"group_id":1,"status":"active","counters":{"total":2,"done":0,"in_flight":2}}`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer tok" {
