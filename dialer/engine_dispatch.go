@@ -365,7 +365,7 @@ func (e *Engine) checkCompleted(r *campaignRun, now time.Time) {
 	e.dropRun(r)
 	r.c.Status = CampaignCompleted
 	e.publishProgress(r, now)
-	e.publish(Event{Type: EventCampaignCompleted, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, OwnerID: r.c.CreatedBy, Status: string(CampaignCompleted)})
+	e.publishDurable(Event{Type: EventCampaignCompleted, At: now, TenantID: r.c.TenantID, CampaignID: r.c.ID, OwnerID: r.c.CreatedBy, Status: string(CampaignCompleted)})
 }
 
 func (e *Engine) dropRun(r *campaignRun) {
@@ -618,4 +618,19 @@ func (e *Engine) campaignCPM(c Campaign) int {
 		return min(c.CPM, e.cfg.MaxCPM)
 	}
 	return c.CPM
+}
+
+// publishDurable publishes ev once what the engine recorded before it is
+// committed, so a client that reads the campaign on the event sees what
+// the event says (campaign.completed came 200 ms before GET showed it).
+func (e *Engine) publishDurable(ev Event) {
+	ctx := e.loopCtx
+	e.tasks.Add(1)
+	go func() {
+		defer e.tasks.Add(-1)
+		if err := e.store.Sync(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("engine: committing before an event", "event", ev.Type, "err", err)
+		}
+		e.postAsync(func() { e.publish(ev) })
+	}()
 }

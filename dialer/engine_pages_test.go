@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/dialer/memgateway"
 )
 
@@ -142,5 +143,37 @@ func TestCampaignMaterializedAfterCrash(t *testing.T) {
 				t.Fatalf("campaign %s, want completed", st)
 			}
 		})
+	}
+}
+
+// campaign.completed goes out once the campaign's end is committed: a
+// client reading the campaign on the event sees it completed (it read
+// active for 200 ms before).
+func TestCampaignCompletedEventAfterCommit(t *testing.T) {
+	h := newHarness(t, testConfig(), answering())
+	h.provider("trunk", 10, 0, "")
+	h.start()
+	id, _ := h.campaign(3, 0, 600, 1, 60)
+	sub := h.bus.Subscribe(1000)
+	defer sub.Close()
+	seen := make(chan string, 1)
+	go func() {
+		for ev := range sub.C() {
+			if ev.Type == dialer.EventCampaignCompleted && ev.CampaignID == id {
+				// Straight from the database file, as the API reads it.
+				seen <- h.f.Pairs(`SELECT campaign_id, status FROM campaigns WHERE campaign_id = ?`, id)[id]
+				return
+			}
+		}
+	}()
+	h.startCampaign(id)
+	h.advance(time.Minute)
+	select {
+	case st := <-seen:
+		if st != "completed" {
+			t.Fatalf("on campaign.completed the store says %q", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no campaign.completed")
 	}
 }
