@@ -27,6 +27,9 @@ const (
 	// reason, Field the config key or resource to fix, Fault whose it is.
 	EventCampaignBlocked   EventType = "campaign.blocked"
 	EventCampaignUnblocked EventType = "campaign.unblocked"
+	// EventContactOptedOut: the callee pressed the opt-out key; Number is
+	// now on the tenant's default do-not-call list.
+	EventContactOptedOut EventType = "contact.opted_out"
 )
 
 // Event is one state change. Ids that do not apply are 0.
@@ -40,8 +43,9 @@ type Event struct {
 	Status         string            `json:"status,omitempty"`
 	Response       string            `json:"response,omitempty"`
 	Digit          string            `json:"digit,omitempty"`
-	Field          string            `json:"field,omitempty"` // campaign.blocked, and a spool ended by a content fault
-	Fault          string            `json:"fault,omitempty"` // spool.ended and campaign.blocked: callee, route or content
+	Number         string            `json:"number,omitempty"` // contact.opted_out
+	Field          string            `json:"field,omitempty"`  // campaign.blocked, and a spool ended by a content fault
+	Fault          string            `json:"fault,omitempty"`  // spool.ended and campaign.blocked: callee, route or content
 	Counters       *CampaignCounters `json:"counters,omitempty"`
 
 	// OwnerID is the user who owns the transmission or campaign: the live

@@ -64,6 +64,9 @@ type CampaignCounters struct {
 	Failed   int64 `json:"failed"`   // failed or invalid
 	InFlight int64 `json:"in_flight"`
 	Pending  int64 `json:"pending"`
+	// Suppressed: ended without dialing, on a do-not-call list (counted in
+	// Done, not in Failed).
+	Suppressed int64 `json:"suppressed"`
 }
 
 // Window is the campaign's calling window.

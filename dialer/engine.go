@@ -102,6 +102,11 @@ type EngineDeps struct {
 	Clock   Clock     // SystemClock when nil
 	Events  Publisher // may be nil
 	Log     *slog.Logger
+	// Compliance, when set, scrubs every attempt against DNC (the store
+	// keeps it in step), applies calling hours by the called party and the
+	// redial limit, and records opt-outs. DNC nil: an empty set.
+	Compliance ComplianceStore
+	DNC        *DNCSet
 }
 
 // EngineStats are running totals, safe to read at any time.
@@ -130,6 +135,7 @@ type Engine struct {
 	clock  Clock
 	events Publisher
 	log    *slog.Logger
+	comp   *engineCompliance // nil: no compliance rules
 
 	inbox    chan func()
 	loopCtx  context.Context
@@ -198,6 +204,7 @@ func NewEngine(cfg EngineConfig, deps EngineDeps) (*Engine, error) {
 		locs:     map[string]*time.Location{},
 	}
 	e.caps = newCapacity(&e.cfg)
+	e.comp = newEngineCompliance(deps.Compliance, deps.DNC)
 	if e.clock == nil {
 		e.clock = SystemClock{}
 	}
@@ -236,7 +243,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.loopCtx, e.stopLoop = context.WithCancel(context.Background())
 	e.callCtx, e.endCalls = context.WithCancel(context.Background())
 	e.tasks.Add(1) // the loop, until its first wait
-	if err := e.recover(ctx); err != nil {
+	err := e.loadCompliance(ctx)
+	if err == nil {
+		err = e.recover(ctx)
+	}
+	if err != nil {
 		// Nothing was dialled; calls re-attached so far are let go (their
 		// spools stay initiated for a new engine to reconcile).
 		e.stopping.Store(true)

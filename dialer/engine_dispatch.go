@@ -179,6 +179,10 @@ func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed
 		e.closeUndialable(r, it, now, CauseInvalidNumber)
 		return true, false, time.Time{}
 	}
+	if sp, ok := e.suppressed(r, it, now); ok {
+		e.closeSuppressed(r, it, now, sp)
+		return true, false, time.Time{}
+	}
 	if e.caps.channels[it.TenantID] >= e.cfg.TenantChannels {
 		return false, false, time.Time{}
 	}
@@ -213,6 +217,7 @@ func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed
 		MaxDuration:    e.cfg.MaxDuration,
 		Media:          media,
 	}
+	e.armOptOut(&att, it)
 	if e.placer != nil {
 		route, err := e.placer.Place(att)
 		if err != nil {
@@ -226,6 +231,8 @@ func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed
 	e.unqueue(r, it)
 	e.reserve(p, it.TenantID, att.Provider.Node, now)
 	it.TryDone++
+	it.deferred = false
+	e.noteAttempt(it.TenantID, it.Phone, now)
 	a := &attempt{item: it, provider: p, started: now, tryAllowed: it.TryAllowed, retryDelay: e.cfg.RetryDelay, att: att}
 	if r != nil {
 		a.tryAllowed, a.retryDelay = r.c.TryAllowed, time.Duration(r.c.RetryDelay)*time.Second
@@ -370,6 +377,7 @@ func (e *Engine) checkCompleted(r *campaignRun, now time.Time) {
 
 func (e *Engine) dropRun(r *campaignRun) {
 	e.board.dropRun(r.c.ID)
+	e.forgetPolicy(r.c.ID)
 	for _, it := range r.queue.items {
 		delete(e.queued, it.TransmissionID)
 	}
@@ -566,6 +574,7 @@ func (e *Engine) reconfigure(tenantID string, id int64) error {
 	now := e.clock.Now()
 	c.Counters = r.counters
 	r.c = c
+	e.forgetPolicy(c.ID)
 	r.pacer.SetCPM(e.campaignCPM(c))
 	r.window = c.Window()
 	if r.loc = e.location(c.TZ); r.loc == nil {

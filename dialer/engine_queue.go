@@ -11,6 +11,8 @@ type workItem struct {
 	Work
 	key   time.Time
 	index int // in its heap; -1 when in none
+	// deferred: its wait for the calling window is recorded.
+	deferred bool
 }
 
 // workHeap orders items by key, then transmission id (oldest first).
@@ -101,13 +103,15 @@ func (e *Engine) keyFor(r *campaignRun, it *workItem, now time.Time) time.Time {
 	if at.Before(now) {
 		at = now
 	}
-	next, ok := r.window.Next(at, e.itemLoc(r, it))
+	next, ok := e.windowNext(r, it, at)
 	switch {
 	case !ok:
-		return at.Add(24 * time.Hour) // a window without days; validation prevents it
+		e.noteDeferred(it)
+		return at.Add(24 * time.Hour) // windows that never meet; validation prevents most
 	case next.Equal(at):
 		return it.Due
 	}
+	e.noteDeferred(it)
 	return next
 }
 
@@ -143,7 +147,13 @@ func (e *Engine) nextEligible(r *campaignRun, now time.Time) (*workItem, time.Ti
 		if it.key.After(now) {
 			return nil, it.key
 		}
-		if r.window.Allows(now, e.itemLoc(r, it)) {
+		if e.windowAllows(r, it, now) {
+			if until := e.redialUntil(it, now); !until.IsZero() {
+				// The redial limit: it waits, keeping its due time.
+				it.key = until
+				r.queue.fix(it)
+				continue
+			}
 			return it, time.Time{}
 		}
 		// Its window closed since its key was computed.

@@ -167,6 +167,10 @@ func (s *EngineStore) countersOf(ctx context.Context, id int64) (dialer.Campaign
 	return countCampaign(ctx, s.r, id)
 }
 
+// countedSuppressed is how campaign_status_counts counts an invalid
+// transmission that a do-not-call list stopped.
+const countedSuppressed = "suppressed"
+
 func countCampaign(ctx context.Context, q interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }, id int64) (dialer.CampaignCounters, error) {
@@ -185,10 +189,16 @@ func countCampaign(ctx context.Context, q interface {
 		}
 		cc.Total += n
 		switch dialer.TransmissionStatus(st) {
+		case countedSuppressed:
+			cc.Done += n
+			cc.Suppressed += n
+		case dialer.TransmissionInvalid:
+			cc.Done += n
+			cc.Failed += n
 		case dialer.TransmissionCompleted:
 			cc.Done += n
 			cc.Answered += n
-		case dialer.TransmissionFailed, dialer.TransmissionInvalid:
+		case dialer.TransmissionFailed:
 			cc.Done += n
 			cc.Failed += n
 		case dialer.TransmissionProcessing:

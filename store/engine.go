@@ -438,6 +438,8 @@ func applyChange(sc *stmtCache, c dialer.Change) error {
 		_, err := sc.exec(sqlCampaignFinished,
 			unixS(c.At), now, c.CampaignID)
 		return wrap("campaign finished", err)
+	case dialer.TransmissionSuppressed, dialer.WindowDeferred:
+		return applyCompliance(sc, c, now)
 	}
 	return fmt.Errorf("store: unknown change %T", c)
 }

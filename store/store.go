@@ -25,6 +25,7 @@ type DB struct {
 	seal *sealer // nil: opened without a seal key; secrets cannot be written
 
 	live atomic.Pointer[LiveCountersFunc] // see UseLiveCounters
+	dnc  dncState                         // see DNC
 
 	// bulk counts imports running: they checkpoint on their own terms.
 	bulk     atomic.Int32

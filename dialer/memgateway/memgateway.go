@@ -107,6 +107,9 @@ type call struct {
 	end    time.Time // zero: never ends on its own (Hang)
 	script Script
 	att    dialer.Attempt
+	// optedOut: the callee pressed the attempt's opt-out digit and
+	// Attempt.OptOut made it durable.
+	optedOut bool
 }
 
 // New returns a gateway on clock whose calls follow def unless scripted.
@@ -296,6 +299,13 @@ func (g *Gateway) follow(ctx context.Context, c *call, from time.Time, progress 
 		}
 		st.p.At = st.at
 		progress(st.p)
+		if st.p.Kind == dialer.ProgressDTMF && c.att.OptOut != nil && st.p.Digit == c.att.Media.OptOutDigit && !c.optedOut {
+			// As a real gateway does: durable before anything more plays.
+			if err := c.att.OptOut(ctx, st.p.Digit); err != nil {
+				return dialer.Outcome{}, err
+			}
+			c.optedOut = true
+		}
 	}
 	if c.end.IsZero() { // Hang
 		err := g.clock.Sleep(ctx, forever)
@@ -321,7 +331,7 @@ func (g *Gateway) sleepUntil(ctx context.Context, at time.Time) error {
 }
 
 func (g *Gateway) outcome(c *call) dialer.Outcome {
-	o := dialer.Outcome{Start: c.start, End: c.end, Connect: c.answer}
+	o := dialer.Outcome{Start: c.start, End: c.end, Connect: c.answer, OptedOut: c.optedOut}
 	switch c.script.Kind {
 	case Answer:
 		o.Cause = "NORMAL_CLEARING"

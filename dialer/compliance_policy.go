@@ -1,0 +1,84 @@
+package dialer
+
+import (
+	"context"
+	"time"
+)
+
+// TenantCompliance is a tenant's compliance settings.
+type TenantCompliance struct {
+	// Window is the default calling window, read in the called party's
+	// local time; it applies to every campaign that does not override it.
+	Window Window `json:"-"`
+	// RedialLimit is the most attempts to one number in any 24 hours
+	// across all the tenant's campaigns.
+	RedialLimit int `json:"redial_limit"`
+}
+
+// Compliance defaults: US TSR hours, three calls a day.
+const (
+	DefaultComplianceStart = DayMinute(8 * 60)
+	DefaultComplianceEnd   = DayMinute(21 * 60)
+	DefaultRedialLimit     = 3
+	MaxRedialLimit         = 100
+)
+
+// DefaultTenantCompliance is what a tenant has until it says otherwise.
+func DefaultTenantCompliance() TenantCompliance {
+	return TenantCompliance{Window: Window{Start: DefaultComplianceStart, End: DefaultComplianceEnd, Days: AllWeekdays}, RedialLimit: DefaultRedialLimit}
+}
+
+// Validate checks the settings, naming fields as the API does.
+func (t TenantCompliance) Validate(v *Invalid) {
+	t.Window.Validate(v)
+	if t.RedialLimit < 1 || t.RedialLimit > MaxRedialLimit {
+		v.Add("redial_limit", "attempts per number per 24 hours, from 1 to 100")
+	}
+}
+
+// CompliancePolicy is what a campaign or a single transmission says of
+// compliance: the do-not-call lists it names (the tenant's default lists
+// and the platform's apply anyway) and, for a campaign, whether its own
+// window replaces the tenant's default one.
+type CompliancePolicy struct {
+	Lists          []int64
+	WindowOverride bool
+}
+
+// NumberAttempt is one attempt to a number, for the redial limit.
+type NumberAttempt struct {
+	TenantID string
+	Phone    string
+	At       time.Time
+}
+
+// ComplianceStore is what the engine reads of compliance (the store).
+type ComplianceStore interface {
+	OptOutRecorder
+	// TenantCompliance reads a tenant's settings (the defaults when it set
+	// none).
+	TenantCompliance(ctx context.Context, tenantID string) (TenantCompliance, error)
+	// CompliancePolicy reads a campaign's policy (campaignID != 0) or a
+	// single transmission's.
+	CompliancePolicy(ctx context.Context, tenantID string, campaignID, transmissionID int64) (CompliancePolicy, error)
+	// RecentAttempts lists every attempt since since, for the redial limit
+	// to start from.
+	RecentAttempts(ctx context.Context, since time.Time) ([]NumberAttempt, error)
+}
+
+// TransmissionSuppressed ends a transmission without dialing: its number is
+// on a do-not-call list.
+type TransmissionSuppressed struct {
+	TransmissionID int64
+	ListID         int64 // 0: an opt-out not yet on a stored list
+	Response       string
+}
+
+// WindowDeferred records that a transmission due now waits for its calling
+// window (the report's outside-hours deferrals).
+type WindowDeferred struct {
+	TransmissionID int64
+}
+
+func (TransmissionSuppressed) isChange() {}
+func (WindowDeferred) isChange()         {}

@@ -1,0 +1,136 @@
+package dialer
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DNCCSVColumns are the columns of a do-not-call list's CSV, in export
+// order.
+func DNCCSVColumns() []string { return []string{"number", "expires_at"} }
+
+// DNCRow is one row of a do-not-call import.
+type DNCRow struct {
+	Line   int
+	Number DNCNumber
+	Errors []ImportError
+}
+
+// DNCRows yields import rows; Next returns io.EOF after the last.
+type DNCRows interface {
+	Next() (DNCRow, error)
+}
+
+// DNCCSV reads a do-not-call list from CSV: a header row naming number
+// (or phone) and optionally expires_at (Unix seconds, RFC 3339, or a
+// YYYY-MM-DD date meaning its midnight UTC; empty or 0 for never). Numbers
+// are normalised to E.164 as contacts' are. It holds one record at a time.
+type DNCCSV struct {
+	r          *csv.Reader
+	src        *recordLimit
+	cc         string
+	num, exp   int
+	line       int
+	now        time.Time
+	allowEmpty bool
+}
+
+// NewDNCCSV reads the header of src; defaultCountryCode completes national
+// numbers.
+func NewDNCCSV(src io.Reader, defaultCountryCode string, now time.Time) (*DNCCSV, error) {
+	lim := &recordLimit{r: src, max: MaxCSVRecordBytes}
+	r := csv.NewReader(lim)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	header, err := r.Read()
+	var pe *csv.ParseError
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, InvalidField("header", "the CSV is empty; its first row must name the columns, number among them")
+	case errors.Is(err, ErrRecordTooLong):
+		return nil, InvalidField("header", ErrRecordTooLong.Error())
+	case errors.As(err, &pe):
+		return nil, InvalidField("header", "line 1: "+pe.Err.Error())
+	case err != nil:
+		return nil, err
+	}
+	c := &DNCCSV{r: r, src: lim, cc: defaultCountryCode, num: -1, exp: -1, line: 1, now: now}
+	for pos, h := range header {
+		if pos == 0 {
+			h = strings.TrimPrefix(h, "\ufeff")
+		}
+		switch strings.ToLower(strings.TrimSpace(h)) {
+		case "number", "phone":
+			if c.num >= 0 {
+				return nil, InvalidField("header", "the number column appears twice")
+			}
+			c.num = pos
+		case "expires_at", "expires":
+			c.exp = pos
+		}
+	}
+	if c.num < 0 {
+		return nil, InvalidField("header", "the header row has no number column")
+	}
+	return c, nil
+}
+
+// Next returns the next data row.
+func (c *DNCCSV) Next() (DNCRow, error) {
+	c.src.reset()
+	rec, err := c.r.Read()
+	var pe *csv.ParseError
+	switch {
+	case errors.Is(err, io.EOF):
+		return DNCRow{}, io.EOF
+	case errors.Is(err, ErrRecordTooLong):
+		return DNCRow{}, InvalidField("body", fmt.Sprintf("after line %d: %v; the import stopped there", c.line, ErrRecordTooLong))
+	case errors.As(err, &pe):
+		c.line = pe.StartLine
+		return DNCRow{Line: pe.StartLine, Errors: []ImportError{{Line: pe.StartLine, Field: "csv", Reason: pe.Err.Error()}}}, nil
+	case err != nil:
+		return DNCRow{}, err
+	}
+	c.line, _ = c.r.FieldPos(0)
+	row := DNCRow{Line: c.line}
+	field := func(p int) string {
+		if p >= 0 && p < len(rec) {
+			return strings.TrimSpace(rec[p])
+		}
+		return ""
+	}
+	n, err := NormalizePhone(field(c.num), c.cc)
+	if err != nil {
+		row.Errors = append(row.Errors, ImportError{Line: c.line, Field: "number", Reason: reasonFor(err, "phone")})
+	}
+	row.Number.Number = n
+	if exp, err := ParseDNCExpiry(field(c.exp)); err != nil {
+		row.Errors = append(row.Errors, ImportError{Line: c.line, Field: "expires_at", Reason: err.Error()})
+	} else {
+		row.Number.ExpiresAt = exp
+	}
+	return row, nil
+}
+
+// ParseDNCExpiry reads an expiry: "" or "0" never, Unix seconds, RFC 3339,
+// or YYYY-MM-DD (midnight UTC).
+func ParseDNCExpiry(s string) (int64, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+		return n, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.Unix(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t.Unix(), nil
+	}
+	return 0, errors.New("an expiry is Unix seconds, an RFC 3339 time or a YYYY-MM-DD date")
+}

@@ -1,0 +1,4 @@
+package dialer
+
+// NumberZones exposes numberZones to the external tests.
+var NumberZones = numberZones

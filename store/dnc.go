@@ -1,0 +1,661 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// dncState is the store's side of the in-memory do-not-call set: once
+// LoadDNC has filled set, every committed change to a list is applied to
+// it under mu, so the engine's scrub sees what the store holds.
+type dncState struct {
+	mu     sync.Mutex
+	set    *dialer.DNCSet
+	loaded bool
+}
+
+// DNC returns the in-memory do-not-call set the store keeps in step; it is
+// empty until LoadDNC.
+func (db *DB) DNC() *dialer.DNCSet {
+	db.dnc.mu.Lock()
+	defer db.dnc.mu.Unlock()
+	if db.dnc.set == nil {
+		db.dnc.set = dialer.NewDNCSet()
+	}
+	return db.dnc.set
+}
+
+// LoadDNC reads every list and number into the set (once; later calls do
+// nothing). The daemon calls it before the engine starts.
+func (db *DB) LoadDNC(ctx context.Context) error {
+	set := db.DNC()
+	db.dnc.mu.Lock()
+	defer db.dnc.mu.Unlock()
+	if db.dnc.loaded {
+		return nil
+	}
+	lists, err := db.scanLists(ctx, `SELECT `+dncCols+` FROM dnc_lists`)
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		set.PutList(l)
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT dnc_id, number, expires_at FROM dnc_numbers ORDER BY dnc_id`)
+	if err != nil {
+		return fmt.Errorf("store: load dnc: %w", err)
+	}
+	defer rows.Close()
+	var cur int64
+	batch := make([]dialer.DNCNumber, 0, 4096)
+	flush := func() {
+		if len(batch) > 0 {
+			set.Add(cur, batch)
+			batch = batch[:0]
+		}
+	}
+	for rows.Next() {
+		var id int64
+		var key uint64
+		var n dialer.DNCNumber
+		if err := rows.Scan(&id, &key, &n.ExpiresAt); err != nil {
+			return fmt.Errorf("store: load dnc: %w", err)
+		}
+		if id != cur || len(batch) == cap(batch) {
+			flush()
+			cur = id
+		}
+		n.Number = dialer.DNCNumberOf(key)
+		batch = append(batch, n)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: load dnc: %w", err)
+	}
+	flush()
+	db.dnc.loaded = true
+	return nil
+}
+
+// inMemory runs fn on the set when it is loaded, under the store's lock.
+// Callers hold db.dnc.mu already.
+func (db *DB) inMemory(fn func(*dialer.DNCSet)) {
+	if db.dnc.loaded {
+		fn(db.dnc.set)
+	}
+}
+
+const dncCols = `dnc_id, COALESCE(tenant_id, ''), tenant_id IS NULL, name, description, is_default, created_by, created_at, updated_at,
+	(SELECT COUNT(*) FROM dnc_numbers n WHERE n.dnc_id = dnc_lists.dnc_id)`
+
+func scanDNCList(r rowScanner) (dialer.DNCList, error) {
+	var l dialer.DNCList
+	err := r.Scan(&l.ID, &l.TenantID, &l.Platform, &l.Name, &l.Description, &l.Default, &l.CreatedBy, &l.CreatedAt, &l.UpdatedAt, &l.Numbers)
+	return l, err
+}
+
+func (db *DB) scanLists(ctx context.Context, query string, args ...any) ([]dialer.DNCList, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: dnc lists: %w", err)
+	}
+	defer rows.Close()
+	out := []dialer.DNCList{}
+	for rows.Next() {
+		l, err := scanDNCList(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: dnc lists: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// DNCLists lists the lists an actor sees: its tenant's and the platform's.
+func (db *DB) DNCLists(ctx context.Context, a dialer.Actor) ([]dialer.DNCList, error) {
+	return db.scanLists(ctx, `SELECT `+dncCols+` FROM dnc_lists WHERE tenant_id = ? OR tenant_id IS NULL ORDER BY dnc_id`, a.TenantID)
+}
+
+// DNCList reads one list the actor sees.
+func (db *DB) DNCList(ctx context.Context, a dialer.Actor, id int64) (dialer.DNCList, error) {
+	l, err := scanDNCList(db.r.QueryRowContext(ctx, `SELECT `+dncCols+` FROM dnc_lists WHERE dnc_id = ? AND (tenant_id = ? OR tenant_id IS NULL)`, id, a.TenantID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, dialer.NotFound("do-not-call list")
+	}
+	if err != nil {
+		return l, fmt.Errorf("store: dnc list %d: %w", id, err)
+	}
+	return l, nil
+}
+
+// writableList checks, in tx, that the actor may change list id: its
+// tenant's (an admin's), or a platform list for the platform admin.
+func writableList(ctx context.Context, tx *sql.Tx, a dialer.Actor, id int64) (dialer.DNCList, error) {
+	l, err := scanDNCList(tx.QueryRowContext(ctx, `SELECT `+dncCols+` FROM dnc_lists WHERE dnc_id = ? AND (tenant_id = ? OR tenant_id IS NULL)`, id, a.TenantID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, dialer.NotFound("do-not-call list")
+	}
+	if err != nil {
+		return l, fmt.Errorf("store: dnc list %d: %w", id, err)
+	}
+	if l.Platform && !a.Platform {
+		return l, dialer.Forbidden("a platform-wide list is changed by the platform admin only")
+	}
+	return l, nil
+}
+
+// CreateDNCList adds a list: the actor tenant's, or platform-wide when
+// l.Platform (platform admin only).
+func (db *DB) CreateDNCList(ctx context.Context, a dialer.Actor, l dialer.DNCList) (dialer.DNCList, error) {
+	var v dialer.Invalid
+	dialer.ValidateDNCList(&l, &v)
+	if err := v.Err(); err != nil {
+		return l, err
+	}
+	if l.Platform && !a.Platform {
+		return l, dialer.Forbidden("platform-wide lists are created by the platform admin only")
+	}
+	var tenant any = a.TenantID
+	if l.Platform {
+		tenant = nil
+	}
+	db.dnc.mu.Lock()
+	defer db.dnc.mu.Unlock()
+	now := time.Now().Unix()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		id, err := insertRow(ctx, tx, "dnc list", `INSERT INTO dnc_lists (tenant_id, name, description, is_default, created_by, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, tenant, l.Name, l.Description, l.Default, a.UserID, now, now)
+		l.ID = id
+		return err
+	})
+	if err != nil {
+		return l, err
+	}
+	if !l.Platform {
+		l.TenantID = a.TenantID
+	}
+	l.CreatedBy, l.CreatedAt, l.UpdatedAt = a.UserID, now, now
+	db.inMemory(func(s *dialer.DNCSet) { s.PutList(l) })
+	return l, nil
+}
+
+// UpdateDNCList changes a list's name, description and default flag.
+func (db *DB) UpdateDNCList(ctx context.Context, a dialer.Actor, l dialer.DNCList) (dialer.DNCList, error) {
+	db.dnc.mu.Lock()
+	defer db.dnc.mu.Unlock()
+	var out dialer.DNCList
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		old, err := writableList(ctx, tx, a, l.ID)
+		if err != nil {
+			return err
+		}
+		l.Platform = old.Platform
+		var v dialer.Invalid
+		dialer.ValidateDNCList(&l, &v)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE dnc_lists SET name = ?, description = ?, is_default = ?, updated_at = ? WHERE dnc_id = ?`,
+			l.Name, l.Description, l.Default, time.Now().Unix(), l.ID); err != nil {
+			return fmt.Errorf("store: update dnc list: %w", err)
+		}
+		out, err = scanDNCList(tx.QueryRowContext(ctx, `SELECT `+dncCols+` FROM dnc_lists WHERE dnc_id = ?`, l.ID))
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	db.inMemory(func(s *dialer.DNCSet) { s.PutList(out) })
+	return out, nil
+}
+
+// DeleteDNCList removes a list and its numbers.
+func (db *DB) DeleteDNCList(ctx context.Context, a dialer.Actor, id int64) error {
+	db.dnc.mu.Lock()
+	defer db.dnc.mu.Unlock()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := writableList(ctx, tx, a, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM dnc_lists WHERE dnc_id = ?`, id)
+		return wrap("delete dnc list", err)
+	})
+	if err == nil {
+		db.inMemory(func(s *dialer.DNCSet) { s.DropList(id) })
+	}
+	return err
+}
+
+// dncChunkRows is how many numbers one multi-row INSERT carries (4 values
+// a row, far below SQLite's variable limit).
+const dncChunkRows = 1000
+
+// insertNumbers upserts numbers into list id within tx.
+func insertNumbers(ctx context.Context, tx *sql.Tx, stmts map[int]*sql.Stmt, id int64, nums []dialer.DNCNumber, source string, now int64) error {
+	for len(nums) > 0 {
+		n := min(len(nums), dncChunkRows)
+		st, ok := stmts[n]
+		if !ok {
+			q := `INSERT INTO dnc_numbers (dnc_id, number, expires_at, source, created_at) VALUES ` +
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?),", n), ",") +
+				` ON CONFLICT (dnc_id, number) DO UPDATE SET expires_at = excluded.expires_at`
+			var err error
+			if st, err = tx.PrepareContext(ctx, q); err != nil {
+				return fmt.Errorf("store: dnc numbers: %w", err)
+			}
+			stmts[n] = st
+		}
+		args := make([]any, 0, n*5)
+		for _, x := range nums[:n] {
+			k, ok := dialer.DNCKey(x.Number)
+			if !ok {
+				return dialer.InvalidField("number", fmt.Sprintf("%q is not an E.164 number", x.Number))
+			}
+			args = append(args, id, int64(k), x.ExpiresAt, source, now)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("store: dnc numbers: %w", err)
+		}
+		nums = nums[n:]
+	}
+	return nil
+}
+
+func closeStmts(stmts map[int]*sql.Stmt) {
+	for _, st := range stmts {
+		st.Close()
+	}
+}
+
+// AddDNCNumbers puts numbers (E.164, validated by the caller) on a list;
+// a number already there takes the new expiry.
+func (db *DB) AddDNCNumbers(ctx context.Context, a dialer.Actor, id int64, nums []dialer.DNCNumber) error {
+	db.dnc.mu.Lock()
+	defer db.dnc.mu.Unlock()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := writableList(ctx, tx, a, id); err != nil {
+			return err
+		}
+		stmts := map[int]*sql.Stmt{}
+		defer closeStmts(stmts)
+		return insertNumbers(ctx, tx, stmts, id, nums, "api", time.Now().Unix())
+	})
+	if err == nil {
+		db.inMemory(func(s *dialer.DNCSet) { s.Add(id, nums) })
+	}
+	return err
+}
+
+// RemoveDNCNumber takes one number off a list.
+func (db *DB) RemoveDNCNumber(ctx context.Context, a dialer.Actor, id int64, number string) error {
+	k, ok := dialer.DNCKey(number)
+	if !ok {
+		return dialer.InvalidField("number", "not an E.164 number")
+	}
+	db.dnc.mu.Lock()
+	defer db.dnc.mu.Unlock()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := writableList(ctx, tx, a, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM dnc_numbers WHERE dnc_id = ? AND number = ?`, id, int64(k))
+		if err != nil {
+			return fmt.Errorf("store: remove dnc number: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return dialer.NotFound("number on the list")
+		}
+		return nil
+	})
+	if err == nil {
+		db.inMemory(func(s *dialer.DNCSet) { s.Remove(id, []string{number}) })
+	}
+	return err
+}
+
+// EachDNCNumber calls fn with each number of a list the actor sees, in
+// number order, from offset on (limit 0: all).
+func (db *DB) EachDNCNumber(ctx context.Context, a dialer.Actor, id int64, offset, limit int, fn func(dialer.DNCNumber) error) error {
+	if _, err := db.DNCList(ctx, a, id); err != nil {
+		return err
+	}
+	q := `SELECT number, expires_at, source, created_at FROM dnc_numbers WHERE dnc_id = ? ORDER BY number`
+	args := []any{id}
+	if limit > 0 || offset > 0 {
+		if limit <= 0 {
+			limit = -1
+		}
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, limit, offset)
+	}
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: dnc numbers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k uint64
+		var n dialer.DNCNumber
+		if err := rows.Scan(&k, &n.ExpiresAt, &n.Source, &n.CreatedAt); err != nil {
+			return fmt.Errorf("store: dnc numbers: %w", err)
+		}
+		n.Number = dialer.DNCNumberOf(k)
+		if err := fn(n); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// dncImportBatch is how many numbers an import commits at a time.
+const dncImportBatch = 100000
+
+// ImportDNC reads rows onto a list, committing every dncImportBatch
+// numbers (rows are read before each transaction begins: a slow upload
+// never holds the writer). Rejected rows are counted and listed; the
+// valid ones are imported. Imported counts rows written (a number already
+// on the list takes the row's expiry).
+func (db *DB) ImportDNC(ctx context.Context, a dialer.Actor, id int64, rows dialer.DNCRows) (dialer.ImportResult, error) {
+	var res dialer.ImportResult
+	// Check the list before reading anything.
+	if err := db.tx(ctx, func(tx *sql.Tx) error { _, err := writableList(ctx, tx, a, id); return err }); err != nil {
+		return res, err
+	}
+	restore, err := db.importPragmas(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer restore()
+	batch := make([]dialer.DNCNumber, 0, dncImportBatch)
+	for {
+		batch = batch[:0]
+		var readErr error
+		for len(batch) < dncImportBatch {
+			row, err := rows.Next()
+			if err != nil {
+				readErr = err
+				break
+			}
+			if len(row.Errors) > 0 {
+				res.Reject(row.Errors)
+				continue
+			}
+			batch = append(batch, row.Number)
+		}
+		if len(batch) > 0 {
+			if err := db.importDNCBatch(ctx, a, id, batch); err != nil {
+				return res, err
+			}
+			res.Imported += len(batch)
+		}
+		if errors.Is(readErr, io.EOF) {
+			return res, nil
+		}
+		if readErr != nil {
+			return res, readErr
+		}
+	}
+}
+
+func (db *DB) importDNCBatch(ctx context.Context, a dialer.Actor, id int64, batch []dialer.DNCNumber) error {
+	db.dnc.mu.Lock()
+	defer db.dnc.mu.Unlock()
+	err := db.bulkTx(ctx, func(tx *sql.Tx) error {
+		// The list may have gone since the last batch.
+		if _, err := writableList(ctx, tx, a, id); err != nil {
+			return err
+		}
+		stmts := map[int]*sql.Stmt{}
+		defer closeStmts(stmts)
+		return insertNumbers(ctx, tx, stmts, id, batch, "import", time.Now().Unix())
+	})
+	if err == nil {
+		db.inMemory(func(s *dialer.DNCSet) { s.Add(id, batch) })
+	}
+	return err
+}
+
+// defaultListName is the name of the default list the store makes for a
+// tenant's first opt-out when it has none.
+const defaultListName = "default"
+
+// RecordOptOut implements dialer.OptOutRecorder: the number goes onto the
+// tenant's first default list (made when it has none), and the opt-out
+// itself is kept with its call, in one transaction.
+func (db *DB) RecordOptOut(ctx context.Context, o dialer.OptOut) error {
+	k, ok := dialer.DNCKey(o.Number)
+	if !ok {
+		return dialer.InvalidField("number", "not an E.164 number")
+	}
+	db.dnc.mu.Lock()
+	defer db.dnc.mu.Unlock()
+	now := time.Now().Unix()
+	at := o.At.Unix()
+	if o.At.IsZero() {
+		at = now
+	}
+	var list dialer.DNCList
+	created := false
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		list, err = scanDNCList(tx.QueryRowContext(ctx, `SELECT `+dncCols+` FROM dnc_lists WHERE tenant_id = ? AND is_default = 1 ORDER BY dnc_id LIMIT 1`, o.TenantID))
+		if errors.Is(err, sql.ErrNoRows) {
+			list = dialer.DNCList{TenantID: o.TenantID, Name: defaultListName, Default: true, CreatedAt: now, UpdatedAt: now,
+				Description: "opt-outs by key press, and every number that must never be called"}
+			list.ID, err = insertRow(ctx, tx, "dnc list", `INSERT INTO dnc_lists (tenant_id, name, description, is_default, created_at, updated_at)
+				VALUES (?, ?, ?, 1, ?, ?)`, o.TenantID, list.Name, list.Description, now, now)
+			created = true
+		}
+		if err != nil {
+			return fmt.Errorf("store: opt-out: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO dnc_numbers (dnc_id, number, expires_at, source, created_at) VALUES (?, ?, 0, 'opt-out', ?)
+			ON CONFLICT (dnc_id, number) DO UPDATE SET expires_at = 0, source = 'opt-out'`, list.ID, int64(k), now); err != nil {
+			return fmt.Errorf("store: opt-out: %w", err)
+		}
+		spool := o.SpoolID
+		if spool == 0 && o.TransmissionID != 0 {
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(spool_id), 0) FROM spools WHERE transmission_id = ? AND tenant_id = ?`,
+				o.TransmissionID, o.TenantID).Scan(&spool); err != nil {
+				return fmt.Errorf("store: opt-out: %w", err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO dnc_optouts (tenant_id, dnc_id, number, spool_id, transmission_id, campaign_id, digit, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, o.TenantID, list.ID, o.Number, spool, o.TransmissionID, o.CampaignID, o.Digit, at)
+		return wrap("opt-out", err)
+	})
+	if err != nil {
+		return err
+	}
+	db.inMemory(func(s *dialer.DNCSet) {
+		if created {
+			s.PutList(list)
+		}
+		s.Add(list.ID, []dialer.DNCNumber{{Number: o.Number}})
+	})
+	return nil
+}
+
+// TenantCompliance implements dialer.ComplianceStore.
+func (db *DB) TenantCompliance(ctx context.Context, tenantID string) (dialer.TenantCompliance, error) {
+	tc := dialer.DefaultTenantCompliance()
+	var start, end, days int
+	err := db.r.QueryRowContext(ctx, `SELECT window_start, window_end, window_days, redial_limit FROM tenant_compliance WHERE tenant_id = ?`, tenantID).
+		Scan(&start, &end, &days, &tc.RedialLimit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tc, nil
+	}
+	if err != nil {
+		return tc, fmt.Errorf("store: tenant compliance: %w", err)
+	}
+	tc.Window = dialer.Window{Start: dialer.DayMinute(start), End: dialer.DayMinute(end), Days: dialer.Weekdays(days)}
+	return tc, nil
+}
+
+// SetTenantCompliance changes the actor's tenant's settings.
+func (db *DB) SetTenantCompliance(ctx context.Context, a dialer.Actor, tc dialer.TenantCompliance) error {
+	var v dialer.Invalid
+	tc.Validate(&v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO tenant_compliance (tenant_id, window_start, window_end, window_days, redial_limit, updated_by, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id) DO UPDATE SET window_start = excluded.window_start, window_end = excluded.window_end,
+		window_days = excluded.window_days, redial_limit = excluded.redial_limit, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+		a.TenantID, int(tc.Window.Start), int(tc.Window.End), int(tc.Window.Days), tc.RedialLimit, a.UserID, time.Now().Unix())
+	return wrap("tenant compliance", err)
+}
+
+// CompliancePolicy implements dialer.ComplianceStore.
+func (db *DB) CompliancePolicy(ctx context.Context, tenantID string, campaignID, transmissionID int64) (dialer.CompliancePolicy, error) {
+	var p dialer.CompliancePolicy
+	if campaignID != 0 {
+		transmissionID = 0
+		err := db.r.QueryRowContext(ctx, `SELECT window_override FROM campaigns WHERE campaign_id = ? AND tenant_id = ?`, campaignID, tenantID).Scan(&p.WindowOverride)
+		if errors.Is(err, sql.ErrNoRows) {
+			return p, dialer.NotFound("campaign")
+		}
+		if err != nil {
+			return p, fmt.Errorf("store: compliance policy: %w", err)
+		}
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT u.dnc_id FROM dnc_uses u JOIN dnc_lists l ON l.dnc_id = u.dnc_id
+		WHERE u.campaign_id = ? AND u.transmission_id = ? AND (l.tenant_id = ? OR l.tenant_id IS NULL) ORDER BY u.dnc_id`, campaignID, transmissionID, tenantID)
+	if err != nil {
+		return p, fmt.Errorf("store: compliance policy: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return p, fmt.Errorf("store: compliance policy: %w", err)
+		}
+		p.Lists = append(p.Lists, id)
+	}
+	return p, rows.Err()
+}
+
+// DNCUses reads the lists a campaign (campaignID != 0) or a single
+// transmission names.
+func (db *DB) DNCUses(ctx context.Context, tenantID string, campaignID, transmissionID int64) ([]int64, error) {
+	p, err := db.CompliancePolicy(ctx, tenantID, 0, transmissionID)
+	if campaignID != 0 {
+		p, err = db.CompliancePolicy(ctx, tenantID, campaignID, 0)
+	}
+	if p.Lists == nil {
+		p.Lists = []int64{}
+	}
+	return p.Lists, err
+}
+
+// checkLists validates, in tx, that every list is the tenant's or the
+// platform's.
+func checkLists(ctx context.Context, tx *sql.Tx, tenantID string, lists []int64) error {
+	for _, id := range lists {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM dnc_lists WHERE dnc_id = ? AND (tenant_id = ? OR tenant_id IS NULL)`, id, tenantID).Scan(&n); err != nil {
+			return fmt.Errorf("store: dnc lists: %w", err)
+		}
+		if n == 0 {
+			return dialer.InvalidField("dnc_lists", fmt.Sprintf("no do-not-call list %d", id))
+		}
+	}
+	return nil
+}
+
+// SetDNCUses replaces the lists a campaign or transmission names.
+func (db *DB) SetDNCUses(ctx context.Context, tenantID string, campaignID, transmissionID int64, lists []int64) error {
+	if campaignID != 0 {
+		transmissionID = 0
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkLists(ctx, tx, tenantID, lists); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dnc_uses WHERE campaign_id = ? AND transmission_id = ?`, campaignID, transmissionID); err != nil {
+			return fmt.Errorf("store: dnc uses: %w", err)
+		}
+		for _, id := range lists {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO dnc_uses (campaign_id, transmission_id, dnc_id) VALUES (?, ?, ?)`,
+				campaignID, transmissionID, id); err != nil {
+				return fmt.Errorf("store: dnc uses: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// CheckDNCLists validates that every list is the tenant's or the platform's,
+// before a campaign or transmission naming them is written.
+func (db *DB) CheckDNCLists(ctx context.Context, tenantID string, lists []int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error { return checkLists(ctx, tx, tenantID, lists) })
+}
+
+// SetWindowOverride records whether a campaign's own window replaces the
+// tenant's default one, with who set it and when.
+func (db *DB) SetWindowOverride(ctx context.Context, a dialer.Actor, campaignID int64, override bool) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE campaigns SET window_override = ?,
+		window_override_by = CASE WHEN window_override = ? THEN window_override_by ELSE ? END,
+		window_override_at = CASE WHEN window_override = ? THEN window_override_at ELSE ? END
+		WHERE campaign_id = ? AND tenant_id = ?`, override, override, a.UserID, override, time.Now().Unix(), campaignID, a.TenantID)
+	return wrap("window override", err)
+}
+
+// WindowOverride reads a campaign's override and who set it when.
+func (db *DB) WindowOverride(ctx context.Context, tenantID string, campaignID int64) (override bool, by, at int64, err error) {
+	err = db.r.QueryRowContext(ctx, `SELECT window_override, window_override_by, window_override_at FROM campaigns WHERE campaign_id = ? AND tenant_id = ?`,
+		campaignID, tenantID).Scan(&override, &by, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, 0, 0, dialer.NotFound("campaign")
+	}
+	return override, by, at, wrap("window override", err)
+}
+
+// RecentAttempts implements dialer.ComplianceStore.
+func (db *DB) RecentAttempts(ctx context.Context, since time.Time) ([]dialer.NumberAttempt, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT s.tenant_id, c.phone, s.time_spool FROM spools s
+		JOIN transmissions t ON t.transmission_id = s.transmission_id
+		JOIN contacts c ON c.contact_id = t.contact_id
+		WHERE s.time_spool >= ? AND c.phone != '' ORDER BY s.time_spool`, since.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("store: recent attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []dialer.NumberAttempt
+	for rows.Next() {
+		var a dialer.NumberAttempt
+		var at int64
+		if err := rows.Scan(&a.TenantID, &a.Phone, &at); err != nil {
+			return nil, fmt.Errorf("store: recent attempts: %w", err)
+		}
+		a.At = time.Unix(at, 0)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+const (
+	sqlTransmissionSuppressed = `UPDATE transmissions SET status = 'invalid', response = ?, suppressed_list = ?, due_at = 0, updated_at = ?
+		WHERE transmission_id = ?`
+	sqlWindowDeferred = `UPDATE transmissions SET deferrals = deferrals + 1 WHERE transmission_id = ?`
+)
+
+// applyCompliance records the engine's compliance changes.
+func applyCompliance(sc *stmtCache, c dialer.Change, now int64) error {
+	switch c := c.(type) {
+	case dialer.TransmissionSuppressed:
+		_, err := sc.exec(sqlTransmissionSuppressed, c.Response, c.ListID, now, c.TransmissionID)
+		return wrap("transmission suppressed", err)
+	case dialer.WindowDeferred:
+		_, err := sc.exec(sqlWindowDeferred, c.TransmissionID)
+		return wrap("window deferred", err)
+	}
+	return fmt.Errorf("store: unknown change %T", c)
+}
