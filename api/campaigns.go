@@ -49,6 +49,10 @@ type campaignRequest struct {
 	WindowEnd   json.RawMessage `json:"window_end"`
 	WindowDays  json.RawMessage `json:"window_days"`
 	WindowTZ    *string         `json:"window_tz"`
+	// Compliance: the do-not-call lists the campaign names, and whether
+	// its window replaces the tenant's default one.
+	DNCLists       *[]int64 `json:"dnc_lists"`
+	WindowOverride *bool    `json:"window_override"`
 }
 
 // apply sets c's fields from r, collecting parse errors in v.
@@ -90,6 +94,12 @@ func (r *campaignRequest) apply(c *dialer.Campaign, v *dialer.Invalid) {
 	if r.WindowTZ != nil {
 		c.TZ = strings.TrimSpace(*r.WindowTZ)
 	}
+	if r.DNCLists != nil {
+		c.DNCLists = append([]int64{}, *r.DNCLists...)
+	}
+	if r.WindowOverride != nil {
+		c.WindowOverride = *r.WindowOverride
+	}
 }
 
 func (s *Server) createCampaign(c *gin.Context) {
@@ -99,7 +109,7 @@ func (s *Server) createCampaign(c *gin.Context) {
 	}
 	a := actor(c)
 	camp := dialer.NewCampaignDefaults()
-	camp.TenantID, camp.CreatedBy = a.TenantID, a.UserID
+	camp.TenantID, camp.CreatedBy, camp.WindowOverrideBy = a.TenantID, a.UserID, a.UserID
 	var v dialer.Invalid
 	req.apply(&camp, &v)
 	dialer.ValidateCampaign(&camp, s.cfg.MaxCPM, &v)
@@ -188,7 +198,9 @@ func (s *Server) updateCampaign(c *gin.Context) {
 		return
 	}
 	var v dialer.Invalid
+	camp.DNCLists = nil // kept unless the request names them
 	req.apply(&camp, &v)
+	camp.WindowOverrideBy = actor(c).UserID
 	dialer.ValidateCampaign(&camp, s.cfg.MaxCPM, &v)
 	if err := v.Err(); err != nil {
 		s.fail(c, err)

@@ -110,6 +110,9 @@ type Deps struct {
 	// cannot dial. Both default to Engine when it implements them.
 	Changes configWatcher
 	Blocked campaignBlocker
+	// Compliance serves /dnc, /compliance and /campaigns/{id}/report; nil
+	// serves none of them.
+	Compliance complianceStore
 }
 
 // Server is the HTTP API.
@@ -281,6 +284,7 @@ func (s *Server) routes() *gin.Engine {
 	s.accountRoutes(authed)
 	s.providerRoutes(authed)
 	s.engineRoutes(authed)
+	s.dncRoutes(authed)
 
 	// Other surfaces, with their own readiness, auth and error envelopes.
 	s.pbxRoutes(e)

@@ -49,11 +49,19 @@ type Campaign struct {
 	Days       Weekdays         `json:"window_days"`
 	TZ         string           `json:"window_tz"`
 	Counters   CampaignCounters `json:"counters"`
-	StartedAt  int64            `json:"started_at"`
-	FinishedAt int64            `json:"finished_at"`
-	CreatedBy  int64            `json:"created_by"`
-	CreatedAt  int64            `json:"date_created"`
-	UpdatedAt  int64            `json:"last_updated"`
+	// Compliance: the do-not-call lists the campaign names (the tenant's
+	// default lists and the platform's apply anyway), and whether its own
+	// window replaces the tenant's default calling window (who set that
+	// and when are kept: read-only).
+	DNCLists         []int64 `json:"dnc_lists"`
+	WindowOverride   bool    `json:"window_override"`
+	WindowOverrideBy int64   `json:"window_override_by"`
+	WindowOverrideAt int64   `json:"window_override_at"`
+	StartedAt        int64   `json:"started_at"`
+	FinishedAt       int64   `json:"finished_at"`
+	CreatedBy        int64   `json:"created_by"`
+	CreatedAt        int64   `json:"date_created"`
+	UpdatedAt        int64   `json:"last_updated"`
 }
 
 // CampaignCounters count a campaign's transmissions by state.

@@ -2,6 +2,8 @@ package dialer
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -26,6 +28,26 @@ const (
 // DefaultTenantCompliance is what a tenant has until it says otherwise.
 func DefaultTenantCompliance() TenantCompliance {
 	return TenantCompliance{Window: Window{Start: DefaultComplianceStart, End: DefaultComplianceEnd, Days: AllWeekdays}, RedialLimit: DefaultRedialLimit}
+}
+
+// ParseWindowSpan reads "HH:MM-HH:MM" as a window of every day.
+func ParseWindowSpan(s string) (Window, error) {
+	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return Window{}, fmt.Errorf("%q is not HH:MM-HH:MM", s)
+	}
+	start, err := ParseDayMinute(a)
+	if err != nil {
+		return Window{}, err
+	}
+	end, err := ParseDayMinute(b)
+	if err != nil {
+		return Window{}, err
+	}
+	w := Window{Start: start, End: end, Days: AllWeekdays}
+	var v Invalid
+	w.Validate(&v)
+	return w, v.Err()
 }
 
 // Validate checks the settings, naming fields as the API does.

@@ -31,18 +31,18 @@ type DNCRows interface {
 // YYYY-MM-DD date meaning its midnight UTC; empty or 0 for never). Numbers
 // are normalised to E.164 as contacts' are. It holds one record at a time.
 type DNCCSV struct {
-	r          *csv.Reader
-	src        *recordLimit
-	cc         string
-	num, exp   int
-	line       int
-	now        time.Time
-	allowEmpty bool
+	r        *csv.Reader
+	src      *recordLimit
+	cc       string
+	clean    func(string) string
+	num, exp int
+	line     int
 }
 
 // NewDNCCSV reads the header of src; defaultCountryCode completes national
-// numbers.
-func NewDNCCSV(src io.Reader, defaultCountryCode string, now time.Time) (*DNCCSV, error) {
+// numbers; clean (may be nil) is applied to each cell first (the API takes
+// its exports' formula guard off with it).
+func NewDNCCSV(src io.Reader, defaultCountryCode string, clean func(string) string) (*DNCCSV, error) {
 	lim := &recordLimit{r: src, max: MaxCSVRecordBytes}
 	r := csv.NewReader(lim)
 	r.FieldsPerRecord = -1
@@ -59,7 +59,10 @@ func NewDNCCSV(src io.Reader, defaultCountryCode string, now time.Time) (*DNCCSV
 	case err != nil:
 		return nil, err
 	}
-	c := &DNCCSV{r: r, src: lim, cc: defaultCountryCode, num: -1, exp: -1, line: 1, now: now}
+	if clean == nil {
+		clean = func(s string) string { return s }
+	}
+	c := &DNCCSV{r: r, src: lim, cc: defaultCountryCode, clean: clean, num: -1, exp: -1, line: 1}
 	for pos, h := range header {
 		if pos == 0 {
 			h = strings.TrimPrefix(h, "\ufeff")
@@ -100,7 +103,7 @@ func (c *DNCCSV) Next() (DNCRow, error) {
 	row := DNCRow{Line: c.line}
 	field := func(p int) string {
 		if p >= 0 && p < len(rec) {
-			return strings.TrimSpace(rec[p])
+			return c.clean(strings.TrimSpace(rec[p]))
 		}
 		return ""
 	}

@@ -130,7 +130,7 @@ func (e *Engine) locsOf(r *campaignRun, it *workItem) []*time.Location {
 		return []*time.Location{e.itemLoc(r, it)}
 	}
 	var locs []*time.Location
-	if zones := numberZones(it.Phone); len(zones) > 0 {
+	if zones := NumberZones(it.Phone); len(zones) > 0 {
 		for _, z := range zones {
 			if loc := e.location(z); loc != nil {
 				locs = append(locs, loc)
@@ -143,12 +143,12 @@ func (e *Engine) locsOf(r *campaignRun, it *workItem) []*time.Location {
 	return locs
 }
 
-// numberZones is the time zones phonenumbers maps a number to; none when
+// NumberZones is the time zones phonenumbers maps a number to; none when
 // it maps it only as far as its country and the country spans several
 // zones (a toll-free or unassigned NANP area code maps to every zone from
 // Guam to Newfoundland, and no calling window holds in all of them): then
 // the campaign's time zone is the best guess.
-func numberZones(phone string) []string {
+func NumberZones(phone string) []string {
 	zones, err := phonenumbers.GetTimezonesForPrefix(phone)
 	if err != nil || len(zones) == 0 || zones[0] == phonenumbers.UNKNOWN_TIMEZONE {
 		return nil

@@ -353,7 +353,7 @@ func TestComplianceNumberZones(t *testing.T) {
 		{"+12125550100", []string{"America/New_York"}},
 		{"+14155550100", []string{"America/Los_Angeles"}},
 		{"+19075550100", []string{"America/Adak", "America/Anchorage"}}, // every zone must hold
-		{"+18005550100", nil},                                          // the whole NANP: unknown
+		{"+18005550100", nil},                                           // the whole NANP: unknown
 		{"+15550000001", nil},
 		{"+442071234567", []string{"Europe/London"}},
 	} {

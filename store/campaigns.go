@@ -13,7 +13,8 @@ import (
 const campaignCols = `campaigns.campaign_id, campaigns.tenant_id, campaigns.program_id, campaigns.group_id,
 	COALESCE(campaigns.account_id, 0), campaigns.cpm, campaigns.try_allowed, campaigns.retry_delay, campaigns.status,
 	campaigns.window_start, campaigns.window_end, campaigns.window_days, campaigns.window_tz,
-	campaigns.started_at, campaigns.finished_at, campaigns.created_by, campaigns.created_at, campaigns.updated_at`
+	campaigns.started_at, campaigns.finished_at, campaigns.created_by, campaigns.created_at, campaigns.updated_at,
+	campaigns.window_override, campaigns.window_override_by, campaigns.window_override_at`
 
 var campaignList = listSpec{
 	table: "campaigns", idCol: "campaign_id",
@@ -30,7 +31,8 @@ func scanCampaign(r rowScanner) (dialer.Campaign, error) {
 	var status string
 	var start, end, days int
 	err := r.Scan(&c.ID, &c.TenantID, &c.ProgramID, &c.GroupID, &c.AccountID, &c.CPM, &c.TryAllowed, &c.RetryDelay, &status,
-		&start, &end, &days, &c.TZ, &c.StartedAt, &c.FinishedAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt)
+		&start, &end, &days, &c.TZ, &c.StartedAt, &c.FinishedAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt,
+		&c.WindowOverride, &c.WindowOverrideBy, &c.WindowOverrideAt)
 	c.Status = dialer.CampaignStatus(status)
 	c.Start, c.End, c.Days = dialer.DayMinute(start), dialer.DayMinute(end), dialer.Weekdays(days)
 	return c, err
@@ -123,7 +125,11 @@ func (db *DB) CreateCampaign(ctx context.Context, scope dialer.Scope, c dialer.C
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)`,
 			c.TenantID, c.CreatedBy, c.ProgramID, c.GroupID, zeroAsNull(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay,
 			int(c.Start), int(c.End), int(c.Days), c.TZ, now, now)
-		return err
+		if err != nil {
+			return err
+		}
+		c.ID = id
+		return setCampaignCompliance(ctx, tx, c, dialer.Campaign{}, now)
 	})
 	return id, err
 }
@@ -134,7 +140,10 @@ func (db *DB) Campaign(ctx context.Context, tenantID string, id int64) (dialer.C
 	if err != nil {
 		return c, err
 	}
-	c.Counters, err = db.counters(ctx, id)
+	if c.Counters, err = db.counters(ctx, id); err != nil {
+		return c, err
+	}
+	c.DNCLists, err = db.DNCUses(ctx, tenantID, id, 0)
 	return c, err
 }
 
@@ -220,6 +229,9 @@ func (db *DB) Campaigns(ctx context.Context, scope dialer.Scope, q dialer.ListQu
 		if out[i].Counters, err = db.counters(ctx, out[i].ID); err != nil {
 			return nil, err
 		}
+		if out[i].DNCLists, err = db.DNCUses(ctx, scope.TenantID, out[i].ID, 0); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -245,6 +257,9 @@ func (db *DB) UpdateCampaign(ctx context.Context, scope dialer.Scope, c dialer.C
 			c.ProgramID, c.GroupID, zeroAsNull(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay, int(c.Start), int(c.End), int(c.Days), c.TZ,
 			time.Now().Unix(), c.TenantID, c.ID); err != nil {
 			return fmt.Errorf("store: update campaign: %w", err)
+		}
+		if err := setCampaignCompliance(ctx, tx, c, old, time.Now().Unix()); err != nil {
+			return err
 		}
 		if c.TryAllowed != old.TryAllowed {
 			if _, err := tx.ExecContext(ctx, `UPDATE transmissions SET try_allowed = ? WHERE campaign_id = ? AND status IN ('pending', 'processing')`,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
@@ -20,7 +21,14 @@ type dncState struct {
 	mu     sync.Mutex
 	set    *dialer.DNCSet
 	loaded bool
+	// defaults are the settings of a tenant that set none (the daemon's
+	// compliance.* keys); nil: dialer.DefaultTenantCompliance.
+	defaults atomic.Pointer[dialer.TenantCompliance]
 }
+
+// SetComplianceDefaults sets what TenantCompliance answers for a tenant
+// that set nothing.
+func (db *DB) SetComplianceDefaults(tc dialer.TenantCompliance) { db.dnc.defaults.Store(&tc) }
 
 // DNC returns the in-memory do-not-call set the store keeps in step; it is
 // empty until LoadDNC.
@@ -486,6 +494,9 @@ func (db *DB) RecordOptOut(ctx context.Context, o dialer.OptOut) error {
 // TenantCompliance implements dialer.ComplianceStore.
 func (db *DB) TenantCompliance(ctx context.Context, tenantID string) (dialer.TenantCompliance, error) {
 	tc := dialer.DefaultTenantCompliance()
+	if d := db.dnc.defaults.Load(); d != nil {
+		tc = *d
+	}
 	var start, end, days int
 	err := db.r.QueryRowContext(ctx, `SELECT window_start, window_end, window_days, redial_limit FROM tenant_compliance WHERE tenant_id = ?`, tenantID).
 		Scan(&start, &end, &days, &tc.RedialLimit)
@@ -658,4 +669,148 @@ func applyCompliance(sc *stmtCache, c dialer.Change, now int64) error {
 		return wrap("window deferred", err)
 	}
 	return fmt.Errorf("store: unknown change %T", c)
+}
+
+// setCampaignCompliance writes, in the campaign's transaction, the lists it
+// names (nil keeps them as they are) and its window override, recording
+// who changed the override (c.WindowOverrideBy) and when.
+func setCampaignCompliance(ctx context.Context, tx *sql.Tx, c, old dialer.Campaign, now int64) error {
+	if c.DNCLists != nil {
+		if err := checkLists(ctx, tx, c.TenantID, c.DNCLists); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dnc_uses WHERE campaign_id = ? AND transmission_id = 0`, c.ID); err != nil {
+			return fmt.Errorf("store: campaign lists: %w", err)
+		}
+		for _, id := range c.DNCLists {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO dnc_uses (campaign_id, transmission_id, dnc_id) VALUES (?, 0, ?)`, c.ID, id); err != nil {
+				return fmt.Errorf("store: campaign lists: %w", err)
+			}
+		}
+	}
+	if c.WindowOverride != old.WindowOverride {
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET window_override = ?, window_override_by = ?, window_override_at = ? WHERE campaign_id = ?`,
+			c.WindowOverride, c.WindowOverrideBy, now, c.ID); err != nil {
+			return fmt.Errorf("store: window override: %w", err)
+		}
+	}
+	return nil
+}
+
+// CampaignReport streams a campaign's record, one row per spool and per
+// suppressed transmission, in time order, and returns its summary.
+func (db *DB) CampaignReport(ctx context.Context, tenantID string, campaignID int64, fn func(dialer.ReportRow) error) (dialer.ReportSummary, error) {
+	sum := dialer.ReportSummary{CampaignID: campaignID}
+	var tz string
+	if err := db.r.QueryRowContext(ctx, `SELECT window_tz FROM campaigns WHERE campaign_id = ? AND tenant_id = ?`, campaignID, tenantID).Scan(&tz); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return sum, dialer.NotFound("campaign")
+		}
+		return sum, fmt.Errorf("store: report: %w", err)
+	}
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT s.spool_id, t.transmission_id, c.contact_id, c.phone, c.timezone, s.time_spool, COALESCE(a.phone, ''),
+			COALESCE(s.provider_id, 0), COALESCE(p.name, ''), s.node, s.status, s.response, s.time_connect, s.time_end,
+			COALESCE((SELECT group_concat(r.data, '') FROM spool_results r WHERE r.spool_id = s.spool_id AND r.type = 'dtmf'), ''),
+			COALESCE((SELECT r.data FROM spool_results r WHERE r.spool_id = s.spool_id AND r.type = 'sip' AND r.name = 'term_status' LIMIT 1), ''),
+			COALESCE((SELECT r.data FROM spool_results r WHERE r.spool_id = s.spool_id AND r.type = 'amd' ORDER BY r.spool_result_id DESC LIMIT 1), ''),
+			EXISTS (SELECT 1 FROM dnc_optouts o WHERE o.spool_id = s.spool_id),
+			0, 0
+		FROM spools s JOIN transmissions t ON t.transmission_id = s.transmission_id
+		JOIN contacts c ON c.contact_id = t.contact_id
+		LEFT JOIN accounts a ON a.account_id = t.account_id
+		LEFT JOIN providers p ON p.provider_id = s.provider_id
+		WHERE t.campaign_id = ? AND t.tenant_id = ?
+		UNION ALL
+		SELECT 0, t.transmission_id, c.contact_id, c.phone, c.timezone, t.updated_at, COALESCE(a.phone, ''),
+			0, '', '', 'suppressed', t.response, 0, 0, '', '', '', 0, 1, t.suppressed_list
+		FROM transmissions t JOIN contacts c ON c.contact_id = t.contact_id
+		LEFT JOIN accounts a ON a.account_id = t.account_id
+		WHERE t.campaign_id = ? AND t.tenant_id = ? AND t.status = 'invalid' AND t.suppressed_list IS NOT NULL
+		ORDER BY 6, 1, 2`, campaignID, tenantID, campaignID, tenantID)
+	if err != nil {
+		return sum, fmt.Errorf("store: report: %w", err)
+	}
+	defer rows.Close()
+	campLoc, err := time.LoadLocation(tz)
+	if err != nil {
+		campLoc = time.UTC
+	}
+	locs := map[string]*time.Location{}
+	for rows.Next() {
+		var r dialer.ReportRow
+		var contactTZ, node string
+		var at, connect, end int64
+		if err := rows.Scan(&r.SpoolID, &r.TransmissionID, &r.ContactID, &r.Number, &contactTZ, &at, &r.CallerID,
+			&r.ProviderID, &r.Route, &node, &r.Outcome, &r.Cause, &connect, &end, &r.DTMF, &r.SIPCode, &r.Machine,
+			&r.OptedOut, &r.Suppressed, &r.SuppressedList); err != nil {
+			return sum, fmt.Errorf("store: report: %w", err)
+		}
+		if node != "" {
+			r.Route += " @" + node
+		}
+		loc := reportLoc(locs, contactTZ, r.Number, campLoc)
+		t := time.Unix(at, 0)
+		r.TimeUTC, r.TimeLocal, r.TimeZone = t.UTC().Format(time.RFC3339), t.In(loc).Format(time.RFC3339), loc.String()
+		r.Answered = connect > 0
+		if r.Answered && end >= connect {
+			r.Billsec = end - connect
+		}
+		switch {
+		case r.Suppressed:
+			sum.Suppressed++
+		default:
+			sum.Attempts++
+			if r.Answered {
+				sum.Answered++
+			}
+			if r.Outcome == string(dialer.SpoolCompleted) {
+				sum.Completed++
+			}
+			if r.OptedOut {
+				sum.OptedOut++
+			}
+		}
+		if err := fn(r); err != nil {
+			return sum, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return sum, fmt.Errorf("store: report: %w", err)
+	}
+	err = db.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(deferrals), 0), COUNT(*) FILTER (WHERE deferrals > 0) FROM transmissions WHERE campaign_id = ? AND tenant_id = ?`,
+		campaignID, tenantID).Scan(&sum.Deferrals, &sum.DeferredTransmissions)
+	return sum, wrap("report", err)
+}
+
+// reportLoc is the zone a report shows an attempt's local time in: the
+// contact's, else its number's when that is one zone, else the campaign's.
+func reportLoc(cache map[string]*time.Location, contactTZ, number string, campaign *time.Location) *time.Location {
+	name := contactTZ
+	if name == "" {
+		if zs := dialer.NumberZones(number); len(zs) == 1 {
+			name = zs[0]
+		}
+	}
+	if name == "" {
+		return campaign
+	}
+	loc, ok := cache[name]
+	if !ok {
+		var err error
+		if loc, err = time.LoadLocation(name); err != nil {
+			loc = campaign
+		}
+		cache[name] = loc
+	}
+	return loc
+}
+
+// Compliance loads the do-not-call lists into memory and returns what the
+// engine's compliance rules read (EngineDeps.Compliance and DNC).
+func (s *EngineStore) Compliance(ctx context.Context) (dialer.ComplianceStore, *dialer.DNCSet, error) {
+	if err := s.db.LoadDNC(ctx); err != nil {
+		return nil, nil, err
+	}
+	return s.db, s.db.DNC(), nil
 }

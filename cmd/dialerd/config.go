@@ -79,6 +79,10 @@ type Config struct {
 		ProviderBackoffMax time.Duration `yaml:"provider_backoff_max" help:"the longest a failing provider is skipped"`
 		SendWait           time.Duration `yaml:"send_wait" help:"how long POST /transmissions/{id}/send waits for capacity before answering 423 (the transmission stays queued)"`
 	} `yaml:"engine"`
+	Compliance struct {
+		DefaultWindow string `yaml:"default_window" help:"calling window HH:MM-HH:MM, in the called party's local time, of every tenant that set none with PUT /compliance (campaigns may override it)"`
+		RedialLimit   int    `yaml:"redial_limit" help:"most attempts to one number per rolling 24 hours across a tenant's campaigns, for tenants that set none"`
+	} `yaml:"compliance"`
 	SIP struct {
 		Listen          string        `yaml:"listen" help:"address the SIP trunk gateway listens on (UDP and TCP, host:port); empty disables direct SIP trunks"`
 		Advertise       string        `yaml:"advertise" help:"IP address put in Contact, Via and SDP; the listen host when empty"`
@@ -136,6 +140,8 @@ func defaultConfig() Config {
 	c.Engine.ProviderBackoff = 2 * time.Second
 	c.Engine.ProviderBackoffMax = 5 * time.Minute
 	c.Engine.SendWait = 10 * time.Second
+	c.Compliance.DefaultWindow = "08:00-21:00"
+	c.Compliance.RedialLimit = dialer.DefaultRedialLimit
 	return c
 }
 
@@ -229,6 +235,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SIP.Advertise != "" && net.ParseIP(c.SIP.Advertise) == nil {
 		bad("sip.advertise", fmt.Sprintf("%q is not an IP address", c.SIP.Advertise))
+	}
+	if _, err := dialer.ParseWindowSpan(c.Compliance.DefaultWindow); err != nil {
+		bad("compliance.default_window", err.Error())
+	}
+	if c.Compliance.RedialLimit < 1 || c.Compliance.RedialLimit > dialer.MaxRedialLimit {
+		bad("compliance.redial_limit", "from 1 to 100")
 	}
 	if c.SIP.OptionsInterval < time.Second {
 		bad("sip.options_interval", "must be at least 1s")

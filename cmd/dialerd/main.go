@@ -199,6 +199,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	// The engine after the store, before the API; stopped (with the grace
 	// period) before the store closes: deferred calls run in reverse.
+	// Validated with the configuration: it parses.
+	window, _ := dialer.ParseWindowSpan(cfg.Compliance.DefaultWindow)
+	db.SetComplianceDefaults(dialer.TenantCompliance{Window: window, RedialLimit: cfg.Compliance.RedialLimit})
 	engineStore := store.NewEngineStore(db)
 	if err := engineStore.SharedPools(); err != nil {
 		log.Warn("the engine shares the API's store connections; API load can delay its commits", "err", err)
@@ -258,6 +261,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		TrunkHealth:   trunkHealth,
 		Transmissions: db,
 		Campaigns:     db,
+		Compliance:    db,
 		Engine:        eng,
 		Checker:       checker,
 		Events:        bus,
@@ -330,7 +334,12 @@ func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *di
 		ProviderBackoffMax: cfg.Engine.ProviderBackoffMax,
 		SendWait:           cfg.Engine.SendWait,
 	}
-	eng, err := dialer.NewEngine(ec, dialer.EngineDeps{Store: es, Routes: es, Gateway: gw, Clock: dialer.SystemClock{}, Events: bus, Log: log})
+	comp, dnc, err := es.Compliance(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the do-not-call lists: %w", err)
+	}
+	eng, err := dialer.NewEngine(ec, dialer.EngineDeps{Store: es, Routes: es, Gateway: gw, Clock: dialer.SystemClock{}, Events: bus, Log: log,
+		Compliance: comp, DNC: dnc})
 	if err != nil {
 		return nil, err
 	}

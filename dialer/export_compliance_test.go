@@ -1,4 +1,0 @@
-package dialer
-
-// NumberZones exposes numberZones to the external tests.
-var NumberZones = numberZones
