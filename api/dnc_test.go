@@ -281,3 +281,39 @@ func TestCampaignReportMatchesSpools(t *testing.T) {
 	// Another tenant cannot read it.
 	ee.expect(ee.do("GET", fmt.Sprintf("/campaigns/%d/report", id), otherToken, nil), 404)
 }
+
+func TestCallerIDPolicyAtCreation(t *testing.T) {
+	ee := complianceEngineEnv(t, memgateway.Script{Kind: memgateway.Answer, Talk: time.Second})
+	contact := ee.f.Exec(`INSERT INTO contacts (tenant_id, created_by, first_name, phone, created_at, updated_at)
+		VALUES (?, 1, 'c', '+14155550100', 0, 0)`, ee.tenant)
+	g := ee.f.Group(ee.tenant, 1, contact)
+	prog := ee.f.Program(ee.tenant, 1, dialer.ProgramVoiceMessage)
+	account := func(typ, phone string) int64 {
+		return ee.f.Exec(`INSERT INTO accounts (tenant_id, created_by, type, username, phone, created_at, updated_at)
+			VALUES (?, 1, ?, ?, ?, 0, 0)`, ee.tenant, typ, "a"+phone, phone)
+	}
+	did := account("did", "+14155550900")
+	ext := account("extension", "+14155550901")
+	extOfDID := account("extension", "+14155550900") // presents the tenant's DID
+	noPhone := account("extension", "")
+	campaign := func(acc int64) resp {
+		return ee.do("POST", "/campaigns", ee.admin, map[string]any{"program_id": prog, "group_id": g, "account_id": acc})
+	}
+	for _, ok := range []int64{0, did, extOfDID, noPhone} {
+		ee.expect(campaign(ok), 200)
+	}
+	before := ee.f.Int(`SELECT COUNT(*) FROM campaigns`)
+	eb := ee.expect(campaign(ext), 412).errorBody(t)
+	if !strings.Contains(eb.Fields["account_id"], "+14155550901") || !strings.Contains(eb.Fields["account_id"], "caller_ids") {
+		t.Fatalf("error %+v", eb)
+	}
+	tx := ee.do("POST", "/transmissions", ee.admin, map[string]any{"contact_id": contact, "program_id": prog, "account_id": ext})
+	ee.expect(tx, 412)
+	if n := ee.f.Int(`SELECT COUNT(*) FROM campaigns`); n != before {
+		t.Fatalf("a refused campaign was written")
+	}
+	// On a provider's allow-list it may be presented.
+	ee.f.Exec(`UPDATE providers SET settings = ? WHERE tenant_id = ?`, `{"caller_ids": ["+14155550901"]}`, ee.tenant)
+	ee.expect(campaign(ext), 200)
+	ee.expect(ee.do("POST", "/transmissions", ee.admin, map[string]any{"contact_id": contact, "program_id": prog, "account_id": ext}), 200)
+}

@@ -88,6 +88,8 @@ type transmissionRequest struct {
 	ProgramID   int64  `json:"program_id"`
 	Direction   string `json:"direction"`
 	TryAllowed  int    `json:"try_allowed"`
+	// DNCLists names do-not-call lists besides the tenant's defaults.
+	DNCLists []int64 `json:"dnc_lists"`
 }
 
 func (s *Server) createTransmission(c *gin.Context) {
@@ -102,7 +104,7 @@ func (s *Server) insertTransmission(c *gin.Context, req transmissionRequest) {
 	a := actor(c)
 	t := dialer.Transmission{TenantID: a.TenantID, CreatedBy: a.UserID, Title: req.Title, Origin: req.Origin,
 		ContactID: req.ContactID, AccountID: req.AccountID, ServiceFlag: req.ServiceFlag, ProgramID: req.ProgramID,
-		Direction: req.Direction, TryAllowed: req.TryAllowed}
+		Direction: req.Direction, TryAllowed: req.TryAllowed, DNCLists: req.DNCLists}
 	var v dialer.Invalid
 	dialer.ValidateTransmission(&t, &v)
 	if err := v.Err(); err != nil {

@@ -2,7 +2,9 @@ package dialer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -104,3 +106,16 @@ type WindowDeferred struct {
 
 func (TransmissionSuppressed) isChange() {}
 func (WindowDeferred) isChange()         {}
+
+// ProviderAllowsCallerID reports whether a provider's settings ({"caller_ids":
+// ["+1…", …]}) allow-list number as a caller id. Settings that are not a
+// JSON object allow nothing.
+func ProviderAllowsCallerID(settings, number string) bool {
+	var s struct {
+		CallerIDs []string `json:"caller_ids"`
+	}
+	if json.Unmarshal([]byte(settings), &s) != nil {
+		return false
+	}
+	return slices.Contains(s.CallerIDs, number)
+}

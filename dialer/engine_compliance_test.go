@@ -362,3 +362,70 @@ func TestComplianceNumberZones(t *testing.T) {
 		}
 	}
 }
+
+func TestComplianceSingleTransmissionNamedList(t *testing.T) {
+	h := newHarness(t, testConfig(), memgateway.Script{Kind: memgateway.Answer, Talk: time.Second})
+	h.provider("p", 1, 0, "")
+	list := h.dncList("named", false, phoneOf(1))
+	cs := h.f.Contacts(h.tenant, h.owner, 2, 1)
+	named := h.f.Transmission(h.tenant, h.owner, cs[0], h.voice, 1, time.Time{})
+	plain := h.f.Transmission(h.tenant, h.owner, cs[0], h.voice, 1, time.Time{})
+	if err := h.db.SetDNCUses(context.Background(), h.tenant, 0, named, []int64{list}); err != nil {
+		t.Fatal(err)
+	}
+	h.startCompliant(false)
+	_, err := h.eng.Send(context.Background(), h.tenant, named)
+	if dialer.ErrorCode(err) != dialer.CodeInvalid {
+		t.Fatalf("send of a transmission naming the list: %v", err)
+	}
+	if _, err := h.eng.Send(context.Background(), h.tenant, plain); err != nil {
+		t.Fatalf("send of one that does not name it: %v", err)
+	}
+	h.advance(time.Minute)
+	if got := h.dialed(); got[phoneOf(1)] != 1 {
+		t.Fatalf("dialed %v", got)
+	}
+	if got := h.pairs(`SELECT transmission_id, status || ' ' || response FROM transmissions WHERE transmission_id = ?`, named); got[named] != fmt.Sprintf("invalid suppressed: do-not-call list %d (named)", list) {
+		t.Fatalf("transmission %v", got)
+	}
+}
+
+func TestDNCSetScopes(t *testing.T) {
+	s := dialer.NewDNCSet()
+	s.PutList(dialer.DNCList{ID: 1, TenantID: "a", Name: "a-default", Default: true})
+	s.PutList(dialer.DNCList{ID: 2, TenantID: "a", Name: "a-named"})
+	s.PutList(dialer.DNCList{ID: 3, Platform: true, Name: "national"})
+	s.PutList(dialer.DNCList{ID: 4, TenantID: "b", Name: "b-named"})
+	now := time.Unix(1_000_000, 0)
+	s.Add(1, []dialer.DNCNumber{{Number: "+15550000001"}, {Number: "+15550000005", ExpiresAt: now.Unix()}})
+	s.Add(2, []dialer.DNCNumber{{Number: "+15550000002"}})
+	s.Add(3, []dialer.DNCNumber{{Number: "+15550000003"}})
+	s.Add(4, []dialer.DNCNumber{{Number: "+15550000004"}})
+	for _, tc := range []struct {
+		tenant string
+		lists  []int64
+		number string
+		want   int64 // list; -1 none
+	}{
+		{"a", nil, "+15550000001", 1},
+		{"b", nil, "+15550000001", -1}, // another tenant's default list
+		{"a", nil, "+15550000002", -1}, // named, not named here
+		{"a", []int64{2}, "+15550000002", 2},
+		{"b", nil, "+15550000003", 3}, // platform lists apply to everyone
+		{"a", []int64{4}, "+15550000004", -1},
+		{"a", nil, "+15550000005", -1}, // expired at now
+	} {
+		sp, hit := s.Check(tc.tenant, tc.lists, tc.number, now)
+		if (tc.want < 0 && hit) || (tc.want >= 0 && (!hit || sp.ListID != tc.want)) {
+			t.Errorf("%s %v %s: %+v %v, want list %d", tc.tenant, tc.lists, tc.number, sp, hit, tc.want)
+		}
+	}
+	s.OptOut("c", "+15550000009")
+	if _, hit := s.Check("c", nil, "+15550000009", now); !hit {
+		t.Error("an opt-out of a tenant without a default list is not suppressed")
+	}
+	s.Remove(1, []string{"+15550000001"})
+	if _, hit := s.Check("a", nil, "+15550000001", now); hit {
+		t.Error("a removed number is still suppressed")
+	}
+}

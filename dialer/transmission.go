@@ -94,6 +94,9 @@ type Transmission struct {
 	Response    string             `json:"response"`
 	TryAllowed  int                `json:"try_allowed"`
 	TryDone     int                `json:"try_done"`
+	// DNCLists are the do-not-call lists the transmission names, besides
+	// the tenant's default lists and the platform's (set on create).
+	DNCLists []int64 `json:"dnc_lists,omitempty"`
 	// DueAt is when the next attempt is due, Unix seconds; 0 when nothing
 	// is queued.
 	DueAt     int64 `json:"due_at"`

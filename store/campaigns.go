@@ -108,6 +108,11 @@ func (db *DB) checkCampaignRefs(ctx context.Context, tx *sql.Tx, scope dialer.Sc
 			return err
 		}
 	}
+	if !v.Has("account_id") {
+		if err := checkCallerID(ctx, tx, scope.TenantID, c.AccountID, &v); err != nil {
+			return err
+		}
+	}
 	return v.Err()
 }
 

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,15 +247,40 @@ func (db *DB) DeleteDNCList(ctx context.Context, a dialer.Actor, id int64) error
 // a row, far below SQLite's variable limit).
 const dncChunkRows = 1000
 
-// insertNumbers upserts numbers into list id within tx.
+// insertNumbers writes numbers onto list id within tx; a number already
+// there is replaced (it takes the new expiry). They go in key order, the
+// order of the table's b-tree, so each page is touched once per batch
+// rather than once per number; a number given twice keeps its last row.
 func insertNumbers(ctx context.Context, tx *sql.Tx, stmts map[int]*sql.Stmt, id int64, nums []dialer.DNCNumber, source string, now int64) error {
-	for len(nums) > 0 {
-		n := min(len(nums), dncChunkRows)
+	type keyed struct {
+		k   uint64
+		exp int64
+	}
+	ks := make([]keyed, 0, len(nums))
+	for _, x := range nums {
+		k, ok := dialer.DNCKey(x.Number)
+		if !ok {
+			return dialer.InvalidField("number", fmt.Sprintf("%q is not an E.164 number", x.Number))
+		}
+		ks = append(ks, keyed{k, x.ExpiresAt})
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int { return cmp.Compare(a.k, b.k) })
+	out := ks[:0]
+	for i, x := range ks {
+		if i+1 < len(ks) && ks[i+1].k == x.k {
+			continue // a later row of the same number wins
+		}
+		out = append(out, x)
+	}
+	ks = out
+	for len(ks) > 0 {
+		n := min(len(ks), dncChunkRows)
 		st, ok := stmts[n]
 		if !ok {
-			q := `INSERT INTO dnc_numbers (dnc_id, number, expires_at, source, created_at) VALUES ` +
-				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?),", n), ",") +
-				` ON CONFLICT (dnc_id, number) DO UPDATE SET expires_at = excluded.expires_at`
+			// OR REPLACE resolves a conflict without aborting the
+			// statement, so SQLite keeps no statement journal for it.
+			q := `INSERT OR REPLACE INTO dnc_numbers (dnc_id, number, expires_at, source, created_at) VALUES ` +
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?),", n), ",")
 			var err error
 			if st, err = tx.PrepareContext(ctx, q); err != nil {
 				return fmt.Errorf("store: dnc numbers: %w", err)
@@ -261,17 +288,13 @@ func insertNumbers(ctx context.Context, tx *sql.Tx, stmts map[int]*sql.Stmt, id 
 			stmts[n] = st
 		}
 		args := make([]any, 0, n*5)
-		for _, x := range nums[:n] {
-			k, ok := dialer.DNCKey(x.Number)
-			if !ok {
-				return dialer.InvalidField("number", fmt.Sprintf("%q is not an E.164 number", x.Number))
-			}
-			args = append(args, id, int64(k), x.ExpiresAt, source, now)
+		for _, x := range ks[:n] {
+			args = append(args, id, int64(x.k), x.exp, source, now)
 		}
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: dnc numbers: %w", err)
 		}
-		nums = nums[n:]
+		ks = ks[n:]
 	}
 	return nil
 }
@@ -813,4 +836,54 @@ func (s *EngineStore) Compliance(ctx context.Context) (dialer.ComplianceStore, *
 		return nil, nil, err
 	}
 	return s.db, s.db.DNC(), nil
+}
+
+// checkCallerID applies the caller-id policy to what an attempt through
+// account accountID presents: the account's phone (the engine's caller id
+// number). It may present a DID of the tenant's accounts, or a number on
+// the caller_ids allow-list in the settings of one of the tenant's
+// providers; an account without a phone, or none, presents the trunk's
+// own identity. Anything else is a field error on account_id.
+func checkCallerID(ctx context.Context, tx *sql.Tx, tenantID string, accountID int64, v *dialer.Invalid) error {
+	if accountID == 0 {
+		return nil
+	}
+	var typ, phone string
+	err := tx.QueryRowContext(ctx, `SELECT type, phone FROM accounts WHERE account_id = ? AND tenant_id = ?`, accountID, tenantID).Scan(&typ, &phone)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // checkRefs says so
+	}
+	if err != nil {
+		return fmt.Errorf("store: caller id: %w", err)
+	}
+	if phone == "" || typ == dialer.AccountDID {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE tenant_id = ? AND type = ? AND phone = ?`,
+		tenantID, dialer.AccountDID, phone).Scan(&n); err != nil {
+		return fmt.Errorf("store: caller id: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT settings FROM providers WHERE tenant_id = ? AND settings != ''`, tenantID)
+	if err != nil {
+		return fmt.Errorf("store: caller id: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var settings string
+		if err := rows.Scan(&settings); err != nil {
+			return fmt.Errorf("store: caller id: %w", err)
+		}
+		if dialer.ProviderAllowsCallerID(settings, phone) {
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: caller id: %w", err)
+	}
+	v.Add("account_id", fmt.Sprintf("the caller id %s (the account's phone) is neither a DID of the tenant's accounts nor on a provider's caller_ids allow-list; use a did account or add it to a provider's settings {\"caller_ids\": [...]}", phone))
+	return nil
 }

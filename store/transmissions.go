@@ -61,11 +61,26 @@ func (db *DB) CreateTransmission(ctx context.Context, scope dialer.Scope, t dial
 				t.ServiceFlag = svc
 			}
 		}
+		if !v.Has("account_id") {
+			if err := checkCallerID(ctx, tx, scope.TenantID, t.AccountID, &v); err != nil {
+				return err
+			}
+		}
 		if err := v.Err(); err != nil {
 			return err
 		}
-		id, err = insertTransmission(ctx, tx, t)
-		return err
+		if err := checkLists(ctx, tx, scope.TenantID, t.DNCLists); err != nil {
+			return err
+		}
+		if id, err = insertTransmission(ctx, tx, t); err != nil {
+			return err
+		}
+		for _, l := range t.DNCLists {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO dnc_uses (campaign_id, transmission_id, dnc_id) VALUES (0, ?, ?)`, id, l); err != nil {
+				return fmt.Errorf("store: transmission lists: %w", err)
+			}
+		}
+		return nil
 	})
 	return id, err
 }
