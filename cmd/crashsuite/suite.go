@@ -206,6 +206,9 @@ func setup(ctx context.Context, cfg config, d *e2e.Dialerd, far farEnd, numbers 
 	// which is allowed; an answered one must never be.
 	return d.API.Create(ctx, http.MethodPost, "/campaigns", map[string]any{
 		"program_id": progID, "group_id": groupID, "cpm": cfg.CPM, "try_allowed": 2, "retry_delay": 1,
+		// It calls its own far end, not people: the tenant's calling hours
+		// must not hold it back at night.
+		"window_override": true,
 	}, "campaign_id")
 }
 
