@@ -315,5 +315,14 @@ func TestCallerIDPolicyAtCreation(t *testing.T) {
 	// On a provider's allow-list it may be presented.
 	ee.f.Exec(`UPDATE providers SET settings = ? WHERE tenant_id = ?`, `{"caller_ids": ["+14155550901"]}`, ee.tenant)
 	ee.expect(campaign(ext), 200)
-	ee.expect(ee.do("POST", "/transmissions", ee.admin, map[string]any{"contact_id": contact, "program_id": prog, "account_id": ext}), 200)
+	r := ee.expect(ee.do("POST", "/transmissions", ee.admin, map[string]any{"contact_id": contact, "program_id": prog, "account_id": ext}), 200)
+	var l dialer.DNCList
+	ee.expect(ee.do("POST", "/dnc", ee.admin, map[string]any{"name": "named"}), 200).json(t, &l)
+	ee.expect(ee.do("POST", "/transmissions", ee.admin, map[string]any{"contact_id": contact, "program_id": prog, "dnc_lists": []int64{l.ID + 100}}), 412)
+	r = ee.expect(ee.do("POST", "/transmissions", ee.admin, map[string]any{"contact_id": contact, "program_id": prog, "dnc_lists": []int64{l.ID}}), 200)
+	var tr dialer.Transmission
+	ee.expect(ee.do("GET", fmt.Sprintf("/transmissions/%d", ee.id(r, "transmission_id")), ee.admin, nil), 200).json(t, &tr)
+	if len(tr.DNCLists) != 1 || tr.DNCLists[0] != l.ID {
+		t.Fatalf("transmission names %v", tr.DNCLists)
+	}
 }

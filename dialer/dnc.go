@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -129,6 +130,12 @@ func (s *DNCSet) reindex() {
 		case m.list.Default:
 			s.defaults[m.list.TenantID] = append(s.defaults[m.list.TenantID], id)
 		}
+	}
+	// In id order: the first default list is the one the store records
+	// opt-outs on.
+	slices.Sort(s.platform)
+	for _, ids := range s.defaults {
+		slices.Sort(ids)
 	}
 }
 

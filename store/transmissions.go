@@ -96,7 +96,11 @@ func insertTransmission(ctx context.Context, tx *sql.Tx, t dialer.Transmission) 
 
 // Transmission returns a transmission of the tenant.
 func (db *DB) Transmission(ctx context.Context, tenantID string, id int64) (dialer.Transmission, error) {
-	return getRow(ctx, db.r, "transmission", "transmissions", "transmission_id", transmissionCols, tenantID, id, scanTransmission)
+	t, err := getRow(ctx, db.r, "transmission", "transmissions", "transmission_id", transmissionCols, tenantID, id, scanTransmission)
+	if err == nil && t.CampaignID == 0 {
+		t.DNCLists, err = db.DNCUses(ctx, tenantID, 0, id)
+	}
+	return t, err
 }
 
 // Transmissions lists the transmissions in scope.
