@@ -262,8 +262,8 @@ func TestCampaignReportMatchesSpools(t *testing.T) {
 	// CSV: the same rows, guarded cells, then the summary.
 	r = ee.expect(ee.do("GET", fmt.Sprintf("/campaigns/%d/report?format=csv", id), ee.admin, nil), 200)
 	cr := csv.NewReader(bytes.NewReader(r.Body))
-	cr.FieldsPerRecord = -1
-	recs, err := cr.ReadAll()
+	recs, err := cr.ReadAll() // every record as wide as the header
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestCampaignReportMatchesSpools(t *testing.T) {
 			t.Fatalf("unguarded number cell %q", rec[3])
 		}
 	}
-	if got := recs[len(recs)-7]; strings.Join(got, ",") != "#summary,attempts,4" {
+	if got := recs[len(recs)-7]; strings.Join(got[:3], ",") != "#summary,attempts,4" || strings.Join(got[3:], "") != "" {
 		t.Fatalf("summary row %v", got)
 	}
 	// Another tenant cannot read it.

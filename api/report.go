@@ -23,7 +23,7 @@ type reportAnswer struct {
 // row per attempt, streamed from the store as it is read. JSON (the
 // default) is {"rows": [...], "summary": {...}}; ?format=csv (or Accept:
 // text/csv) is the columns of dialer.ReportColumns, every cell guarded,
-// then the summary as "#summary,name,value" rows. A failure once rows are
+// then the summary as "#summary,name,value" rows padded to the header's width. A failure once rows are
 // on the wire cuts the connection, so a cut report never looks whole.
 func (s *Server) campaignReport(c *gin.Context) {
 	if s.deps.Campaigns == nil {
@@ -62,7 +62,11 @@ func (s *Server) campaignReport(c *gin.Context) {
 			for _, kv := range [][2]string{{"attempts", i64(sum.Attempts)}, {"answered", i64(sum.Answered)}, {"completed", i64(sum.Completed)},
 				{"suppressed", i64(sum.Suppressed)}, {"opted_out", i64(sum.OptedOut)}, {"outside_hours_deferrals", i64(sum.Deferrals)},
 				{"deferred_transmissions", i64(sum.DeferredTransmissions)}} {
-				if err = w.Write([]string{"#summary", kv[0], kv[1]}); err != nil {
+				// As wide as the header, so CSV readers that want every
+				// record the same width read the summary too.
+				rec := make([]string, len(dialer.ReportColumns()))
+				rec[0], rec[1], rec[2] = "#summary", kv[0], kv[1]
+				if err = w.Write(rec); err != nil {
 					break
 				}
 			}

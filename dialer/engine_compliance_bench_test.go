@@ -93,7 +93,7 @@ func BenchmarkDispatchScrubbed1000cps(b *testing.B) {
 		for i := 0; i < per; i += 100 {
 			listed = append(listed, dialer.DNCNumber{Number: fmt.Sprintf("+1555%07d", c*per+i)})
 		}
-		ids = append(ids, f.Campaign(tenant, owner, program, f.Group(tenant, owner, contacts...), dialer.MaxCPM, 1, 60))
+		ids = append(ids, f.Campaign(tenant, owner, program, f.Group(tenant, owner, contacts...), 6000, 1, 60))
 	}
 	if err := db.AddDNCNumbers(ctx, admin, l.ID, listed); err != nil {
 		b.Fatal(err)

@@ -104,9 +104,10 @@ func TestReadmeQuickStart(t *testing.T) {
 	server := "http://127.0.0.1:" + strconv.Itoa(apiPort)
 
 	// Terminal 1: the daemon, with the block's settings.
-	run := replace(t, strings.TrimSpace(blocks[0]), "DIALERD_SIP_LISTEN=127.0.0.1:5080 make run", "DIALERD_SIP_LISTEN=127.0.0.1:5080")
+	run := replace(t, strings.TrimSpace(blocks[0]), "DIALERD_SIP_LISTEN=127.0.0.1:5080 DIALERD_COMPLIANCE_DEFAULT_WINDOW=00:00-24:00 make run",
+		"DIALERD_SIP_LISTEN=127.0.0.1:5080 DIALERD_COMPLIANCE_DEFAULT_WINDOW=00:00-24:00")
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DIALERD_LISTEN=127.0.0.1:" + strconv.Itoa(apiPort), "DIALERD_CONFIG="}
-	env = append(env, strings.Replace(run, ":5080", ":"+strconv.Itoa(sipPort), 1))
+	env = append(env, strings.Fields(strings.Replace(run, ":5080", ":"+strconv.Itoa(sipPort), 1))...)
 	cmd := exec.Command(daemon)
 	cmd.Dir, cmd.Env = dir, env
 	d, err := e2e.StartChild("dialerd", cmd, filepath.Join(dir, "dialerd.log"))

@@ -63,6 +63,8 @@ func startDaemon(t *testing.T, dataDir string, env ...string) *daemonProc {
 		"DIALERD_TEST_AS_DAEMON=1",
 		"DIALERD_DATA_DIR=" + dataDir,
 		"DIALERD_LISTEN=127.0.0.1:0",
+		// Tests run at any hour: no calling-hours default.
+		"DIALERD_COMPLIANCE_DEFAULT_WINDOW=00:00-24:00",
 		"PATH=" + os.Getenv("PATH"),
 	}, env...)
 	stderr, err := cmd.StderrPipe()
