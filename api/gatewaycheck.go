@@ -255,6 +255,8 @@ func programField(p dialer.Program, field string) string {
 		return "text"
 	case "recording", "recording_path", "recording_url":
 		return "recording_id"
+	case "opt_out_confirm", "opt_out_confirm_path", "opt_out_confirm_url":
+		return "opt_out_recording_id"
 	case "document", "document_path", "document_url":
 		return "document_id"
 	case "template", "subject", "body", "body_alt":
@@ -291,9 +293,10 @@ func (s *Server) serviceRoutes(ctx context.Context, tenantID string, svc int64) 
 // voicetts program's stored text (text_id). text, when not nil, is used
 // for the text it names.
 func (s *Server) programMedia(ctx context.Context, tenantID string, p dialer.Program, text *dialer.Text) (dialer.Media, error) {
-	m := dialer.Media{TTSText: p.TTSText, TTSVoice: p.TTSVoice, TTSLanguage: p.TTSLanguage}
+	m := dialer.Media{TTSText: p.TTSText, TTSVoice: p.TTSVoice, TTSLanguage: p.TTSLanguage, OptOutDigit: p.OptOutDigit,
+		OnMachine: p.OnMachine}
 	msgs := s.deps.Messages
-	needsStore := p.RecordingID != nil || p.DocumentID != nil || p.TemplateID != nil ||
+	needsStore := p.RecordingID != nil || p.DocumentID != nil || p.TemplateID != nil || p.OptOutRecordingID != nil ||
 		(p.TextID != nil && (text == nil || text.ID != *p.TextID))
 	if msgs == nil && needsStore {
 		return m, errors.New("api: no message store to resolve the program's references")
@@ -322,12 +325,14 @@ func (s *Server) programMedia(ctx context.Context, tenantID string, p dialer.Pro
 		if err != nil {
 			return m, err
 		}
-		// The telephony WAV when the upload was converted, else the upload.
-		ext := "wav"
-		if r.TelephonyHash == "" {
-			ext = r.Type
+		m.RecordingPath = s.recordingPath(ctx, r)
+	}
+	if p.OptOutRecordingID != nil {
+		r, err := msgs.Recording(ctx, tenantID, *p.OptOutRecordingID)
+		if err != nil {
+			return m, err
 		}
-		m.RecordingPath = s.mediaPath(ctx, cmp.Or(r.TelephonyHash, r.FileHash), ext)
+		m.OptOutConfirmPath = s.recordingPath(ctx, r)
 	}
 	if p.DocumentID != nil {
 		d, err := msgs.Document(ctx, tenantID, *p.DocumentID)
@@ -344,6 +349,16 @@ func (s *Server) programMedia(ctx context.Context, tenantID string, p dialer.Pro
 		m.Subject, m.Body, m.BodyAlt = t.Subject, t.Body, t.BodyAlt
 	}
 	return m, nil
+}
+
+// recordingPath is the file a gateway plays for r: the telephony WAV when
+// the upload was converted, else the upload.
+func (s *Server) recordingPath(ctx context.Context, r dialer.Recording) string {
+	ext := "wav"
+	if r.TelephonyHash == "" {
+		ext = r.Type
+	}
+	return s.mediaPath(ctx, cmp.Or(r.TelephonyHash, r.FileHash), ext)
 }
 
 // mediaPath is where the store keeps the media file of hash with extension

@@ -66,6 +66,13 @@ type (
 		Type        string `json:"type,omitempty"`
 		ParentID    *int64 `json:"parent_id,omitempty"`
 		RecordingID *int64 `json:"recording_id"`
+		callOptions
+		OnMachine string `json:"on_machine,omitempty" doc:"what to do when an answering machine answers: play_after_beep (wait for the greeting's beep, then play), hang_up (end the call; not a delivery), play (play at once, record the verdict); omitted: no detection. The verdict (human, machine, unknown) is the spool's result amd/machine. A FreeSWITCH node without mod_avmd refuses it (412 on_machine)"`
+	}
+	// callOptions are the opt-out options of the programs that call.
+	callOptions struct {
+		OptOutDigit       string `json:"opt_out_digit,omitempty" doc:"the key (0-9, * or #) that puts the callee's number on the tenant's do-not-call list during the call; omitted: no opt-out"`
+		OptOutRecordingID *int64 `json:"opt_out_recording_id,omitempty" doc:"a recording of yours played after an opt-out is recorded, before the call ends; needs opt_out_digit"`
 	}
 	// programVoiceTTS is dialerd's ProgramVoicetts, which the document uses
 	// but never defines: the text to speak inline, or the text_id of a
@@ -78,6 +85,7 @@ type (
 		TextID   *int64 `json:"text_id,omitempty"`
 		Voice    string `json:"voice,omitempty"`
 		Language string `json:"language,omitempty"`
+		callOptions
 	}
 	// programForAccount is the one shape of the five inbound types
 	// (ProgramReceivesms, …Receiveemail, …Receivefax, …Emailtofax,
@@ -109,12 +117,13 @@ func (b programSendFax) program() (dialer.Program, string) {
 }
 
 func (b programVoiceMessage) program() (dialer.Program, string) {
-	return dialer.Program{Name: b.Name, ParentID: b.ParentID, RecordingID: b.RecordingID}, b.Type
+	return dialer.Program{Name: b.Name, ParentID: b.ParentID, RecordingID: b.RecordingID, OptOutDigit: b.OptOutDigit,
+		OptOutRecordingID: b.OptOutRecordingID, OnMachine: dialer.MachinePolicy(b.OnMachine)}, b.Type
 }
 
 func (b programVoiceTTS) program() (dialer.Program, string) {
 	return dialer.Program{Name: b.Name, ParentID: b.ParentID, TextID: b.TextID, TTSText: b.Text, TTSVoice: b.Voice,
-		TTSLanguage: b.Language}, b.Type
+		TTSLanguage: b.Language, OptOutDigit: b.OptOutDigit, OptOutRecordingID: b.OptOutRecordingID}, b.Type
 }
 
 func (b programForAccount) program() (dialer.Program, string) {

@@ -32,6 +32,13 @@ type Program struct {
 	TTSVoice    string `json:"voice,omitempty"`
 	TTSLanguage string `json:"language,omitempty"`
 
+	// voicemessage and voicetts: the key that opts the callee out (0-9 * #,
+	// "" none) and the tenant's recording played to confirm it (nil none).
+	OptOutDigit       string `json:"opt_out_digit,omitempty"`
+	OptOutRecordingID *int64 `json:"opt_out_recording_id,omitempty"`
+	// voicemessage: what to do when an answering machine picks up.
+	OnMachine MachinePolicy `json:"on_machine,omitempty"`
+
 	CreatedBy int64 `json:"created_by"`
 	CreatedAt int64 `json:"date_created"`
 	UpdatedAt int64 `json:"last_updated"`
@@ -75,6 +82,7 @@ func (p *Program) References() map[string]int64 {
 	for field, id := range map[string]*int64{
 		"parent_id": p.ParentID, "account_id": p.AccountID, "document_id": p.DocumentID,
 		"recording_id": p.RecordingID, "template_id": p.TemplateID, "text_id": p.TextID,
+		"opt_out_recording_id": p.OptOutRecordingID,
 	} {
 		if id != nil {
 			refs[field] = *id
@@ -118,13 +126,16 @@ func ValidateProgram(p *Program, v *Invalid) {
 	want := p.Type.Reference()
 	for field, id := range p.References() {
 		switch {
-		case field == "parent_id":
+		case field == "parent_id", field == "opt_out_recording_id" && id > 0:
+		case field == "opt_out_recording_id":
+			v.Add(field, "must be a recording id")
 		case field != want:
 			v.Add(field, "not used by a "+string(p.Type)+" program")
 		case id <= 0:
 			v.Add(field, "must be a positive id")
 		}
 	}
+	validateCallOptions(p, v)
 	if p.Type != ProgramVoiceTTS {
 		if p.TTSText != "" || p.TTSVoice != "" || p.TTSLanguage != "" {
 			v.Add("text", "only a voicetts program speaks text")
@@ -135,6 +146,45 @@ func ValidateProgram(p *Program, v *Invalid) {
 		return
 	}
 	validateTTS(p, v)
+}
+
+// ValidOptOutDigit reports whether d is a key a callee can press to opt out.
+func ValidOptOutDigit(d string) bool {
+	return len(d) == 1 && strings.Contains("0123456789*#", d)
+}
+
+// Valid reports whether m is a known on_machine policy ("" included).
+func (m MachinePolicy) Valid() bool {
+	switch m {
+	case MachineIgnore, MachinePlay, MachinePlayAfterBeep, MachineHangUp:
+		return true
+	}
+	return false
+}
+
+// validateCallOptions checks the opt-out and answering-machine options,
+// which only calls that play a message have.
+func validateCallOptions(p *Program, v *Invalid) {
+	call := p.Type == ProgramVoiceMessage || p.Type == ProgramVoiceTTS
+	switch {
+	case p.OptOutDigit != "" && !call:
+		v.Add("opt_out_digit", "only a voicemessage or voicetts program offers an opt-out key")
+	case p.OptOutDigit != "" && !ValidOptOutDigit(p.OptOutDigit):
+		v.Add("opt_out_digit", "one of 0-9, * or #")
+	}
+	switch {
+	case p.OptOutRecordingID != nil && !call:
+		v.Add("opt_out_recording_id", "only a voicemessage or voicetts program offers an opt-out key")
+	case p.OptOutRecordingID != nil && p.OptOutDigit == "" && !v.Has("opt_out_digit"):
+		v.Add("opt_out_recording_id", "confirms an opt-out: set opt_out_digit too")
+	}
+	switch {
+	case p.OnMachine == MachineIgnore:
+	case p.Type != ProgramVoiceMessage:
+		v.Add("on_machine", "only a voicemessage program detects answering machines")
+	case !p.OnMachine.Valid():
+		v.Add("on_machine", "one of play_after_beep, hang_up or play")
+	}
 }
 
 func validateTTS(p *Program, v *Invalid) {

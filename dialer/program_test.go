@@ -41,6 +41,20 @@ func TestValidateProgram(t *testing.T) {
 		{"tts language", Program{Name: "a", Type: ProgramVoiceTTS, TTSText: "x", TTSLanguage: "english"}, "language"},
 		{"tts language region", Program{Name: "a", Type: ProgramVoiceTTS, TTSText: "x", TTSLanguage: "en-USA"}, "language"},
 		{"tts with account", Program{Name: "a", Type: ProgramVoiceTTS, TTSText: "x", AccountID: refID(1)}, "account_id"},
+		{"opt-out digit", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OptOutDigit: "9"}, ""},
+		{"opt-out star with confirmation", Program{Name: "a", Type: ProgramVoiceTTS, TTSText: "x", OptOutDigit: "*", OptOutRecordingID: refID(2)}, ""},
+		{"opt-out hash", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OptOutDigit: "#"}, ""},
+		{"opt-out letter", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OptOutDigit: "A"}, "opt_out_digit"},
+		{"opt-out two keys", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OptOutDigit: "12"}, "opt_out_digit"},
+		{"opt-out on sms", Program{Name: "a", Type: ProgramSendSMS, TextID: refID(1), OptOutDigit: "9"}, "opt_out_digit"},
+		{"confirmation without digit", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OptOutRecordingID: refID(2)}, "opt_out_recording_id"},
+		{"confirmation zero id", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OptOutDigit: "9", OptOutRecordingID: refID(0)}, "opt_out_recording_id"},
+		{"confirmation on fax", Program{Name: "a", Type: ProgramSendFax, DocumentID: refID(1), OptOutRecordingID: refID(2)}, "opt_out_recording_id"},
+		{"on_machine play_after_beep", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OnMachine: MachinePlayAfterBeep}, ""},
+		{"on_machine hang_up", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OnMachine: MachineHangUp}, ""},
+		{"on_machine play", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OnMachine: MachinePlay}, ""},
+		{"on_machine unknown", Program{Name: "a", Type: ProgramVoiceMessage, RecordingID: refID(1), OnMachine: "beep"}, "on_machine"},
+		{"on_machine on tts", Program{Name: "a", Type: ProgramVoiceTTS, TTSText: "x", OnMachine: MachineHangUp}, "on_machine"},
 	} {
 		var v Invalid
 		ValidateProgram(&tc.p, &v)

@@ -575,18 +575,23 @@ func (s *EngineStore) RequeueOrphans(ctx context.Context, now time.Time) (int, e
 func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, programID int64) (dialer.ProgramType, dialer.Media, error) {
 	var m dialer.Media
 	var typ, recording, document string
-	var recordingExt sql.NullString
+	var recordingExt, confirmExt sql.NullString
+	var confirm string
 	err := s.r.QueryRowContext(ctx, `SELECT p.type, p.tts_text, p.tts_voice, p.tts_language,
 		COALESCE(NULLIF(r.telephony_hash, ''), r.file_hash, ''), CASE WHEN r.telephony_hash = '' THEN r.type ELSE 'wav' END,
 		COALESCE(d.file_hash, ''),
-		COALESCE(tm.subject, ''), COALESCE(tm.body, ''), COALESCE(tm.body_alt, ''), COALESCE(tx.data, '')
+		COALESCE(tm.subject, ''), COALESCE(tm.body, ''), COALESCE(tm.body_alt, ''), COALESCE(tx.data, ''),
+		p.opt_out_digit, p.on_machine,
+		COALESCE(NULLIF(oc.telephony_hash, ''), oc.file_hash, ''), CASE WHEN oc.telephony_hash = '' THEN oc.type ELSE 'wav' END
 		FROM programs p
 		LEFT JOIN recordings r ON r.recording_id = p.recording_id
 		LEFT JOIN documents d ON d.document_id = p.document_id
 		LEFT JOIN templates tm ON tm.template_id = p.template_id
 		LEFT JOIN texts tx ON tx.text_id = p.text_id
+		LEFT JOIN recordings oc ON oc.recording_id = p.opt_out_recording_id AND oc.tenant_id = p.tenant_id
 		WHERE p.tenant_id = ? AND p.program_id = ?`, tenantID, programID).
-		Scan(&typ, &m.TTSText, &m.TTSVoice, &m.TTSLanguage, &recording, &recordingExt, &document, &m.Subject, &m.Body, &m.BodyAlt, &m.Text)
+		Scan(&typ, &m.TTSText, &m.TTSVoice, &m.TTSLanguage, &recording, &recordingExt, &document, &m.Subject, &m.Body, &m.BodyAlt, &m.Text,
+			&m.OptOutDigit, &m.OnMachine, &confirm, &confirmExt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", m, dialer.NotFound("program")
 	}
@@ -596,6 +601,9 @@ func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, program
 	// Paths carry the extension FreeSWITCH picks the format by.
 	if recording != "" && validHash(recording) && validExt(recordingExt.String) {
 		m.RecordingPath = contentPath(s.mediaDir, recording, recordingExt.String)
+	}
+	if confirm != "" && validHash(confirm) && validExt(confirmExt.String) {
+		m.OptOutConfirmPath = contentPath(s.mediaDir, confirm, confirmExt.String)
 	}
 	// txfax sends the fax TIFF: the upload itself, or the copy converted
 	// from a PDF. A PDF not (yet) converted has none: no path, rather than

@@ -16,7 +16,8 @@ import (
 
 const programCols = `programs.program_id, programs.tenant_id, programs.created_by, programs.name, programs.type,
 	programs.parent_id, programs.account_id, programs.document_id, programs.recording_id, programs.template_id,
-	programs.text_id, programs.tts_text, programs.tts_voice, programs.tts_language, programs.created_at, programs.updated_at`
+	programs.text_id, programs.tts_text, programs.tts_voice, programs.tts_language, programs.opt_out_digit,
+	programs.opt_out_recording_id, programs.on_machine, programs.created_at, programs.updated_at`
 
 var programList = listSpec{
 	table: "programs", idCol: "program_id",
@@ -25,7 +26,8 @@ var programList = listSpec{
 		"program_id": "program_id", "name": "name", "type": "type", "parent_id": "parent_id",
 		"account_id": "account_id", "document_id": "document_id", "recording_id": "recording_id",
 		"template_id": "template_id", "text_id": "text_id", "text": "tts_text", "voice": "tts_voice",
-		"language": "tts_language", "created_by": "created_by",
+		"language": "tts_language", "created_by": "created_by", "opt_out_digit": "opt_out_digit",
+		"opt_out_recording_id": "opt_out_recording_id", "on_machine": "on_machine",
 	},
 }
 
@@ -42,6 +44,8 @@ func programTargets() map[string]programTarget {
 		"recording_id": {"recordings", "recording_id", "recording"},
 		"template_id":  {"templates", "template_id", "template"},
 		"text_id":      {"texts", "text_id", "text"},
+
+		"opt_out_recording_id": {"recordings", "recording_id", "recording"},
 	}
 }
 
@@ -67,11 +71,13 @@ func idPtr(n sql.NullInt64) *int64 {
 
 func scanProgram(r rowScanner) (dialer.Program, error) {
 	var p dialer.Program
-	var parent, account, document, recording, template, text sql.NullInt64
+	var parent, account, document, recording, template, text, optOutRecording sql.NullInt64
 	err := r.Scan(&p.ID, &p.TenantID, &p.CreatedBy, &p.Name, &p.Type, &parent, &account, &document, &recording,
-		&template, &text, &p.TTSText, &p.TTSVoice, &p.TTSLanguage, &p.CreatedAt, &p.UpdatedAt)
+		&template, &text, &p.TTSText, &p.TTSVoice, &p.TTSLanguage, &p.OptOutDigit, &optOutRecording, &p.OnMachine,
+		&p.CreatedAt, &p.UpdatedAt)
 	p.ParentID, p.AccountID, p.DocumentID = idPtr(parent), idPtr(account), idPtr(document)
 	p.RecordingID, p.TemplateID, p.TextID = idPtr(recording), idPtr(template), idPtr(text)
+	p.OptOutRecordingID = idPtr(optOutRecording)
 	return p, err
 }
 
@@ -123,10 +129,12 @@ func (db *DB) CreateProgram(ctx context.Context, scope dialer.Scope, p dialer.Pr
 		now := time.Now().Unix()
 		var err error
 		id, err = insertRow(ctx, tx, "program", `INSERT INTO programs (tenant_id, created_by, name, type, parent_id, account_id,
-			document_id, recording_id, template_id, text_id, tts_text, tts_voice, tts_language, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			document_id, recording_id, template_id, text_id, tts_text, tts_voice, tts_language, opt_out_digit,
+			opt_out_recording_id, on_machine, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.TenantID, p.CreatedBy, p.Name, string(p.Type), nullID(p.ParentID), nullID(p.AccountID), nullID(p.DocumentID),
-			nullID(p.RecordingID), nullID(p.TemplateID), nullID(p.TextID), p.TTSText, p.TTSVoice, p.TTSLanguage, now, now)
+			nullID(p.RecordingID), nullID(p.TemplateID), nullID(p.TextID), p.TTSText, p.TTSVoice, p.TTSLanguage,
+			p.OptOutDigit, nullID(p.OptOutRecordingID), string(p.OnMachine), now, now)
 		return err
 	})
 	return id, err
