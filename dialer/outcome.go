@@ -73,6 +73,13 @@ const (
 	// CauseNotDelivered: the callee hung up before the message ended, or
 	// the gateway could not read delivery.
 	CauseNotDelivered = "NOT_DELIVERED"
+	// CauseMachineHangUp: an answering machine answered and the program's
+	// on_machine policy (hang_up) ended the call unplayed. Tried again
+	// later, in case a person answers, as try_allowed permits.
+	CauseMachineHangUp = "MACHINE_HANGUP"
+	// CauseOptedOut: the callee pressed the opt-out key and the opt-out was
+	// recorded; the message stopped. Never tried again.
+	CauseOptedOut = "OPTED_OUT"
 )
 
 type causeRule struct {
@@ -133,6 +140,8 @@ var causeRules = map[string]causeRule{
 	CauseMessageCut:            {disp: Final},
 	CauseNotDelivered:          {disp: Final},
 	CauseAnsweredBeforeRestart: {disp: Final},
+	CauseMachineHangUp:         {disp: Retry},
+	CauseOptedOut:              {disp: Final},
 	CauseRestart:               {disp: Retry},
 
 	// The number cannot be reached as written: the transmission is invalid.

@@ -136,6 +136,12 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 	if err != nil {
 		return dialer.Outcome{}, dialer.ContentFault("recording_id", err)
 	}
+	var confirm []int16
+	if a.Media.OptOutConfirmPath != "" {
+		if confirm, err = g.recordings.load(a.Media.OptOutConfirmPath); err != nil {
+			return dialer.Outcome{}, dialer.ContentFault("opt_out_recording_id", err)
+		}
+	}
 	media, err := openMedia(g.mediaBind, g.rtp)
 	if err != nil {
 		return dialer.Outcome{}, err
@@ -184,7 +190,7 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 		// retransmissions are not strays.
 		answered = res.answered || (res.code >= 200 && res.code < 300)
 		if res.answered {
-			out = g.connected(ctx, a, sess, media, samples, progress, out, log)
+			out = g.connected(ctx, a, sess, media, callAudio{message: samples, confirm: confirm}, progress, out, log)
 		} else {
 			out = res.out(out)
 			out.End = time.Now()
@@ -342,7 +348,7 @@ func authorize(req *sip.Request, challenge *sip.Response, route dialer.Route) er
 // sent the whole recording: a call we cut (maximum duration, shutdown) is
 // MESSAGE_CUT, one the callee ended first NOT_DELIVERED.
 func (g *Gateway) connected(ctx context.Context, a dialer.Attempt, sess *sipgo.DialogClientSession, media *mediaSession,
-	samples []int16, progress func(dialer.Progress), out dialer.Outcome, log *slog.Logger) dialer.Outcome {
+	audio callAudio, progress func(dialer.Progress), out dialer.Outcome, log *slog.Logger) dialer.Outcome {
 	out.Connect = time.Now()
 	out.SIPCode = sess.InviteResponse.StatusCode
 	var dialog []byte
@@ -378,35 +384,14 @@ func (g *Gateway) connected(ctx context.Context, a dialer.Attempt, sess *sipgo.D
 	limit := time.NewTimer(maxDuration)
 	defer limit.Stop()
 
-	played, digits := media.start(answer, samples)
-	addDigit := func(d string) {
-		out.Results = append(out.Results, dialer.Result{Type: "dtmf", Name: "digit", Data: d})
-		progress(dialer.Progress{Kind: dialer.ProgressDTMF, At: time.Now(), Digit: d})
-	}
-	cause, failure, byUs := CauseNormalClearing, "", true
-loop:
-	for {
-		select {
-		case d := <-digits:
-			addDigit(d)
-		case <-played:
-			break loop
-		case <-limit.C:
-			cause, failure = CauseAllottedTimeout, dialer.CauseMessageCut
-			break loop
-		case <-sess.Context().Done():
-			byUs, failure = false, dialer.CauseNotDelivered // the far end sent BYE
-			break loop
-		case <-ctx.Done():
-			failure = dialer.CauseMessageCut // shutdown grace over
-			break loop
-		}
-	}
+	p := &playing{g: g, ctx: ctx, a: a, sess: sess, media: media, answer: answer, audio: audio, progress: progress,
+		out: &out, log: log, limit: limit.C}
+	cause, failure, byUs := p.run()
 	// Digits already read count; then the socket closes.
 	for _, d := range media.stop() {
-		addDigit(d)
+		p.addDigit(d)
 	}
-	// The sender is the witness: whatever ended the loop, a recording it
+	// The sender is the witness: whatever ended the call, a recording it
 	// sent to the end was delivered.
 	if media.complete() {
 		failure = ""

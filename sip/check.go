@@ -61,6 +61,9 @@ func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
 		if err := checkRecording(a.Media.RecordingPath); err != nil {
 			return dialer.ContentFault("recording_id", err)
 		}
+		if err := checkCallOptions(a.Media); err != nil {
+			return err
+		}
 	case dialer.ProgramSendSMS:
 		segments := a.Media.Segments
 		if len(segments) == 0 {
@@ -71,6 +74,24 @@ func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
 				return dialer.ContentFault("text", dialer.InvalidField("text", "must be non-empty UTF-8"))
 			}
 		}
+	}
+	return nil
+}
+
+// checkCallOptions checks the opt-out key, its confirmation and the
+// answering-machine policy: this gateway detects machines itself, so every
+// policy is carried.
+func checkCallOptions(m dialer.Media) error {
+	if m.OptOutDigit != "" && !dialer.ValidOptOutDigit(m.OptOutDigit) {
+		return dialer.ContentFault("opt_out_digit", dialer.InvalidField("opt_out_digit", "one of 0-9, * or #"))
+	}
+	if m.OptOutConfirmPath != "" {
+		if err := checkRecording(m.OptOutConfirmPath); err != nil {
+			return dialer.ContentFault("opt_out_recording_id", err)
+		}
+	}
+	if !m.OnMachine.Valid() {
+		return dialer.ContentFault("on_machine", dialer.InvalidField("on_machine", "one of play_after_beep, hang_up or play"))
 	}
 	return nil
 }

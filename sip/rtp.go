@@ -69,16 +69,20 @@ func putRTPHeader(b []byte, pt uint8, marker bool, seq uint16, ts, ssrc uint32) 
 }
 
 // mediaSession is the RTP side of one call: one UDP socket that sends the
-// recording and reads the callee's telephone events.
+// recording (and an opt-out confirmation) and reads the callee's telephone
+// events and, when answering-machine detection runs, the callee's audio.
 type mediaSession struct {
 	conn   *net.UDPConn
 	sender *rtpSender
-	stream *rtpStream // set by start
+	// stream is what plays now (or played last), through the gateway's
+	// shared sender; only the call's goroutine sets it.
+	stream *rtpStream
 
 	stopOnce sync.Once
 	stopping chan struct{}
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // the receiver
 	digits   chan string
+	amd      chan amdEvent // verdicts and beeps; nil without detection
 
 	// sentAll is when the sender sent the last packet of the recording
 	// and its 20 ms passed; zero until then. It is the gateway's only
@@ -109,14 +113,34 @@ func openMedia(ip net.IP, sender *rtpSender) (*mediaSession, error) {
 
 func (m *mediaSession) port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
 
-// start streams samples to the answer's address (through the gateway's
-// shared sender) and listens for DTMF. played is closed when the last
-// packet's 20 ms have passed.
-func (m *mediaSession) start(ans mediaAnswer, samples []int16) (played <-chan struct{}, digits <-chan string) {
-	m.stream = m.sender.play(m, ans, samples)
+// listen reads the callee's RTP: digits always, and answering-machine
+// events when detect is set (the only case the audio is decoded).
+func (m *mediaSession) listen(ans mediaAnswer, detect bool) (digits <-chan string, amd <-chan amdEvent) {
+	var st *amdStream
+	if detect {
+		m.amd = make(chan amdEvent, 8)
+		st = &amdStream{det: newAMDDetector()}
+	}
 	m.wg.Add(1)
-	go m.receive(ans)
-	return m.stream.played, m.digits
+	go m.receive(ans, st)
+	return m.digits, m.amd
+}
+
+// play streams samples to the answer's address through the gateway's
+// shared sender; played is closed when the last packet's 20 ms have passed
+// or the playback was cut. message marks the recording whose end is the
+// delivery. One playback runs at a time: call cut before the next, which
+// continues the stream's SSRC and sequence numbers.
+func (m *mediaSession) play(ans mediaAnswer, samples []int16, message bool) (played <-chan struct{}) {
+	m.stream = m.sender.play(m, ans, samples, message, m.stream)
+	return m.stream.played
+}
+
+// cut stops the playback, if any: when it returns nothing more of it is sent.
+func (m *mediaSession) cut() {
+	if m.stream != nil {
+		m.sender.stop(m.stream)
+	}
 }
 
 // markSent records that the whole recording was sent, at t.
@@ -127,8 +151,9 @@ func (m *mediaSession) markSent(t time.Time) {
 }
 
 // receive reads RTP until the socket closes, turning RFC 4733 events from
-// the answer's address into digits.
-func (m *mediaSession) receive(ans mediaAnswer) {
+// the answer's address into digits and, with st, its audio into
+// answering-machine events.
+func (m *mediaSession) receive(ans mediaAnswer, st *amdStream) {
 	defer m.wg.Done()
 	var det dtmfDetector
 	buf := make([]byte, 1500)
@@ -142,7 +167,19 @@ func (m *mediaSession) receive(ans mediaAnswer) {
 			continue
 		}
 		pkt, ok := parseRTP(buf[:n])
-		if !ok || !isEventPT(pkt.payloadType, ans.eventPT) {
+		if !ok {
+			continue
+		}
+		if !isEventPT(pkt.payloadType, ans.eventPT) {
+			if st != nil {
+				verdict, beep := st.write(pkt.payloadType, pkt.payload)
+				if verdict != amdNone && !m.report(m.amd, verdict) {
+					return
+				}
+				if beep && !m.report(m.amd, amdBeep) {
+					return
+				}
+			}
 			continue
 		}
 		digit, ok := det.feed(pkt.timestamp, pkt.payload)
@@ -154,6 +191,16 @@ func (m *mediaSession) receive(ans mediaAnswer) {
 		case <-m.stopping:
 			return
 		}
+	}
+}
+
+// report hands an event to the call; false when the session is stopping.
+func (m *mediaSession) report(ch chan amdEvent, ev amdEvent) bool {
+	select {
+	case ch <- ev:
+		return true
+	case <-m.stopping:
+		return false
 	}
 }
 

@@ -41,6 +41,7 @@ type rtpStream struct {
 	due     time.Time // when the next packet goes
 	played  chan struct{}
 	stopped bool // the call stopped it: nothing more goes out
+	message bool // its end is the message's delivery (markSent)
 }
 
 func newRTPSender() *rtpSender {
@@ -51,13 +52,22 @@ func newRTPSender() *rtpSender {
 
 // play starts sending samples to ans and returns the stream; played is
 // closed when the last packet's 20 ms have passed (or the stream stops).
-func (s *rtpSender) play(m *mediaSession, ans mediaAnswer, samples []int16) *rtpStream {
+// message marks the recording whose end is its delivery. after, when not
+// nil, is the stream (stopped) this one follows on the same call: the new
+// one keeps its SSRC and sequence numbers, and its timestamps move on by
+// the time that passed (RFC 3550: they follow the sampling clock).
+func (s *rtpSender) play(m *mediaSession, ans mediaAnswer, samples []int16, message bool, after *rtpStream) *rtpStream {
+	now := time.Now()
 	st := &rtpStream{m: m, ans: ans, samples: samples, encode: encoderFor(ans.audio.name),
 		pkt: make([]byte, rtpHeaderSize+samplesPerPacket), frame: make([]int16, samplesPerPacket),
 		// RFC 3550: random initial sequence number, timestamp and SSRC.
 		seq: uint16(rand.Uint32()), ts: rand.Uint32(), ssrc: rand.Uint32(),
-		due: time.Now(), played: make(chan struct{})}
+		due: now, played: make(chan struct{}), message: message}
 	s.mu.Lock()
+	if after != nil {
+		st.seq, st.ssrc = after.seq, after.ssrc
+		st.ts = after.ts + uint32(max(0, now.Sub(after.due))/packetInterval)*samplesPerPacket
+	}
 	s.streams = append(s.streams, st)
 	s.mu.Unlock()
 	select {
@@ -120,7 +130,9 @@ func (s *rtpSender) sendDue(now time.Time) int {
 		}
 		if st.off >= len(st.samples) && !st.due.After(now) {
 			// The last packet's 20 ms have passed: the recording was sent.
-			st.m.markSent(now)
+			if st.message {
+				st.m.markSent(now)
+			}
 			st.stopped = true
 			close(st.played)
 			continue

@@ -44,7 +44,7 @@ func BenchmarkRTPSenders(b *testing.B) {
 		before := processCPU()
 		played := make([]<-chan struct{}, calls)
 		for i, m := range sessions {
-			played[i], _ = m.start(ans, samples)
+			played[i] = m.play(ans, samples, true)
 		}
 		for _, p := range played {
 			<-p

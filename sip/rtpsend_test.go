@@ -28,7 +28,7 @@ func TestRTPSenderGrid(t *testing.T) {
 	}
 	t0 := time.Now()
 	m := open()
-	st := s.play(m, ans, make([]int16, 5*samplesPerPacket)) // 100 ms
+	st := s.play(m, ans, make([]int16, 5*samplesPerPacket), true, nil) // 100 ms
 	st.due = t0
 
 	read := func() []rtpPacket {
@@ -86,7 +86,7 @@ func TestRTPSenderGrid(t *testing.T) {
 
 	// A stopped stream sends nothing more and is not complete.
 	m2 := open()
-	st2 := s.play(m2, ans, make([]int16, 5*samplesPerPacket))
+	st2 := s.play(m2, ans, make([]int16, 5*samplesPerPacket), true, nil)
 	st2.due = t0
 	s.sendDue(t0)
 	s.stop(st2)
