@@ -139,6 +139,51 @@
 // telephone-event and on the one we offered (101), and only from the
 // answer's media address.
 //
+// # Opt-out key
+//
+// When Media.OptOutDigit is set and the callee presses it (RFC 4733, as
+// any digit), the message stops at once (it must not run on, or end as
+// delivered, while the opt-out is written), Attempt.OptOut is called and
+// waited for (at most 5 s). Only when it returned nil is the number
+// durably suppressed: then the confirmation (Media.OptOutConfirmPath), if
+// any, plays to its end on the same stream, we hang up, and the outcome is
+// OptedOut with Failure OPTED_OUT (final) and the result optout/digit. On
+// an error (or no Attempt.OptOut) nothing is confirmed: we hang up with
+// MESSAGE_CUT and the result optout/error. Other digits are reported as
+// usual.
+//
+// # Answering machines
+//
+// Media.OnMachine turns on detection over the callee's audio (only then is
+// received audio decoded: one PCMU/PCMA decode and 33 Goertzel filters per
+// 20 ms frame, no allocation per packet). The detector works in frames of
+// 160 samples:
+//
+//   - a frame is silence below an RMS of 100 (about -50 dBFS);
+//   - a frame is a tone when two adjacent 50 Hz Goertzel bins between
+//     400 and 2000 Hz hold at least 60% of its energy (a pure tone on a bin
+//     holds 100%, half-way between two 81%; speech and noise spread out);
+//   - a beep is 12 or more tone frames in a row on the same frequency
+//     (±50 Hz): a steady tone of 250 ms fills at least 12 whatever its
+//     alignment to the frames, one of 200 ms at most 11. It is reported
+//     when the tone ends, so the message starts after it;
+//   - the human heuristic, the usual one of AMD: from the first sound, a
+//     greeting (first to last sound, gaps included) of at most 1.5 s
+//     followed by 800 ms of silence is a person ("Hello?", then waiting for
+//     an answer); a greeting longer than 1.5 s is a machine; a beep before
+//     any verdict is a machine; no sound in 2.5 s, or no verdict in 5 s of
+//     audio, is unknown. A callee that sends no audio is unknown after 6 s
+//     of wall-clock time.
+//
+// The policies: play plays at once and records the verdict (unknown when
+// the message ended first); hang_up waits for the verdict, hangs up on a
+// machine (Failure MACHINE_HANGUP: not a delivery, retried as try_allowed
+// permits) and plays otherwise; play_after_beep waits for the verdict,
+// plays at once for a person or unknown, and for a machine waits for the
+// end of its beep (at most 20 s after the greeting was recognised, then
+// plays anyway). The verdict is Outcome.Machine and the result
+// amd/machine (human, machine or unknown).
+//
 // G.711 encoding and the decoding of the recording come from dialer/media;
 // a recording that is not already 8 kHz mono is converted, not refused.
 package sip

@@ -100,6 +100,7 @@ func (p *playing) run() (cause, failure string, byUs bool) {
 				return p.optOut(d, digits)
 			}
 		case <-p.played:
+			p.endDetection(detect) // a message shorter than the analysis
 			return CauseNormalClearing, "", true
 		case ev := <-amd:
 			switch ev {
@@ -143,8 +144,8 @@ func (p *playing) run() (cause, failure string, byUs bool) {
 	}
 }
 
-// endDetection records a call that ended before detection decided as
-// unknown.
+// endDetection records as unknown the verdict of a call that ended
+// before detection decided.
 func (p *playing) endDetection(detect bool) {
 	if detect {
 		p.setMachine(dialer.MachineUnknown)

@@ -42,6 +42,9 @@ type sippOptions struct {
 	// without traces and with timeout instead of sippTimeout.
 	builtin bool
 	timeout time.Duration
+	// files are written to SIPp's working directory before it starts
+	// (what a scenario names by a relative path: rtp_stream's audio).
+	files map[string][]byte
 }
 
 const sippTimeout = 20 * time.Second
@@ -85,6 +88,11 @@ func startSippOnce(t *testing.T, scenario string, opt sippOptions) (*sipp, error
 	}
 	if s.port == 0 {
 		s.port = freePort(t, network)
+	}
+	for name, data := range opt.files {
+		if err := os.WriteFile(filepath.Join(s.dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	timeout := sippTimeout
 	if opt.timeout > 0 {
@@ -231,6 +239,7 @@ type rtpSink struct {
 	mu   sync.Mutex
 	pkts []rtpPacket
 	from []*net.UDPAddr
+	at   []time.Time // when each packet arrived
 	done chan struct{}
 	// first is closed when the first packet has arrived.
 	first     chan struct{}
@@ -259,6 +268,7 @@ func newRTPSink(t *testing.T) *rtpSink {
 			s.mu.Lock()
 			s.pkts = append(s.pkts, p)
 			s.from = append(s.from, from)
+			s.at = append(s.at, time.Now())
 			s.mu.Unlock()
 			s.firstOnce.Do(func() { close(s.first) })
 		}
@@ -286,6 +296,13 @@ func (s *rtpSink) packets() []rtpPacket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]rtpPacket(nil), s.pkts...)
+}
+
+// arrivals returns the packets with when each arrived.
+func (s *rtpSink) arrivals() ([]rtpPacket, []time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]rtpPacket(nil), s.pkts...), append([]time.Time(nil), s.at...)
 }
 
 // testContext bounds a test's Deliver.
