@@ -147,6 +147,8 @@ type follower struct {
 	// been answered, its real answer being unrecorded.
 	answerGuessed bool
 	retryAt       time.Time // the next uuid_exists after a failed one
+
+	optOut optOutState // the opt-out key (optout.go)
 }
 
 // probeRetry spaces uuid_exists attempts on a connection that fails them
@@ -218,6 +220,13 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 
 		// The node's connection: lost, back, or the same.
 		cur, changed := f.n.connState()
+		if digit, ok := f.pendingOptOut(fs); ok {
+			f.doOptOut(ctx, cur, digit, fs)
+			if ctx.Err() != nil {
+				return dialer.Outcome{}, ctx.Err()
+			}
+			continue // re-read: events came meanwhile
+		}
 		switch {
 		case cur == nil && f.lostAt.IsZero():
 			f.lostAt = now
@@ -461,5 +470,6 @@ func (f *follower) finish(evs []event, fallback string) (dialer.Outcome, error) 
 		o.Results = append(o.Results, dialer.Result{Type: "sip", Name: "term_status", Data: strconv.Itoa(o.SIPCode)})
 	}
 	o.Results = append(o.Results, d.results...)
+	f.optOutOutcome(&o)
 	return o, nil
 }

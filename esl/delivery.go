@@ -121,6 +121,8 @@ func readDelivery(a dialer.Attempt, evs []event) delivery {
 			hungUp = true
 		case e.name == evExecuteComplete:
 			switch {
+			case isConfirmation(a, e):
+				// The opt-out confirmation played: not the message.
 			case strings.EqualFold(e.app, "playback") && a.Program == dialer.ProgramVoiceMessage:
 				sawPlayback = true
 				switch strings.ToUpper(e.appResponse) {
@@ -220,6 +222,8 @@ func speakFailed(a dialer.Attempt, e event) bool {
 // (for ProgressDelivered as it happens).
 func deliveredEvent(a dialer.Attempt, e event, hungUp bool) bool {
 	switch {
+	case isConfirmation(a, e):
+		return false
 	case e.name == evExecuteComplete && a.Program == dialer.ProgramVoiceMessage && strings.EqualFold(e.app, "playback"):
 		return strings.EqualFold(e.appResponse, respFilePlayed)
 	case e.name == evExecuteComplete && a.Program == dialer.ProgramVoiceTTS && strings.EqualFold(e.app, "speak"):

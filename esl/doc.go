@@ -96,6 +96,25 @@
 // dot in a directory becomes a wrong extension) or a fax document that is
 // not a .tif ("document_id").
 //
+// # Opt-out key
+//
+// With Media.OptOutDigit the originate sets playback_terminators=none
+// (playback's default terminator * would end the message and report FILE
+// PLAYED). When a DTMF event of the answered call carries the key, the
+// follower calls Attempt.OptOut and waits (at most 5 s; the message plays
+// on meanwhile). Only when it returned nil, and the call is still up, is
+// the confirmation (Media.OptOutConfirmPath, or its URL for a remote node)
+// sent: "uuid_broadcast <uuid> playback!NORMAL_CLEARING::<file> aleg",
+// which FreeSWITCH runs inside the message's playback (paused meanwhile)
+// and follows with a hangup; the message's playback then ends PLAYBACK
+// ERROR. Without a confirmation, or when the opt-out failed, the call is
+// killed (uuid_kill NORMAL_CLEARING). The confirmation's own FILE PLAYED is
+// told from the message's by its file (so it must be another file: the
+// check refuses the message itself) and is never a delivery. The outcome
+// is OptedOut with Failure OPTED_OUT and the result optout/digit, or
+// MESSAGE_CUT with optout/error; a message that had played to its end
+// stays delivered. A key pressed as the callee hung up still opts out.
+//
 // # Route faults
 //
 // Place picks the node without any I/O (the provider's, or the least busy

@@ -436,6 +436,8 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 	if err != nil {
 		return dialer.Outcome{}, err
 	}
+	// The follower recognises the confirmation's playback by its URL.
+	_ = withConfirmURL(&a, n.local, g.opts.MediaURL) // originateFor succeeded with it
 	if err := n.slots.acquire(ctx); err != nil {
 		return dialer.Outcome{}, err
 	}
@@ -497,6 +499,12 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 func (g *Gateway) originateFor(a dialer.Attempt, local bool) (originate, error) {
 	if err := withRecordingURL(&a, local, g.opts.MediaURL); err != nil {
 		return originate{}, dialer.ContentFault("recording_id", fmt.Errorf("esl: recording URL: %w", err))
+	}
+	if err := withConfirmURL(&a, local, g.opts.MediaURL); err != nil {
+		return originate{}, dialer.ContentFault("opt_out_recording_id", fmt.Errorf("esl: recording URL: %w", err))
+	}
+	if err := checkCallOptions(a, local); err != nil {
+		return originate{}, err
 	}
 	cmd, err := buildOriginate(a, mediaPlace{local: local, ttsEngine: g.opts.TTSEngine, ttsVoice: g.opts.TTSVoice})
 	if err != nil {

@@ -146,6 +146,12 @@ func buildOriginate(a dialer.Attempt, place mediaPlace) (originate, error) {
 	if tts != "" {
 		o.Vars = append(o.Vars, chanVar{varTTS, tts})
 	}
+	if a.Media.OptOutDigit != "" {
+		// playback ends at a press of its terminators (* when unset) and
+		// then says FILE PLAYED: with an opt-out key the message must run
+		// until the gateway acts on the key.
+		o.Vars = append(o.Vars, chanVar{"playback_terminators", "none"})
+	}
 	// The call record FreeSWITCH keeps for recovery (record.go). Without
 	// origination_nested_vars, originate drops any value holding "${"
 	// ("Invalid data ... contains a variable"); no other value here can
@@ -207,16 +213,11 @@ func dialEndpoint(r dialer.Route, number string) (string, error) {
 // program speaks.
 func application(a dialer.Attempt, place mediaPlace) (app, args, tts string, err error) {
 	media := func(path, url string) (string, error) {
+		ref := url
 		if place.local {
-			if len(path) > maxMediaRef || !mediaPathPattern.MatchString(path) || strings.Contains(path, "/../") || strings.HasSuffix(path, "/..") {
-				return "", fmt.Errorf("a local node needs the file's absolute path (letters, digits, _ . / -), got %q", path)
-			}
-			return path, nil
+			ref = path
 		}
-		if len(url) > maxMediaRef || !mediaURLPattern.MatchString(url) {
-			return "", fmt.Errorf("a remote node needs the file's http(s) URL (no spaces, quotes, commas or parentheses), got %q", url)
-		}
-		return url, nil
+		return ref, mediaRefAllowed(ref, place.local)
 	}
 	switch a.Program {
 	case dialer.ProgramVoiceMessage:
@@ -255,6 +256,22 @@ func application(a dialer.Attempt, place mediaPlace) (app, args, tts string, err
 		return "speak", place.ttsEngine + "|" + voice + "|${" + varTTS + "}", text, nil
 	}
 	return "", "", "", fmt.Errorf("program type %q is not delivered through FreeSWITCH", a.Program)
+}
+
+// mediaRefAllowed checks a media file as a node reads it: an absolute path
+// of a safe alphabet on this host, an http(s) URL without separators
+// otherwise.
+func mediaRefAllowed(ref string, local bool) error {
+	if local {
+		if len(ref) > maxMediaRef || !mediaPathPattern.MatchString(ref) || strings.Contains(ref, "/../") || strings.HasSuffix(ref, "/..") {
+			return fmt.Errorf("a local node needs the file's absolute path (letters, digits, _ . / -), got %q", ref)
+		}
+		return nil
+	}
+	if len(ref) > maxMediaRef || !mediaURLPattern.MatchString(ref) {
+		return fmt.Errorf("a remote node needs the file's http(s) URL (no spaces, quotes, commas or parentheses), got %q", ref)
+	}
+	return nil
 }
 
 // hasExt reports whether the last element of a path or URL path (before

@@ -22,6 +22,8 @@ func (s *Server) execAPI(ctx context.Context, name, arg string, hasArg bool) str
 		return "false"
 	case "uuid_kill":
 		return s.uuidKill(ctx, arg)
+	case "uuid_broadcast":
+		return s.uuidBroadcast(arg)
 	case "uuid_getvar":
 		return s.uuidGetvar(arg)
 	case "show":
@@ -212,21 +214,22 @@ func (s *Server) show(arg string) string {
 // newChannel prepares the channel for an admitted originate.
 func (s *Server) newChannel(o Originate, b Behaviour, j *job, origin *conn) *channel {
 	c := &channel{
-		srv:      s,
-		uuid:     o.UUID,
-		orig:     o,
-		beh:      b,
-		job:      j,
-		origin:   origin,
-		dest:     o.Destination,
-		cidNum:   o.CallerIDNumber,
-		cidName:  o.CallerIDName,
-		timeout:  o.Timeout,
-		ssrc:     randomUint32(),
-		callID:   newUUID(),
-		hangups:  make(chan hangupRequest, 1),
-		finished: make(chan struct{}),
-		name:     o.Endpoint,
+		srv:        s,
+		uuid:       o.UUID,
+		orig:       o,
+		beh:        b,
+		job:        j,
+		origin:     origin,
+		dest:       o.Destination,
+		cidNum:     o.CallerIDNumber,
+		cidName:    o.CallerIDName,
+		timeout:    o.Timeout,
+		ssrc:       randomUint32(),
+		callID:     newUUID(),
+		hangups:    make(chan hangupRequest, 1),
+		broadcasts: make(chan broadcast, 4),
+		finished:   make(chan struct{}),
+		name:       o.Endpoint,
 	}
 	if c.cidNum == "" {
 		c.cidNum = "0000000000" // SWITCH_DEFAULT_CLID_NUMBER

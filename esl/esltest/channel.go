@@ -28,8 +28,9 @@ type channel struct {
 	callID              string
 	timeout             time.Duration
 
-	hangups  chan hangupRequest // uuid_kill and Server.Hangup
-	finished chan struct{}      // closed when run returns
+	hangups    chan hangupRequest // uuid_kill and Server.Hangup
+	broadcasts chan broadcast     // uuid_broadcast, in order
+	finished   chan struct{}      // closed when run returns
 
 	mu          sync.Mutex // guards the call state below
 	vars        varList
@@ -160,8 +161,8 @@ func (c *channel) talk(ctx context.Context) {
 		c.completeApp(app, resp)
 	}
 	for _, digit := range c.beh.DTMF {
-		req, alive := c.wait(ctx, c.beh.dtmfGap())
-		if !alive {
+		req, alive, ended := c.talkWait(ctx, c.beh.dtmfGap(), app)
+		if !alive || ended {
 			return
 		}
 		if req != nil {
@@ -174,9 +175,9 @@ func (c *channel) talk(ctx context.Context) {
 	if c.beh.Talk > 0 {
 		d = max(0, c.beh.Talk-time.Since(c.answeredAt))
 	}
-	req, alive := c.wait(ctx, d)
+	req, alive, ended := c.talkWait(ctx, d, app)
 	switch {
-	case !alive:
+	case !alive, ended:
 	case req != nil:
 		c.hangupAnswered(req.cause, false, req, cut)
 	case app != nil && app.fax != nil:
