@@ -132,10 +132,14 @@ func TestOptOutCheckedOnFreeSWITCH(t *testing.T) {
 		set   func(*dialer.Attempt)
 		field string
 	}{
-		{"fine", func(a *dialer.Attempt) { a.Media.OptOutDigit, a.Media.OptOutConfirmPath = "*", testMedia.dir + "/cf/confirm.wav" }, ""},
+		{"fine", func(a *dialer.Attempt) {
+			a.Media.OptOutDigit, a.Media.OptOutConfirmPath = "*", testMedia.dir+"/cf/confirm.wav"
+		}, ""},
 		{"no confirmation", func(a *dialer.Attempt) { a.Media.OptOutDigit = "0" }, ""},
 		{"bad key", func(a *dialer.Attempt) { a.Media.OptOutDigit = "A" }, "opt_out_digit"},
-		{"missing file", func(a *dialer.Attempt) { a.Media.OptOutDigit, a.Media.OptOutConfirmPath = "9", testMedia.dir + "/none.wav" }, "opt_out_recording_id"},
+		{"missing file", func(a *dialer.Attempt) {
+			a.Media.OptOutDigit, a.Media.OptOutConfirmPath = "9", testMedia.dir+"/none.wav"
+		}, "opt_out_recording_id"},
 		{"a space", func(a *dialer.Attempt) { a.Media.OptOutDigit, a.Media.OptOutConfirmPath = "9", "/tmp/a b.wav" }, "opt_out_recording_id"},
 		{"the message itself", func(a *dialer.Attempt) { a.Media.OptOutDigit, a.Media.OptOutConfirmPath = "9", a.Media.RecordingPath }, "opt_out_recording_id"},
 	} {
