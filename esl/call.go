@@ -149,6 +149,7 @@ type follower struct {
 	retryAt       time.Time // the next uuid_exists after a failed one
 
 	optOut optOutState // the opt-out key (optout.go)
+	amd    amdState    // on_machine (amd.go)
 }
 
 // probeRetry spaces uuid_exists attempts on a connection that fails them
@@ -226,6 +227,12 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 				return dialer.Outcome{}, ctx.Err()
 			}
 			continue // re-read: events came meanwhile
+		}
+		if f.machineStep(ctx, cur, evs, fs, now) {
+			if ctx.Err() != nil {
+				return dialer.Outcome{}, ctx.Err()
+			}
+			continue
 		}
 		switch {
 		case cur == nil && f.lostAt.IsZero():
@@ -348,6 +355,7 @@ func (f *follower) run(ctx context.Context) (dialer.Outcome, error) {
 		if !f.hardKillAt.IsZero() {
 			soon(f.hardKillAt.Add(opts.ChannelGrace))
 		}
+		soon(f.machineWake())
 		if cur != nil && cur != f.conn {
 			soon(f.retryAt)
 		}
@@ -470,6 +478,7 @@ func (f *follower) finish(evs []event, fallback string) (dialer.Outcome, error) 
 		o.Results = append(o.Results, dialer.Result{Type: "sip", Name: "term_status", Data: strconv.Itoa(o.SIPCode)})
 	}
 	o.Results = append(o.Results, d.results...)
+	f.machineOutcome(&o, evs)
 	f.optOutOutcome(&o)
 	return o, nil
 }

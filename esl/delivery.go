@@ -22,7 +22,7 @@ const (
 
 // deliveryEvents is the second "event plain" line sent on every connection.
 // FreeSWITCH adds to a connection's subscriptions, it never replaces them.
-var deliveryEvents = []string{evExecuteComplete, evShutdown, evShutdownRequested, evCustom, subclassTxFaxResult}
+var deliveryEvents = []string{evExecuteComplete, evShutdown, evShutdownRequested, evCustom, subclassTxFaxResult, subclassAVMDBeep}
 
 // Application responses mod_dptools writes for playback ("PLAYBACK
 // ERROR", the third, is read as not delivered like any other), and the

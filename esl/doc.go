@@ -115,6 +115,32 @@
 // MESSAGE_CUT with optout/error; a message that had played to its end
 // stays delivered. A key pressed as the callee hung up still opts out.
 //
+// # Answering machines: mod_avmd
+//
+// Each (re)connection asks "api module_exists mod_avmd"; the answer is
+// the node's capability until the next connection. A voicemessage with
+// Media.OnMachine is refused, as the content's fault naming on_machine
+// (ErrNoAVMD), by CheckAttempt (so the API refuses the program) and by
+// Deliver, on a node without it, on a node not asked yet, and, when no
+// node is named, when no node of the tenant has it; Place's choice of a
+// node skips those that lack it. The originate then carries
+// execute_on_answer_dialerd_avmd=avmd_start (FreeSWITCH runs every
+// variable named execute_on_answer*, so it sits beside sched_hangup) and
+// subscribes CUSTOM avmd::beep, which mod_avmd fires with the channel's
+// Unique-ID when it hears the beep (it also sets avmd_detect=TRUE and
+// runs execute_on_avmd_beep). mod_avmd hears beeps, not people: the
+// verdict is machine after an avmd::beep and unknown otherwise, never
+// human. The policies: play plays at once and records the verdict;
+// hang_up plays at once and kills the call on the beep (MACHINE_HANGUP
+// when the message had not played to its end: the machine recorded
+// nothing, since it records only after its beep); play_after_beep
+// originates with park instead of the playback and, on the beep or
+// Options.BeepWait (6 s) after the answer without one, broadcasts the
+// message with a hangup after it (uuid_broadcast <uuid>
+// playback!NORMAL_CLEARING::<file> aleg), whose FILE PLAYED is the
+// delivery as usual. A parked call dialerd stops following before the
+// broadcast ends at its sched_hangup.
+//
 // # Route faults
 //
 // Place picks the node without any I/O (the provider's, or the least busy

@@ -94,6 +94,9 @@ type Options struct {
 	// UnlimitedCallCap stands for the maximum duration of attempts that
 	// have none, for that hard limit. [4h]
 	UnlimitedCallCap time.Duration
+	// BeepWait is how long on_machine play_after_beep waits after the
+	// answer for mod_avmd's beep before it plays anyway. [6s]
+	BeepWait time.Duration
 
 	// TTSEngine and TTSVoice are speak's engine and default voice. [flite, kal]
 	TTSEngine string
@@ -133,6 +136,7 @@ func (o *Options) fill() {
 	set(&o.NoResultGrace, 15*time.Second)
 	set(&o.HardMargin, 60*time.Second)
 	set(&o.UnlimitedCallCap, 4*time.Hour)
+	set(&o.BeepWait, 6*time.Second)
 	o.BackoffMax = max(o.BackoffMax, o.BackoffMin)
 	o.TTSEngine = cmp.Or(o.TTSEngine, "flite")
 	o.TTSVoice = cmp.Or(o.TTSVoice, "kal")
@@ -367,7 +371,7 @@ func (g *Gateway) pick(a dialer.Attempt) (*node, error) {
 	var best *node
 	bestLoad := 0
 	for _, n := range cands {
-		if n.usable() != nil {
+		if n.usable() != nil || !n.carries(a) {
 			continue
 		}
 		if l := n.load(); best == nil || l < bestLoad || (l == bestLoad && n.id < best.id) {
@@ -436,8 +440,13 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 	if err != nil {
 		return dialer.Outcome{}, err
 	}
-	// The follower recognises the confirmation's playback by its URL.
-	_ = withConfirmURL(&a, n.local, g.opts.MediaURL) // originateFor succeeded with it
+	if !n.carries(a) {
+		return dialer.Outcome{}, dialer.ContentFault("on_machine", fmt.Errorf("%w: node %s", ErrNoAVMD, n.id))
+	}
+	// The follower recognises the confirmation's playback by its URL, and
+	// plays the message itself after a beep (originateFor succeeded with them).
+	_ = withConfirmURL(&a, n.local, g.opts.MediaURL)
+	_ = withRecordingURL(&a, n.local, g.opts.MediaURL)
 	if err := n.slots.acquire(ctx); err != nil {
 		return dialer.Outcome{}, err
 	}
@@ -565,6 +574,9 @@ func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
 	}
 	if a.Program == "" {
 		a.Program, a.Media = dialer.ProgramVoiceTTS, dialer.Media{TTSText: "check"}
+	}
+	if err := g.checkMachine(a); err != nil {
+		return err
 	}
 	_, err := g.originateFor(a, local)
 	return err

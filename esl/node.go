@@ -42,6 +42,7 @@ type node struct {
 	calls    map[string]*call // by channel UUID
 	jobs     map[string]*call // by Job-UUID
 	active   int              // attempts in flight (Deliver and Reattach)
+	avmd     avmd             // mod_avmd loaded, asked at each connect (amd.go)
 }
 
 func newNode(g *Gateway, cfg dialer.FreeSwitchNode) *node {
@@ -104,6 +105,7 @@ func (n *node) run(ctx context.Context) {
 			}
 		}
 		if err == nil {
+			n.probeAVMD(ctx, c)
 			upAt := time.Now()
 			n.setUp(c)
 			if opts.OnRouteUp != nil {

@@ -146,6 +146,14 @@ func buildOriginate(a dialer.Attempt, place mediaPlace) (originate, error) {
 	if tts != "" {
 		o.Vars = append(o.Vars, chanVar{varTTS, tts})
 	}
+	if a.Media.OnMachine != dialer.MachineIgnore {
+		// mod_avmd listens from the answer (amd.go); play_after_beep
+		// parks the call and the gateway plays the message on the beep.
+		o.Vars = append(o.Vars, chanVar{varAVMDStart, "avmd_start"})
+		if a.Media.OnMachine == dialer.MachinePlayAfterBeep {
+			app, appArgs = "park", ""
+		}
+	}
 	if a.Media.OptOutDigit != "" {
 		// playback ends at a press of its terminators (* when unset) and
 		// then says FILE PLAYED: with an opt-out key the message must run

@@ -24,6 +24,8 @@ func (s *Server) execAPI(ctx context.Context, name, arg string, hasArg bool) str
 		return s.uuidKill(ctx, arg)
 	case "uuid_broadcast":
 		return s.uuidBroadcast(arg)
+	case "module_exists":
+		return s.moduleExists(strings.TrimSpace(arg))
 	case "uuid_getvar":
 		return s.uuidGetvar(arg)
 	case "show":

@@ -59,6 +59,8 @@ func (c *channel) talkWait(ctx context.Context, d time.Duration, app *appRun) (r
 			defer t.Stop()
 			timeout = t.C
 		}
+		beep, stopBeep := c.beepTimer()
+		defer stopBeep()
 		select {
 		case <-ctx.Done():
 			return nil, false, false
@@ -66,6 +68,8 @@ func (c *channel) talkWait(ctx context.Context, d time.Duration, app *appRun) (r
 			return &r, true, false
 		case <-timeout:
 			return nil, true, false
+		case <-beep:
+			c.fireBeep()
 		case b := <-c.broadcasts:
 			start := time.Now()
 			if ended, alive := c.runBroadcast(ctx, b, app); ended || !alive {

@@ -47,6 +47,7 @@ type channel struct {
 	executing   bool // answered and running the application
 	reported    bool // in CS_REPORTING
 	appUUID     string
+	beeped      bool // mod_avmd reported the beep (avmd.go)
 }
 
 // hangupRequest asks a channel to hang up; done is closed once

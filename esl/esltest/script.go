@@ -105,6 +105,17 @@ type Behaviour struct {
 	// TelephoneEvent makes the peer offer RFC 2833 telephone-event in its
 	// SDP even without DTMF to send (sipp's answer.xml does).
 	TelephoneEvent bool
+	// Beep is when, after the answer, the far end (an answering machine)
+	// beeps: with mod_avmd loaded (Options.Modules) and avmd started on the
+	// channel (avmd_start run by an execute_on_answer variable), mod_avmd
+	// sets avmd_detect=TRUE and fires CUSTOM avmd::beep then. Zero: no beep.
+	Beep time.Duration
+}
+
+// WithBeep returns b with an answering machine's beep at after.
+func (b Behaviour) WithBeep(after time.Duration) Behaviour {
+	b.Beep = after
+	return b
 }
 
 // Answer answers after delay and hangs up after talk (see Behaviour.Talk).

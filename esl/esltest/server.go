@@ -38,6 +38,10 @@ type Options struct {
 	// AuthTimeout is how long a connection may wait between packets
 	// before it authenticates (mod_event_socket gives 25 s).
 	AuthTimeout time.Duration
+	// Modules are the loaded modules "module_exists" knows beside the
+	// stock ones the fake imitates; mod_avmd is not stock (it is not in
+	// the vanilla modules.conf.xml).
+	Modules []string
 }
 
 // Server is a fake FreeSWITCH Event Socket listening on 127.0.0.1.
