@@ -19,7 +19,8 @@ build:
 
 ## test-deps: install what the tests need when missing: sipp (Debian's sip-tester)
 ## for the SIP tests, gs (Debian's ghostscript) for the PDF-to-fax tests,
-## chromium for the live page's browser test, espeak-ng for the README's quick start
+## chromium for the live page's browser test, espeak-ng for the README's quick start and
+## the answering-machine tests' speech
 test-deps:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \

@@ -109,7 +109,9 @@ func (f *follower) pendingOptOut(fs facts) (string, bool) {
 func (f *follower) doOptOut(ctx context.Context, cur *conn, digit string, fs facts) {
 	f.optOut = optOutState{tried: true, digit: digit, err: errNoOptOut}
 	if f.a.OptOut != nil {
-		octx, cancel := context.WithTimeout(ctx, optOutTimeout)
+		// Not ctx alone: a stop of the daemon must not lose an opt-out
+		// the callee asked for; the wait stays bounded.
+		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), optOutTimeout)
 		f.optOut.err = f.a.OptOut(octx, digit)
 		cancel()
 	}

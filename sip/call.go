@@ -387,9 +387,13 @@ func (g *Gateway) connected(ctx context.Context, a dialer.Attempt, sess *sipgo.D
 	p := &playing{g: g, ctx: ctx, a: a, sess: sess, media: media, answer: answer, audio: audio, progress: progress,
 		out: &out, log: log, limit: limit.C}
 	cause, failure, byUs := p.run()
-	// Digits already read count; then the socket closes.
+	// Digits already read count; then the socket closes. An opt-out key
+	// among them (pressed as the call ended) still opts out.
 	for _, d := range media.stop() {
 		p.addDigit(d)
+		if d == a.Media.OptOutDigit && p.lateOptOut(d) && failure != "" {
+			failure = dialer.CauseOptedOut
+		}
 	}
 	// The sender is the witness: whatever ended the call, a recording it
 	// sent to the end was delivered.

@@ -50,7 +50,8 @@ type playing struct {
 	log      *slog.Logger
 	limit    <-chan time.Time
 
-	played <-chan struct{} // nil until the message starts
+	played      <-chan struct{} // nil until the message starts
+	optOutTried bool
 }
 
 func (p *playing) addDigit(d string) {
@@ -152,6 +153,36 @@ func (p *playing) endDetection(detect bool) {
 	}
 }
 
+// recordOptOut calls Attempt.OptOut, once, and records what came of it.
+func (p *playing) recordOptOut(digit string) bool {
+	p.optOutTried = true
+	err := errNoOptOut
+	if p.a.OptOut != nil {
+		// Not the call's context alone: a key pressed as the call ends
+		// (shutdown included) must still be written.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), optOutTimeout)
+		err = p.a.OptOut(ctx, digit)
+		cancel()
+	}
+	if err != nil {
+		p.log.Error("opt-out not recorded; not confirming it", "digit", digit, "err", err)
+		p.out.Results = append(p.out.Results, dialer.Result{Type: "optout", Name: "error", Data: err.Error()})
+		return false
+	}
+	p.out.OptedOut = true
+	p.out.Results = append(p.out.Results, dialer.Result{Type: "optout", Name: "digit", Data: digit})
+	return true
+}
+
+// lateOptOut is the opt-out key read after the call ended: recorded, not
+// confirmed. It reports whether the number was opted out.
+func (p *playing) lateOptOut(digit string) bool {
+	if p.optOutTried || digit == "" {
+		return false
+	}
+	return p.recordOptOut(digit)
+}
+
 // optOut handles the opt-out key: the message stops at once (it must not
 // run on, or count as delivered, while the opt-out is written), then
 // Attempt.OptOut is called and waited for. Only when it returned nil is
@@ -159,21 +190,14 @@ func (p *playing) endDetection(detect bool) {
 // ends OPTED_OUT. On an error the call ends without the confirmation, cut.
 func (p *playing) optOut(digit string, digits <-chan string) (cause, failure string, byUs bool) {
 	p.media.cut()
-	err := errNoOptOut
-	if p.a.OptOut != nil {
-		ctx, cancel := context.WithTimeout(p.ctx, optOutTimeout)
-		err = p.a.OptOut(ctx, digit)
-		cancel()
-	}
-	if err != nil {
-		p.log.Error("opt-out not recorded; ending the call without confirming it", "digit", digit, "err", err)
-		p.out.Results = append(p.out.Results, dialer.Result{Type: "optout", Name: "error", Data: err.Error()})
-		return CauseNormalClearing, dialer.CauseMessageCut, true
-	}
-	p.out.OptedOut = true
-	p.out.Results = append(p.out.Results, dialer.Result{Type: "optout", Name: "digit", Data: digit})
-	if p.audio.confirm == nil {
-		return CauseNormalClearing, dialer.CauseOptedOut, true
+	ok := p.recordOptOut(digit)
+	// The callee may have hung up while the opt-out was written.
+	up := p.sess.Context().Err() == nil
+	switch {
+	case !ok:
+		return CauseNormalClearing, dialer.CauseMessageCut, up
+	case p.audio.confirm == nil || !up:
+		return CauseNormalClearing, dialer.CauseOptedOut, up
 	}
 	confirmed := p.media.play(p.answer, p.audio.confirm, false)
 	for {

@@ -295,3 +295,28 @@ func TestCallAnsweringMachineSilentCallee(t *testing.T) {
 		t.Errorf("message started at %v after the answer, want after %v", spurts, amdWait)
 	}
 }
+
+// TestCallOptOutCalleeHangsUp: the callee presses the key and hangs up
+// while the opt-out is written: it is still recorded, the call is opted
+// out, and we send no BYE of our own.
+func TestCallOptOutCalleeHangsUp(t *testing.T) {
+	g := newTestGateway(t, Config{})
+	sink := newRTPSink(t)
+	s := startSipp(t, "optout_bye", sippOptions{keys: map[string]string{"rtp_port": fmt.Sprint(sink.port()), "digits": "9"}})
+	a := voiceAttempt(t, s, "udp", writeWAV(t, tone(10*time.Second)))
+	a.Media.OptOutDigit = "9"
+	a.Media.OptOutConfirmPath = writeWAV(t, sine(1000, 8000, 600*time.Millisecond))
+	rec := &optOutRecorder{delay: 2500 * time.Millisecond} // outlasts the BYE
+	a.OptOut = rec.optOut
+	out, err := g.Deliver(testContext(t), a, nil)
+	if err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	s.expectSuccess(t)
+	if !out.OptedOut || out.Failure != dialer.CauseOptedOut || !slices.Equal(rec.digits, []string{"9"}) {
+		t.Errorf("opted out %v, failure %q, OptOut got %v; results %v", out.OptedOut, out.Failure, rec.digits, out.Results)
+	}
+	if n := len(talkspurts(sink)); n != 1 {
+		t.Errorf("%d things played: the confirmation went to a callee who had hung up", n)
+	}
+}
