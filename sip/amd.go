@@ -56,6 +56,7 @@ const (
 // nothing after newAMDDetector and is used by one goroutine.
 type amdDetector struct {
 	coeff [amdBins]float64 // Goertzel 2cos(2πk/N) per bin
+	x     [amdFrame]float64 // the frame being analysed
 
 	frames  int  // frames fed
 	decided bool // a verdict (human, machine, unknown) was given
@@ -131,8 +132,10 @@ func (d *amdDetector) feed(frame []int16) amdEvent {
 // when it is not one.
 func (d *amdDetector) analyse(frame []int16) (level float64, bin int) {
 	var energy float64
-	for _, s := range frame {
+	xs := d.x[:len(frame)]
+	for i, s := range frame {
 		x := float64(s)
+		xs[i] = x
 		energy += x * x
 	}
 	n := float64(len(frame))
@@ -142,14 +145,21 @@ func (d *amdDetector) analyse(frame []int16) (level float64, bin int) {
 	}
 	// Goertzel per bin; power normalised so that a pure tone on its bin
 	// scores 1: |X_k|² · 2 / (N · energy).
+	// Three bins per pass over the frame: their recurrences are
+	// independent, so the CPU overlaps them (amdBins is a multiple of 3).
 	var power [amdBins]float64
-	for i, c := range d.coeff {
-		var s1, s2 float64
-		for _, x := range frame {
-			s := float64(x) + c*s1 - s2
-			s2, s1 = s1, s
+	norm := 2 / (n * energy)
+	for i := 0; i < amdBins; i += 3 {
+		ca, cb, cc := d.coeff[i], d.coeff[i+1], d.coeff[i+2]
+		var a1, a2, b1, b2, c1, c2 float64
+		for _, x := range xs {
+			a1, a2 = x+ca*a1-a2, a1
+			b1, b2 = x+cb*b1-b2, b1
+			c1, c2 = x+cc*c1-c2, c1
 		}
-		power[i] = (s1*s1 + s2*s2 - c*s1*s2) * 2 / (n * energy)
+		power[i] = (a1*a1 + a2*a2 - ca*a1*a2) * norm
+		power[i+1] = (b1*b1 + b2*b2 - cb*b1*b2) * norm
+		power[i+2] = (c1*c1 + c2*c2 - cc*c1*c2) * norm
 	}
 	best, bestScore := -1, 0.0
 	for i := range power {
@@ -174,9 +184,18 @@ func (d *amdDetector) analyse(frame []int16) (level float64, bin int) {
 // amdStream cuts the callee's G.711 payloads into frames for the detector,
 // whatever the packet size. It allocates nothing.
 type amdStream struct {
-	det   *amdDetector
-	frame [amdFrame]int16
-	n     int
+	det        *amdDetector
+	ulaw, alaw [256]int16 // G.711 decoding tables
+	frame      [amdFrame]int16
+	n          int
+}
+
+func newAMDStream() *amdStream {
+	a := &amdStream{det: newAMDDetector()}
+	for i := range 256 {
+		a.ulaw[i], a.alaw[i] = media.DecodeULaw(byte(i)), media.DecodeALaw(byte(i))
+	}
+	return a
 }
 
 // write decodes one RTP payload of type pt (PCMU or PCMA; other types are
@@ -184,16 +203,16 @@ type amdStream struct {
 // completes. It returns the verdict those frames gave (amdNone when none)
 // and whether a beep ended among them.
 func (a *amdStream) write(pt uint8, payload []byte) (verdict amdEvent, beep bool) {
-	decode := media.DecodeULaw
+	table := &a.ulaw
 	switch pt {
 	case ptPCMU:
 	case ptPCMA:
-		decode = media.DecodeALaw
+		table = &a.alaw
 	default:
 		return amdNone, false
 	}
 	for _, b := range payload {
-		a.frame[a.n] = decode(b)
+		a.frame[a.n] = table[b]
 		a.n++
 		if a.n < amdFrame {
 			continue

@@ -153,7 +153,7 @@ func TestAMDStreamPacketSizes(t *testing.T) {
 			enc[i] = law.encode(s)
 		}
 		for _, size := range []int{160, 240, 1, 1000} {
-			st := amdStream{det: newAMDDetector()}
+			st := newAMDStream()
 			var verdict amdEvent
 			beeps := 0
 			for off := 0; off < len(enc); off += size {
@@ -170,7 +170,7 @@ func TestAMDStreamPacketSizes(t *testing.T) {
 			}
 		}
 	}
-	st := amdStream{det: newAMDDetector()}
+	st := newAMDStream()
 	if v, b := st.write(ptTelephoneEvent, make([]byte, 4000)); v != amdNone || b || st.det.frames != 0 {
 		t.Errorf("telephone events fed the detector: %d %v, %d frames", v, b, st.det.frames)
 	}
@@ -178,7 +178,7 @@ func TestAMDStreamPacketSizes(t *testing.T) {
 
 // The receive path does not allocate per packet.
 func TestAMDStreamAllocs(t *testing.T) {
-	st := amdStream{det: newAMDDetector()}
+	st := newAMDStream()
 	pkt := make([]byte, 160)
 	for i := range pkt {
 		pkt[i] = media.EncodeULaw(int16(3000 * math.Sin(float64(i))))
@@ -189,7 +189,7 @@ func TestAMDStreamAllocs(t *testing.T) {
 }
 
 func BenchmarkAMDStream(b *testing.B) {
-	st := amdStream{det: newAMDDetector()}
+	st := newAMDStream()
 	pkt := make([]byte, 160)
 	for i := range pkt {
 		pkt[i] = media.EncodeULaw(int16(3000 * math.Sin(float64(i))))
@@ -211,7 +211,7 @@ func FuzzAMDRTP(f *testing.F) {
 	f.Add([]byte{0xb0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9}) // extension, padding
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st := amdStream{det: newAMDDetector()}
+		st := newAMDStream()
 		total := 0
 		for range 3 { // the same datagram three times: frames span packets
 			p, ok := parseRTP(data)

@@ -119,7 +119,7 @@ func (m *mediaSession) listen(ans mediaAnswer, detect bool) (digits <-chan strin
 	var st *amdStream
 	if detect {
 		m.amd = make(chan amdEvent, 8)
-		st = &amdStream{det: newAMDDetector()}
+		st = newAMDStream()
 	}
 	m.wg.Add(1)
 	go m.receive(ans, st)
