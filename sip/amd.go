@@ -55,7 +55,7 @@ const (
 // amdDetector classifies the callee's audio frame by frame. It allocates
 // nothing after newAMDDetector and is used by one goroutine.
 type amdDetector struct {
-	coeff [amdBins]float64 // Goertzel 2cos(2πk/N) per bin
+	coeff [amdBins]float64  // Goertzel 2cos(2πk/N) per bin
 	x     [amdFrame]float64 // the frame being analysed
 
 	frames  int  // frames fed
