@@ -1,10 +1,15 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/esl"
+	"github.com/dialerd/dialerd/esl/esltest"
 )
 
 // TestProgramCallOptions: opt_out_digit, opt_out_recording_id and
@@ -72,4 +77,48 @@ func TestProgramCallOptions(t *testing.T) {
 	if got.OptOutDigit != "*" || got.OnMachine != "" {
 		t.Errorf("voicetts read back %+v", got)
 	}
+}
+
+// TestProgramOnMachineNeedsAVMD: with the real FreeSWITCH gateway as the
+// checker, a voicemessage with on_machine is refused (412 on_machine,
+// nothing written) while the tenant's only FreeSWITCH node has no
+// mod_avmd, and accepted once a provider on a node with mod_avmd serves
+// voice too.
+func TestProgramOnMachineNeedsAVMD(t *testing.T) {
+	gw := esl.New(esl.Options{DialTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second, CloseTimeout: time.Second,
+		BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		gw.Close(ctx)
+	})
+	var checker dialer.AttemptChecker = gw
+	w := newWorld(t, withMessages(t), func(d *Deps) { d.Nodes, d.Checker = gw, checker })
+	pw := &pbxWorld{world: w, gw: gw}
+	connect := func(name string, modules []string) int64 {
+		fs := esltest.Start(t, esltest.Options{Password: eslPassword, Modules: modules})
+		body := fsBody(fs, true)
+		body["name"] = name
+		id, _ := pw.create(body)
+		pw.waitFor(name, func() bool { return gw.NodeHealth()[strconv.FormatInt(id, 10)] == nil })
+		return id
+	}
+	plain := connect("media-plain", nil)
+	w.createProvider(w.admin, map[string]any{"name": "trunk-plain", "host": "sip.example.com", "service_flag": dialer.ServiceVoice,
+		"node_id": plain})
+
+	var rec struct {
+		ID int64 `json:"recording_id"`
+	}
+	w.expect(w.do("POST", "/messages/recordings", w.admin, map[string]any{"name": "m"}), 200).json(t, &rec)
+	w.expect(w.do("PUT", idPath("/messages/recordings/%d/media", rec.ID), w.admin, testWAV(8000, 1, 0.2), "Content-Type", "audio/wav"), 200)
+	body := map[string]any{"name": "vm", "recording_id": rec.ID, "on_machine": "hang_up"}
+	w.rejected("POST", "/programs/voicemessage", w.admin, body, 412, "on_machine")
+	// Without on_machine the same program is fine there.
+	w.expect(w.do("POST", "/programs/voicemessage", w.admin, map[string]any{"name": "vm0", "recording_id": rec.ID}), 200)
+
+	avmd := connect("media-avmd", []string{"mod_avmd"})
+	w.createProvider(w.admin, map[string]any{"name": "trunk-avmd", "host": "sip2.example.com", "service_flag": dialer.ServiceVoice,
+		"node_id": avmd})
+	w.expect(w.do("POST", "/programs/voicemessage", w.admin, body), 200)
 }
