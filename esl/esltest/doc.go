@@ -12,7 +12,11 @@
 // FreeSWITCH does (playback's file lookup, speak, txfax with spandsp's
 // result event), honours "event ... CUSTOM <subclass>..." (every word after
 // CUSTOM is a subclass), answers fsctl sps and fsctl shutdown (Shutdown),
-// mod_hash's hash insert/select/delete, and runs api_hangup_hook and
+// mod_hash's hash insert/select/delete, uuid_broadcast (run inside the
+// running application, as switch_ivr_parse_all_events does, with
+// app!cause::args hanging up after it), module_exists (Options.Modules)
+// and, with mod_avmd loaded and avmd_start on answer, mod_avmd's
+// avmd::beep event at Behaviour.Beep, and runs api_hangup_hook and
 // api_reporting_hook with their variables expanded when they run; like
 // originate, it drops a {} variable holding "${" unless
 // origination_nested_vars=true is in the dial string.
