@@ -154,9 +154,10 @@
 //
 // # Answering machines
 //
-// Media.OnMachine turns on detection over the callee's audio (only then is
-// received audio decoded: one PCMU/PCMA decode and 33 Goertzel filters per
-// 20 ms frame, no allocation per packet). The detector works in frames of
+// Media.OnMachine turns on detection over the callee's audio (only then,
+// and only until the call has the verdict it needs, is received audio
+// decoded: a PCMU/PCMA table look-up per sample and 33 Goertzel filters
+// per 20 ms frame, no allocation per packet). The detector works in frames of
 // 160 samples:
 //
 //   - a frame is silence below an RMS of 100 (about -50 dBFS);

@@ -127,12 +127,14 @@ func (p *playing) run() (cause, failure string, byUs bool) {
 			}
 			if !waiting {
 				p.startMessage()
+				p.media.detecting.Store(false) // nothing more to learn
 			}
 		case <-deadline:
 			// No verdict (or no beep) in time: play.
 			p.setMachine(dialer.MachineUnknown)
 			waiting, deadline = false, nil
 			p.startMessage()
+			p.media.detecting.Store(false)
 		case <-p.limit:
 			return CauseAllottedTimeout, dialer.CauseMessageCut, true
 		case <-p.sess.Context().Done():

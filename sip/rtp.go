@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,6 +84,9 @@ type mediaSession struct {
 	wg       sync.WaitGroup // the receiver
 	digits   chan string
 	amd      chan amdEvent // verdicts and beeps; nil without detection
+	// detecting is cleared once the call needs no more of detection, so
+	// the rest of the call's audio is not decoded.
+	detecting atomic.Bool
 
 	// sentAll is when the sender sent the last packet of the recording
 	// and its 20 ms passed; zero until then. It is the gateway's only
@@ -120,6 +124,7 @@ func (m *mediaSession) listen(ans mediaAnswer, detect bool) (digits <-chan strin
 	if detect {
 		m.amd = make(chan amdEvent, 8)
 		st = newAMDStream()
+		m.detecting.Store(true)
 	}
 	m.wg.Add(1)
 	go m.receive(ans, st)
@@ -171,7 +176,7 @@ func (m *mediaSession) receive(ans mediaAnswer, st *amdStream) {
 			continue
 		}
 		if !isEventPT(pkt.payloadType, ans.eventPT) {
-			if st != nil {
+			if st != nil && m.detecting.Load() {
 				verdict, beep := st.write(pkt.payloadType, pkt.payload)
 				if verdict != amdNone && !m.report(m.amd, verdict) {
 					return
