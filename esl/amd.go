@@ -162,7 +162,7 @@ func (f *follower) machineOutcome(o *dialer.Outcome, evs []event) {
 		return
 	}
 	for _, e := range evs {
-		if e.name == evCustom && e.subclass == subclassAVMDBeep {
+		if (e.name == evCustom && e.subclass == subclassAVMDBeep) || e.avmdDetect {
 			f.amd.beep = true
 		}
 	}

@@ -131,3 +131,26 @@ func TestMachinePoliciesOnFreeSWITCH(t *testing.T) {
 		})
 	}
 }
+
+// The verdict survives a missed avmd::beep: HANGUP_COMPLETE's
+// variable_avmd_detect=TRUE, which mod_avmd sets with the event, says
+// machine too.
+func TestMachineVerdictFromHangupVariables(t *testing.T) {
+	a := attempt("+4930123456")
+	a.Media.OnMachine = dialer.MachinePlay
+	for _, tc := range []struct {
+		evs  []event
+		want string
+	}{
+		{[]event{{name: evHangupComplete, avmdDetect: true}}, dialer.MachineFound},
+		{[]event{{name: evCustom, subclass: subclassAVMDBeep}, {name: evHangupComplete}}, dialer.MachineFound},
+		{[]event{{name: evHangupComplete}}, dialer.MachineUnknown},
+	} {
+		f := &follower{a: a}
+		o := dialer.Outcome{Connect: time.Now(), Delivered: true}
+		f.machineOutcome(&o, tc.evs)
+		if o.Machine != tc.want {
+			t.Errorf("events %+v: machine %q, want %q", tc.evs, o.Machine, tc.want)
+		}
+	}
+}

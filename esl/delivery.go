@@ -67,6 +67,9 @@ func parseDelivery(get func(string) string, e *event) {
 		e.appResponse = get("variable_current_application_response")
 		e.fax = readFax(get, "variable_fax_success", "variable_fax_result_code", "variable_fax_result_text",
 			"variable_fax_document_transferred_pages")
+		// mod_avmd sets it with its beep event: it stands in for an
+		// avmd::beep missed while the connection was down.
+		e.avmdDetect = strings.EqualFold(get("variable_avmd_detect"), "TRUE")
 	}
 }
 

@@ -49,6 +49,7 @@ type event struct {
 	subclass    string    // Event-Subclass of CUSTOM events
 	info        string    // Event-Info (SHUTDOWN, SHUTDOWN_REQUESTED)
 	fax         faxResult // spandsp result event, or the fax_* variables
+	avmdDetect  bool      // variable_avmd_detect=TRUE of HANGUP_COMPLETE (amd.go)
 	// --- end of delivery fields ---
 }
 
