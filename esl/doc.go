@@ -130,7 +130,8 @@
 // Unique-ID when it hears the beep (it also sets avmd_detect=TRUE and
 // runs execute_on_avmd_beep). mod_avmd hears beeps, not people: the
 // verdict is machine after an avmd::beep and unknown otherwise, never
-// human. The policies: play plays at once and records the verdict;
+// human (HANGUP_COMPLETE's variable_avmd_detect=TRUE stands in for an
+// avmd::beep missed during a reconnect). The policies: play plays at once and records the verdict;
 // hang_up plays at once and kills the call on the beep (MACHINE_HANGUP
 // when the message had not played to its end: the machine recorded
 // nothing, since it records only after its beep); play_after_beep
