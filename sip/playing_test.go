@@ -117,6 +117,13 @@ func TestCallOptOut(t *testing.T) {
 	if during > 0 {
 		t.Errorf("%d packets sent while the opt-out was being written", during)
 	}
+	// The confirmation continues the stream: same SSRC, the next sequence
+	// number after the message's last packet.
+	for i := 1; i < len(pkts); i++ {
+		if pkts[i].marker && (pkts[i].ssrc != pkts[0].ssrc || pkts[i].seq != pkts[i-1].seq+1) {
+			t.Errorf("confirmation starts ssrc %x seq %d after ssrc %x seq %d", pkts[i].ssrc, pkts[i].seq, pkts[i-1].ssrc, pkts[i-1].seq)
+		}
+	}
 	// The confirmation played to its end (600 ms: 30 packets) before BYE.
 	n := 0
 	for i := range pkts {
