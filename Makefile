@@ -19,14 +19,16 @@ build:
 
 ## test-deps: install what the tests need when missing: sipp (Debian's sip-tester)
 ## for the SIP tests, gs (Debian's ghostscript) for the PDF-to-fax tests,
-## chromium for the live page's browser test, espeak-ng for the README's quick start and
-## the answering-machine tests' speech
+## chromium for the live page's browser test, espeak-ng for voicetts on SIP
+## trunks, the README's quick start and the answering-machine tests' speech,
+## tiff2pdf (libtiff-tools) for received faxes
 test-deps:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
 	command -v gs >/dev/null 2>&1 || missing="$$missing ghostscript"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	command -v tiff2pdf >/dev/null 2>&1 || missing="$$missing libtiff-tools"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing for the tests"; \
 		$(SUDO) apt-get update -qq && \

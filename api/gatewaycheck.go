@@ -27,8 +27,8 @@ import (
 //     serve its service. It is accepted when one of them accepts it (the
 //     engine may route it there) or when none refuses its content; with no
 //     such provider it is checked against FreeSWITCH (gateway_flag 1),
-//     dialerd's main road. Only a refusal naming a program field counts:
-//     a provider's own defect is the provider's check.
+//     dialerd's main road. Only a refusal naming a program field or a
+//     config key counts: a provider's own defect is the provider's check.
 //
 // After every successful write the engine is told (Deps.Changes), so it
 // re-reads the tenant's providers and content and releases the campaigns
@@ -183,6 +183,10 @@ func (s *Server) checkProvider(p dialer.Provider, password string) error {
 		return nil
 	}
 	route := routeOf(p, password)
+	// A config key one probe needs (the SIP gateway's media.espeak for
+	// voicetts) is the provider's refusal only when no other probe passes:
+	// the route carries the other services.
+	var missingConfig error
 	for _, pr := range providerProbes {
 		fe := dialer.FaultOf(s.deps.Checker.CheckAttempt(probe(p.TenantID, route, pr.program, pr.media)))
 		if fe == nil {
@@ -193,7 +197,9 @@ func (s *Server) checkProvider(p dialer.Provider, password string) error {
 		}
 		switch field := fe.Field; {
 		case isConfigKey(field):
-			return dialer.InvalidField(field, faultMessage(fe))
+			if missingConfig == nil {
+				missingConfig = dialer.InvalidField(field, faultMessage(fe))
+			}
 		case providerFields[field] != "":
 			return dialer.InvalidField(providerFields[field], faultMessage(fe))
 		case field == "" && fe.Cause == dialer.CauseNotConfigured:
@@ -201,7 +207,7 @@ func (s *Server) checkProvider(p dialer.Provider, password string) error {
 		}
 		// The probe's content, not the route: try the next one.
 	}
-	return nil
+	return missingConfig
 }
 
 // checkProgram asks the gateways that could carry program p whether they
@@ -235,7 +241,10 @@ func (s *Server) checkProgram(ctx context.Context, tenantID string, p dialer.Pro
 		if fe == nil {
 			return nil
 		}
-		if fe.Fault == dialer.FaultContent && contentField(fe.Field) {
+		// A config key the gateway lacks to carry the program (the SIP
+		// gateway's media.espeak for voicetts) is refused too: the program
+		// could not be delivered by it until the daemon is configured.
+		if fe.Fault == dialer.FaultContent && (contentField(fe.Field) || isConfigKey(fe.Field)) {
 			if field := programField(p, fe.Field); !refused.Has(field) {
 				refused.Add(field, faultMessage(fe))
 			}

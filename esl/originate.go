@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/dialerd/dialerd/dialer"
 )
@@ -24,7 +23,6 @@ const (
 
 // Limits of what the builder accepts.
 const (
-	maxTTSText         = 4000 // bytes after normalising white space
 	defaultRingTimeout = 30 * time.Second
 )
 
@@ -249,16 +247,13 @@ func application(a dialer.Attempt, place mediaPlace) (app, args, tts string, err
 		}
 		return "txfax", f, "", err
 	case dialer.ProgramVoiceTTS:
-		text := normalizeTTS(a.Media.TTSText)
+		// The one text rule of every gateway that speaks (dialer.CheckTTSText).
+		text := dialer.NormalizeTTS(a.Media.TTSText)
 		voice := cmpOr(a.Media.TTSVoice, place.ttsVoice)
-		switch {
-		case text == "":
-			return "", "", "", fmt.Errorf("voicetts needs a text")
-		case len(text) > maxTTSText:
-			return "", "", "", fmt.Errorf("voicetts text longer than %d bytes", maxTTSText)
-		case !ttsTextAllowed(text):
-			return "", "", "", fmt.Errorf("voicetts text may hold letters, digits, spaces and . , ; : ! ? ' \" ( ) - / %% & + @ # * only")
-		case !ttsNamePattern.MatchString(place.ttsEngine) || !ttsNamePattern.MatchString(voice):
+		if err := dialer.CheckTTSText(text); err != nil {
+			return "", "", "", err
+		}
+		if !ttsNamePattern.MatchString(place.ttsEngine) || !ttsNamePattern.MatchString(voice) {
 			return "", "", "", fmt.Errorf("TTS engine %q or voice %q is not a plain name", place.ttsEngine, voice)
 		}
 		return "speak", place.ttsEngine + "|" + voice + "|${" + varTTS + "}", text, nil
@@ -300,28 +295,8 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// normalizeTTS turns every run of white space (line breaks included) into
-// one space and trims the ends: speech does not hear the difference, and
-// FreeSWITCH's splitting trims values anyway.
-func normalizeTTS(s string) string {
-	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
-}
-
-// ttsTextAllowed admits letters, marks, digits, spaces and common
-// punctuation. It refuses what has a meaning to FreeSWITCH after the
-// escaping: $ (variable expansion), braces and brackets (variable blocks),
-// | (speak's own separator), backslash, ^ and < >.
-func ttsTextAllowed(s string) bool {
-	for _, r := range s {
-		switch {
-		case unicode.IsLetter(r), unicode.IsMark(r), unicode.IsDigit(r), r == ' ':
-		case strings.ContainsRune(".,;:!?'\"()-/%&+@#*", r):
-		default:
-			return false
-		}
-	}
-	return true
-}
+// normalizeTTS is dialer.NormalizeTTS, the one normalisation of spoken text.
+func normalizeTTS(s string) string { return dialer.NormalizeTTS(s) }
 
 // escapeVarValue writes a variable value so that FreeSWITCH's three
 // splits give it back: each split (switch_separate_string) removes one

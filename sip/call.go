@@ -126,15 +126,29 @@ func (g *Gateway) inviteRequest(ob outbound, n int, body []byte) *sip.Request {
 	return req
 }
 
-// call places a voicemessage call and plays the recording once answered.
+// call places a voicemessage or voicetts call and plays the recording (or
+// the text's rendering) once answered.
 func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dialer.Progress)) (dialer.Outcome, error) {
 	ob, err := g.prepare(a)
 	if err != nil {
 		return dialer.Outcome{}, err
 	}
-	samples, err := g.recordings.load(a.Media.RecordingPath)
+	recording, field := a.Media.RecordingPath, "recording_id"
+	if a.Program == dialer.ProgramVoiceTTS {
+		// Rendered before the INVITE (on the attempt's goroutine, never the
+		// engine's loop), so the callee never waits for it; a text the
+		// engine cannot speak is the content's fault, and says why.
+		if recording, err = g.cfg.TTS.Speak(ctx, dialer.NormalizeTTS(a.Media.TTSText), a.Media.TTSVoice, a.Media.TTSLanguage); err != nil {
+			if ctx.Err() != nil {
+				return dialer.Outcome{}, ctx.Err()
+			}
+			return dialer.Outcome{}, &dialer.FaultError{Fault: dialer.FaultContent, Cause: dialer.CauseMediaError, Field: "text", Err: err}
+		}
+		field = "text"
+	}
+	samples, err := g.recordings.load(recording)
 	if err != nil {
-		return dialer.Outcome{}, dialer.ContentFault("recording_id", err)
+		return dialer.Outcome{}, dialer.ContentFault(field, err)
 	}
 	var confirm []int16
 	if a.Media.OptOutConfirmPath != "" {

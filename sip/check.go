@@ -14,7 +14,7 @@ import (
 
 // Errors of CheckAttempt, wrapped in a dialer content fault.
 var (
-	ErrNoTTS        = errors.New("sip: the SIP gateway has no text-to-speech; route voicetts through FreeSWITCH")
+	ErrNoTTS        = errors.New("sip: no text-to-speech for voicetts on SIP trunks: install espeak-ng (Debian package espeak-ng) or set media.espeak")
 	ErrNotWAV       = errors.New("sip: the recording is not a readable WAV file")
 	ErrNoRecording  = errors.New("sip: voicemessage without a recording")
 	ErrTrunkIsDown  = errors.New("sip: trunk is down")
@@ -25,7 +25,8 @@ var (
 // (dialer.AttemptChecker): what it would dial with and what it would
 // carry. It looks at the recording file but sends nothing. Each refusal is
 // a dialer content fault naming the API field to fix: "program", "prefix",
-// "username", "host", "port", "transport", "phone", "recording_id", "text".
+// "username", "host", "port", "transport", "phone", "recording_id", "text",
+// or the config key ConfigKeyTTS for voicetts without a Speaker.
 // A destination that is not E.164 is the callee's invalid number.
 //
 // What an attempt leaves empty is not checked, so the API can check a
@@ -36,7 +37,10 @@ func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
 	switch a.Program {
 	case "", dialer.ProgramVoiceMessage, dialer.ProgramSendSMS:
 	case dialer.ProgramVoiceTTS:
-		return dialer.ContentFault("program", ErrNoTTS)
+		if g.cfg.TTS == nil {
+			// The daemon's configuration, named by its key.
+			return dialer.ContentFault(ConfigKeyTTS, ErrNoTTS)
+		}
 	default:
 		return dialer.ContentFault("program", fmt.Errorf("%w: %q", ErrUnsupportedProgram, a.Program))
 	}
@@ -60,6 +64,14 @@ func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
 	case dialer.ProgramVoiceMessage:
 		if err := checkRecording(a.Media.RecordingPath); err != nil {
 			return dialer.ContentFault("recording_id", err)
+		}
+		if err := checkCallOptions(a.Media); err != nil {
+			return err
+		}
+	case dialer.ProgramVoiceTTS:
+		// The one text rule of every gateway that speaks.
+		if err := dialer.CheckTTSText(a.Media.TTSText); err != nil {
+			return dialer.ContentFault("text", fmt.Errorf("sip: %w", err))
 		}
 		if err := checkCallOptions(a.Media); err != nil {
 			return err

@@ -45,7 +45,7 @@ func TestCheckAttempt(t *testing.T) {
 		{"host with parameters", func(a *dialer.Attempt) { a.Provider.Host = "trunk.example;transport=tcp" }, dialer.FaultContent, "host"},
 		{"no host", func(a *dialer.Attempt) { a.Provider.Host = "" }, dialer.FaultContent, "host"},
 		{"transport tls", func(a *dialer.Attempt) { a.Provider.Transport = "tls" }, dialer.FaultContent, "transport"},
-		{"voicetts", func(a *dialer.Attempt) { a.Program = dialer.ProgramVoiceTTS; a.Media.TTSText = "hello" }, dialer.FaultContent, "program"},
+		{"voicetts without a speech engine", func(a *dialer.Attempt) { a.Program = dialer.ProgramVoiceTTS; a.Media.TTSText = "hello" }, dialer.FaultContent, ConfigKeyTTS},
 		{"sendfax", func(a *dialer.Attempt) { a.Program = dialer.ProgramSendFax }, dialer.FaultContent, "program"},
 		{"no recording", func(a *dialer.Attempt) { a.Media.RecordingPath = "" }, dialer.FaultContent, "recording_id"},
 		{"missing recording", func(a *dialer.Attempt) { a.Media.RecordingPath = filepath.Join(dir, "gone.wav") }, dialer.FaultContent, "recording_id"},

@@ -109,7 +109,23 @@ type Config struct {
 
 	// OnMessage handles inbound SIP MESSAGE; without it we answer 404.
 	OnMessage InboundMessageFunc
+
+	// TTS renders voicetts texts; without it voicetts is refused as a
+	// configuration fault naming ConfigKeyTTS.
+	TTS Speaker
 }
+
+// Speaker renders a voicetts text (normalised and checked by
+// dialer.CheckTTSText) to an 8 kHz 16-bit mono WAV file and returns its
+// path; the file stays as long as the gateway may play it. An error other
+// than ctx's is the text's: no route can speak it. media.Espeak is one.
+type Speaker interface {
+	Speak(ctx context.Context, text, voice, language string) (path string, err error)
+}
+
+// ConfigKeyTTS is the daemon's config key of the SIP gateway's speech
+// engine, named by the fault of a voicetts attempt without one.
+const ConfigKeyTTS = "media.espeak"
 
 // Gateway is the SIP trunk gateway: one user agent listening on UDP and
 // TCP, speaking to every provider through the transport its Route names.
@@ -487,7 +503,9 @@ func (g *Gateway) CallExists(ctx context.Context, node, callUUID string) (bool, 
 	return ok, nil
 }
 
-// Deliver makes one attempt: a call for voicemessage, MESSAGE for sendsms.
+// Deliver makes one attempt: a call for voicemessage and voicetts (its
+// text rendered by Config.TTS, then played as a recording), MESSAGE for
+// sendsms.
 func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(dialer.Progress)) (dialer.Outcome, error) {
 	if progress == nil {
 		progress = func(dialer.Progress) {}

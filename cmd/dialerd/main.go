@@ -425,6 +425,7 @@ func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, link *engineLin
 			OnMessage:       receiveSMS(db, log),
 			OnRouteUp:       link.RouteUp,
 			OnStrayAnswer:   link.CallAnswered,
+			TTS:             speaker(cfg, log),
 		})
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("sip.listen %s: %w", cfg.SIP.Listen, err)
@@ -446,6 +447,18 @@ func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, link *engineLin
 	router := dialer.NewGatewayRouter(byFlag)
 	router.NotConfigured(dialer.GatewaySIP, "sip.listen")
 	return router, sipGW, closeAll, nil
+}
+
+// speaker is the SIP gateway's voicetts renderer: espeak-ng, caching in
+// <data_dir>/tts, or nil (logged) when it is not installed, so that the API
+// refuses voicetts for SIP trunks naming media.espeak.
+func speaker(cfg Config, log *slog.Logger) sip.Speaker {
+	e, err := media.NewEspeak(media.EspeakOptions{Path: cfg.Media.Espeak, CacheDir: filepath.Join(cfg.DataDir, "tts")})
+	if err != nil {
+		log.Warn("voicetts cannot go to SIP trunks; such programs are refused", "key", "media.espeak", "espeak", cfg.Media.Espeak, "err", err)
+		return nil
+	}
+	return e
 }
 
 // stopEngine stops the engine after a failed start-up, with grace d.

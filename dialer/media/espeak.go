@@ -1,0 +1,223 @@
+package media
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNoEspeak is NewEspeak's error when the espeak-ng binary is not there:
+// voicetts cannot go to a SIP trunk without it.
+var ErrNoEspeak = errors.New("espeak-ng not found: install the Debian package espeak-ng")
+
+// ErrSpeech is the error of a text espeak-ng could not render: the
+// content's fault, not the route's.
+var ErrSpeech = errors.New("media: espeak-ng could not render the text")
+
+// Defaults of EspeakOptions. A rendering runs before the call's INVITE, so
+// it must stay short; espeak-ng renders a 4,000 byte text in well under a
+// second.
+const (
+	DefaultEspeakTimeout = 20 * time.Second
+	DefaultEspeakJobs    = 2
+	// maxSpeechBytes bounds espeak-ng's WAV: 4,000 bytes of text speak for
+	// about five minutes, 13 MB at 22,050 Hz; an hour is far beyond it.
+	maxSpeechBytes = 256 << 20
+)
+
+var (
+	espeakLanguage = regexp.MustCompile(`^[a-z]{2,3}(-[a-z0-9]{2,3})?$`)
+	espeakVariant  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// EspeakOptions configure an Espeak.
+type EspeakOptions struct {
+	// Path is the espeak-ng binary; "" looks up espeak-ng in PATH.
+	Path string
+	// CacheDir keeps the renderings (created when missing).
+	CacheDir string
+	// Timeout bounds one rendering (DefaultEspeakTimeout when 0).
+	Timeout time.Duration
+	// Jobs is how many renderings run at once (DefaultEspeakJobs when 0).
+	Jobs int
+}
+
+// Espeak renders texts to telephony WAV (8 kHz 16-bit mono) with
+// espeak-ng, once per text, voice and language: a rendering lives in
+// CacheDir under the SHA-256 of what made it, as the store keeps media by
+// content, and a campaign that speaks one text to every callee renders it
+// once. Concurrent requests for the same rendering wait for one run.
+type Espeak struct {
+	path    string
+	dir     string
+	timeout time.Duration
+	jobs    chan struct{}
+
+	mu      sync.Mutex
+	running map[string]*rendering
+}
+
+type rendering struct {
+	done chan struct{}
+	err  error
+}
+
+// NewEspeak finds the espeak-ng binary (ErrNoEspeak without one) and
+// creates the cache directory.
+func NewEspeak(o EspeakOptions) (*Espeak, error) {
+	path, err := exec.LookPath(cmp.Or(o.Path, "espeak-ng"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoEspeak, err)
+	}
+	if o.CacheDir == "" {
+		return nil, errors.New("media: espeak-ng needs a cache directory")
+	}
+	if err := os.MkdirAll(o.CacheDir, 0o750); err != nil {
+		return nil, fmt.Errorf("media: speech cache: %w", err)
+	}
+	return &Espeak{
+		path:    path,
+		dir:     o.CacheDir,
+		timeout: cmp.Or(o.Timeout, DefaultEspeakTimeout),
+		jobs:    make(chan struct{}, cmp.Or(o.Jobs, DefaultEspeakJobs)),
+		running: map[string]*rendering{},
+	}, nil
+}
+
+// EspeakVoice is espeak-ng's -v argument for a program's language (a tag
+// such as en or en-US; "" is en) and voice (a variant such as f3 or klatt;
+// "" is the language's default). ok is false for what is neither.
+func EspeakVoice(language, voice string) (v string, ok bool) {
+	lang := strings.ToLower(cmp.Or(language, "en"))
+	if !espeakLanguage.MatchString(lang) || (voice != "" && !espeakVariant.MatchString(voice)) {
+		return "", false
+	}
+	if voice != "" {
+		lang += "+" + voice
+	}
+	return lang, true
+}
+
+// Speak renders text (already normalised and checked by the caller) in
+// the voice of language and voice, and returns the path of its 8 kHz
+// 16-bit mono WAV. A text espeak-ng refuses (an unknown language, a failed
+// run, no audio) wraps ErrSpeech; ctx ending first gives ctx's error.
+func (e *Espeak) Speak(ctx context.Context, text, voice, language string) (string, error) {
+	v, ok := EspeakVoice(language, voice)
+	if !ok {
+		return "", fmt.Errorf("%w: language %q or voice %q is not an espeak-ng voice name", ErrSpeech, language, voice)
+	}
+	sum := sha256.Sum256([]byte("espeak-ng\x00" + v + "\x00" + text))
+	h := hex.EncodeToString(sum[:])
+	path := filepath.Join(e.dir, h[:2], h+".wav")
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return path, nil
+		}
+		e.mu.Lock()
+		r, busy := e.running[h]
+		if !busy {
+			r = &rendering{done: make(chan struct{})}
+			e.running[h] = r
+		}
+		e.mu.Unlock()
+		if busy {
+			select {
+			case <-r.done:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+			if r.err != nil {
+				return "", r.err
+			}
+			continue // rendered: the file is there
+		}
+		r.err = e.render(ctx, text, v, path)
+		e.mu.Lock()
+		delete(e.running, h)
+		e.mu.Unlock()
+		close(r.done)
+		if r.err != nil {
+			return "", r.err
+		}
+		return path, nil
+	}
+}
+
+// render runs espeak-ng once and puts its output, converted, at path.
+func (e *Espeak) render(ctx context.Context, text, voice, path string) error {
+	select {
+	case e.jobs <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-e.jobs }()
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return fmt.Errorf("media: speech cache: %w", err)
+	}
+	scratch, err := os.MkdirTemp(e.dir, ".speak-")
+	if err != nil {
+		return fmt.Errorf("media: speech scratch directory: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	raw := filepath.Join(scratch, "espeak.wav")
+
+	runCtx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	// The text goes on stdin, never on the command line, so nothing in it
+	// can be read as an option; -b 1 reads it as UTF-8, and without -m
+	// espeak-ng speaks markup rather than obeying it.
+	cmd := exec.CommandContext(runCtx, e.path, "-b", "1", "-v", voice, "-w", raw, "--stdin")
+	cmd.Stdin = strings.NewReader(text)
+	cmd.Dir = scratch
+	cmd.Env = []string{"HOME=" + scratch}
+	stderr := &limitedBuffer{max: 4 << 10}
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	cmd.WaitDelay = 5 * time.Second
+	runErr := cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case runCtx.Err() != nil:
+		return fmt.Errorf("%w: took longer than %s", ErrSpeech, e.timeout)
+	case runErr != nil:
+		var exit *exec.ExitError
+		if !errors.As(runErr, &exit) {
+			return fmt.Errorf("media: running espeak-ng: %w", runErr)
+		}
+		return fmt.Errorf("%w (voice %s): %s", ErrSpeech, voice, truncate(strings.TrimSpace(string(stderr.Bytes())), 160))
+	}
+	src, err := os.Open(raw)
+	if err != nil {
+		return fmt.Errorf("%w: no output: %w", ErrSpeech, err)
+	}
+	defer src.Close()
+	var out bytes.Buffer
+	info, err := ConvertToTelephonyWAV(src, &out, maxSpeechBytes)
+	if err != nil {
+		return fmt.Errorf("%w: its output: %w", ErrSpeech, err)
+	}
+	if info.Duration <= 0 {
+		return fmt.Errorf("%w: no audio", ErrSpeech)
+	}
+	tmp := filepath.Join(scratch, "telephony.wav")
+	if err := os.WriteFile(tmp, out.Bytes(), 0o640); err != nil {
+		return fmt.Errorf("media: speech cache: %w", err)
+	}
+	// Same file system: the rename puts a whole file in place or nothing.
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("media: speech cache: %w", err)
+	}
+	return nil
+}
