@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// InboundFax is a fax call to a DID as FreeSWITCH's rxfax ended it.
+type InboundFax struct {
+	From, To string // the caller's number and the DID called, as the trunk sent them
+	// TIFFPath is the file rxfax wrote; it is read, not kept.
+	TIFFPath string
+	// Success is spandsp's fax_success = 1: only then was a document received.
+	Success    bool
+	ResultCode int    // fax_result_code
+	ResultText string // fax_result_text
+	Pages      int    // fax_document_transferred_pages
+	CallUUID   string
+	Start, End time.Time
+}
+
+// ReceivedFax is what ReceiveFax recorded.
+type ReceivedFax struct {
+	TransmissionID int64
+	DocumentID     int64 // 0 when no document was received
+	Program        dialer.ProgramType
+	// Email is the receiving account's address (faxtoemail mails it there).
+	Email   string
+	PDFPath string // the stored PDF, "" when none
+	Status  string // the transmission's: completed or failed
+	Cause   string // the spool's response
+}
+
+// maxInboundFax bounds a received TIFF: 100 pages of fine G3 is a few MB.
+const maxInboundFax = 64 << 20
+
+// FaxDestination is the program that receives a fax call to the DID did:
+// receivefax or faxtoemail of the active account with that number, by the
+// one inbound resolver. dialer.ErrNotFound when nobody receives faxes there.
+func (db *DB) FaxDestination(ctx context.Context, did string) (dialer.ProgramType, error) {
+	r, err := resolveInbound(ctx, db.r, did, dialer.ProgramReceiveFax, dialer.ProgramFaxToEmail)
+	return r.program, err
+}
+
+// ReceiveFax records a fax call to the DID f.To as an inbound transmission
+// of the account and program that receive it (the one inbound resolver,
+// recordInbound), with one spool whose results are spandsp's. A fax that
+// succeeded is kept as a document of the program's owner: its PDF, made by
+// toPDF from the TIFF, under its own hash and the TIFF beside it (a
+// document's fax copy, so it can be sent on), and the transmission is
+// completed. One that failed is judged by the cause table (FAX_FAILED) and
+// keeps no document. dialer.ErrNotFound when nobody receives faxes on f.To.
+func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx context.Context, tiff io.Reader, pdf io.Writer) error) (ReceivedFax, error) {
+	route, err := resolveInbound(ctx, m.db.r, f.To, dialer.ProgramReceiveFax, dialer.ProgramFaxToEmail)
+	if err != nil {
+		return ReceivedFax{}, err
+	}
+	out := ReceivedFax{Program: route.program}
+	if err := m.db.r.QueryRowContext(ctx, `SELECT email FROM accounts WHERE account_id = ?`, route.accountID).Scan(&out.Email); err != nil {
+		return out, fmt.Errorf("store: fax account: %w", err)
+	}
+	results := []dialer.Result{
+		{Type: "fax", Name: "success", Data: map[bool]string{true: "1", false: "0"}[f.Success]},
+		{Type: "fax", Name: "result_code", Data: strconv.Itoa(f.ResultCode)},
+		{Type: "fax", Name: "result_text", Data: f.ResultText},
+		{Type: "fax", Name: "pages", Data: strconv.Itoa(f.Pages)},
+		{Type: "fax", Name: "from", Data: f.From},
+	}
+	// Delivered only on fax_success 1 with a document, as the cause table
+	// reads an answered call: anything else is FAX_FAILED.
+	o := dialer.Outcome{Start: f.Start, Connect: f.Start, End: f.End, Cause: "NORMAL_CLEARING"}
+	o.Delivered = f.Success && f.TIFFPath != ""
+	if !o.Delivered {
+		o.Failure = dialer.CauseFaxFailed
+	}
+	v := dialer.Classify(o)
+	out.Status, out.Cause = "failed", v.Cause
+	if v.Disposition == dialer.Completed {
+		out.Status = "completed"
+	}
+	msg := inboundMessage{fromPhone: f.From, title: "inbound fax", origin: "freeswitch", service: dialer.ServiceFax,
+		status: out.Status, response: out.Cause, results: results, at: f.End}
+	if !o.Delivered {
+		err := m.db.tx(ctx, func(tx *sql.Tx) error {
+			var err error
+			out.TransmissionID, err = recordInbound(ctx, tx, route, msg)
+			return err
+		})
+		return out, err
+	}
+
+	tiff, err := os.Open(f.TIFFPath)
+	if err != nil {
+		return out, fmt.Errorf("store: received fax: %w", err)
+	}
+	defer tiff.Close()
+	tif, err := m.receive(tiff, maxInboundFax)
+	if err != nil {
+		return out, err
+	}
+	defer tif.discard()
+	pdf, err := m.files.create(faxLimit(maxInboundFax))
+	if err != nil {
+		return out, err
+	}
+	defer pdf.discard()
+	if err := toPDF(ctx, tif.reader(), pdf); err != nil {
+		return out, fmt.Errorf("store: received fax to PDF: %w", err)
+	}
+	if pdf.size == 0 {
+		return out, errors.New("store: received fax to PDF: no output")
+	}
+	pdfHash := pdf.sum()
+	files := []newFile{{t: pdf, ext: ExtPDF}, {t: tif, ext: ExtTIFF, as: pdfHash}}
+	now := f.End.Unix()
+	err = m.place(ctx, files, func(tx *sql.Tx, hashes []string) ([]string, error) {
+		res, err := tx.ExecContext(ctx, `INSERT INTO documents (tenant_id, created_by, name, description, type, file_hash,
+			file_size, pages, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			route.tenant, route.owner, "fax from "+f.From, "received on "+f.To, ExtPDF, hashes[0], pdf.size, f.Pages, now, now)
+		if err != nil {
+			return nil, fmt.Errorf("store: received fax document: %w", err)
+		}
+		if out.DocumentID, err = res.LastInsertId(); err != nil {
+			return nil, fmt.Errorf("store: received fax document: %w", err)
+		}
+		msg.results = append(msg.results, dialer.Result{Type: "fax", Name: "document_id", Data: strconv.FormatInt(out.DocumentID, 10)})
+		out.TransmissionID, err = recordInbound(ctx, tx, route, msg)
+		return nil, err
+	})
+	if err != nil {
+		return out, err
+	}
+	out.PDFPath = m.files.path(pdfHash, ExtPDF)
+	return out, nil
+}
