@@ -22,7 +22,8 @@ const (
 
 // deliveryEvents is the second "event plain" line sent on every connection.
 // FreeSWITCH adds to a connection's subscriptions, it never replaces them.
-var deliveryEvents = []string{evExecuteComplete, evShutdown, evShutdownRequested, evCustom, subclassTxFaxResult, subclassAVMDBeep}
+// CHANNEL_PARK and spandsp::rxfaxresult are the inbound fax side (inbound.go).
+var deliveryEvents = []string{evExecuteComplete, evPark, evShutdown, evShutdownRequested, evCustom, subclassTxFaxResult, subclassRxFaxResult, subclassAVMDBeep}
 
 // Application responses mod_dptools writes for playback ("PLAYBACK
 // ERROR", the third, is read as not delivered like any other), and the
@@ -55,9 +56,17 @@ func parseDelivery(get func(string) string, e *event) {
 		if e.appResponse == "" {
 			e.appResponse = get("variable_current_application_response")
 		}
+		if strings.EqualFold(e.app, "rxfax") {
+			e.fax = readFax(get, "variable_fax_success", "variable_fax_result_code", "variable_fax_result_text",
+				"variable_fax_document_transferred_pages")
+		}
+	case evPark:
+		e.inbound = get("variable_" + varInbound)
+		e.dest = get("Caller-Destination-Number")
+		e.caller = get("Caller-Caller-ID-Number")
 	case evCustom:
 		e.subclass = get("Event-Subclass")
-		if e.subclass == subclassTxFaxResult {
+		if e.subclass == subclassTxFaxResult || e.subclass == subclassRxFaxResult {
 			e.fax = readFax(get, "fax-success", "fax-result-code", "fax-result-text", "fax-document-transferred-pages")
 		}
 	case evHangupComplete:

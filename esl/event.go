@@ -50,6 +50,9 @@ type event struct {
 	info        string    // Event-Info (SHUTDOWN, SHUTDOWN_REQUESTED)
 	fax         faxResult // spandsp result event, or the fax_* variables
 	avmdDetect  bool      // variable_avmd_detect=TRUE of HANGUP_COMPLETE (amd.go)
+	// CHANNEL_PARK of an inbound call (inbound.go): variable_dialerd_inbound,
+	// Caller-Destination-Number, Caller-Caller-ID-Number.
+	inbound, dest, caller string
 	// --- end of delivery fields ---
 }
 

@@ -111,6 +111,13 @@ type Options struct {
 	// so that the engine ends the back-off of the providers on it at once.
 	// It is called from the node's goroutine and must not block. [nil]
 	OnRouteUp func(dialer.RouteUp)
+
+	// Fax receives the fax calls the dialplan parks for dialerd, and
+	// FaxDir is where rxfax writes them (an absolute path on this host;
+	// only nodes on this host receive). Without both, such calls are hung
+	// up unanswered. [nil, ""]
+	Fax    FaxReceiver
+	FaxDir string
 }
 
 func (o *Options) fill() {

@@ -43,6 +43,8 @@ type node struct {
 	jobs     map[string]*call // by Job-UUID
 	active   int              // attempts in flight (Deliver and Reattach)
 	avmd     avmd             // mod_avmd loaded, asked at each connect (amd.go)
+
+	inbound inboundCalls // parked fax calls being received (inbound.go)
 }
 
 func newNode(g *Gateway, cfg dialer.FreeSwitchNode) *node {
@@ -320,6 +322,9 @@ func (n *node) route(ev frame) {
 	e := parseEvent(&ev, time.Now())
 	if e.name == evShutdown || e.name == evShutdownRequested {
 		n.stop(cmp.Or(e.info, e.name))
+		return
+	}
+	if e.name != evBackgroundJob && n.routeInbound(e) {
 		return
 	}
 	n.mu.Lock()

@@ -403,7 +403,8 @@ func (c *conn) filter(rest string) string {
 }
 
 // sendmsg supports "call-command: hangup" (with hangup-cause); other
-// messages are acknowledged and ignored.
+// messages are acknowledged and ignored, except on an inbound call
+// (Server.Inbound), which also runs "call-command: execute".
 func (c *conn) sendmsg(ctx context.Context, rest string, cmd Command) string {
 	uuid := strings.TrimSpace(rest)
 	if uuid == "" {
@@ -411,6 +412,9 @@ func (c *conn) sendmsg(ctx context.Context, rest string, cmd Command) string {
 	}
 	ch := c.srv.channel(uuid)
 	if ch == nil {
+		if leg := c.srv.inboundLeg(uuid); leg != nil {
+			return leg.sendmsg(ctx, cmd)
+		}
 		return "-ERR invalid session id [" + uuid + "]"
 	}
 	if strings.EqualFold(cmd.Header("call-command"), "hangup") {

@@ -74,8 +74,9 @@ type Server struct {
 	recent     []time.Time // originate times in the last second
 	spsTick    time.Duration
 	spsBudget  int
-	hash       map[string]string // mod_hash: realm/key -> value
-	stopping   bool              // fsctl shutdown asap: no new sessions
+	hash       map[string]string      // mod_hash: realm/key -> value
+	stopping   bool                   // fsctl shutdown asap: no new sessions
+	inbound    map[string]*inboundLeg // inbound calls (Inbound), by UUID
 }
 
 // Command is one command a client sent, as received.
@@ -392,6 +393,8 @@ func callSite(name string) (file, function string, line int) {
 		return "switch_core_session.c", "switch_core_session_exec", 2967
 	case "CUSTOM":
 		return "mod_spandsp_fax.c", "phase_e_handler", 676
+	case "CHANNEL_PARK":
+		return "switch_ivr.c", "switch_ivr_park", 955
 	case "SHUTDOWN":
 		return "switch_core.c", "switch_core_destroy", 3023
 	case "SHUTDOWN_REQUESTED":
