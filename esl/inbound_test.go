@@ -177,3 +177,23 @@ func TestInboundFaxReadsTheCapture(t *testing.T) {
 		t.Errorf("rxfax complete %+v, rxfaxresult %+v, want %+v", complete.fax, result.fax, want)
 	}
 }
+
+// TestDialplanParksFaxForDialerd: the shipped public dialplan marks a fax
+// call with the variable and value the gateway acts on and parks it, and
+// no longer runs rxfax itself (dialerd would never hear of the fax).
+func TestDialplanParksFaxForDialerd(t *testing.T) {
+	b, err := os.ReadFile("../configs/freeswitch/dialplan/public/00_dialerd.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	body := s[strings.Index(s, "<include>"):]
+	for _, want := range []string{`data="` + varInbound + `=` + inboundFax + `"`, `application="park"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("dialplan lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `application="rxfax"`) || strings.Contains(body, `application="answer"`) {
+		t.Error("the dialplan answers or receives the fax itself: dialerd would never hear of it")
+	}
+}

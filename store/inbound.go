@@ -128,9 +128,9 @@ func recordInbound(ctx context.Context, tx *sql.Tx, route inboundRoute, m inboun
 		return 0, fmt.Errorf("store: inbound contact: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
-		program_id, service_flag, direction, status, try_allowed, try_done, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'inbound', ?, 1, 1, ?, ?)`,
-		route.tenant, route.owner, m.title, m.origin, contactID, route.accountID, route.programID, m.service, m.status, now, now)
+		program_id, service_flag, direction, status, response, try_allowed, try_done, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'inbound', ?, ?, 1, 1, ?, ?)`,
+		route.tenant, route.owner, m.title, m.origin, contactID, route.accountID, route.programID, m.service, m.status, m.response, now, now)
 	if err != nil {
 		return 0, fmt.Errorf("store: inbound transmission: %w", err)
 	}

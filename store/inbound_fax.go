@@ -141,3 +141,36 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 	out.PDFPath = m.files.path(pdfHash, ExtPDF)
 	return out, nil
 }
+
+// FinishInbound changes how an inbound transmission ended once something
+// after its arrival decided (faxtoemail: the mail of its PDF), and adds
+// results to its spool.
+func (db *DB) FinishInbound(ctx context.Context, transmissionID int64, status, response string, results []dialer.Result) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var tenant string
+		var spoolID int64
+		err := tx.QueryRowContext(ctx, `SELECT t.tenant_id, s.spool_id FROM transmissions t JOIN spools s USING (transmission_id)
+			WHERE t.transmission_id = ? AND t.direction = 'inbound' ORDER BY s.spool_id LIMIT 1`, transmissionID).Scan(&tenant, &spoolID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return dialer.NotFound("inbound transmission")
+		}
+		if err != nil {
+			return fmt.Errorf("store: finish inbound: %w", err)
+		}
+		now := time.Now().Unix()
+		if _, err := tx.ExecContext(ctx, `UPDATE transmissions SET status = ?, response = ?, updated_at = ? WHERE transmission_id = ?`,
+			status, response, now, transmissionID); err != nil {
+			return fmt.Errorf("store: finish inbound: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE spools SET status = ?, response = ? WHERE spool_id = ?`, status, response, spoolID); err != nil {
+			return fmt.Errorf("store: finish inbound: %w", err)
+		}
+		for _, r := range results {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO spool_results (tenant_id, spool_id, type, name, data, created_at)
+				VALUES (?, ?, ?, ?, ?, ?)`, tenant, spoolID, r.Type, r.Name, r.Data, now); err != nil {
+				return fmt.Errorf("store: finish inbound result: %w", err)
+			}
+		}
+		return nil
+	})
+}

@@ -58,6 +58,7 @@ type Config struct {
 		MaxTemplateBytes  int64  `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
 		Ghostscript       string `yaml:"ghostscript" help:"Ghostscript binary that converts PDF documents to fax TIFF (Debian package ghostscript), a path or a name looked up in PATH; when absent, PDF uploads are refused with 412 and only fax TIFFs are taken"`
 		Espeak            string `yaml:"espeak" help:"espeak-ng binary that renders voicetts texts for SIP trunks (Debian package espeak-ng), a path or a name looked up in PATH; renderings are cached in <data_dir>/tts; when absent, voicetts programs are refused for SIP trunks (FreeSWITCH speaks with flite)"`
+		TIFF2PDF          string `yaml:"tiff2pdf" help:"tiff2pdf binary that keeps received faxes as PDF (Debian package libtiff-tools), a path or a name looked up in PATH; when absent, inbound fax calls are refused"`
 		PublicURL         string `yaml:"public_url" help:"this API's URL as FreeSWITCH nodes on other hosts reach it, for signed recording URLs (e.g. http://10.0.0.2:8000); empty: only nodes on this host can play recordings"`
 	} `yaml:"media"`
 	// FreeSWITCH nodes come from the enabled FreeSWITCH PBX profiles, not
@@ -126,6 +127,7 @@ func defaultConfig() Config {
 	c.Media.MaxTemplateBytes = api.DefaultMaxTemplateBytes
 	c.Media.Ghostscript = "gs"
 	c.Media.Espeak = "espeak-ng"
+	c.Media.TIFF2PDF = "tiff2pdf"
 	c.Engine.Gateway = "live"
 	c.SIP.OptionsInterval = 30 * time.Second
 	c.SIP.ResponseTimeout = 4 * time.Second

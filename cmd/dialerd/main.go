@@ -160,6 +160,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// The gateways report to the engine, which is built after them.
 	link := &engineLink{}
 	eslOpts := esl.Options{Log: log, TTSEngine: cfg.ESL.DefaultTTSEngine, TTSVoice: cfg.ESL.DefaultTTSVoice, OnRouteUp: link.RouteUp}
+	if eslOpts.FaxDir, err = faxDir(cfg.DataDir); err != nil {
+		return err
+	}
+	eslOpts.Fax = newFaxInbox(cfg, db, messages, log)
 	if cfg.Media.PublicURL != "" {
 		key, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "media-url.key"), 32)
 		if err != nil {
@@ -448,6 +452,25 @@ func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, link *engineLin
 	router.NotConfigured(dialer.GatewaySIP, "sip.listen")
 	return router, sipGW, closeAll, nil
 }
+
+// newFaxInbox receives inbound faxes: tiff2pdf keeps them as PDF (without
+// it fax calls are refused, and the log says why), and faxtoemail mails
+// them through faxMailer.
+func newFaxInbox(cfg Config, db *store.DB, messages *store.Messages, log *slog.Logger) *faxInbox {
+	in := &faxInbox{db: db, messages: messages, mailer: faxMailer(cfg, log), log: log}
+	conv, err := media.NewTIFF2PDF(cfg.Media.TIFF2PDF)
+	if err != nil {
+		log.Warn("inbound faxes are refused: they cannot be kept as PDF", "key", "media.tiff2pdf", "tiff2pdf", cfg.Media.TIFF2PDF, "err", err)
+	} else {
+		in.toPDF = conv.Convert
+	}
+	return in
+}
+
+// faxMailer is the mailer of faxtoemail: the mail package's SMTP sender
+// plugs in here. nil until then: such faxes are kept, and their
+// transmissions fail naming the missing mailer.
+func faxMailer(Config, *slog.Logger) FaxMailer { return nil }
 
 // speaker is the SIP gateway's voicetts renderer: espeak-ng, caching in
 // <data_dir>/tts, or nil (logged) when it is not installed, so that the API

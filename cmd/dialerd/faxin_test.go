@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/dialer/media"
+	"github.com/dialerd/dialerd/esl"
+	"github.com/dialerd/dialerd/esl/esltest"
+	"github.com/dialerd/dialerd/store"
+)
+
+// bilevelTIFF is a one-page 16×16 uncompressed bilevel TIFF, which
+// tiff2pdf converts: what rxfax's file stands for.
+func bilevelTIFF() []byte {
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	b.WriteString("II")
+	binary.Write(&b, le, uint16(42))
+	binary.Write(&b, le, uint32(8+32))
+	b.Write(bytes.Repeat([]byte{0xAA, 0x55}, 16))
+	entries := [][4]uint32{{256, 3, 1, 16}, {257, 3, 1, 16}, {258, 3, 1, 1}, {259, 3, 1, 1}, {262, 3, 1, 0},
+		{273, 4, 1, 8}, {277, 3, 1, 1}, {278, 3, 1, 16}, {279, 4, 1, 32}}
+	binary.Write(&b, le, uint16(len(entries)))
+	for _, e := range entries {
+		binary.Write(&b, le, uint16(e[0]))
+		binary.Write(&b, le, uint16(e[1]))
+		binary.Write(&b, le, e[2])
+		binary.Write(&b, le, e[3])
+	}
+	binary.Write(&b, le, uint32(0))
+	return b.Bytes()
+}
+
+func needTIFF2PDF(t *testing.T) *media.TIFF2PDF {
+	t.Helper()
+	conv, err := media.NewTIFF2PDF("")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	return conv
+}
+
+// fakeMailer records the faxes it is asked to mail, or fails.
+type fakeMailer struct {
+	mu   sync.Mutex
+	to   []string
+	pdfs [][]byte
+	err  error
+}
+
+func (m *fakeMailer) MailFax(_ context.Context, to, pdfPath string, _ []dialer.Result) error {
+	b, _ := os.ReadFile(pdfPath)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.to, m.pdfs = append(m.to, to), append(m.pdfs, b)
+	return m.err
+}
+
+// TestFaxInboxFaxToEmail: a fax received for a faxtoemail program is kept
+// as a PDF document and its PDF handed to the mailer for the account's
+// address; the transmission is completed only when the mailer took it,
+// and a mailer's failure, or no mailer, fails it by the cause table.
+func TestFaxInboxFaxToEmail(t *testing.T) {
+	conv := needTIFF2PDF(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "dialerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Bootstrap(ctx, "admin", "unused-hash"); err != nil {
+		t.Fatal(err)
+	}
+	tenant, _ := db.DefaultTenant(ctx)
+	files, err := store.OpenFiles(filepath.Join(dir, "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages := store.NewMessages(db, files)
+	scope := dialer.Scope{TenantID: tenant.ID}
+	acct, err := db.CreateAccount(ctx, dialer.Account{TenantID: tenant.ID, CreatedBy: 1, Type: "did", Phone: "+15550100100",
+		Email: "ops@example.com", Active: 1}, dialer.AccountSecrets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateProgram(ctx, scope, dialer.Program{TenantID: tenant.ID, Name: "mail it", Type: dialer.ProgramFaxToEmail, AccountID: &acct}); err != nil {
+		t.Fatal(err)
+	}
+	tiff := filepath.Join(dir, "rx.tif")
+	mailer := &fakeMailer{}
+	in := &faxInbox{db: db, messages: messages, toPDF: conv.Convert, mailer: mailer, log: slog.New(slog.DiscardHandler)}
+	if ok, err := in.AcceptFax(ctx, "+15550100100"); !ok || err != nil {
+		t.Fatalf("AcceptFax = %v, %v", ok, err)
+	}
+	if ok, _ := in.AcceptFax(ctx, "+15550100199"); ok {
+		t.Fatal("accepted a fax for a DID nobody receives on")
+	}
+	receive := func() (status, response string) {
+		t.Helper()
+		if err := os.WriteFile(tiff, bilevelTIFF(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in.FaxReceived(ctx, esl.ReceivedFax{CallUUID: "u", From: "15550001111", To: "+15550100100", Path: tiff, Success: true,
+			ResultText: "OK", Pages: 1, Answered: time.Now(), End: time.Now()})
+		txs, err := db.Transmissions(ctx, scope, dialer.ListQuery{Filters: map[string]string{"direction": "inbound"}, Limit: 100})
+		if err != nil || len(txs) == 0 {
+			t.Fatalf("transmissions %v, %v", txs, err)
+		}
+		last := txs[len(txs)-1]
+		return string(last.Status), last.Response
+	}
+	if status, _ := receive(); status != "completed" {
+		t.Errorf("mailed fax: %s", status)
+	}
+	if len(mailer.to) != 1 || mailer.to[0] != "ops@example.com" || !bytes.HasPrefix(mailer.pdfs[0], []byte("%PDF-")) {
+		t.Fatalf("mailer got %v", mailer.to)
+	}
+	mailer.err = dialer.RouteFault("451", errors.New("451 4.3.0 try again later"))
+	if status, response := receive(); status != "failed" || response != "451" {
+		t.Errorf("a 4xx from the SMTP server: %s %s", status, response)
+	}
+	in.mailer = nil
+	if status, response := receive(); status != "failed" || response != dialer.CauseContentError {
+		t.Errorf("no mailer: %s %s", status, response)
+	}
+}
+
+// TestInboundFaxThroughTheDaemon: the daemon, connected to a fake
+// FreeSWITCH node on this host, receives a fax call to the DID of an
+// account with a receivefax program (made through the API): rxfax writes
+// into its data dir, and the API then shows an inbound transmission,
+// completed, whose results carry spandsp's and the document, a PDF of
+// the fax. A fax that fails (the sender hangs up mid-page) ends FAX_FAILED
+// with spandsp's code and no document; a call to a DID nobody receives on
+// is hung up unanswered.
+func TestInboundFaxThroughTheDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the daemon")
+	}
+	needTIFF2PDF(t)
+	if _, err := exec.LookPath("tiff2pdf"); err != nil {
+		t.Skip(err)
+	}
+	fs := esltest.Start(t, esltest.Options{Password: "Node-Pass-1"})
+	data := t.TempDir()
+	key := make([]byte, store.SealKeySize)
+	rand.Read(key)
+	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := dialer.HashPassword("admin-password-1", bcrypt.MinCost)
+	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
+		t.Fatal(err)
+	}
+	tenant, _ := db.DefaultTenant(ctx)
+	host, port, _ := net.SplitHostPort(fs.Addr())
+	p, _ := strconv.Atoi(port)
+	if _, err := db.CreatePBX(ctx, dialer.PBXProfile{TenantID: tenant.ID, Type: dialer.PBXFreeSwitch, Name: "fs", Enabled: true,
+		Host: host, Port: p, Password: "Node-Pass-1", SessionsPerSecond: 30, MaxSessions: 100}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	d := startDaemon(t, data)
+	code, body := d.call(t, "POST", "/authenticate", "", map[string]string{"username": "admin", "password": "admin-password-1"})
+	var tok struct{ Token string }
+	if code != 200 || json.Unmarshal(body, &tok) != nil {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	call := func(method, path string, req any) (int, []byte) { return d.call(t, method, path, tok.Token, req) }
+	mustID := func(method, path string, req any, field string) int64 {
+		t.Helper()
+		code, body := call(method, path, req)
+		var out map[string]any
+		json.Unmarshal(body, &out)
+		id, ok := out[field].(float64)
+		if code != 200 || !ok {
+			t.Fatalf("%s %s: %d %s", method, path, code, body)
+		}
+		return int64(id)
+	}
+	account := mustID("POST", "/accounts", map[string]any{"type": "did", "phone": "+15550100100", "first_name": "Fax"}, "account_id")
+	mustID("POST", "/programs/receivefax", map[string]any{"name": "fax in", "account_id": account}, "program_id")
+	deadline := time.Now().Add(10 * time.Second)
+	for !sawCommand(fs, "event") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not connect:\n%s", d.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	inbound := func(n int) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var list []map[string]any
+			_, body := call("GET", "/transmissions?direction=inbound", nil)
+			json.Unmarshal(body, &list)
+			if len(list) >= n {
+				return list[n-1]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d inbound transmissions, want %d: %s\n%s", len(list), n, body, d.logs)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	results := func(tx map[string]any) map[string]string {
+		t.Helper()
+		_, body := call("GET", fmt.Sprintf("/transmissions/%d/result", int64(tx["transmission_id"].(float64))), nil)
+		var rs []struct{ Type, Name, Data string }
+		if err := json.Unmarshal(body, &rs); err != nil {
+			t.Fatalf("results %s: %v", body, err)
+		}
+		out := map[string]string{}
+		for _, r := range rs {
+			out[r.Type+"."+r.Name] = r.Data
+		}
+		return out
+	}
+
+	fs.Inbound(esltest.InboundCall{Destination: "15550100100", CallerID: "15550001111",
+		Fax: esltest.InboundFax{Success: true, TIFF: bilevelTIFF(), Pages: 1}})
+	tx := inbound(1)
+	if tx["status"] != "completed" || tx["response"] != "NORMAL_CLEARING" {
+		t.Fatalf("received fax: %v", tx)
+	}
+	r := results(tx)
+	if r["fax.success"] != "1" || r["fax.pages"] != "1" || r["fax.document_id"] == "" {
+		t.Fatalf("results %v", r)
+	}
+	code, body = call("GET", "/messages/documents/"+r["fax.document_id"], nil)
+	if code != 200 || !strings.Contains(string(body), `"type":"pdf"`) {
+		t.Errorf("document: %d %s", code, body)
+	}
+	if _, pdf := call("GET", "/messages/documents/"+r["fax.document_id"]+"/media", nil); !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+		t.Errorf("document media: %.20q", pdf)
+	}
+	if left, _ := filepath.Glob(filepath.Join(data, "fax-in", "*")); len(left) != 0 {
+		t.Errorf("rxfax files left: %v", left)
+	}
+
+	fs.Inbound(esltest.InboundCall{Destination: "15550100100", CallerID: "15550001111",
+		Fax: esltest.InboundFax{Success: true, TIFF: bilevelTIFF(), HangUp: true}})
+	tx = inbound(2)
+	r = results(tx)
+	if tx["status"] != "failed" || tx["response"] != dialer.CauseFaxFailed {
+		t.Errorf("dropped fax: %v", tx)
+	}
+	if r["fax.success"] != "0" || r["fax.result_code"] != "49" || r["fax.document_id"] != "" {
+		t.Errorf("dropped fax results %v", r)
+	}
+
+	before := len(fs.Commands())
+	fs.Inbound(esltest.InboundCall{Destination: "15550100999", CallerID: "15550001111"})
+	deadline = time.Now().Add(10 * time.Second)
+	for !hungUpUnanswered(fs.Commands()[before:]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a call to an unknown DID was not hung up:\n%s", d.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.stop(t, syscall.SIGTERM)
+}
+
+func hungUpUnanswered(cmds []esltest.Command) bool {
+	for _, c := range cmds {
+		if c.Name == "sendmsg" {
+			return c.Header("call-command") == "hangup" && c.Header("hangup-cause") == "UNALLOCATED_NUMBER"
+		}
+	}
+	return false
+}
+
