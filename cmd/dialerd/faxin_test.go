@@ -300,4 +300,3 @@ func hungUpUnanswered(cmds []esltest.Command) bool {
 	}
 	return false
 }
-
