@@ -260,6 +260,8 @@ func (c *channel) startApp() *appRun {
 		switch {
 		case err != nil:
 			app.failNow, app.response = true, respNoFaxFile
+		case (bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*"))) && c.beh.FaxFailure != 0:
+			app.fax = &faxOutcome{code: c.beh.FaxFailure, text: c.beh.FaxText}
 		case bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*")):
 			app.fax = &faxOutcome{success: true, code: 0, text: "OK", pages: 1}
 		default:

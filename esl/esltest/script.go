@@ -110,6 +110,12 @@ type Behaviour struct {
 	// channel (avmd_start run by an execute_on_answer variable), mod_avmd
 	// sets avmd_detect=TRUE and fires CUSTOM avmd::beep then. Zero: no beep.
 	Beep time.Duration
+	// FaxFailure, when not zero, is the receiving fax machine failing a
+	// txfax of a readable TIFF: spandsp's txfaxresult says fax_success 0
+	// with this code and text (fax_bad_file.txt's receiver reported 35
+	// "Unexpected DCN while waiting for DCS or DIS"), no page sent.
+	FaxFailure int
+	FaxText    string
 }
 
 // WithBeep returns b with an answering machine's beep at after.
@@ -162,6 +168,12 @@ func (b Behaviour) WithDTMF(digits string, gap time.Duration) Behaviour {
 // WithTelephoneEvent returns b with the peer offering telephone-event.
 func (b Behaviour) WithTelephoneEvent() Behaviour {
 	b.TelephoneEvent = true
+	return b
+}
+
+// WithFaxFailure returns b with the far fax machine failing the session.
+func (b Behaviour) WithFaxFailure(code int, text string) Behaviour {
+	b.FaxFailure, b.FaxText = code, text
 	return b
 }
 
