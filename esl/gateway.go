@@ -867,7 +867,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 
 	var err error
 	for _, n := range all {
-		for n.load() > 0 && err == nil {
+		for (n.load() > 0 || n.inbound.busy()) && err == nil {
 			select {
 			case <-ctx.Done():
 				err = ctx.Err()
@@ -878,6 +878,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	g.stop()
 	for _, n := range all {
 		<-n.done
+		n.inbound.wg.Wait() // no fax is handed over after Close
 	}
 	return err
 }

@@ -76,6 +76,15 @@ type inboundCall struct {
 type inboundCalls struct {
 	mu    sync.Mutex
 	calls map[string]*inboundCall
+	wg    sync.WaitGroup // the goroutines driving them
+}
+
+// busy reports whether a fax call is being received: Close gives it the
+// grace period, as it does an attempt.
+func (ic *inboundCalls) busy() bool {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	return len(ic.calls) > 0
 }
 
 func (ic *inboundCalls) get(uuid string) *inboundCall {
@@ -96,13 +105,15 @@ func (ic *inboundCalls) claim(uuid string) (*inboundCall, bool) {
 	}
 	c := &inboundCall{uuid: uuid, events: make(chan event, 64)}
 	ic.calls[uuid] = c
+	ic.wg.Add(1)
 	return c, true
 }
 
 func (ic *inboundCalls) drop(uuid string) {
 	ic.mu.Lock()
-	defer ic.mu.Unlock()
 	delete(ic.calls, uuid)
+	ic.mu.Unlock()
+	ic.wg.Done()
 }
 
 // routeInbound hands e to the parked call it belongs to, or starts
@@ -155,8 +166,14 @@ func (n *node) driveFax(c *inboundCall, park event) {
 		accepted, err = recv.AcceptFax(ctx, to)
 	}
 	if !accepted {
-		log.Info("esl: inbound fax call refused", "to", to, "err", err)
-		_ = n.sendmsg(ctx, c.uuid, "call-command: hangup\nhangup-cause: UNALLOCATED_NUMBER")
+		// Nobody receives faxes there; a lookup that failed is ours, and
+		// the caller may try again.
+		cause := "UNALLOCATED_NUMBER"
+		if err != nil {
+			cause = "NORMAL_TEMPORARY_FAILURE"
+		}
+		log.Info("esl: inbound fax call refused", "to", to, "cause", cause, "err", err)
+		_ = n.sendmsg(ctx, c.uuid, "call-command: hangup\nhangup-cause: "+cause)
 		return
 	}
 	path := filepath.Join(dir, c.uuid+".tif")
@@ -177,7 +194,12 @@ func (n *node) driveFax(c *inboundCall, park event) {
 			log.Warn("esl: inbound fax call: sendmsg failed", "app", name, "err", err)
 		}
 	}
-	n.followFax(ctx, c, &f, path)
+	if !n.followFax(ctx, c, &f) {
+		// The gateway closed (after its grace period) while the fax was
+		// still coming: FreeSWITCH carries on, but nobody reads the result.
+		log.Warn("esl: inbound fax abandoned: the gateway closed before it ended", "to", to)
+		return
+	}
 	if f.Success {
 		if _, err := os.Stat(path); err == nil {
 			f.Path = path
@@ -187,16 +209,19 @@ func (n *node) driveFax(c *inboundCall, park event) {
 }
 
 // followFax reads the call's events until rxfax has completed (then it
-// hangs up) and the channel is gone.
-func (n *node) followFax(ctx context.Context, c *inboundCall, f *ReceivedFax, path string) {
+// hangs up) and the channel is gone. It reports false when ctx ended
+// first and nothing is known of the fax.
+func (n *node) followFax(ctx context.Context, c *inboundCall, f *ReceivedFax) bool {
 	done, hungUp := false, false
 	var grace <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return done
 		case <-grace:
-			return
+			// rxfax's result is in hand; the hangup's report went astray.
+			f.End = time.Now()
+			return true
 		case e := <-c.events:
 			switch {
 			case e.name == evAnswer:
@@ -225,7 +250,7 @@ func (n *node) followFax(ctx context.Context, c *inboundCall, f *ReceivedFax, pa
 				if f.End.IsZero() {
 					f.End = time.Now()
 				}
-				return
+				return true
 			}
 		}
 	}
