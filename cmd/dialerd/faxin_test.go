@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,8 +23,10 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/dialerd/dialerd/api"
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/dialer/media"
+	"github.com/dialerd/dialerd/dialer/memgateway"
 	"github.com/dialerd/dialerd/esl"
 	"github.com/dialerd/dialerd/esl/esltest"
 	"github.com/dialerd/dialerd/store"
@@ -299,4 +302,161 @@ func hungUpUnanswered(cmds []esltest.Command) bool {
 		}
 	}
 	return false
+}
+
+// TestFaxToEmailThroughTheAPI: the API (over the daemon's store) makes a
+// DID account with an email address and a faxtoemail program; a fax call
+// to that DID on the fake FreeSWITCH is received by the esl gateway into
+// the fax inbox, whose mailer (faked) gets the PDF for that address; the
+// API then shows the inbound transmission completed, with the fax's and the
+// mail's results. When the mail server answers 451 the transmission fails
+// with that cause, the route's by the cause table.
+func TestFaxToEmailThroughTheAPI(t *testing.T) {
+	conv := needTIFF2PDF(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "dialerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hash, _ := dialer.HashPassword("admin-password-1", bcrypt.MinCost)
+	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
+		t.Fatal(err)
+	}
+	files, err := store.OpenFiles(filepath.Join(dir, "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages := store.NewMessages(db, files)
+	log := slog.New(slog.DiscardHandler)
+	// The transmission routes answer only beside a running spool engine;
+	// this one has nothing to dial.
+	es := store.NewEngineStore(db)
+	defer es.Close()
+	eng, err := dialer.NewEngine(dialer.DefaultEngineConfig(), dialer.EngineDeps{Store: es, Routes: es,
+		Gateway: memgateway.New(dialer.SystemClock{}, memgateway.Script{}), Clock: dialer.SystemClock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stopped, cancel := context.WithCancel(ctx)
+		cancel()
+		eng.Stop(stopped)
+	}()
+	srv, err := api.New(api.Config{TokenKey: bytes.Repeat([]byte("k"), 32), TokenTTL: time.Hour, MaxBodyBytes: 1 << 20,
+		MaxImportBytes: 1 << 20, DefaultCountryCode: "1", PasswordCost: bcrypt.MinCost}, log,
+		api.Deps{Users: db, Accounts: db, Programs: db, Transmissions: db, Campaigns: db, Engine: eng, Messages: messages,
+			Contacts: db, Groups: db,
+			Checks: []api.ReadyCheck{{Name: "store", Check: db.Ping}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetReady(true)
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	d := &daemonProc{addr: strings.TrimPrefix(hs.URL, "http://")}
+	code, body := d.call(t, "POST", "/authenticate", "", map[string]string{"username": "admin", "password": "admin-password-1"})
+	var tok struct{ Token string }
+	if code != 200 || json.Unmarshal(body, &tok) != nil {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	call := func(method, path string, req any) (int, []byte) { return d.call(t, method, path, tok.Token, req) }
+	code, body = call("POST", "/accounts", map[string]any{"type": "did", "phone": "+15550100100", "email": "ops@example.com"})
+	var acct struct {
+		ID int64 `json:"account_id"`
+	}
+	if code != 200 || json.Unmarshal(body, &acct) != nil {
+		t.Fatalf("account: %d %s", code, body)
+	}
+	if code, body := call("POST", "/programs/faxtoemail", map[string]any{"name": "to mail", "account_id": acct.ID}); code != 200 {
+		t.Fatalf("program: %d %s", code, body)
+	}
+
+	mailer := &fakeMailer{}
+	fs := esltest.Start(t, esltest.Options{})
+	gw := esl.New(esl.Options{Log: log, DialTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second, ChannelGrace: 2 * time.Second,
+		Fax: &faxInbox{db: db, messages: messages, toPDF: conv.Convert, mailer: mailer, log: log}, FaxDir: t.TempDir()})
+	defer func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		gw.Close(ctx)
+	}()
+	host, port, _ := net.SplitHostPort(fs.Addr())
+	p, _ := strconv.Atoi(port)
+	if err := gw.ApplyNode(dialer.FreeSwitchNode{ID: "1", Name: "fs", Host: host, Port: p, Password: "ClueCon",
+		SessionsPerSecond: 30, MaxSessions: 10}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for gw.NodeHealth()["1"] != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the node did not connect")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The n-th inbound transmission once it reads status and response:
+	// the mail's outcome follows the fax's.
+	inbound := func(n int, status, response string) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var list []map[string]any
+			_, body := call("GET", "/transmissions?direction=inbound", nil)
+			json.Unmarshal(body, &list)
+			if len(list) >= n && list[n-1]["status"] == status && list[n-1]["response"] == response {
+				return list[n-1]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("inbound transmission %d is not %s/%s: %s", n, status, response, body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	fs.Inbound(esltest.InboundCall{Destination: "15550100100", CallerID: "15550001111",
+		Fax: esltest.InboundFax{Success: true, TIFF: bilevelTIFF(), Pages: 1}})
+	waitMailed := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mailer.mu.Lock()
+			got := len(mailer.to)
+			mailer.mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d faxes mailed, want %d", got, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitMailed(1)
+	tx := inbound(1, "completed", "NORMAL_CLEARING")
+	if mailer.to[0] != "ops@example.com" || !bytes.HasPrefix(mailer.pdfs[0], []byte("%PDF-")) {
+		t.Fatalf("mailed to %v", mailer.to)
+	}
+	// The mail's result is added once the mailer has returned.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		_, body = call("GET", fmt.Sprintf("/transmissions/%d/result", int64(tx["transmission_id"].(float64))), nil)
+		if strings.Contains(string(body), `"ops@example.com"`) && strings.Contains(string(body), `"document_id"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("results %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	mailer.mu.Lock()
+	mailer.err = dialer.RouteFault("451", errors.New("451 4.3.0 try again later"))
+	mailer.mu.Unlock()
+	fs.Inbound(esltest.InboundCall{Destination: "15550100100", CallerID: "15550001111",
+		Fax: esltest.InboundFax{Success: true, TIFF: bilevelTIFF(), Pages: 1}})
+	waitMailed(2)
+	inbound(2, "failed", "451")
 }
