@@ -73,6 +73,11 @@ func (g *Gateway) CheckAttempt(a dialer.Attempt) error {
 		if err := dialer.CheckTTSText(a.Media.TTSText); err != nil {
 			return dialer.ContentFault("text", fmt.Errorf("sip: %w", err))
 		}
+		if vc, ok := g.cfg.TTS.(VoiceChecker); ok {
+			if field, err := vc.CheckVoice(a.Media.TTSLanguage, a.Media.TTSVoice); err != nil {
+				return dialer.ContentFault(field, err)
+			}
+		}
 		if err := checkCallOptions(a.Media); err != nil {
 			return err
 		}

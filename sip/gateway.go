@@ -123,6 +123,13 @@ type Speaker interface {
 	Speak(ctx context.Context, text, voice, language string) (path string, err error)
 }
 
+// VoiceChecker is a Speaker that can tell, without rendering, whether it
+// has a program's language and voice; CheckAttempt then refuses one it
+// lacks, naming the field ("language" or "voice").
+type VoiceChecker interface {
+	CheckVoice(language, voice string) (field string, err error)
+}
+
 // ConfigKeyTTS is the daemon's config key of the SIP gateway's speech
 // engine, named by the fault of a voicetts attempt without one.
 const ConfigKeyTTS = "media.espeak"

@@ -170,3 +170,18 @@ func mustSpeak(t *testing.T, s Speaker) string {
 	}
 	return p
 }
+
+// TestCheckAttemptVoiceTTSVoiceOfEspeak: with the real espeak-ng, a
+// language or voice variant it does not have is refused by CheckAttempt
+// naming the field, so the API refuses the program when it is written.
+func TestCheckAttemptVoiceTTSVoiceOfEspeak(t *testing.T) {
+	g := newTestGateway(t, Config{TTS: espeakFor(t)})
+	a := dialer.Attempt{Program: dialer.ProgramVoiceTTS, Media: dialer.Media{TTSText: "Hello."}}
+	for _, tc := range []struct{ lang, voice, field string }{{"en-US", "f3", ""}, {"xx", "", "language"}, {"en", "nosuch", "voice"}} {
+		a.Media.TTSLanguage, a.Media.TTSVoice = tc.lang, tc.voice
+		err := g.CheckAttempt(a)
+		if fe := dialer.FaultOf(err); (tc.field == "" && err != nil) || (tc.field != "" && (fe == nil || fe.Field != tc.field)) {
+			t.Errorf("%q/%q: %v, want field %q", tc.lang, tc.voice, err, tc.field)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -151,6 +152,79 @@ func TestVoiceTTSCampaignOverSIP(t *testing.T) {
 	_, body = p.call(t, "GET", fmt.Sprintf("/transmissions?campaign_id=%d", campaign), tok.Token, nil)
 	if json.Unmarshal(body, &txs) != nil || len(txs) != 1 || txs[0]["status"] != "completed" {
 		t.Errorf("transmissions: %s", body)
+	}
+	p.stop(t, syscall.SIGTERM)
+}
+
+// TestVoiceTTSRenderingFailureBlocksTheCampaign: when espeak-ng fails on
+// a program's text (here a stand-in binary that always fails), the
+// campaign says why: blocked, the content's fault naming text, with
+// espeak-ng's message, its work kept; the trunk is never dialled (it would
+// be backed off as down: nothing listens on it) and no transmission is
+// left in flight.
+func TestVoiceTTSRenderingFailureBlocksTheCampaign(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the daemon")
+	}
+	failing := filepath.Join(t.TempDir(), "espeak-ng")
+	if err := os.WriteFile(failing, []byte("#!/bin/sh\necho 'Error: simulated espeak-ng failure' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startDaemon(t, t.TempDir(), "DIALERD_SIP_LISTEN=127.0.0.1:"+strconv.Itoa(freeUDPPort(t)),
+		"DIALERD_ADMIN_PASSWORD=admin-password-1", "DIALERD_ENGINE_GATEWAY=live", "DIALERD_MEDIA_ESPEAK="+failing)
+	code, body := p.call(t, "POST", "/authenticate", "", map[string]string{"username": "admin", "password": "admin-password-1"})
+	var tok struct{ Token string }
+	if code != 200 || json.Unmarshal(body, &tok) != nil {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	mustID := func(method, path string, req any, field string) int64 {
+		t.Helper()
+		code, body := p.call(t, method, path, tok.Token, req)
+		var out map[string]any
+		json.Unmarshal(body, &out)
+		id, ok := out[field].(float64)
+		if code != 200 || !ok {
+			t.Fatalf("%s %s: %d %s", method, path, code, body)
+		}
+		return int64(id)
+	}
+	mustID("POST", "/providers", map[string]any{"name": "nobody", "type": "sip", "gateway_flag": 8, "service_flag": 1,
+		"host": "127.0.0.1", "port": freeUDPPort(t)}, "provider_id")
+	program := mustID("POST", "/programs/voicetts", map[string]any{"name": "p", "text": "Hello there."}, "program_id")
+	group := mustID("POST", "/groups", map[string]any{"name": "g"}, "group_id")
+	for _, phone := range []string{"+12125550111", "+12125550112"} {
+		contact := mustID("POST", "/contacts", map[string]any{"phone": phone, "first_name": "A"}, "contact_id")
+		if code, body := p.call(t, "PUT", fmt.Sprintf("/contacts/%d/link/%d", contact, group), tok.Token, nil); code != 200 {
+			t.Fatalf("link: %d %s", code, body)
+		}
+	}
+	campaign := mustID("POST", "/campaigns", map[string]any{"program_id": program, "group_id": group, "cpm": 60, "try_allowed": 1}, "campaign_id")
+	if code, body := p.call(t, "PUT", fmt.Sprintf("/campaigns/%d/start", campaign), tok.Token, nil); code != 200 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	var c struct {
+		Status  string
+		Blocked *struct{ Reason, Field, Fault string }
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := p.call(t, "GET", fmt.Sprintf("/campaigns/%d", campaign), tok.Token, nil)
+		c.Blocked = nil
+		json.Unmarshal(body, &c)
+		if c.Blocked != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("campaign not blocked: %s\n%s", body, p.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if c.Blocked.Fault != "content" || c.Blocked.Field != "text" || !strings.Contains(c.Blocked.Reason, "simulated espeak-ng failure") ||
+		!strings.Contains(c.Blocked.Reason, "MEDIA_ERROR") {
+		t.Errorf("blocked %+v", c.Blocked)
+	}
+	if strings.Contains(p.logs.String(), "GATEWAY_DOWN") {
+		t.Error("the trunk was dialled")
 	}
 	p.stop(t, syscall.SIGTERM)
 }

@@ -64,6 +64,10 @@ type Espeak struct {
 	timeout time.Duration
 	jobs    chan struct{}
 
+	// languages and variants espeak-ng lists (--voices, --voices=variant),
+	// lower case; nil when it could not list them (nothing is checked).
+	languages, variants map[string]bool
+
 	mu      sync.Mutex
 	running map[string]*rendering
 }
@@ -86,13 +90,71 @@ func NewEspeak(o EspeakOptions) (*Espeak, error) {
 	if err := os.MkdirAll(o.CacheDir, 0o750); err != nil {
 		return nil, fmt.Errorf("media: speech cache: %w", err)
 	}
-	return &Espeak{
+	e := &Espeak{
 		path:    path,
 		dir:     o.CacheDir,
 		timeout: cmp.Or(o.Timeout, DefaultEspeakTimeout),
 		jobs:    make(chan struct{}, cmp.Or(o.Jobs, DefaultEspeakJobs)),
 		running: map[string]*rendering{},
-	}, nil
+	}
+	e.languages, e.variants = e.listVoices()
+	return e, nil
+}
+
+// listVoices reads the languages and variants espeak-ng has, once: a
+// program is checked against them when it is written (CheckVoice), so an
+// unknown language is a 412 rather than a failed campaign.
+func (e *Espeak) listVoices() (languages, variants map[string]bool) {
+	list := func(arg string, col func(fields []string) []string) map[string]bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, e.path, arg).Output()
+		if err != nil {
+			return nil
+		}
+		set := map[string]bool{}
+		for i, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); i > 0 && len(f) >= 5 {
+				for _, v := range col(f) {
+					set[strings.ToLower(v)] = true
+				}
+			}
+		}
+		if len(set) == 0 {
+			return nil
+		}
+		return set
+	}
+	languages = list("--voices", func(f []string) []string {
+		out := []string{f[1]}
+		for _, o := range f[5:] { // "(en 2)": other languages the voice speaks
+			if l := strings.TrimPrefix(o, "("); l != o {
+				out = append(out, l)
+			}
+		}
+		return out
+	})
+	variants = list("--voices=variant", func(f []string) []string {
+		return []string{filepath.Base(f[len(f)-1])} // !v/f3: spoken as +f3
+	})
+	return languages, variants
+}
+
+// CheckVoice reports whether espeak-ng has the language (a tag such as
+// en-US; "" is en) and the voice variant ("" is none), naming the field
+// ("language" or "voice") it lacks. When espeak-ng could not list its
+// voices nothing is refused: the rendering says.
+func (e *Espeak) CheckVoice(language, voice string) (field string, err error) {
+	if _, ok := EspeakVoice(language, voice); !ok {
+		return "language", fmt.Errorf("%w: language %q or voice %q is not an espeak-ng voice name", ErrSpeech, language, voice)
+	}
+	if lang := strings.ToLower(cmp.Or(language, "en")); e.languages != nil && !e.languages[lang] {
+		return "language", fmt.Errorf("%w: espeak-ng has no language %q (espeak-ng --voices lists them)", ErrSpeech, language)
+	}
+	if voice != "" && e.variants != nil && !e.variants[strings.ToLower(voice)] {
+		return "voice", fmt.Errorf("%w: espeak-ng has no voice variant %q (espeak-ng --voices=variant lists them)", ErrSpeech, voice)
+	}
+	return "", nil
 }
 
 // EspeakVoice is espeak-ng's -v argument for a program's language (a tag

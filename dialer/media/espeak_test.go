@@ -79,3 +79,19 @@ func TestEspeakRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestEspeakCheckVoice: the languages and variants espeak-ng lists are
+// accepted, others refused naming the field, before anything is rendered.
+func TestEspeakCheckVoice(t *testing.T) {
+	e := newTestEspeak(t)
+	tests := []struct{ lang, voice, field string }{
+		{"", "", ""}, {"en", "", ""}, {"en-US", "f3", ""}, {"pt-BR", "klatt", ""},
+		{"xx", "", "language"}, {"en-ZZ", "", "language"}, {"en", "nosuchvoice", "voice"}, {"en us", "", "language"},
+	}
+	for _, tt := range tests {
+		field, err := e.CheckVoice(tt.lang, tt.voice)
+		if field != tt.field || (err == nil) != (tt.field == "") {
+			t.Errorf("CheckVoice(%q, %q) = %q, %v; want %q", tt.lang, tt.voice, field, err, tt.field)
+		}
+	}
+}
