@@ -197,3 +197,28 @@ func TestDialplanParksFaxForDialerd(t *testing.T) {
 		t.Error("the dialplan answers or receives the fax itself: dialerd would never hear of it")
 	}
 }
+
+// FuzzInboundEvent reads arbitrary event bodies as the inbound side does:
+// it must never panic, and only a CHANNEL_PARK marked for dialerd with a
+// UUID and a number would be driven.
+func FuzzInboundEvent(f *testing.F) {
+	f.Add([]byte("Event-Name: CHANNEL_PARK\nUnique-ID: 3c4ee569-0f53-43a6-a451-c1f1c5dacb87\nvariable_dialerd_inbound: fax\n" +
+		"Caller-Destination-Number: 15550100100\nCaller-Caller-ID-Number: 15550001111\n"))
+	f.Add([]byte("Event-Name: CHANNEL_EXECUTE_COMPLETE\nApplication: rxfax\nvariable_fax_success: 1\nvariable_fax_result_code: 0\n" +
+		"variable_fax_document_transferred_pages: 3\n"))
+	f.Add([]byte("Event-Name: CUSTOM\nEvent-Subclass: spandsp%3A%3Arxfaxresult\nfax-success: 0\nfax-result-code: 49\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fr, err := parseEventPlain(body)
+		if err != nil {
+			return
+		}
+		e := parseEvent(&fr, time.Now())
+		driven := e.name == evPark && e.inbound == inboundFax && uuidPattern.MatchString(e.uuid)
+		if driven && strings.ContainsAny(e.uuid, "\n\r ") {
+			t.Fatalf("a UUID with separators would reach sendmsg: %q", e.uuid)
+		}
+		if e.fax.success && !e.fax.known {
+			t.Fatal("a fax success without a result")
+		}
+	})
+}
