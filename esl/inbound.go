@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,6 +77,7 @@ type inboundCall struct {
 type inboundCalls struct {
 	mu    sync.Mutex
 	calls map[string]*inboundCall
+	n     atomic.Int32   // len(calls): every event of every call asks, most when none is parked
 	wg    sync.WaitGroup // the goroutines driving them
 }
 
@@ -88,6 +90,9 @@ func (ic *inboundCalls) busy() bool {
 }
 
 func (ic *inboundCalls) get(uuid string) *inboundCall {
+	if ic.n.Load() == 0 {
+		return nil
+	}
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
 	return ic.calls[uuid]
@@ -105,6 +110,7 @@ func (ic *inboundCalls) claim(uuid string) (*inboundCall, bool) {
 	}
 	c := &inboundCall{uuid: uuid, events: make(chan event, 64)}
 	ic.calls[uuid] = c
+	ic.n.Add(1)
 	ic.wg.Add(1)
 	return c, true
 }
@@ -112,6 +118,7 @@ func (ic *inboundCalls) claim(uuid string) (*inboundCall, bool) {
 func (ic *inboundCalls) drop(uuid string) {
 	ic.mu.Lock()
 	delete(ic.calls, uuid)
+	ic.n.Add(-1)
 	ic.mu.Unlock()
 	ic.wg.Done()
 }
