@@ -1,6 +1,7 @@
 // Package esl is dialerd's FreeSWITCH gateway: it delivers voice and fax
 // attempts (voicemessage, voicetts, sendfax) through FreeSWITCH nodes over
-// the inbound Event Socket, with its own client (client.go, frame.go).
+// the inbound Event Socket, with its own client (client.go, frame.go), and
+// receives the fax calls the dialplan parks for dialerd (inbound.go).
 //
 // # Nodes and connections
 //

@@ -1,5 +1,7 @@
 // Package media checks and converts what users upload for transmissions:
-// recordings to play on calls and documents to fax.
+// recordings to play on calls and documents to fax; it also renders
+// voicetts texts with espeak-ng (Espeak) and keeps received faxes as PDF
+// (TIFF2PDF).
 //
 // Audio is recognised by its content, never its name: WAV (integer PCM,
 // IEEE float, G.711 µ-law and A-law, WAVE_FORMAT_EXTENSIBLE) is parsed here,
