@@ -1,7 +1,8 @@
 // Package sip is dialerd's SIP trunk gateway: it places voicemessage and
 // voicetts calls (the text rendered by Config.TTS, espeak-ng in the
-// daemon, and played like a recording) and sends SMS as SIP MESSAGE straight to a provider, watches trunks with
-// OPTIONS, registers the ones that want it, and hands inbound MESSAGE to
+// daemon, and played like a recording) and sends SMS as SIP MESSAGE
+// straight to a provider, watches trunks with OPTIONS, registers the ones
+// that want it, and hands inbound MESSAGE to
 // the caller. It implements dialer.Gateway, dialer.Placer,
 // dialer.AttemptChecker and dialer.Recoverer.
 //
