@@ -40,7 +40,7 @@ func (g *Gateway) Recover(ctx context.Context, s dialer.RecoverSpool, progress f
 	}
 	defer g.work.Done()
 	a := s.Attempt
-	if a.Program != dialer.ProgramVoiceMessage {
+	if a.Program != dialer.ProgramVoiceMessage && a.Program != dialer.ProgramVoiceTTS {
 		// A MESSAGE is one transaction: nothing is left open.
 		return dialer.Outcome{}, dialer.ErrCallGone
 	}

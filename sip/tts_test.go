@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	sipgo "github.com/emiago/sipgo/sip"
 
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/dialer/media"
@@ -183,5 +186,42 @@ func TestCheckAttemptVoiceTTSVoiceOfEspeak(t *testing.T) {
 		if fe := dialer.FaultOf(err); (tc.field == "" && err != nil) || (tc.field != "" && (fe == nil || fe.Field != tc.field)) {
 			t.Errorf("%q/%q: %v, want field %q", tc.lang, tc.voice, err, tc.field)
 		}
+	}
+}
+
+// TestRecoverAnsweredVoiceTTSCallSendsBye: a voicetts call left answered
+// by a process that died is ended with BYE from its saved dialog, as a
+// voicemessage call is. Before: Recover took every program but
+// voicemessage for a MESSAGE and left the callee connected.
+func TestRecoverAnsweredVoiceTTSCallSendsBye(t *testing.T) {
+	uas := answeringUAS(t, false)
+	wav := writeWAV(t, tone(10*time.Second))
+	dead := newTestGateway(t, Config{TTS: &fakeSpeaker{path: wav}})
+	a := uasAttempt(uas, "")
+	a.Program, a.Media = dialer.ProgramVoiceTTS, dialer.Media{TTSText: "A long message."}
+	dialogs := make(chan []byte, 1)
+	ctx, cancel := contextWithCancel(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		dead.Deliver(ctx, a, func(p dialer.Progress) {
+			if p.Kind == dialer.ProgressAnswered {
+				dialogs <- p.Dialog
+			}
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	var saved []byte
+	select {
+	case saved = <-dialogs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer")
+	}
+	next := newTestGateway(t, Config{TTS: &fakeSpeaker{path: wav}})
+	if _, err := next.Recover(testContext(t), dialer.RecoverSpool{Attempt: a, Answered: time.Now(), Dialog: saved}, nil); !errors.Is(err, dialer.ErrCallGone) {
+		t.Fatalf("Recover: %v, want ErrCallGone", err)
+	}
+	if byes := uas.requests(sipgo.BYE); len(byes) != 1 || byes[0].Via().Port != next.Addr("udp").(*net.UDPAddr).Port {
+		t.Fatalf("%d BYEs from the recovering process, want 1", len(byes))
 	}
 }
