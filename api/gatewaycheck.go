@@ -163,9 +163,9 @@ func faultMessage(fe *dialer.FaultError) string {
 // providerProbes are contents a gateway can carry with no file on this
 // host, one per service that has one: a provider is checked with each in
 // turn until its gateway judges the route. Gateways check the program and
-// its content too (the SIP gateway refuses voicetts before it looks at the
-// route; FreeSWITCH names the media before the prefix), so an attempt with
-// no content would never reach the route's rules.
+// its content too (the SIP gateway without espeak-ng refuses voicetts
+// naming media.espeak; FreeSWITCH names the media before the prefix), so an
+// attempt with no content would never reach the route's rules.
 var providerProbes = []struct {
 	program dialer.ProgramType
 	media   dialer.Media
