@@ -88,7 +88,16 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 	}
 	msg := inboundMessage{fromPhone: f.From, title: "inbound fax", origin: "freeswitch", service: dialer.ServiceFax,
 		status: out.Status, response: out.Cause, results: results, at: f.End}
-	if !o.Delivered {
+	// failed records the fax as not received: spandsp's failure, or a
+	// document that could not be kept (MEDIA_ERROR, saying why), so that
+	// no fax call vanishes with only a log line.
+	failed := func(cause error) (ReceivedFax, error) {
+		if cause != nil {
+			v := dialer.Classify(dialer.Outcome{Start: f.Start, Connect: f.Start, End: f.End, Failure: dialer.CauseMediaError})
+			out.Status, out.Cause = "failed", v.Cause
+			msg.status, msg.response = out.Status, out.Cause
+			msg.results = append(msg.results, dialer.Result{Type: "fax", Name: "error", Data: cause.Error()})
+		}
 		err := m.db.tx(ctx, func(tx *sql.Tx) error {
 			var err error
 			out.TransmissionID, err = recordInbound(ctx, tx, route, msg)
@@ -96,15 +105,18 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 		})
 		return out, err
 	}
+	if !o.Delivered {
+		return failed(nil)
+	}
 
 	tiff, err := os.Open(f.TIFFPath)
 	if err != nil {
-		return out, fmt.Errorf("store: received fax: %w", err)
+		return failed(fmt.Errorf("the received file: %w", err))
 	}
 	defer tiff.Close()
 	tif, err := m.receive(tiff, maxInboundFax)
 	if err != nil {
-		return out, err
+		return failed(err)
 	}
 	defer tif.discard()
 	pdf, err := m.files.create(faxLimit(maxInboundFax))
@@ -113,10 +125,10 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 	}
 	defer pdf.discard()
 	if err := toPDF(ctx, tif.reader(), pdf); err != nil {
-		return out, fmt.Errorf("store: received fax to PDF: %w", err)
+		return failed(fmt.Errorf("converting it to PDF: %w", err))
 	}
 	if pdf.size == 0 {
-		return out, errors.New("store: received fax to PDF: no output")
+		return failed(errors.New("converting it to PDF: no output"))
 	}
 	pdfHash := pdf.sum()
 	files := []newFile{{t: pdf, ext: ExtPDF}, {t: tif, ext: ExtTIFF, as: pdfHash}}

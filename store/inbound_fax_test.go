@@ -111,6 +111,14 @@ func TestReceiveFax(t *testing.T) {
 	if code != "49" {
 		t.Errorf("result code %q", code)
 	}
+	// A fax spandsp took that cannot be kept as PDF is recorded failed,
+	// MEDIA_ERROR saying why: no fax vanishes with only a log line.
+	badPDF := func(context.Context, io.Reader, io.Writer) error { return errors.New("tiff2pdf: not a TIFF") }
+	bad, err := msgs.ReceiveFax(ctx, InboundFax{From: "+15550001111", To: "+15550100100", TIFFPath: tiff, Success: true,
+		Pages: 1, Start: at, End: at}, badPDF)
+	if err != nil || bad.Status != "failed" || bad.Cause != dialer.CauseMediaError || bad.DocumentID != 0 || bad.TransmissionID == 0 {
+		t.Fatalf("unconvertible fax: %+v, %v", bad, err)
+	}
 	if _, err := msgs.ReceiveFax(ctx, InboundFax{To: "+15550100200", Success: true, TIFFPath: tiff}, fakePDF); !errors.Is(err, dialer.ErrNotFound) {
 		t.Errorf("a fax to a DID without a fax program: %v", err)
 	}
