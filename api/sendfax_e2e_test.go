@@ -14,17 +14,11 @@ import (
 	"github.com/dialerd/dialerd/store"
 )
 
-// TestSendFaxCampaignThroughFreeSwitch: a sendfax campaign made through
-// the API (a fax TIFF document, a program, a provider on a FreeSWITCH
-// node) is dialled through the esl gateway into the fake FreeSWITCH. The
-// fax the far machine took ends completed with spandsp's result in its
-// results; the one the far machine failed (the peer's failure: result 35)
-// ends as the cause table says: FAX_FAILED, charged to the callee, retried
-// while tries remain, then failed.
-func TestSendFaxCampaignThroughFreeSwitch(t *testing.T) {
-	if testing.Short() {
-		t.Skip("dials a campaign")
-	}
+// fsCampaignWorld is an API over a store with a running spool engine that
+// dials through the esl gateway into a fake FreeSWITCH node, created through
+// the PBX profiles API; it returns the node's id.
+func fsCampaignWorld(t *testing.T) (*world, *pbxWorld, *esltest.Server, *store.DB, int64) {
+	t.Helper()
 	fs := esltest.Start(t, esltest.Options{Password: eslPassword})
 	gw := esl.New(esl.Options{DialTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second, CloseTimeout: time.Second,
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
@@ -62,6 +56,21 @@ func TestSendFaxCampaignThroughFreeSwitch(t *testing.T) {
 	pw := &pbxWorld{world: w, gw: gw}
 	nodeID, _ := pw.create(fsBody(fs, true))
 	pw.waitFor("the node", func() bool { return gw.NodeHealth()[strconv.FormatInt(nodeID, 10)] == nil })
+	return w, pw, fs, db, nodeID
+}
+
+// TestSendFaxCampaignThroughFreeSwitch: a sendfax campaign made through
+// the API (a fax TIFF document, a program, a provider on a FreeSWITCH
+// node) is dialled through the esl gateway into the fake FreeSWITCH. The
+// fax the far machine took ends completed with spandsp's result in its
+// results; the one the far machine failed (the peer's failure: result 35)
+// ends as the cause table says: FAX_FAILED, charged to the callee, retried
+// while tries remain, then failed.
+func TestSendFaxCampaignThroughFreeSwitch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("dials a campaign")
+	}
+	w, pw, fs, db, nodeID := fsCampaignWorld(t)
 	w.createProvider(w.admin, map[string]any{"name": "fax-trunk", "host": "sip.example.com", "service_flag": dialer.ServiceFax,
 		"node_id": nodeID})
 	var doc struct {
@@ -122,5 +131,50 @@ func TestSendFaxCampaignThroughFreeSwitch(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestVoiceTTSCampaignThroughFreeSwitch: a voicetts program made through
+// the API is spoken by FreeSWITCH (speak, flite, the text in dialerd_tts)
+// and the call completed on speak's completion, with the text intact.
+func TestVoiceTTSCampaignThroughFreeSwitch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("dials a campaign")
+	}
+	w, pw, fs, db, nodeID := fsCampaignWorld(t)
+	w.createProvider(w.admin, map[string]any{"name": "voice-trunk", "host": "sip.example.com", "service_flag": dialer.ServiceVoice,
+		"node_id": nodeID})
+	var prog struct {
+		ID int64 `json:"program_id"`
+	}
+	w.expect(w.do("POST", "/programs/voicetts", w.admin, map[string]any{"name": "reminder",
+		"text": "Your appointment is tomorrow at ten."}), 200).json(t, &prog)
+	const ok = "+4930123601"
+	fs.Script(ok[1:], esltest.Answer(10*time.Millisecond, 100*time.Millisecond))
+	f := dialertest.NewFixtures(t, db.Path())
+	okID := f.Contact(w.tenant, w.adminID, ok, "")
+	group := f.Group(w.tenant, w.adminID, okID)
+	var camp struct {
+		ID int64 `json:"campaign_id"`
+	}
+	w.expect(w.do("POST", "/campaigns", w.admin, map[string]any{"program_id": prog.ID, "group_id": group, "cpm": 600,
+		"try_allowed": 1}), 200).json(t, &camp)
+	w.expect(w.do("PUT", idPath("/campaigns/%d/start", camp.ID), w.admin, nil), 200)
+	pw.waitFor("the campaign to complete", func() bool {
+		var c struct{ Status string }
+		w.expect(w.do("GET", idPath("/campaigns/%d", camp.ID), w.admin, nil), 200).json(t, &c)
+		return c.Status == "completed"
+	})
+	var trans []dialer.Transmission
+	w.expect(w.do("GET", idPath("/transmissions?campaign_id=%d", camp.ID), w.admin, nil), 200).json(t, &trans)
+	if len(trans) != 1 || trans[0].Status != dialer.TransmissionCompleted {
+		t.Fatalf("transmissions %+v", trans)
+	}
+	origs := fs.Originates()
+	if len(origs) != 1 || origs[0].Application != "speak" {
+		t.Fatalf("originates %+v", origs)
+	}
+	if v, _ := origs[0].Var("dialerd_tts"); v != "Your appointment is tomorrow at ten." {
+		t.Errorf("dialerd_tts %q", v)
 	}
 }
