@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -94,4 +95,35 @@ func TestEspeakCheckVoice(t *testing.T) {
 			t.Errorf("CheckVoice(%q, %q) = %q, %v; want %q", tt.lang, tt.voice, field, err, tt.field)
 		}
 	}
+}
+
+// BenchmarkEspeakSpeak: a rendering of a new sentence (espeak-ng run and
+// converted to 8 kHz), and a cached one (what every call of a campaign
+// after the first costs).
+func BenchmarkEspeakSpeak(b *testing.B) {
+	if _, err := exec.LookPath("espeak-ng"); err != nil {
+		b.Skip("espeak-ng is not installed")
+	}
+	e, err := NewEspeak(EspeakOptions{CacheDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Run("render", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := e.Speak(ctx, "Your appointment number "+strconv.Itoa(i)+" is tomorrow at ten.", "", "en-US"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		if _, err := e.Speak(ctx, "Your appointment is tomorrow at ten.", "", "en-US"); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := e.Speak(ctx, "Your appointment is tomorrow at ten.", "", "en-US"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
