@@ -190,7 +190,7 @@ func (n *node) driveFax(c *inboundCall, park event) {
 		return
 	}
 	defer os.Remove(path)
-	f := ReceivedFax{Node: n.id, CallUUID: c.uuid, From: park.caller, To: to}
+	f := ReceivedFax{Node: n.id, CallUUID: c.uuid, From: callerNumber(park.caller), To: to}
 	for _, app := range []string{"answer", "rxfax " + path} {
 		name, arg, _ := strings.Cut(app, " ")
 		msg := "call-command: execute\nexecute-app-name: " + name + "\nevent-lock: true"
@@ -278,4 +278,26 @@ func (n *node) sendmsg(ctx context.Context, uuid, msg string) error {
 		err = fmt.Errorf("sendmsg: %s", reply)
 	}
 	return err
+}
+
+// callerNumber is the caller's number as the trunk sent it, kept to what a
+// number is made of (a leading + and at most 20 digits): it becomes a
+// contact's phone, and a header value could carry anything. "" when there
+// is none.
+func callerNumber(s string) string {
+	s = strings.TrimSpace(s)
+	plus := strings.HasPrefix(s, "+")
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+	if len(digits) > 20 {
+		digits = digits[:20]
+	}
+	if plus && digits != "" {
+		return "+" + digits
+	}
+	return digits
 }

@@ -222,3 +222,14 @@ func FuzzInboundEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestCallerNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"15550001111": "15550001111", "+15550001111": "+15550001111", " +1 (555) 000-1111 ": "+15550001111",
+		"anonymous": "", "1555\nX-Injected: 1": "15551", strings.Repeat("9", 30): strings.Repeat("9", 20),
+	} {
+		if got := callerNumber(in); got != want {
+			t.Errorf("callerNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

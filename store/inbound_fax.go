@@ -86,7 +86,13 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 	if v.Disposition == dialer.Completed {
 		out.Status = "completed"
 	}
-	msg := inboundMessage{fromPhone: f.From, title: "inbound fax", origin: "freeswitch", service: dialer.ServiceFax,
+	// A caller who withholds their number is one contact, "anonymous",
+	// never matched to another contact by an empty field.
+	from := f.From
+	if from == "" {
+		from = "anonymous"
+	}
+	msg := inboundMessage{fromPhone: from, title: "inbound fax", origin: "freeswitch", service: dialer.ServiceFax,
 		status: out.Status, response: out.Cause, results: results, at: f.End}
 	// failed records the fax as not received: spandsp's failure, or a
 	// document that could not be kept (MEDIA_ERROR, saying why), so that
@@ -136,7 +142,7 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 	err = m.place(ctx, files, func(tx *sql.Tx, hashes []string) ([]string, error) {
 		res, err := tx.ExecContext(ctx, `INSERT INTO documents (tenant_id, created_by, name, description, type, file_hash,
 			file_size, pages, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			route.tenant, route.owner, "fax from "+f.From, "received on "+f.To, ExtPDF, hashes[0], pdf.size, f.Pages, now, now)
+			route.tenant, route.owner, "fax from "+from, "received on "+f.To, ExtPDF, hashes[0], pdf.size, f.Pages, now, now)
 		if err != nil {
 			return nil, fmt.Errorf("store: received fax document: %w", err)
 		}
