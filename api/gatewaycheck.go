@@ -117,9 +117,11 @@ func routeOf(p dialer.Provider, password string) dialer.Route {
 	if strings.HasPrefix(strings.TrimSpace(p.Settings), "{") {
 		var ps struct {
 			Transport string `json:"transport"`
+			TLS       string `json:"tls"`
+			Sender    string `json:"from"`
 		}
 		_ = json.Unmarshal([]byte(p.Settings), &ps) // not JSON: no transport, as the store reads it
-		r.Transport = ps.Transport
+		r.Transport, r.TLS, r.Sender = ps.Transport, ps.TLS, ps.Sender
 	}
 	return r
 }
@@ -130,7 +132,7 @@ var providerFields = map[string]string{
 	"name": "name", "gateway_flag": "gateway_flag", "gateway": "gateway_flag", "service_flag": "service_flag",
 	"node_id": "node_id", "node": "node_id", "host": "host", "port": "port", "username": "username",
 	"password": "password", "dialstring": "dialstring", "dial_string": "dialstring", "prefix": "prefix",
-	"settings": "settings", "transport": "settings", "register": "register", "type": "type",
+	"settings": "settings", "transport": "settings", "tls": "settings", "from": "settings", "sender": "settings", "register": "register", "type": "type",
 }
 
 // attemptFields are what a gateway may name of the attempt itself rather

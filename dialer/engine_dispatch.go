@@ -211,6 +211,7 @@ func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed
 		Program:        it.Program,
 		Phone:          it.Phone,
 		Email:          it.Email,
+		Contact:        it.Contact,
 		CallerIDNumber: CallerIDNumber(it.CallerID),
 		Provider:       p.route,
 		RingTimeout:    e.cfg.RingTimeout,

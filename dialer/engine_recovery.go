@@ -98,7 +98,7 @@ func (e *Engine) reattach(o OpenSpool, now time.Time) {
 		tryAllowed: w.TryAllowed, retryDelay: e.cfg.RetryDelay,
 		ringing: o.Ringing, answered: o.Answered, delivered: o.Delivered, dialog: o.Dialog}
 	a.att = Attempt{SpoolID: o.SpoolID, CallUUID: o.CallUUID, TransmissionID: w.TransmissionID, CampaignID: w.CampaignID,
-		TenantID: w.TenantID, Program: w.Program, Phone: w.Phone, Email: w.Email, Provider: route,
+		TenantID: w.TenantID, Program: w.Program, Phone: w.Phone, Email: w.Email, Contact: w.Contact, Provider: route,
 		CallerIDNumber: CallerIDNumber(w.CallerID), RingTimeout: e.cfg.RingTimeout, MaxDuration: e.cfg.MaxDuration}
 	e.inflight[w.TransmissionID] = a
 	if r, ok := e.runs[w.CampaignID]; ok && w.CampaignID != 0 {

@@ -17,8 +17,9 @@ type Work struct {
 	Program        ProgramType
 	Phone          string // the contact's, E.164
 	Email          string
-	ContactTZ      string // IANA name or ""
-	CallerID       string // the account's phone, or ""
+	Contact        ContactFields // for a template's placeholders
+	ContactTZ      string        // IANA name or ""
+	CallerID       string        // the account's phone, or ""
 	TryDone        int
 	TryAllowed     int
 	Due            time.Time // zero: not queued

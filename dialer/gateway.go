@@ -20,6 +20,9 @@ type Attempt struct {
 	Phone   string // E.164 destination
 	Email   string // sendemail destination
 
+	// Contact is the contact's own fields, for a template's placeholders.
+	Contact ContactFields
+
 	CallerIDNumber string // digits with optional leading +, validated
 	CallerIDName   string // printable, validated
 
@@ -52,6 +55,18 @@ type Route struct {
 	Node       string // FreeSWITCH node (PBX profile id) or "" for direct SIP
 	Transport  string // udp or tcp for SIP
 	Gateway    int64  // the provider's gateway_flag: GatewayFreeSWITCH, GatewaySIP, …
+	// TLS is an email provider's TLS mode (none, starttls, implicit) and
+	// Sender the From address of its mail or the sender of a Kannel
+	// provider's SMS; both come from the provider's settings object.
+	TLS    string
+	Sender string
+}
+
+// ContactFields are what a template may put in a message about its
+// contact ({first_name}, …): free text, never trusted.
+type ContactFields struct {
+	FirstName, LastName, Phone, Email, Address string
+	Custom1, Custom2, Custom3, Description     string
 }
 
 // Trunk is a provider a gateway watches (OPTIONS pings, REGISTER).
@@ -75,6 +90,10 @@ type Media struct {
 	Subject       string   // sendemail
 	Body          string
 	BodyAlt       string
+	// AttachmentPath is a sendemail template's attachment on this host,
+	// AttachmentType its type (pdf, txt, …); "" when it has none.
+	AttachmentPath string
+	AttachmentType string
 
 	// OptOutDigit is the key (0-9 * #) that opts the callee out during a
 	// voicemessage or voicetts call; "" offers no opt-out.

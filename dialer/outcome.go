@@ -80,6 +80,18 @@ const (
 	// CauseOptedOut: the callee pressed the opt-out key and the opt-out was
 	// recorded; the message stopped. Never tried again.
 	CauseOptedOut = "OPTED_OUT"
+
+	// Message gateways (SMTP, Kannel): what the peer answered.
+
+	// CauseSMTPTempFailure: the SMTP server answered 4xx (try later,
+	// elsewhere). The route's.
+	CauseSMTPTempFailure = "SMTP_TEMPORARY_FAILURE"
+	// CauseSMTPRejected: the SMTP server answered 5xx for the recipient or
+	// the message: a final failure of that recipient.
+	CauseSMTPRejected = "SMTP_REJECTED"
+	// CauseSMSRejected: the SMSC rejected the message (Kannel's delivery
+	// report 16): final.
+	CauseSMSRejected = "SMS_REJECTED"
 )
 
 type causeRule struct {
@@ -127,6 +139,7 @@ var causeRules = map[string]causeRule{
 	"BEARERCAPABILITY_NOTAVAIL": {disp: Retry, fault: FaultRoute},
 	CauseGatewayError:           {disp: Retry, fault: FaultRoute},
 	CauseAuthFailed:             {disp: Retry, fault: FaultRoute},
+	CauseSMTPTempFailure:        {disp: Retry, fault: FaultRoute},
 
 	// Configuration or content no route can carry: fail final, block the
 	// campaign, blame no route.
@@ -164,6 +177,8 @@ var causeRules = map[string]causeRule{
 	"INCOMPATIBLE_DESTINATION":       {disp: Final},
 	"INVALID_MSG_UNSPECIFIED":        {disp: Final},
 	"MANDATORY_IE_MISSING":           {disp: Final},
+	CauseSMTPRejected:                {disp: Final},
+	CauseSMSRejected:                 {disp: Final},
 }
 
 // sipCauses maps a final SIP response to the cause it means here. It

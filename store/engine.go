@@ -454,7 +454,8 @@ func wrap(what string, err error) error {
 // workCols reads a transmission with its contact, program and account as
 // dialer.Work, plus its status; workFrom joins them.
 const workCols = `t.transmission_id, t.tenant_id, t.created_by, COALESCE(t.campaign_id, 0), t.program_id, p.type, c.phone, c.email,
-	c.timezone, COALESCE(a.phone, ''), t.try_done, t.try_allowed, t.due_at, t.status`
+	c.timezone, COALESCE(a.phone, ''), t.try_done, t.try_allowed, t.due_at, t.status,
+	c.first_name, c.last_name, c.address, c.custom1, c.custom2, c.custom3, c.description`
 
 const workFrom = ` FROM transmissions t
 	JOIN contacts c ON c.contact_id = t.contact_id
@@ -466,8 +467,11 @@ func scanWork(r rowScanner, extra ...any) (dialer.Work, dialer.TransmissionStatu
 	var prog, status string
 	var due int64
 	dst := []any{&w.TransmissionID, &w.TenantID, &w.OwnerID, &w.CampaignID, &w.ProgramID, &prog, &w.Phone, &w.Email,
-		&w.ContactTZ, &w.CallerID, &w.TryDone, &w.TryAllowed, &due, &status}
+		&w.ContactTZ, &w.CallerID, &w.TryDone, &w.TryAllowed, &due, &status,
+		&w.Contact.FirstName, &w.Contact.LastName, &w.Contact.Address, &w.Contact.Custom1, &w.Contact.Custom2,
+		&w.Contact.Custom3, &w.Contact.Description}
 	err := r.Scan(append(dst, extra...)...)
+	w.Contact.Phone, w.Contact.Email = w.Phone, w.Email
 	w.Program = dialer.ProgramType(prog)
 	w.Due = fromMS(due)
 	return w, dialer.TransmissionStatus(status), err
@@ -574,7 +578,7 @@ func (s *EngineStore) RequeueOrphans(ctx context.Context, now time.Time) (int, e
 // them out.
 func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, programID int64) (dialer.ProgramType, dialer.Media, error) {
 	var m dialer.Media
-	var typ, recording, document string
+	var typ, recording, document, attachment string
 	var recordingExt, confirmExt sql.NullString
 	var confirm string
 	err := s.r.QueryRowContext(ctx, `SELECT p.type, p.tts_text, p.tts_voice, p.tts_language,
@@ -582,7 +586,8 @@ func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, program
 		COALESCE(d.file_hash, ''),
 		COALESCE(tm.subject, ''), COALESCE(tm.body, ''), COALESCE(tm.body_alt, ''), COALESCE(tx.data, ''),
 		p.opt_out_digit, p.on_machine,
-		COALESCE(NULLIF(oc.telephony_hash, ''), oc.file_hash, ''), CASE WHEN oc.telephony_hash = '' THEN oc.type ELSE 'wav' END
+		COALESCE(NULLIF(oc.telephony_hash, ''), oc.file_hash, ''), CASE WHEN oc.telephony_hash = '' THEN oc.type ELSE 'wav' END,
+		COALESCE(tm.file_hash, ''), COALESCE(tm.type, '')
 		FROM programs p
 		LEFT JOIN recordings r ON r.recording_id = p.recording_id
 		LEFT JOIN documents d ON d.document_id = p.document_id
@@ -591,7 +596,7 @@ func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, program
 		LEFT JOIN recordings oc ON oc.recording_id = p.opt_out_recording_id AND oc.tenant_id = p.tenant_id
 		WHERE p.tenant_id = ? AND p.program_id = ?`, tenantID, programID).
 		Scan(&typ, &m.TTSText, &m.TTSVoice, &m.TTSLanguage, &recording, &recordingExt, &document, &m.Subject, &m.Body, &m.BodyAlt, &m.Text,
-			&m.OptOutDigit, &m.OnMachine, &confirm, &confirmExt)
+			&m.OptOutDigit, &m.OnMachine, &confirm, &confirmExt, &attachment, &m.AttachmentType)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", m, dialer.NotFound("program")
 	}
@@ -612,6 +617,14 @@ func (s *EngineStore) ProgramMedia(ctx context.Context, tenantID string, program
 		if p := contentPath(s.mediaDir, document, ExtTIFF); fileExists(p) {
 			m.DocumentPath = p
 		}
+	}
+	if attachment != "" && validHash(attachment) {
+		if p := contentPath(s.mediaDir, attachment, ExtAttachment); fileExists(p) {
+			m.AttachmentPath = p
+		}
+	}
+	if m.AttachmentPath == "" {
+		m.AttachmentType = ""
 	}
 	if dialer.ProgramType(typ) == dialer.ProgramVoiceTTS && m.TTSText == "" {
 		// A voicetts program's stored text (text_id) is what it speaks.

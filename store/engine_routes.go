@@ -19,6 +19,8 @@ type providerSettings struct {
 	CPS       int    `json:"cps"`
 	Channels  int    `json:"channels"`
 	Transport string `json:"transport"`
+	TLS       string `json:"tls"`  // email: none, starttls, implicit
+	Sender    string `json:"from"` // email: the From address; Kannel: the SMS sender
 }
 
 func parseProviderSettings(s string) providerSettings {

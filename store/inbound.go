@@ -163,13 +163,19 @@ func recordInbound(ctx context.Context, tx *sql.Tx, route inboundRoute, m inboun
 // the program's owner when the tenant does not know the number yet. It
 // returns dialer.ErrNotFound when no account receives SMS on to.
 func (db *DB) ReceiveSMS(ctx context.Context, from, to, body string, at time.Time) (transmissionID int64, err error) {
+	return db.ReceiveSMSVia(ctx, "sip", from, to, body, at)
+}
+
+// ReceiveSMSVia is ReceiveSMS for an SMS that came through origin ("sip",
+// "kannel"), the transmission's origin.
+func (db *DB) ReceiveSMSVia(ctx context.Context, origin, from, to, body string, at time.Time) (transmissionID int64, err error) {
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		route, err := resolveInbound(ctx, tx, to, dialer.ProgramReceiveSMS)
 		if err != nil {
 			return err
 		}
 		transmissionID, err = recordInbound(ctx, tx, route, inboundMessage{
-			fromPhone: from, title: "inbound SMS", origin: "sip", service: dialer.ServiceSMS,
+			fromPhone: from, title: "inbound SMS", origin: origin, service: dialer.ServiceSMS,
 			status: "completed", response: "NORMAL_CLEARING", at: at,
 			results: []dialer.Result{{Type: "sms", Name: "text", Data: body}, {Type: "sms", Name: "from", Data: from}},
 		})

@@ -169,7 +169,8 @@ func (db *DB) ProviderRoute(ctx context.Context, tenantID string, id int64) (dia
 		return r, fmt.Errorf("store: provider route %d: %w", id, err)
 	}
 	r.Node = nodeName(node)
-	r.Transport = parseProviderSettings(settings).Transport
+	ps := parseProviderSettings(settings)
+	r.Transport, r.TLS, r.Sender = ps.Transport, ps.TLS, ps.Sender
 	if r.Password, err = db.seal.unseal(sealed, sealAAD(sealProviderPassword, tenantID)); err != nil {
 		return dialer.Route{}, fmt.Errorf("store: provider %d password: %w", id, err)
 	}

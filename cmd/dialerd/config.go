@@ -91,7 +91,9 @@ type Config struct {
 		OptionsInterval time.Duration `yaml:"options_interval" help:"how often each SIP trunk is pinged with OPTIONS"`
 		ResponseTimeout time.Duration `yaml:"response_timeout" help:"a trunk that sends no response at all to an INVITE within this long is down: the attempt moves to another route without spending a try"`
 	} `yaml:"sip"`
-	WS struct {
+	Mail   MailConfig   `yaml:"mail"`
+	Kannel KannelConfig `yaml:"kannel"`
+	WS     struct {
 		MaxClients   int           `yaml:"max_clients" help:"most websocket clients at once; more are refused with 503"`
 		Queue        int           `yaml:"queue" help:"events queued per websocket client; a client that falls this far behind is disconnected"`
 		PingInterval time.Duration `yaml:"ping_interval" help:"websocket ping interval; a client that misses two pongs is dropped"`
@@ -146,6 +148,7 @@ func defaultConfig() Config {
 	c.Engine.SendWait = 10 * time.Second
 	c.Compliance.DefaultWindow = "08:00-21:00"
 	c.Compliance.RedialLimit = dialer.DefaultRedialLimit
+	messagingDefaults(&c)
 	return c
 }
 
@@ -288,6 +291,7 @@ func (c *Config) Validate() error {
 	if dialer.ValidateCountryCode(c.Phone.DefaultCountryCode) != nil {
 		bad("phone.default_country_code", fmt.Sprintf("%q is not a country calling code: 1 to 3 digits, not starting with 0, without +", c.Phone.DefaultCountryCode))
 	}
+	c.validateMessaging(bad)
 	return errors.Join(errs...)
 }
 

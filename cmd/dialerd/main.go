@@ -448,8 +448,15 @@ func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, link *engineLin
 			c()
 		}
 	}
+	more, err := messageGateways(cfg, db, byFlag, log)
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	closers = append(closers, more...)
 	router := dialer.NewGatewayRouter(byFlag)
 	router.NotConfigured(dialer.GatewaySIP, "sip.listen")
+	router.NotConfigured(dialer.GatewayKannel, "kannel.listen")
 	return router, sipGW, closeAll, nil
 }
 

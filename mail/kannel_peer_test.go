@@ -1,0 +1,264 @@
+package mail
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+const (
+	bearerbox = "/usr/sbin/bearerbox"
+	smsbox    = "/usr/sbin/smsbox"
+)
+
+// kannelPeer is Debian's bearerbox and smsbox on loopback, with an SMPP
+// fake SMSC behind them and dialerd's callback listener in front.
+type kannelPeer struct {
+	smsc        *fakeSMSC
+	sendsmsPort int
+	adminPort   int
+	gw          *Kannel
+	callback    *httptest.Server
+
+	mu sync.Mutex
+	mo []string
+}
+
+const kannelConf = `group = core
+admin-port = %[1]d
+admin-password = adminpw
+smsbox-port = %[2]d
+box-allow-ip = "127.0.0.1"
+admin-allow-ip = "127.0.0.1"
+log-file = "%[6]s/bearerbox.log"
+log-level = 1
+dlr-storage = internal
+
+group = smsc
+smsc = smpp
+smsc-id = fake
+host = 127.0.0.1
+port = %[3]d
+transceiver-mode = true
+smsc-username = dialerd
+smsc-password = secret
+system-type = "VMA"
+enquire-link-interval = 30
+reconnect-delay = 1
+
+group = smsbox
+bearerbox-host = 127.0.0.1
+sendsms-port = %[4]d
+log-file = "%[6]s/smsbox.log"
+log-level = 1
+mo-recode = true
+
+group = sendsms-user
+username = tester
+password = testpw
+max-messages = 10
+concatenation = true
+
+group = sms-service
+keyword = default
+catch-all = true
+max-messages = 0
+get-url = "%[5]s/kannel/mo?from=%%p&to=%%P&text=%%a"
+`
+
+func startKannel(t *testing.T, cfg KannelConfig) *kannelPeer {
+	t.Helper()
+	for _, b := range []string{bearerbox, smsbox} {
+		if _, err := os.Stat(b); err != nil {
+			skipOrFail(t, "Debian's kannel is not installed (no "+b+")")
+		}
+	}
+	p := &kannelPeer{smsc: startSMSC(t), sendsmsPort: freePort(t), adminPort: freePort(t)}
+	cfg.OnMO = func(_ context.Context, from, to, text string, _ time.Time) error {
+		p.mu.Lock()
+		p.mo = append(p.mo, from+" "+to+" "+text)
+		p.mu.Unlock()
+		return nil
+	}
+	var handler http.Handler = http.NotFoundHandler()
+	p.callback = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(p.callback.Close)
+	cfg.CallbackURL = p.callback.URL
+	if cfg.Key == nil {
+		cfg.Key = []byte("0123456789abcdef0123456789abcdef")
+	}
+	gw, err := NewKannel(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.gw, handler = gw, gw.Handler()
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "kannel.conf")
+	body := fmt.Sprintf(kannelConf, p.adminPort, freePort(t), p.smsc.port(), p.sendsmsPort, p.callback.URL, dir)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(bin string) {
+		cmd := exec.Command(bin, conf)
+		cmd.Dir = dir
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if t.Failed() {
+				for _, f := range []string{"bearerbox.log", "smsbox.log"} {
+					b, _ := os.ReadFile(filepath.Join(dir, f))
+					t.Logf("%s:\n%s", f, tail(string(b), 4000))
+				}
+			}
+		})
+	}
+	run(bearerbox)
+	select {
+	case <-p.smsc.bound:
+	case <-time.After(15 * time.Second):
+		t.Fatal("bearerbox did not bind to the fake SMSC")
+	}
+	run(smsbox)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.sendsmsPort), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("smsbox did not open its sendsms port")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// smsbox listens before bearerbox has taken it as a box.
+	time.Sleep(300 * time.Millisecond)
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func (p *kannelPeer) route() dialer.Route {
+	return dialer.Route{ProviderID: 3, Name: "kannel", Host: "127.0.0.1", Port: p.sendsmsPort, Username: "tester",
+		Password: "testpw", Sender: "12345", Gateway: dialer.GatewayKannel}
+}
+
+func smsAttempt(r dialer.Route, id int, phone, text string) dialer.Attempt {
+	return dialer.Attempt{SpoolID: int64(id), CallUUID: fmt.Sprintf("6b9f0c2e-0000-4000-8000-%012d", id), Program: dialer.ProgramSendSMS,
+		Phone: phone, Provider: r, Media: dialer.Media{Text: text, Segments: dialer.SplitSMS(text)}}
+}
+
+func TestKannelSendSMS(t *testing.T) {
+	p := startKannel(t, KannelConfig{DLRTimeout: 3 * time.Second})
+	tests := []struct {
+		phone, text string
+		disp        dialer.Disposition
+		cause       string
+		dlrs        []string
+	}{
+		{"+15550001", "hello from dialerd", dialer.Completed, "NORMAL_CLEARING", []string{"smsc_submit", "delivered"}},
+		{"+15550002", "to a dead phone", dialer.Final, dialer.CauseNotDelivered, []string{"smsc_submit", "failed"}},
+		{"+15550003", "refused by the SMSC", dialer.Final, dialer.CauseSMSRejected, []string{"smsc_reject"}},
+		{"+15550004", "no report ever", dialer.Final, dialer.CauseNotDelivered, []string{"smsc_submit", "timeout"}},
+		{"+15550005", "buffered first", dialer.Completed, "NORMAL_CLEARING", []string{"smsc_submit", "buffered", "delivered"}},
+		{"+15550006", "Привет, мир ✓", dialer.Completed, "NORMAL_CLEARING", []string{"smsc_submit", "delivered"}},
+	}
+	var wg sync.WaitGroup
+	outs := make([]dialer.Outcome, len(tests))
+	errs := make([]error, len(tests))
+	for i, tt := range tests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = p.gw.Deliver(context.Background(), smsAttempt(p.route(), i+1, tt.phone, tt.text), func(dialer.Progress) {})
+		}()
+	}
+	wg.Wait()
+	for i, tt := range tests {
+		if errs[i] != nil {
+			t.Errorf("%s: %v", tt.phone, errs[i])
+			continue
+		}
+		v := dialer.Classify(outs[i])
+		if v.Disposition != tt.disp || v.Cause != tt.cause {
+			t.Errorf("%s: verdict %+v, want %v %s (results %+v)", tt.phone, v, tt.disp, tt.cause, outs[i].Results)
+		}
+		var dlrs []string
+		for _, r := range outs[i].Results {
+			if r.Type == "dlr" {
+				dlrs = append(dlrs, r.Name)
+			}
+		}
+		if strings.Join(dlrs, ",") != strings.Join(tt.dlrs, ",") {
+			t.Errorf("%s: reports %v, want %v (results %+v)", tt.phone, dlrs, tt.dlrs, outs[i].Results)
+		}
+		if r := outs[i].Results[0]; r.Name != "sendsms" || !strings.HasPrefix(r.Data, "202 ") {
+			t.Errorf("%s: sendsms result %+v", tt.phone, r)
+		}
+	}
+	for _, s := range p.smsc.submitted() {
+		if s.To == "+15550006" || s.To == "15550006" {
+			if s.Coding != 0x08 || s.Text != "Привет, мир ✓" {
+				t.Errorf("UCS-2 submit: coding %#x text %q", s.Coding, s.Text)
+			}
+		}
+		if s.From != "12345" {
+			t.Errorf("submit from %q", s.From)
+		}
+	}
+
+	// MO through smsbox's get-url.
+	p.smsc.sendMO("+15557777", "+15550100", "STOP please")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p.mu.Lock()
+		mo := append([]string(nil), p.mo...)
+		p.mu.Unlock()
+		if len(mo) > 0 {
+			if mo[0] != "+15557777 +15550100 STOP please" {
+				t.Errorf("MO %q", mo[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no MO message reached dialerd")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestKannelDown(t *testing.T) {
+	gw, err := NewKannel(KannelConfig{CallbackURL: "http://127.0.0.1:1", Key: make([]byte, 32), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := dialer.Route{Host: "127.0.0.1", Port: freePort(t), Username: "u", Password: "secretpw", Gateway: dialer.GatewayKannel}
+	_, err = gw.Deliver(context.Background(), smsAttempt(r, 1, "+15550001", "hi"), func(dialer.Progress) {})
+	v := dialer.ClassifyError(err)
+	if v.Fault != dialer.FaultRoute || v.Disposition != dialer.Retry {
+		t.Fatalf("verdict %+v (%v)", v, err)
+	}
+	if strings.Contains(err.Error(), "secretpw") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
