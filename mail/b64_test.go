@@ -20,3 +20,14 @@ func decodeBase64(t *testing.T, b []byte) []byte {
 	}
 	return out
 }
+
+func base64Lines(b []byte) string {
+	s := base64.StdEncoding.EncodeToString(b)
+	var out strings.Builder
+	for len(s) > 76 {
+		out.WriteString(s[:76] + "\r\n")
+		s = s[76:]
+	}
+	out.WriteString(s)
+	return out.String()
+}

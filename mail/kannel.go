@@ -122,7 +122,7 @@ func (k *Kannel) CheckAttempt(a dialer.Attempt) error {
 		return dialer.ContentFault("settings", errors.New(`"from" (the sender) must be a number or up to 20 characters without control characters`))
 	}
 	if a.Program != dialer.ProgramSendSMS {
-		return dialer.ContentFault("type", fmt.Errorf("a Kannel provider carries sendsms only, not %s", a.Program))
+		return dialer.ContentFault("program", fmt.Errorf("a Kannel provider carries sendsms only, not %s", a.Program))
 	}
 	if a.Media.Text == "" {
 		return dialer.ContentFault("text", errors.New("the SMS text is empty"))

@@ -3,88 +3,31 @@ package mail
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/mail/mailtest"
 )
 
-const (
-	bearerbox = "/usr/sbin/bearerbox"
-	smsbox    = "/usr/sbin/smsbox"
-)
-
-// kannelPeer is Debian's bearerbox and smsbox on loopback, with an SMPP
-// fake SMSC behind them and dialerd's callback listener in front.
+// kannelPeer is Debian's Kannel with the gateway's callback listener in
+// front of it.
 type kannelPeer struct {
-	smsc        *fakeSMSC
-	sendsmsPort int
-	adminPort   int
-	gw          *Kannel
-	callback    *httptest.Server
+	*mailtest.Kannel
+	gw       *Kannel
+	callback *httptest.Server
 
 	mu sync.Mutex
 	mo []string
 }
 
-const kannelConf = `group = core
-admin-port = %[1]d
-admin-password = adminpw
-smsbox-port = %[2]d
-box-allow-ip = "127.0.0.1"
-admin-allow-ip = "127.0.0.1"
-log-file = "%[6]s/bearerbox.log"
-log-level = 1
-dlr-storage = internal
-
-group = smsc
-smsc = smpp
-smsc-id = fake
-host = 127.0.0.1
-port = %[3]d
-transceiver-mode = true
-smsc-username = dialerd
-smsc-password = secret
-system-type = "VMA"
-enquire-link-interval = 30
-reconnect-delay = 1
-
-group = smsbox
-bearerbox-host = 127.0.0.1
-sendsms-port = %[4]d
-log-file = "%[6]s/smsbox.log"
-log-level = 1
-mo-recode = true
-
-group = sendsms-user
-username = tester
-password = testpw
-max-messages = 10
-concatenation = true
-
-group = sms-service
-keyword = default
-catch-all = true
-max-messages = 0
-get-url = "%[5]s/kannel/mo?from=%%p&to=%%P&text=%%a"
-`
-
 func startKannel(t *testing.T, cfg KannelConfig) *kannelPeer {
 	t.Helper()
-	for _, b := range []string{bearerbox, smsbox} {
-		if _, err := os.Stat(b); err != nil {
-			skipOrFail(t, "Debian's kannel is not installed (no "+b+")")
-		}
-	}
-	p := &kannelPeer{smsc: startSMSC(t), sendsmsPort: freePort(t), adminPort: freePort(t)}
+	p := &kannelPeer{}
 	cfg.OnMO = func(_ context.Context, from, to, text string, _ time.Time) error {
 		p.mu.Lock()
 		p.mo = append(p.mo, from+" "+to+" "+text)
@@ -103,63 +46,12 @@ func startKannel(t *testing.T, cfg KannelConfig) *kannelPeer {
 		t.Fatal(err)
 	}
 	p.gw, handler = gw, gw.Handler()
-
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "kannel.conf")
-	body := fmt.Sprintf(kannelConf, p.adminPort, freePort(t), p.smsc.port(), p.sendsmsPort, p.callback.URL, dir)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(bin string) {
-		cmd := exec.Command(bin, conf)
-		cmd.Dir = dir
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if t.Failed() {
-				for _, f := range []string{"bearerbox.log", "smsbox.log"} {
-					b, _ := os.ReadFile(filepath.Join(dir, f))
-					t.Logf("%s:\n%s", f, tail(string(b), 4000))
-				}
-			}
-		})
-	}
-	run(bearerbox)
-	select {
-	case <-p.smsc.bound:
-	case <-time.After(15 * time.Second):
-		t.Fatal("bearerbox did not bind to the fake SMSC")
-	}
-	run(smsbox)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.sendsmsPort), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("smsbox did not open its sendsms port")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// smsbox listens before bearerbox has taken it as a box.
-	time.Sleep(300 * time.Millisecond)
+	p.Kannel = mailtest.StartKannel(t, p.callback.URL)
 	return p
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
 func (p *kannelPeer) route() dialer.Route {
-	return dialer.Route{ProviderID: 3, Name: "kannel", Host: "127.0.0.1", Port: p.sendsmsPort, Username: "tester",
+	return dialer.Route{ProviderID: 3, Name: "kannel", Host: "127.0.0.1", Port: p.SendsmsPort, Username: "tester",
 		Password: "testpw", Sender: "12345", Gateway: dialer.GatewayKannel}
 }
 
@@ -216,7 +108,7 @@ func TestKannelSendSMS(t *testing.T) {
 			t.Errorf("%s: sendsms result %+v", tt.phone, r)
 		}
 	}
-	for _, s := range p.smsc.submitted() {
+	for _, s := range p.SMSC.Submitted() {
 		if s.To == "+15550006" || s.To == "15550006" {
 			if s.Coding != 0x08 || s.Text != "Привет, мир ✓" {
 				t.Errorf("UCS-2 submit: coding %#x text %q", s.Coding, s.Text)
@@ -228,7 +120,7 @@ func TestKannelSendSMS(t *testing.T) {
 	}
 
 	// MO through smsbox's get-url.
-	p.smsc.sendMO("+15557777", "+15550100", "STOP please")
+	p.SMSC.SendMO("+15557777", "+15550100", "STOP please")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		p.mu.Lock()
@@ -252,7 +144,7 @@ func TestKannelDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := dialer.Route{Host: "127.0.0.1", Port: freePort(t), Username: "u", Password: "secretpw", Gateway: dialer.GatewayKannel}
+	r := dialer.Route{Host: "127.0.0.1", Port: mailtest.FreePort(t), Username: "u", Password: "secretpw", Gateway: dialer.GatewayKannel}
 	_, err = gw.Deliver(context.Background(), smsAttempt(r, 1, "+15550001", "hi"), func(dialer.Progress) {})
 	v := dialer.ClassifyError(err)
 	if v.Fault != dialer.FaultRoute || v.Disposition != dialer.Retry {

@@ -103,7 +103,7 @@ func (o *Out) CheckAttempt(a dialer.Attempt) error {
 	switch a.Program {
 	case dialer.ProgramSendEmail, dialer.ProgramFaxToEmail:
 	default:
-		return dialer.ContentFault("type", fmt.Errorf("an email provider cannot carry %s", a.Program))
+		return dialer.ContentFault("program", fmt.Errorf("an email provider cannot carry %s", a.Program))
 	}
 	m := a.Media
 	if hasControl(m.Subject) {

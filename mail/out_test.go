@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/mail/mailtest"
 )
 
 func TestSMTPOutcomeTable(t *testing.T) {
@@ -53,8 +54,8 @@ func TestSMTPOutcomeTable(t *testing.T) {
 	}
 }
 
-func route(p *smtpPeer) dialer.Route {
-	return dialer.Route{ProviderID: 7, Name: "mail", Host: "127.0.0.1", Port: p.port, TLS: TLSNone,
+func route(p *mailtest.SMTPPeer) dialer.Route {
+	return dialer.Route{ProviderID: 7, Name: "mail", Host: "127.0.0.1", Port: p.Port, TLS: TLSNone,
 		Sender: "dialer@example.com", Gateway: dialer.GatewaySendmail}
 }
 
@@ -104,7 +105,7 @@ func parts(t *testing.T, eml []byte) (*netmail.Message, map[string]string) {
 }
 
 func TestSendEmailToAiosmtpd(t *testing.T) {
-	peer := startPeer(t, false)
+	peer := mailtest.StartSMTP(t, false)
 	dir := t.TempDir()
 	attach := filepath.Join(dir, "a.bin")
 	if err := os.WriteFile(attach, []byte("%PDF-1.4 not really"), 0o600); err != nil {
@@ -126,7 +127,7 @@ func TestSendEmailToAiosmtpd(t *testing.T) {
 	if o.Results[0].Data != "250 2.0.0 Ok: queued as Q1" {
 		t.Errorf("reply result %+v", o.Results)
 	}
-	eml, env := peer.received(t, 1)
+	eml, env := peer.Received(t, 1)
 	if env != "dialer@example.com\nada@example.org\n" {
 		t.Errorf("envelope %q", env)
 	}
@@ -148,10 +149,10 @@ func TestSendEmailToAiosmtpd(t *testing.T) {
 }
 
 func TestSendEmailSTARTTLS(t *testing.T) {
-	peer := startPeer(t, true)
+	peer := mailtest.StartSMTP(t, true)
 	r := route(peer)
 	r.TLS = TLSStartTLS
-	out := NewOut(OutConfig{Timeout: 10 * time.Second, TLS: peer.tlsConfig()})
+	out := NewOut(OutConfig{Timeout: 10 * time.Second, TLS: peer.TLSConfig()})
 	o, err := out.Deliver(context.Background(), emailAttempt(r, "ada@example.org"), func(dialer.Progress) {})
 	if err != nil || !o.Delivered {
 		t.Fatalf("outcome %+v, err %v", o, err)
@@ -165,7 +166,7 @@ func TestSendEmailSTARTTLS(t *testing.T) {
 }
 
 func TestSendEmailPeerReplies(t *testing.T) {
-	peer := startPeer(t, false)
+	peer := mailtest.StartSMTP(t, false)
 	out := NewOut(OutConfig{Timeout: 10 * time.Second})
 	tests := []struct {
 		to    string
@@ -191,13 +192,13 @@ func TestSendEmailPeerReplies(t *testing.T) {
 			t.Errorf("%s: results %+v, want reply %q", tt.to, o.Results, tt.reply)
 		}
 	}
-	if n := peer.count(); n != 0 {
+	if n := peer.Count(); n != 0 {
 		t.Errorf("the peer accepted %d messages", n)
 	}
 }
 
 func TestSendEmailServerDown(t *testing.T) {
-	r := dialer.Route{Host: "127.0.0.1", Port: freePort(t), TLS: TLSNone, Sender: "d@example.com", Gateway: dialer.GatewaySendmail}
+	r := dialer.Route{Host: "127.0.0.1", Port: mailtest.FreePort(t), TLS: TLSNone, Sender: "d@example.com", Gateway: dialer.GatewaySendmail}
 	_, err := NewOut(OutConfig{Timeout: 5 * time.Second}).Deliver(context.Background(), emailAttempt(r, "a@example.org"), func(dialer.Progress) {})
 	v := dialer.ClassifyError(err)
 	if v.Fault != dialer.FaultRoute || v.Disposition != dialer.Retry {
@@ -209,7 +210,7 @@ func TestSendEmailServerDown(t *testing.T) {
 // command: CR/LF in the subject's placeholders is flattened, in the
 // recipient or the sender refused before anything is sent.
 func TestSendEmailNoInjection(t *testing.T) {
-	peer := startPeer(t, false)
+	peer := mailtest.StartSMTP(t, false)
 	out := NewOut(OutConfig{Timeout: 10 * time.Second})
 
 	a := emailAttempt(route(peer), "ada@example.org")
@@ -219,7 +220,7 @@ func TestSendEmailNoInjection(t *testing.T) {
 	if err != nil || !o.Delivered {
 		t.Fatalf("outcome %+v err %v", o, err)
 	}
-	eml, env := peer.received(t, 1)
+	eml, env := peer.Received(t, 1)
 	if env != "dialer@example.com\nada@example.org\n" {
 		t.Errorf("envelope %q: a placeholder added a recipient", env)
 	}
@@ -252,7 +253,7 @@ func TestSendEmailNoInjection(t *testing.T) {
 	if err := out.CheckAttempt(a); dialer.FaultOf(err).Field != "subject" {
 		t.Errorf("subject with CR/LF: %v", err)
 	}
-	if n := peer.count(); n != 1 {
+	if n := peer.Count(); n != 1 {
 		t.Errorf("the peer accepted %d messages, want 1", n)
 	}
 }

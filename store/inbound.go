@@ -109,23 +109,13 @@ type inboundMessage struct {
 // tenant does not know them yet.
 func recordInbound(ctx context.Context, tx *sql.Tx, route inboundRoute, m inboundMessage) (transmissionID int64, err error) {
 	now := m.at.Unix()
-	column, value, describe := "phone", m.fromPhone, "sent a message"
+	column, value := "phone", m.fromPhone
 	if m.fromPhone == "" {
 		column, value = "email", m.fromEmail
 	}
-	var contactID int64
-	err = tx.QueryRowContext(ctx, `SELECT contact_id FROM contacts WHERE tenant_id = ? AND `+column+` = ? ORDER BY contact_id LIMIT 1`,
-		route.tenant, value).Scan(&contactID)
-	if errors.Is(err, sql.ErrNoRows) {
-		res, ierr := tx.ExecContext(ctx, `INSERT INTO contacts (tenant_id, created_by, `+column+`, description, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, route.tenant, route.owner, value, describe, now, now)
-		if ierr != nil {
-			return 0, fmt.Errorf("store: inbound contact: %w", ierr)
-		}
-		contactID, err = res.LastInsertId()
-	}
+	contactID, err := inboundContact(ctx, tx, route, column, value, "sent a message", now)
 	if err != nil {
-		return 0, fmt.Errorf("store: inbound contact: %w", err)
+		return 0, err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
 		program_id, service_flag, direction, status, response, try_allowed, try_done, created_at, updated_at)
@@ -154,6 +144,26 @@ func recordInbound(ctx context.Context, tx *sql.Tx, route inboundRoute, m inboun
 		}
 	}
 	return transmissionID, nil
+}
+
+// inboundContact is the tenant's contact whose column (phone or email) is
+// value, made a contact of the route's program owner when there is none.
+func inboundContact(ctx context.Context, tx *sql.Tx, route inboundRoute, column, value, describe string, now int64) (int64, error) {
+	var contactID int64
+	err := tx.QueryRowContext(ctx, `SELECT contact_id FROM contacts WHERE tenant_id = ? AND `+column+` = ? ORDER BY contact_id LIMIT 1`,
+		route.tenant, value).Scan(&contactID)
+	if errors.Is(err, sql.ErrNoRows) {
+		res, ierr := tx.ExecContext(ctx, `INSERT INTO contacts (tenant_id, created_by, `+column+`, description, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, route.tenant, route.owner, value, describe, now, now)
+		if ierr != nil {
+			return 0, fmt.Errorf("store: inbound contact: %w", ierr)
+		}
+		contactID, err = res.LastInsertId()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: inbound contact: %w", err)
+	}
+	return contactID, nil
 }
 
 // ReceiveSMS records an SMS that arrived for the DID to: the active DID

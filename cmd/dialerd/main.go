@@ -226,6 +226,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	db.UseLiveCounters(eng.CampaignCounters) // running campaigns: no count per request
+	stopMailIn, err := startMailIn(cfg, db, messages, fax, eng, log)
+	if err != nil {
+		stopEngine(eng, 0, log)
+		return err
+	}
+	defer stopMailIn()
 
 	// The API refuses what no gateway could carry, as the router would.
 	checker, _ := gw.(dialer.AttemptChecker)

@@ -1,4 +1,6 @@
-package mail
+// Package mailtest runs the real peers of the mail package's tests:
+// Debian's aiosmtpd, Kannel's bearerbox and smsbox, and a small SMPP SMSC.
+package mailtest
 
 import (
 	"context"
@@ -60,23 +62,23 @@ class Peer:
         return "250 2.0.0 Ok: queued as Q%d" % n
 `
 
-// smtpPeer is a running aiosmtpd.
-type smtpPeer struct {
-	addr   string
-	port   int
+// SMTPPeer is a running aiosmtpd.
+type SMTPPeer struct {
+	Addr   string
+	Port   int
 	outdir string
 	roots  *x509.CertPool // set when it offers STARTTLS
 }
 
-// startPeer starts Debian's aiosmtpd on loopback with the handler above;
+// StartSMTP starts Debian's aiosmtpd on loopback with the handler above;
 // tls makes it offer (and require) STARTTLS with a fresh certificate.
-func startPeer(t testing.TB, withTLS bool) *smtpPeer {
+func StartSMTP(t testing.TB, withTLS bool) *SMTPPeer {
 	t.Helper()
 	if _, err := os.Stat(systemPython); err != nil {
-		skipOrFail(t, "no "+systemPython)
+		SkipOrFail(t, "no "+systemPython)
 	}
 	if err := exec.Command(systemPython, "-c", "import aiosmtpd").Run(); err != nil {
-		skipOrFail(t, "Debian's python3-aiosmtpd is not installed (make test-deps)")
+		SkipOrFail(t, "Debian's python3-aiosmtpd is not installed (make test-deps)")
 	}
 	dir := t.TempDir()
 	outdir := filepath.Join(dir, "out")
@@ -86,11 +88,11 @@ func startPeer(t testing.TB, withTLS bool) *smtpPeer {
 	if err := os.WriteFile(filepath.Join(dir, "peer.py"), []byte(peerHandler), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := FreePort(t)
 	args := []string{"-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + strconv.Itoa(port), "-c", "peer.Peer"}
-	p := &smtpPeer{addr: "127.0.0.1:" + strconv.Itoa(port), port: port, outdir: outdir}
+	p := &SMTPPeer{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, outdir: outdir}
 	if withTLS {
-		cert, key, pool := selfSigned(t, dir)
+		cert, key, pool := SelfSigned(t, dir)
 		args = append(args, "--tlscert", cert, "--tlskey", key)
 		p.roots = pool
 	}
@@ -108,19 +110,21 @@ func startPeer(t testing.TB, withTLS bool) *smtpPeer {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", p.addr, 200*time.Millisecond)
+		c, err := net.DialTimeout("tcp", p.Addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
 			return p
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("aiosmtpd did not listen on %s: %v", p.addr, err)
+			t.Fatalf("aiosmtpd did not listen on %s: %v", p.Addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func skipOrFail(t testing.TB, why string) {
+// SkipOrFail skips a test whose peer is missing, except under CI, which
+// installs every peer (make test-deps).
+func SkipOrFail(t testing.TB, why string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatal(why + " (CI installs it: make test-deps)")
@@ -128,7 +132,8 @@ func skipOrFail(t testing.TB, why string) {
 	t.Skip(why + "; skipping (make test-deps installs it)")
 }
 
-func freePort(t testing.TB) int {
+// FreePort is a TCP port free on loopback now.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -148,9 +153,9 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// selfSigned writes a certificate for 127.0.0.1 and returns its files and
+// SelfSigned writes a certificate for 127.0.0.1 and returns its files and
 // a pool that trusts it.
-func selfSigned(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+func SelfSigned(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -184,13 +189,13 @@ func selfSigned(t testing.TB, dir string) (certFile, keyFile string, pool *x509.
 	return certFile, keyFile, pool
 }
 
-// tlsConfig trusts the peer's certificate.
-func (p *smtpPeer) tlsConfig() *tls.Config {
+// TLSConfig trusts the peer's certificate.
+func (p *SMTPPeer) TLSConfig() *tls.Config {
 	return &tls.Config{RootCAs: p.roots, MinVersion: tls.VersionTLS12}
 }
 
-// received waits for the n-th message the peer accepted.
-func (p *smtpPeer) received(t testing.TB, n int) (eml []byte, envelope string) {
+// Received waits for the n-th message the peer accepted.
+func (p *SMTPPeer) Received(t testing.TB, n int) (eml []byte, envelope string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -208,8 +213,8 @@ func (p *smtpPeer) received(t testing.TB, n int) (eml []byte, envelope string) {
 	}
 }
 
-// count is how many messages the peer accepted.
-func (p *smtpPeer) count() int {
+// Count is how many messages the peer accepted.
+func (p *SMTPPeer) Count() int {
 	m, _ := filepath.Glob(filepath.Join(p.outdir, "*.eml"))
 	return len(m)
 }

@@ -1,4 +1,4 @@
-package mail
+package mailtest
 
 import (
 	"bufio"
@@ -14,12 +14,12 @@ import (
 	"unicode/utf16"
 )
 
-// fakeSMSC is a tiny SMPP 3.4 SMSC for Kannel's smsc = smpp: it binds one
+// SMSC is a tiny SMPP 3.4 SMSC for Kannel's smsc = smpp: it binds one
 // transceiver, answers submit_sm and sends back a delivery receipt by the
 // destination's last digits: ...02 UNDELIV, ...03 the submit is refused
 // (Kannel's report 16), ...04 nothing at all, anything else DELIVRD
 // (after an ENROUTE receipt for ...05). MO messages go out with sendMO.
-type fakeSMSC struct {
+type SMSC struct {
 	t  testing.TB
 	ln net.Listener
 
@@ -27,11 +27,13 @@ type fakeSMSC struct {
 	conn    net.Conn
 	seq     uint32
 	nextID  int
-	submits []submit
-	bound   chan struct{}
+	submits []Submit
+	// Bound is closed once Kannel has bound its transceiver.
+	Bound chan struct{}
 }
 
-type submit struct {
+// Submit is a message the SMSC took.
+type Submit struct {
 	From, To string
 	Coding   byte
 	Text     string
@@ -48,13 +50,14 @@ const (
 	smppResp        = 0x80000000
 )
 
-func startSMSC(t testing.TB) *fakeSMSC {
+// StartSMSC listens on loopback until the test ends.
+func StartSMSC(t testing.TB) *SMSC {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeSMSC{t: t, ln: ln, bound: make(chan struct{}), nextID: 1000}
+	s := &SMSC{t: t, ln: ln, Bound: make(chan struct{}), nextID: 1000}
 	t.Cleanup(func() {
 		ln.Close()
 		s.mu.Lock()
@@ -67,9 +70,10 @@ func startSMSC(t testing.TB) *fakeSMSC {
 	return s
 }
 
-func (s *fakeSMSC) port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+// Port is the SMSC's TCP port.
+func (s *SMSC) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 
-func (s *fakeSMSC) accept() {
+func (s *SMSC) accept() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
@@ -90,7 +94,7 @@ func cstring(r *bytes.Reader) string {
 	}
 }
 
-func (s *fakeSMSC) write(c net.Conn, id, status, seq uint32, body []byte) {
+func (s *SMSC) write(c net.Conn, id, status, seq uint32, body []byte) {
 	h := make([]byte, 16)
 	binary.BigEndian.PutUint32(h[0:], uint32(16+len(body)))
 	binary.BigEndian.PutUint32(h[4:], id)
@@ -101,14 +105,14 @@ func (s *fakeSMSC) write(c net.Conn, id, status, seq uint32, body []byte) {
 	_, _ = c.Write(append(h, body...))
 }
 
-func (s *fakeSMSC) nextSeq() uint32 {
+func (s *SMSC) nextSeq() uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
 	return s.seq
 }
 
-func (s *fakeSMSC) serve(c net.Conn) {
+func (s *SMSC) serve(c net.Conn) {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	for {
@@ -132,9 +136,9 @@ func (s *fakeSMSC) serve(c net.Conn) {
 			s.mu.Lock()
 			s.conn = c
 			select {
-			case <-s.bound:
+			case <-s.Bound:
 			default:
-				close(s.bound)
+				close(s.Bound)
 			}
 			s.mu.Unlock()
 		case smppEnquire, smppUnbind:
@@ -148,7 +152,7 @@ func (s *fakeSMSC) serve(c net.Conn) {
 	}
 }
 
-func (s *fakeSMSC) onSubmit(c net.Conn, seq uint32, body []byte) {
+func (s *SMSC) onSubmit(c net.Conn, seq uint32, body []byte) {
 	r := bytes.NewReader(body)
 	cstring(r) // service_type
 	r.ReadByte()
@@ -177,7 +181,7 @@ func (s *fakeSMSC) onSubmit(c net.Conn, seq uint32, body []byte) {
 		}
 		text = string(utf16.Decode(u))
 	}
-	sub := submit{From: from, To: to, Coding: coding, Text: text, DLR: reg&1 != 0}
+	sub := Submit{From: from, To: to, Coding: coding, Text: text, DLR: reg&1 != 0}
 	s.mu.Lock()
 	s.submits = append(s.submits, sub)
 	s.nextID++
@@ -206,7 +210,7 @@ func (s *fakeSMSC) onSubmit(c net.Conn, seq uint32, body []byte) {
 }
 
 // receipt sends a delivery receipt for msgID.
-func (s *fakeSMSC) receipt(c net.Conn, msgID, from, to, stat string) {
+func (s *SMSC) receipt(c net.Conn, msgID, from, to, stat string) {
 	now := time.Now().Format("0601021504")
 	dl := "001"
 	if stat != "DELIVRD" {
@@ -218,7 +222,7 @@ func (s *fakeSMSC) receipt(c net.Conn, msgID, from, to, stat string) {
 }
 
 // deliver sends a deliver_sm.
-func (s *fakeSMSC) deliver(c net.Conn, from, to string, esm byte, text, receipted string, state byte) {
+func (s *SMSC) deliver(c net.Conn, from, to string, esm byte, text, receipted string, state byte) {
 	var b bytes.Buffer
 	b.WriteByte(0) // service_type ""
 	b.Write([]byte{1, 1})
@@ -239,8 +243,8 @@ func (s *fakeSMSC) deliver(c net.Conn, from, to string, esm byte, text, receipte
 	s.write(c, smppDeliver, 0, s.nextSeq(), b.Bytes())
 }
 
-// sendMO sends a mobile-originated message to Kannel.
-func (s *fakeSMSC) sendMO(from, to, text string) {
+// SendMO sends a mobile-originated message to Kannel.
+func (s *SMSC) SendMO(from, to, text string) {
 	s.mu.Lock()
 	c := s.conn
 	s.mu.Unlock()
@@ -250,8 +254,9 @@ func (s *fakeSMSC) sendMO(from, to, text string) {
 	s.deliver(c, from, to, 0, text, "", 0)
 }
 
-func (s *fakeSMSC) submitted() []submit {
+// Submitted lists the messages taken so far.
+func (s *SMSC) Submitted() []Submit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]submit(nil), s.submits...)
+	return append([]Submit(nil), s.submits...)
 }

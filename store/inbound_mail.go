@@ -1,0 +1,190 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// InboundEmail is a mail the SMTP listener accepted.
+type InboundEmail struct {
+	EnvelopeFrom string // MAIL FROM
+	From         string // the From header's address
+	Subject      string
+	MessageID    string
+	Header       string
+	Text, HTML   string
+	Files        []InboundFile
+}
+
+// InboundFile is an attachment of an inbound mail.
+type InboundFile struct {
+	Name, ContentType string
+	Data              []byte
+}
+
+// DocumentCheck tells a document file's type and pages and writes its fax
+// copy (as the API checks an upload): see Messages.SetDocumentFile.
+type DocumentCheck func(ctx context.Context, src *io.SectionReader, fax io.Writer) (dialer.DocumentFile, error)
+
+// maxStoredAttachments bounds the documents one mail makes.
+const maxStoredAttachments = 10
+
+// EmailProgram is the program that receives mail to address: an active
+// email account's receiveemail or emailtofax program (the one inbound
+// resolver), dialer.ErrNotFound when none.
+func (m *Messages) EmailProgram(ctx context.Context, address string) (dialer.ProgramType, error) {
+	r, err := resolveInbound(ctx, m.db.r, address, dialer.ProgramReceiveEmail, dialer.ProgramEmailToFax)
+	return r.program, err
+}
+
+// isFaxFile reports whether data is a PDF or a TIFF by content.
+func isFaxFile(data []byte) bool {
+	return bytes.HasPrefix(data, []byte("%PDF-")) || bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*"))
+}
+
+// storeDocument makes f a document of the route's owner, checked and
+// converted as an upload is; on failure nothing is left.
+func (m *Messages) storeDocument(ctx context.Context, route inboundRoute, f InboundFile, check DocumentCheck, limit int64) (int64, error) {
+	id, err := m.CreateDocument(ctx, dialer.Document{TenantID: route.tenant, CreatedBy: route.owner, Name: f.Name,
+		Description: "received by email"})
+	if err != nil {
+		return 0, err
+	}
+	if err := m.SetDocumentFile(ctx, route.tenant, id, bytes.NewReader(f.Data), limit, check); err != nil {
+		_ = m.DeleteDocument(ctx, route.tenant, id)
+		return 0, err
+	}
+	return id, nil
+}
+
+// sender is whom a mail is from: the envelope's sender, else the From
+// header's (a bounce has an empty envelope sender).
+func sender(e InboundEmail) string {
+	return cmp.Or(e.EnvelopeFrom, e.From, "mailer-daemon@invalid")
+}
+
+// ReceiveEmail records a mail to rcpt, an email account with a
+// receiveemail program: an inbound transmission from the sender (a contact
+// of the program's owner, made when the tenant does not know the address),
+// completed, whose results are the headers, subject and text; each PDF or
+// TIFF attachment becomes a document of the owner (result "document",
+// its name, its id), other attachments are listed by name, type and size.
+func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail, check DocumentCheck, limit int64) (int64, error) {
+	route, err := resolveInbound(ctx, m.db.r, rcpt, dialer.ProgramReceiveEmail)
+	if err != nil {
+		return 0, err
+	}
+	results := []dialer.Result{
+		{Type: "email", Name: "from", Data: sender(e)}, {Type: "email", Name: "to", Data: rcpt},
+		{Type: "email", Name: "subject", Data: e.Subject}, {Type: "email", Name: "message_id", Data: e.MessageID},
+		{Type: "email", Name: "headers", Data: e.Header}, {Type: "email", Name: "text", Data: e.Text},
+	}
+	if e.HTML != "" {
+		results = append(results, dialer.Result{Type: "email", Name: "html", Data: e.HTML})
+	}
+	stored := 0
+	for _, f := range e.Files {
+		if !isFaxFile(f.Data) || stored == maxStoredAttachments || check == nil {
+			results = append(results, dialer.Result{Type: "email", Name: "attachment",
+				Data: fmt.Sprintf("%s (%s, %d bytes, not stored)", f.Name, f.ContentType, len(f.Data))})
+			continue
+		}
+		id, err := m.storeDocument(ctx, route, f, check, limit)
+		if err != nil {
+			results = append(results, dialer.Result{Type: "email", Name: "attachment_refused", Data: f.Name + ": " + err.Error()})
+			continue
+		}
+		stored++
+		results = append(results, dialer.Result{Type: "document", Name: f.Name, Data: strconv.FormatInt(id, 10)})
+	}
+	var id int64
+	err = m.db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = recordInbound(ctx, tx, route, inboundMessage{fromEmail: sender(e), title: "inbound email", origin: "smtp",
+			service: dialer.ServiceEmail, status: "completed", response: "NORMAL_CLEARING", results: results, at: time.Now()})
+		return err
+	})
+	return id, err
+}
+
+// InboundFax is a mail to fax.
+type InboundFax struct {
+	// Rcpt is the address the mail came to. Account: it is an email
+	// account with an emailtofax program; else it is <number>@<fax
+	// domain>, and the program is that of the envelope sender's account.
+	Rcpt    string
+	Account bool
+	Number  string // E.164
+	// SenderTenant, when set (the sender authenticated), must be the
+	// program's tenant.
+	SenderTenant string
+	Email        InboundEmail
+	Doc          InboundFile
+}
+
+// EmailToFax makes a mail an outbound fax: the attachment a document (PDF
+// converted to fax TIFF) of the emailtofax program's owner, a sendfax
+// program of it (child of the emailtofax program), the number a contact,
+// and an outbound transmission, pending, that the caller sends. The mail
+// itself is recorded as an inbound transmission of the emailtofax program
+// whose results name the outbound one. It returns the outbound
+// transmission, its tenant and its owner.
+func (m *Messages) EmailToFax(ctx context.Context, f InboundFax, check DocumentCheck, limit int64) (tenantID string, owner, outbound int64, err error) {
+	addr := f.Rcpt
+	if !f.Account {
+		addr = f.Email.EnvelopeFrom
+	}
+	route, err := resolveInbound(ctx, m.db.r, addr, dialer.ProgramEmailToFax)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	if f.SenderTenant != "" && f.SenderTenant != route.tenant {
+		return "", 0, 0, dialer.Forbidden("the sender's account belongs to another tenant than the authenticated user")
+	}
+	if !dialer.Dialable(f.Number) {
+		return "", 0, 0, dialer.InvalidField("number", "not a phone number")
+	}
+	docID, err := m.storeDocument(ctx, route, f.Doc, check, limit)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	err = m.db.tx(ctx, func(tx *sql.Tx) error {
+		now := time.Now().Unix()
+		contactID, err := inboundContact(ctx, tx, route, "phone", f.Number, "fax number from an email", now)
+		if err != nil {
+			return err
+		}
+		progID, err := insertRow(ctx, tx, "program", `INSERT INTO programs (tenant_id, created_by, name, type, parent_id,
+			document_id, created_at, updated_at) VALUES (?, ?, ?, 'sendfax', ?, ?, ?, ?)`,
+			route.tenant, route.owner, "email to fax "+f.Number, route.programID, docID, now, now)
+		if err != nil {
+			return err
+		}
+		outbound, err = insertTransmission(ctx, tx, dialer.Transmission{TenantID: route.tenant, CreatedBy: route.owner,
+			Title: "email to fax", Origin: "smtp", ContactID: contactID, ProgramID: progID, ServiceFlag: dialer.ServiceFax,
+			Direction: "outbound", TryAllowed: 3})
+		if err != nil {
+			return err
+		}
+		_, err = recordInbound(ctx, tx, route, inboundMessage{fromEmail: sender(f.Email), title: "email to fax", origin: "smtp",
+			service: dialer.ServiceEmail, status: "completed", response: "NORMAL_CLEARING", at: time.Now(),
+			results: []dialer.Result{{Type: "email", Name: "from", Data: sender(f.Email)}, {Type: "email", Name: "to", Data: f.Rcpt},
+				{Type: "email", Name: "subject", Data: f.Email.Subject}, {Type: "fax", Name: "number", Data: f.Number},
+				{Type: "document", Name: f.Doc.Name, Data: strconv.FormatInt(docID, 10)},
+				{Type: "fax", Name: "transmission_id", Data: strconv.FormatInt(outbound, 10)}}})
+		return err
+	})
+	if err != nil {
+		_ = m.DeleteDocument(ctx, route.tenant, docID)
+		return "", 0, 0, err
+	}
+	return route.tenant, route.owner, outbound, nil
+}
