@@ -66,7 +66,8 @@ func (a *client) refused(method, path string, req any, field string) {
 }
 
 // sendOne creates a transmission of program to contact, sends it and waits
-// until it is no longer pending or processing: its status and results.
+// until it is no longer pending or processing: its status, and its spools
+// and results as JSON.
 func (a *client) sendOne(contact, program int64) (string, string) {
 	a.t.Helper()
 	id := a.id("POST", "/transmissions", map[string]any{"contact_id": contact, "program_id": program, "direction": "outbound", "try_allowed": 1}, "transmission_id")
@@ -80,8 +81,10 @@ func (a *client) sendOne(contact, program int64) (string, string) {
 		a.get(path, &tr)
 		st, _ := tr["status"].(string)
 		if st != "pending" && st != "processing" {
+			// The spools (with their response, the cause) and the results.
+			_, spools := a.p.call(a.t, "GET", path+"/detail", a.token, nil)
 			_, body := a.p.call(a.t, "GET", path+"/result", a.token, nil)
-			return st, string(body)
+			return st, string(spools) + " " + string(body)
 		}
 		if time.Now().After(deadline) {
 			a.t.Fatalf("transmission %d still %s", id, st)
@@ -156,16 +159,17 @@ func TestEmailProgramsE2E(t *testing.T) {
 		return a.id("POST", "/contacts", map[string]any{"first_name": name, "phone": phone, "email": email}, "contact_id")
 	}
 	tests := []struct {
-		email, status, result string
+		email, status, result, cause string
 	}{
-		{"ada@example.org", "completed", "250 2.0.0 Ok: queued as Q1"},
-		{"temp@example.org", "failed", "451 4.3.0 mailbox busy, try later"},
-		{"reject@example.org", "failed", "550 5.1.1 no such user here"},
+		{"ada@example.org", "completed", "250 2.0.0 Ok: queued as Q1", "NORMAL_CLEARING"},
+		// 4xx: the route's fault; with one try allowed the transmission fails.
+		{"temp@example.org", "failed", "451 4.3.0 mailbox busy, try later", "SMTP_TEMPORARY_FAILURE"},
+		{"reject@example.org", "failed", "550 5.1.1 no such user here", "SMTP_REJECTED"},
 	}
 	for i, tt := range tests {
 		st, res := a.sendOne(contact("Ada", fmt.Sprintf("+1415555%04d", 100+i), tt.email), prog)
-		if st != tt.status || !strings.Contains(res, tt.result) {
-			t.Errorf("%s: %s %s, want %s with %q", tt.email, st, res, tt.status, tt.result)
+		if st != tt.status || !strings.Contains(res, tt.result) || !strings.Contains(res, `"response":"`+tt.cause+`"`) {
+			t.Errorf("%s: %s %s, want %s with %q and %s", tt.email, st, res, tt.status, tt.result, tt.cause)
 		}
 	}
 	eml, _ := peer.Received(t, 1)
