@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -211,6 +212,19 @@ func (p *SMTPPeer) Received(t testing.TB, n int) (eml []byte, envelope string) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// Times are when the peer accepted each message, in order.
+func (p *SMTPPeer) Times() []time.Time {
+	m, _ := filepath.Glob(filepath.Join(p.outdir, "*.eml"))
+	var out []time.Time
+	for _, f := range m {
+		if fi, err := os.Stat(f); err == nil {
+			out = append(out, fi.ModTime())
+		}
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
 }
 
 // Count is how many messages the peer accepted.

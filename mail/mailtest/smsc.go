@@ -38,6 +38,8 @@ type Submit struct {
 	Coding   byte
 	Text     string
 	DLR      bool
+	At       time.Time // when it arrived
+	ID       string    // the message id the SMSC gave it
 }
 
 const (
@@ -181,11 +183,12 @@ func (s *SMSC) onSubmit(c net.Conn, seq uint32, body []byte) {
 		}
 		text = string(utf16.Decode(u))
 	}
-	sub := Submit{From: from, To: to, Coding: coding, Text: text, DLR: reg&1 != 0}
+	sub := Submit{From: from, To: to, Coding: coding, Text: text, DLR: reg&1 != 0, At: time.Now()}
 	s.mu.Lock()
-	s.submits = append(s.submits, sub)
 	s.nextID++
 	msgID := fmt.Sprint(s.nextID)
+	sub.ID = msgID
+	s.submits = append(s.submits, sub)
 	s.mu.Unlock()
 	if strings.HasSuffix(to, "03") {
 		s.write(c, smppSubmit|smppResp, 0x45, seq, []byte{0}) // ESME_RSUBMITFAIL
