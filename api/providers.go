@@ -32,7 +32,7 @@ func (s *Server) providerRoutes(r *gin.RouterGroup) {
 // at rest and never answered. node_id 0 means none.
 type providerRequest struct {
 	Name        *string     `json:"name"`
-	GatewayFlag *int64      `json:"gateway_flag" doc:"1 FreeSWITCH (the default), 2 Kannel, 4 Sendmail, 8 SIP trunk; 8 needs sip.listen"`
+	GatewayFlag *int64      `json:"gateway_flag" doc:"1 FreeSWITCH (the default), 2 Kannel (smsbox sendsms; needs kannel.listen), 4 email (SMTP), 8 SIP trunk (needs sip.listen)"`
 	ServiceFlag *int64      `json:"service_flag" doc:"the services carried, a bit set: 1 voice, 2 fax, 4 SMS, 8 email; must be within what gateway_flag carries (1: 3, 2: 4, 4: 8, 8: 5), which is its default on create; 0 (serves nothing) is refused"`
 	NodeID      *int64      `json:"node_id"`
 	Host        *string     `json:"host"`
@@ -41,7 +41,7 @@ type providerRequest struct {
 	Password    *string     `json:"password"`
 	DialString  *string     `json:"dialstring"`
 	Prefix      *flexString `json:"prefix"`
-	Settings    *string     `json:"settings"`
+	Settings    *string     `json:"settings" doc:"free text; as a JSON object the engine reads cps, channels and transport, the email gateway (4) tls (none, starttls the default, implicit) and from (the sender address, required), the Kannel gateway (2) from (the SMS sender)"`
 	Register    *int        `json:"register"`
 	Weight      *int        `json:"weight"`
 	Type        *string     `json:"type"`
