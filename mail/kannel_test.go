@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -200,4 +201,30 @@ func FuzzParseMO(f *testing.F) {
 		}
 		_ = gtext
 	})
+}
+
+// A report that arrives before anyone waits (recovery after a restart) is
+// kept and taken by Recover; an attempt whose DLR window is over is gone.
+func TestKannelRecover(t *testing.T) {
+	k := testKannel(t)
+	k.cfg.DLRTimeout = time.Minute
+	id := "6b9f0c2e-0000-4000-8000-000000000042"
+	k.report(id, DLR{Type: DLRSMSCSubmit, Reply: "ACK/", At: time.Now()})
+	k.report(id, DLR{Type: DLRDelivered, Reply: "id:1 stat:DELIVRD", At: time.Now()})
+	s := dialer.RecoverSpool{Attempt: dialer.Attempt{CallUUID: id}, Spooled: time.Now().Add(-10 * time.Second)}
+	out, err := k.Recover(context.Background(), s, func(dialer.Progress) {})
+	if err != nil || dialer.Classify(out).Disposition != dialer.Completed {
+		t.Fatalf("recovered %+v, %v", out, err)
+	}
+	s.Spooled = time.Now().Add(-2 * time.Minute)
+	if _, err := k.Recover(context.Background(), s, func(dialer.Progress) {}); !errors.Is(err, dialer.ErrCallGone) {
+		t.Fatalf("past the DLR window: %v", err)
+	}
+	// Shutdown while waiting: the spool stays open for the next start.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.Spooled = time.Now()
+	if _, err := k.Recover(ctx, s, func(dialer.Progress) {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
 }

@@ -164,6 +164,15 @@ func (o *Out) Deliver(ctx context.Context, a dialer.Attempt, progress func(diale
 	return SMTPOutcome(code, text, start, end), nil
 }
 
+// Recover implements dialer.Recoverer: an SMTP session does not outlive
+// the process that held it, so an attempt left open is over, its reply
+// unknown. The engine closes it from what the store knew (unanswered: the
+// restart cause, retried while tries remain; a message the server had
+// accepted just before the crash may so be sent twice).
+func (o *Out) Recover(context.Context, dialer.RecoverSpool, func(dialer.Progress)) (dialer.Outcome, error) {
+	return dialer.Outcome{}, dialer.ErrCallGone
+}
+
 // SMTPOutcome is what a final SMTP reply means: the one mapping of SMTP
 // codes into dialer's cause table.
 func SMTPOutcome(code int, text string, start, end time.Time) dialer.Outcome {

@@ -165,6 +165,29 @@ func TestSendEmailSTARTTLS(t *testing.T) {
 	}
 }
 
+func TestSendEmailImplicitTLS(t *testing.T) {
+	peer := mailtest.StartSMTPMode(t, "implicit")
+	r := route(peer)
+	r.TLS = TLSImplicit
+	out := NewOut(OutConfig{Timeout: 10 * time.Second, TLS: peer.TLSConfig()})
+	o, err := out.Deliver(context.Background(), emailAttempt(r, "ada@example.org"), func(dialer.Progress) {})
+	if err != nil || !o.Delivered {
+		t.Fatalf("outcome %+v, err %v", o, err)
+	}
+	// The same server asked for STARTTLS speaks TLS at once: no SMTP reply.
+	r.TLS = TLSStartTLS
+	out = NewOut(OutConfig{Timeout: 2 * time.Second, TLS: peer.TLSConfig()})
+	if _, err := out.Deliver(context.Background(), emailAttempt(r, "ada@example.org"), func(dialer.Progress) {}); dialer.FaultOf(err).Fault != dialer.FaultRoute {
+		t.Fatalf("STARTTLS to an SMTPS port: %v", err)
+	}
+}
+
+func TestSendEmailRecoverIsGone(t *testing.T) {
+	if _, err := NewOut(OutConfig{}).Recover(context.Background(), dialer.RecoverSpool{}, nil); !errors.Is(err, dialer.ErrCallGone) {
+		t.Fatal(err)
+	}
+}
+
 func TestSendEmailPeerReplies(t *testing.T) {
 	peer := mailtest.StartSMTP(t, false)
 	out := NewOut(OutConfig{Timeout: 10 * time.Second})

@@ -152,6 +152,17 @@ func TestEmailProgramsE2E(t *testing.T) {
 	a.refused("POST", "/providers", bad, "settings")
 	a.id("POST", "/providers", provider, "provider_id")
 
+	// A subject with a line break cannot go out as a header: refused when
+	// the program is written (the gateway's own check), or with the template.
+	code, body := p.call(t, "POST", "/messages/templates", a.token, map[string]any{"name": "bad",
+		"subject": "Hi\r\nBcc: evil@example.net", "body": "<p>x</p>"})
+	if code == 200 {
+		var tb map[string]any
+		json.Unmarshal(body, &tb)
+		a.refused("POST", "/programs/sendemail", map[string]any{"name": "bad", "template_id": tb["template_id"]}, "template_id")
+	} else if code != 412 {
+		t.Errorf("template with CR/LF in its subject: %d %s", code, body)
+	}
 	tpl := a.id("POST", "/messages/templates", map[string]any{"name": "hello", "subject": "Hello {first_name}",
 		"body": "<p>Dear {first_name}</p>", "body_alt": "Dear {first_name}"}, "template_id")
 	prog := a.id("POST", "/programs/sendemail", map[string]any{"name": "hello", "template_id": tpl}, "program_id")

@@ -74,6 +74,16 @@ type SMTPPeer struct {
 // StartSMTP starts Debian's aiosmtpd on loopback with the handler above;
 // tls makes it offer (and require) STARTTLS with a fresh certificate.
 func StartSMTP(t testing.TB, withTLS bool) *SMTPPeer {
+	mode := ""
+	if withTLS {
+		mode = "starttls"
+	}
+	return StartSMTPMode(t, mode)
+}
+
+// StartSMTPMode is StartSMTP with a TLS mode: "" none, "starttls", or
+// "implicit" (SMTPS, TLS from the first byte).
+func StartSMTPMode(t testing.TB, mode string) *SMTPPeer {
 	t.Helper()
 	if _, err := os.Stat(systemPython); err != nil {
 		SkipOrFail(t, "no "+systemPython)
@@ -92,9 +102,14 @@ func StartSMTP(t testing.TB, withTLS bool) *SMTPPeer {
 	port := FreePort(t)
 	args := []string{"-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + strconv.Itoa(port), "-c", "peer.Peer"}
 	p := &SMTPPeer{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, outdir: outdir}
-	if withTLS {
+	switch mode {
+	case "starttls":
 		cert, key, pool := SelfSigned(t, dir)
 		args = append(args, "--tlscert", cert, "--tlskey", key)
+		p.roots = pool
+	case "implicit":
+		cert, key, pool := SelfSigned(t, dir)
+		args = append(args, "--smtpscert", cert, "--smtpskey", key)
 		p.roots = pool
 	}
 	args = append(args, outdir)
