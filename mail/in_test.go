@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/netip"
 	"net/smtp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/mail/mailtest"
@@ -273,4 +275,34 @@ func FuzzParseMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// SMTP out authenticates (AUTH PLAIN after STARTTLS) as a provider's
+// username and password; refused credentials are the route's fault.
+func TestOutAuthAgainstListener(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := mailtest.SelfSigned(t, dir)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, inbox := startIn(t, InConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	r := dialer.Route{Host: host, Port: port, TLS: TLSStartTLS, Username: "alice", Password: "alice-password", Sender: "alice@example.com"}
+	out := NewOut(OutConfig{Timeout: 5 * time.Second, TLS: &tls.Config{RootCAs: pool}})
+	a := dialer.Attempt{CallUUID: "u1", Program: dialer.ProgramSendEmail, Email: "rcv@example.com", Provider: r,
+		Media: dialer.Media{Subject: "s", BodyAlt: "text"}}
+	o, err := out.Deliver(context.Background(), a, func(dialer.Progress) {})
+	if err != nil || !o.Delivered || len(inbox.msgs) != 1 {
+		t.Fatalf("outcome %+v err %v", o, err)
+	}
+	a.Provider.Password = "wrong"
+	o, err = out.Deliver(context.Background(), a, func(dialer.Progress) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := dialer.Classify(o); v.Cause != dialer.CauseAuthFailed || v.Fault != dialer.FaultRoute {
+		t.Errorf("bad password: %+v %+v", v, o.Results)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
@@ -34,8 +35,20 @@ type InboundFile struct {
 // copy (as the API checks an upload): see Messages.SetDocumentFile.
 type DocumentCheck func(ctx context.Context, src *io.SectionReader, fax io.Writer) (dialer.DocumentFile, error)
 
-// maxStoredAttachments bounds the documents one mail makes.
-const maxStoredAttachments = 10
+// maxStoredAttachments bounds the documents one mail makes, and
+// maxStoredText the text and HTML kept in its results.
+const (
+	maxStoredAttachments = 10
+	maxStoredText        = 256 << 10
+)
+
+// clip keeps at most maxStoredText bytes of s, on a UTF-8 boundary.
+func clip(s string) string {
+	if len(s) <= maxStoredText {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxStoredText], "") + "\n[truncated]"
+}
 
 // EmailProgram is the program that receives mail to address: an active
 // email account's receiveemail or emailtofax program (the one inbound
@@ -85,10 +98,10 @@ func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail
 	results := []dialer.Result{
 		{Type: "email", Name: "from", Data: sender(e)}, {Type: "email", Name: "to", Data: rcpt},
 		{Type: "email", Name: "subject", Data: e.Subject}, {Type: "email", Name: "message_id", Data: e.MessageID},
-		{Type: "email", Name: "headers", Data: e.Header}, {Type: "email", Name: "text", Data: e.Text},
+		{Type: "email", Name: "headers", Data: e.Header}, {Type: "email", Name: "text", Data: clip(e.Text)},
 	}
 	if e.HTML != "" {
-		results = append(results, dialer.Result{Type: "email", Name: "html", Data: e.HTML})
+		results = append(results, dialer.Result{Type: "email", Name: "html", Data: clip(e.HTML)})
 	}
 	stored := 0
 	for _, f := range e.Files {
