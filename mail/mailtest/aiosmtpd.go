@@ -1,5 +1,3 @@
-// Package mailtest runs the real peers of the mail package's tests:
-// Debian's aiosmtpd, Kannel's bearerbox and smsbox, and a small SMPP SMSC.
 package mailtest
 
 import (
