@@ -67,8 +67,16 @@ type Kannel struct {
 	mu      sync.Mutex
 	waiting map[string]chan DLR // by call UUID
 	// early keeps reports for which nobody waits yet (arrived before
-	// recovery asked), bounded.
-	early map[string][]DLR
+	// recovery asked), bounded; finished are the attempts that had their
+	// final report, whose late reports (smsbox posts them concurrently, so
+	// a "submitted" may come after "delivered") are dropped.
+	early    map[string]earlyDLRs
+	finished map[string]time.Time
+}
+
+type earlyDLRs struct {
+	first time.Time
+	dlrs  []DLR
 }
 
 // DLR is one delivery report.
@@ -79,8 +87,13 @@ type DLR struct {
 	At    time.Time
 }
 
-// maxEarly bounds the reports kept for attempts nobody waits for.
-const maxEarly = 10000
+// maxEarly bounds the attempts whose reports are kept while nobody waits
+// for them, and the finished attempts remembered; each is forgotten after
+// keepReports.
+const (
+	maxEarly    = 10000
+	keepReports = 10 * time.Minute
+)
 
 // NewKannel returns the Kannel gateway.
 func NewKannel(cfg KannelConfig) (*Kannel, error) {
@@ -103,7 +116,8 @@ func NewKannel(cfg KannelConfig) (*Kannel, error) {
 	if c == nil {
 		c = &http.Client{Timeout: cfg.Timeout}
 	}
-	return &Kannel{cfg: cfg, client: c, waiting: map[string]chan DLR{}, early: map[string][]DLR{}}, nil
+	return &Kannel{cfg: cfg, client: c, waiting: map[string]chan DLR{}, early: map[string]earlyDLRs{},
+		finished: map[string]time.Time{}}, nil
 }
 
 // CheckAttempt implements dialer.AttemptChecker.
@@ -180,16 +194,21 @@ func (k *Kannel) wait(id string) (<-chan DLR, func()) {
 	ch := make(chan DLR, 8)
 	k.mu.Lock()
 	k.waiting[id] = ch
-	early := k.early[id]
+	early := k.early[id].dlrs
 	delete(k.early, id)
+	delete(k.finished, id)
 	k.mu.Unlock()
-	for _, d := range early {
+	for i, d := range early {
+		if i == cap(ch) {
+			break
+		}
 		ch <- d
 	}
 	return ch, func() {
 		k.mu.Lock()
 		if k.waiting[id] == ch {
 			delete(k.waiting, id)
+			k.remember(k.finished, id, time.Now())
 		}
 		k.mu.Unlock()
 	}
@@ -352,7 +371,8 @@ func mustHex(s string) []byte {
 	return b
 }
 
-// report hands a DLR to the attempt waiting for it, or keeps it.
+// report hands a DLR to the attempt waiting for it, or keeps it for one
+// that may (recovery) unless that attempt is over.
 func (k *Kannel) report(id string, d DLR) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -364,9 +384,45 @@ func (k *Kannel) report(id string, d DLR) {
 		}
 		return
 	}
-	if len(k.early) < maxEarly {
-		k.early[id] = append(k.early[id], d)
+	if _, over := k.finished[id]; over {
+		return
 	}
+	e, ok := k.early[id]
+	if !ok {
+		if len(k.early) >= maxEarly {
+			cut := time.Now().Add(-keepReports)
+			for id, e := range k.early {
+				if e.first.Before(cut) {
+					delete(k.early, id)
+				}
+			}
+		}
+		if len(k.early) >= maxEarly {
+			k.cfg.Log.Warn("kannel: too many delivery reports for messages nobody waits for; dropped one", "call_uuid", id)
+			return
+		}
+		e.first = d.At
+	}
+	if len(e.dlrs) < 8 {
+		e.dlrs = append(e.dlrs, d)
+	}
+	k.early[id] = e
+}
+
+// remember records id in m at t, bounded like early.
+func (k *Kannel) remember(m map[string]time.Time, id string, t time.Time) {
+	if len(m) >= maxEarly {
+		cut := t.Add(-keepReports)
+		for id, at := range m {
+			if at.Before(cut) {
+				delete(m, id)
+			}
+		}
+		if len(m) >= maxEarly {
+			return
+		}
+	}
+	m[id] = t
 }
 
 // Handler serves smsbox's callbacks: GET/POST /kannel/dlr (delivery

@@ -228,3 +228,23 @@ func TestKannelRecover(t *testing.T) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
+
+// Reports after an attempt's final one are dropped, not kept for a
+// recovery that will never ask: the kept set stays empty.
+func TestKannelLateReportsDropped(t *testing.T) {
+	k := testKannel(t)
+	id := "6b9f0c2e-0000-4000-8000-000000000043"
+	ch, done := k.wait(id)
+	k.report(id, DLR{Type: DLRDelivered, At: time.Now()})
+	<-ch
+	done()
+	k.report(id, DLR{Type: DLRSMSCSubmit, At: time.Now()})
+	if len(k.early) != 0 {
+		t.Fatalf("late report kept: %v", k.early)
+	}
+	// A report for an attempt nobody waits for yet is kept for recovery.
+	k.report("other", DLR{Type: DLRDelivered, At: time.Now()})
+	if len(k.early["other"].dlrs) != 1 {
+		t.Fatalf("early report not kept: %v", k.early)
+	}
+}
