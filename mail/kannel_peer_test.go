@@ -124,14 +124,16 @@ func TestKannelSendSMS(t *testing.T) {
 
 	// MO through smsbox's get-url.
 	p.SMSC.SendMO("+15557777", "+15550100", "STOP please")
+	time.Sleep(200 * time.Millisecond) // in order: smsbox serves MO concurrently
+	p.SMSC.SendMOUCS2("+15557777", "+15550100", "Привет ✓")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		p.mu.Lock()
 		mo := append([]string(nil), p.mo...)
 		p.mu.Unlock()
-		if len(mo) > 0 {
-			if mo[0] != "+15557777 +15550100 STOP please" {
-				t.Errorf("MO %q", mo[0])
+		if len(mo) == 2 {
+			if mo[0] != "+15557777 +15550100 STOP please" || mo[1] != "+15557777 +15550100 Привет ✓" {
+				t.Errorf("MO %q", mo)
 			}
 			break
 		}

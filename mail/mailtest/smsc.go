@@ -224,8 +224,12 @@ func (s *SMSC) receipt(c net.Conn, msgID, from, to, stat string) {
 	s.deliver(c, from, to, 0x04, text, msgID, state)
 }
 
-// deliver sends a deliver_sm.
+// deliver sends a deliver_sm (GSM 7-bit default alphabet as ASCII).
 func (s *SMSC) deliver(c net.Conn, from, to string, esm byte, text, receipted string, state byte) {
+	s.deliverCoded(c, from, to, esm, 0, []byte(text), receipted, state)
+}
+
+func (s *SMSC) deliverCoded(c net.Conn, from, to string, esm, coding byte, sm []byte, receipted string, state byte) {
 	var b bytes.Buffer
 	b.WriteByte(0) // service_type ""
 	b.Write([]byte{1, 1})
@@ -233,10 +237,10 @@ func (s *SMSC) deliver(c net.Conn, from, to string, esm byte, text, receipted st
 	b.Write([]byte{1, 1})
 	b.WriteString(strings.TrimPrefix(to, "+") + "\x00")
 	b.Write([]byte{esm, 0, 0})
-	b.Write([]byte{0, 0}) // schedule, validity ""
-	b.Write([]byte{0, 0, 0, 0})
-	b.WriteByte(byte(len(text)))
-	b.WriteString(text)
+	b.Write([]byte{0, 0})            // schedule, validity ""
+	b.Write([]byte{0, 0, coding, 0}) // registered_delivery, replace, data_coding, sm_default_msg_id
+	b.WriteByte(byte(len(sm)))
+	b.Write(sm)
 	if receipted != "" {
 		v := receipted + "\x00"
 		b.Write([]byte{0x00, 0x1E, 0, byte(len(v))}) // receipted_message_id
@@ -258,6 +262,21 @@ func (s *SMSC) SendMO(from, to, text string) {
 }
 
 // Submitted lists the messages taken so far.
+// SendMOUCS2 sends an MO message coded UCS-2 (data_coding 8).
+func (s *SMSC) SendMOUCS2(from, to, text string) {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c == nil {
+		s.t.Fatal("no bound transceiver")
+	}
+	var sm []byte
+	for _, u := range utf16.Encode([]rune(text)) {
+		sm = binary.BigEndian.AppendUint16(sm, u)
+	}
+	s.deliverCoded(c, from, to, 0, 0x08, sm, "", 0)
+}
+
 func (s *SMSC) Submitted() []Submit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
