@@ -243,11 +243,13 @@ func (o *Out) client(r dialer.Route) (*gomail.Client, error) {
 		opts = append(opts, gomail.WithHELO(o.cfg.HELO))
 	}
 	if r.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(r.Username), gomail.WithPassword(r.Password))
+		auth := gomail.SMTPAuthPlain
 		if mode == TLSNone {
-			// PLAIN in the clear only to a relay on this host.
-			opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlainNoEnc))
+			// The operator chose a relay without TLS (this host, a trusted
+			// network): PLAIN goes in the clear to it.
+			auth = gomail.SMTPAuthPlainNoEnc
 		}
+		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(r.Username), gomail.WithPassword(r.Password))
 	}
 	return gomail.NewClient(r.Host, opts...)
 }
