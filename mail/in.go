@@ -73,6 +73,57 @@ type InConfig struct {
 type In struct {
 	cfg InConfig
 	srv *smtp.Server
+
+	// checks bounds the password checks (bcrypt) running at once; fails
+	// slows down a client address guessing passwords across connections.
+	checks chan struct{}
+	mu     sync.Mutex
+	fails  map[netip.Addr]authFails
+}
+
+type authFails struct {
+	n     int
+	until time.Time // no check before then
+}
+
+// Failed AUTH attempts: after authFreeFails from one address, each next
+// attempt must wait a delay doubling from one second to authMaxDelay.
+const (
+	authFreeFails = 5
+	authMaxDelay  = 5 * time.Minute
+	maxAuthAddrs  = 10000
+)
+
+// authAllowed reports whether addr may try a password now.
+func (in *In) authAllowed(addr netip.Addr, now time.Time) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return !now.Before(in.fails[addr].until)
+}
+
+// authResult records the outcome of a password check from addr.
+func (in *In) authResult(addr netip.Addr, ok bool, now time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if ok {
+		delete(in.fails, addr)
+		return
+	}
+	f, known := in.fails[addr]
+	if !known && len(in.fails) >= maxAuthAddrs {
+		for a, f := range in.fails {
+			if now.Sub(f.until) > authMaxDelay {
+				delete(in.fails, a)
+			}
+		}
+	}
+	f.n++
+	if f.n >= authFreeFails {
+		f.until = now.Add(min(time.Second<<min(f.n-authFreeFails, 20), authMaxDelay))
+	}
+	if known || len(in.fails) < maxAuthAddrs {
+		in.fails[addr] = f
+	}
 }
 
 // NewIn returns the SMTP listener; Serve starts it.
@@ -80,7 +131,7 @@ func NewIn(cfg InConfig) *In {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	in := &In{cfg: cfg}
+	in := &In{cfg: cfg, checks: make(chan struct{}, 4), fails: map[netip.Addr]authFails{}}
 	s := smtp.NewServer(backend{in})
 	s.Domain = cfg.Domain
 	s.MaxMessageBytes = cfg.MaxMessageBytes
@@ -165,9 +216,20 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		if identity != "" && identity != username {
 			return errors.New("identity must be the username")
 		}
+		if !s.in.authAllowed(s.remote, time.Now()) {
+			s.in.cfg.Log.Warn("smtp: authentication refused unchecked: too many failures from this address", "remote", s.remote.String())
+			return smtp.ErrAuthFailed
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		select {
+		case s.in.checks <- struct{}{}:
+		case <-ctx.Done():
+			return smtp.ErrAuthFailed
+		}
 		sender, err := s.in.cfg.Inbox.Authenticate(ctx, username, password)
+		<-s.in.checks
+		s.in.authResult(s.remote, err == nil, time.Now())
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {

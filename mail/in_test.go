@@ -306,3 +306,29 @@ func TestOutAuthAgainstListener(t *testing.T) {
 		t.Errorf("bad password: %+v %+v", v, o.Results)
 	}
 }
+
+// A client address that keeps failing AUTH is slowed down across
+// connections: during its delay even the right password is not checked.
+func TestInAuthThrottled(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := mailtest.SelfSigned(t, dir)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := startIn(t, InConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	client := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	msg := mimeMessage("s", "t", "", nil)
+	for i := range authFreeFails {
+		if err := send(addr, client, smtp.PlainAuth("", "alice", "guess"+strconv.Itoa(i), "127.0.0.1"), "a@example.org", []string{"rcv@example.com"}, msg); code(err) != "535" {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	if err := send(addr, client, smtp.PlainAuth("", "alice", "alice-password", "127.0.0.1"), "a@example.org", []string{"rcv@example.com"}, msg); code(err) != "535" {
+		t.Fatalf("the right password during the delay: %v", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if err := send(addr, client, smtp.PlainAuth("", "alice", "alice-password", "127.0.0.1"), "a@example.org", []string{"rcv@example.com"}, msg); err != nil {
+		t.Fatalf("after the delay: %v", err)
+	}
+}
