@@ -148,6 +148,28 @@ func TestSendEmailToAiosmtpd(t *testing.T) {
 	}
 }
 
+// faxtoemail: the received fax's PDF goes out as fax.pdf.
+func TestFaxToEmailToAiosmtpd(t *testing.T) {
+	peer := mailtest.StartSMTP(t, false)
+	attach := filepath.Join(t.TempDir(), "f.bin")
+	if err := os.WriteFile(attach, []byte("%PDF-1.4 a received fax"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := emailAttempt(route(peer), "office@example.org")
+	a.Program = dialer.ProgramFaxToEmail
+	a.Media = dialer.Media{Subject: "Fax from {phone}", BodyAlt: "A fax arrived.", AttachmentPath: attach, AttachmentType: "pdf"}
+	a.Contact.Phone = "+14155550123"
+	o, err := NewOut(OutConfig{Timeout: 10 * time.Second}).Deliver(context.Background(), a, func(dialer.Progress) {})
+	if err != nil || !o.Delivered {
+		t.Fatalf("outcome %+v err %v", o, err)
+	}
+	eml, _ := peer.Received(t, 1)
+	msg, ps := parts(t, eml)
+	if msg.Header.Get("Subject") != "Fax from +14155550123" || ps["fax.pdf"] != "%PDF-1.4 a received fax" {
+		t.Errorf("subject %q parts %v", msg.Header.Get("Subject"), keys(ps))
+	}
+}
+
 func TestSendEmailSTARTTLS(t *testing.T) {
 	peer := mailtest.StartSMTP(t, true)
 	r := route(peer)
