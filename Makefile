@@ -21,8 +21,7 @@ build:
 ## for the SIP tests, gs (Debian's ghostscript) for the PDF-to-fax tests,
 ## chromium for the live page's browser test, espeak-ng for voicetts on SIP
 ## trunks, the README's quick start and the answering-machine tests' speech,
-## tiff2pdf (libtiff-tools) for received faxes
-
+## tiff2pdf (libtiff-tools) for received faxes,
 ## kannel (bearerbox, smsbox) and python3-aiosmtpd (Debian's python3) for the
 ## mail and SMS gateways' tests
 test-deps:
@@ -32,7 +31,6 @@ test-deps:
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	command -v tiff2pdf >/dev/null 2>&1 || missing="$$missing libtiff-tools"; \
-
 	[ -x /usr/sbin/bearerbox ] && [ -x /usr/sbin/smsbox ] || missing="$$missing kannel"; \
 	/usr/bin/python3 -c "import aiosmtpd" >/dev/null 2>&1 || missing="$$missing python3-aiosmtpd"; \
 	if [ -n "$$missing" ]; then \

@@ -128,8 +128,8 @@ func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail
 	return id, err
 }
 
-// InboundFax is a mail to fax.
-type InboundFax struct {
+// MailToFax is a mail to fax.
+type MailToFax struct {
 	// Rcpt is the address the mail came to. Account: it is an email
 	// account with an emailtofax program; else it is <number>@<fax
 	// domain>, and the program is that of the envelope sender's account.
@@ -150,7 +150,7 @@ type InboundFax struct {
 // itself is recorded as an inbound transmission of the emailtofax program
 // whose results name the outbound one. It returns the outbound
 // transmission, its tenant and its owner.
-func (m *Messages) EmailToFax(ctx context.Context, f InboundFax, check DocumentCheck, limit int64) (tenantID string, owner, outbound int64, err error) {
+func (m *Messages) EmailToFax(ctx context.Context, f MailToFax, check DocumentCheck, limit int64) (tenantID string, owner, outbound int64, err error) {
 	addr := f.Rcpt
 	if !f.Account {
 		addr = f.Email.EnvelopeFrom

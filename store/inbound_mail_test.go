@@ -69,7 +69,7 @@ func TestEmailInbound(t *testing.T) {
 
 	docs := func() (n int) { x.db.r.QueryRow(`SELECT COUNT(*) FROM documents`).Scan(&n); return }
 	before := docs()
-	fax := InboundFax{Rcpt: "14155550177@fax.test", Number: "+14155550177", Email: InboundEmail{EnvelopeFrom: "faxer@example.com"}, Doc: tiff}
+	fax := MailToFax{Rcpt: "14155550177@fax.test", Number: "+14155550177", Email: InboundEmail{EnvelopeFrom: "faxer@example.com"}, Doc: tiff}
 	// Another tenant's authenticated user cannot fax for this account.
 	fax.SenderTenant = "someone-else"
 	if _, _, _, err := m.EmailToFax(ctx, fax, tiffCheck, 1<<20); !errors.Is(err, dialer.ErrForbidden) {

@@ -50,7 +50,7 @@ func (b *inbox) ReceiveEmail(ctx context.Context, rcpt, from string, m *mail.Mes
 }
 
 func (b *inbox) EmailToFax(ctx context.Context, req mail.FaxRequest) (int64, error) {
-	f := store.InboundFax{Rcpt: req.Rcpt, Account: req.Account, Number: req.Number, Email: inboundEmail(req.From, req.Message),
+	f := store.MailToFax{Rcpt: req.Rcpt, Account: req.Account, Number: req.Number, Email: inboundEmail(req.From, req.Message),
 		Doc: store.InboundFile{Name: req.Doc.Name, ContentType: req.Doc.ContentType, Data: req.Doc.Data}}
 	if req.Sender != nil {
 		f.SenderTenant = req.Sender.TenantID
