@@ -123,6 +123,9 @@ type Actor struct {
 	Perms []string
 	// Via names the credential kind that authenticated the actor ("jwt", "api-key").
 	Via string
+	// KeyName is the API key's name when Via is "api-key": a key acts only
+	// in its own tenant, TenantID.
+	KeyName string
 }
 
 // Can reports whether the actor holds permission perm.

@@ -25,6 +25,9 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// after runs in the migration's transaction after its SQL: the steps
+	// SQL cannot do well (see goSteps); nil for most.
+	after func(context.Context, *sql.Tx) error
 }
 
 // migrations returns the embedded migrations in version order. Names are
@@ -46,7 +49,7 @@ func migrations(fsys fs.FS) ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: read migration %s: %w", name, err)
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body)})
+		ms = append(ms, migration{version: v, name: name, sql: string(body), after: goSteps()[v]})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
 	for i, m := range ms {
@@ -93,6 +96,11 @@ func (db *DB) migrateTo(ctx context.Context, ms []migration) error {
 		err := db.tx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("store: apply migration %s: %w", m.name, err)
+			}
+			if m.after != nil {
+				if err := m.after(ctx, tx); err != nil {
+					return fmt.Errorf("store: apply migration %s: %w", m.name, err)
+				}
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.version, m.name, time.Now().Unix())

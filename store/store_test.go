@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -125,8 +126,12 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			t.Errorf("from version %d: migrated to %d, want %d", k, v, len(ms))
 		}
 		if k >= 1 {
-			if _, err := db.DefaultTenant(ctx); err != nil {
+			tenant, err := db.DefaultTenant(ctx)
+			if err != nil {
 				t.Errorf("from version %d: data lost: %v", k, err)
+			}
+			if k < 8 {
+				checkRekeyed(t, db, tenant.ID)
 			}
 		}
 		db.Close()
@@ -151,11 +156,21 @@ func rebuildAt(ctx context.Context, path string, ms []migration) error {
 	if err := db.migrateTo(ctx, ms); err != nil {
 		return err
 	}
-	if len(ms) >= 1 {
+	switch {
+	case len(ms) >= 8:
 		_, err = db.Bootstrap(ctx, "admin", "$2a$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinval")
+	case len(ms) >= 1:
+		// Bootstrap as dialerds before migration 8 did, with their id.
+		_, err = w.ExecContext(ctx, `INSERT INTO tenants (tenant_id, name, type, is_default, created_at, updated_at)
+			VALUES (?, 'default', 'org', 1, 1700000000, 1700000000);
+			INSERT INTO users (tenant_id, username, password_hash, created_at, updated_at) VALUES (?, 'admin', 'x', 1, 1);
+			INSERT INTO user_roles (tenant_id, user_id, role_id) SELECT tenant_id, user_id, 1 FROM users`, legacyTenantID, legacyTenantID)
 	}
 	return err
 }
+
+// legacyTenantID is a tenant id as dialerds before migration 8 drew them.
+const legacyTenantID = "ABCDEFGHIJKLMNOPQRSTUV"
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dialerd.db")
@@ -296,5 +311,31 @@ func TestListFiltersAndScope(t *testing.T) {
 	}
 	if _, err := db.User(ctx, tid, ids[2]); !errors.Is(err, dialer.ErrNotFound) {
 		t.Errorf("another tenant's user: err = %v, want not found", err)
+	}
+}
+
+// checkRekeyed checks migration 8 gave the legacy tenant a base62 id and
+// moved its rows with it, leaving no foreign key dangling.
+func checkRekeyed(t *testing.T, db *DB, id string) {
+	t.Helper()
+	ctx := context.Background()
+	if id == legacyTenantID || !dialer.ValidTenantID(id) || strings.ToUpper(id) == id {
+		t.Errorf("tenant id %q after migration 8, want a fresh mixed-case base62 id", id)
+	}
+	cred, err := db.UserByUsername(ctx, "admin")
+	if err != nil || cred.User.TenantID != id {
+		t.Errorf("admin after rekey: %+v, %v", cred.User, err)
+	}
+	var left int
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM user_roles WHERE tenant_id = ?`, legacyTenantID).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d rows keep the old tenant id (%v)", left, err)
+	}
+	rows, err := db.r.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		t.Error("foreign_key_check reports dangling rows after the rekey")
 	}
 }

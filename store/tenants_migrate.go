@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// goSteps are the migrations' steps written in Go, by schema version.
+func goSteps() map[int]func(context.Context, *sql.Tx) error {
+	return map[int]func(context.Context, *sql.Tx) error{8: rekeyTenants}
+}
+
+// rekeyTenants gives every tenant a fresh id of dialer.NewTenantID's form
+// (22 base62 characters from a CSPRNG; dialerds before migration 8 drew
+// crypto/rand.Text's base32) and moves every row of every table with a
+// tenant_id column to it. Tokens carry the tenant: they are invalid
+// afterwards and users log in again.
+//
+// Migrations run in a transaction with foreign keys on, where PRAGMA
+// foreign_keys cannot be changed; defer_foreign_keys holds the checks to
+// the commit, when parents and children agree again.
+func rekeyTenants(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+		return fmt.Errorf("defer foreign keys: %w", err)
+	}
+	tables, err := strings1(ctx, tx, `SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c
+		WHERE m.type = 'table' AND c.name = 'tenant_id' ORDER BY m.name`)
+	if err != nil {
+		return fmt.Errorf("tables with tenants: %w", err)
+	}
+	ids, err := strings1(ctx, tx, `SELECT tenant_id FROM tenants`)
+	if err != nil {
+		return fmt.Errorf("tenants: %w", err)
+	}
+	for _, old := range ids {
+		id := dialer.NewTenantID()
+		for _, t := range tables {
+			// t comes from sqlite_master, never from input.
+			if _, err := tx.ExecContext(ctx, `UPDATE "`+t+`" SET tenant_id = ? WHERE tenant_id = ?`, id, old); err != nil {
+				return fmt.Errorf("rekey %s: %w", t, err)
+			}
+		}
+	}
+	return nil
+}
+
+// strings1 reads a one-column query of strings.
+func strings1(ctx context.Context, tx *sql.Tx, query string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, errors.Join(rows.Close(), rows.Err())
+}
