@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,14 +19,6 @@ import (
 type credentialStore interface {
 	UserByUsername(ctx context.Context, username string) (dialer.Credentials, error)
 	UserCredentials(ctx context.Context, id int64) (dialer.Credentials, error)
-}
-
-// A credentialVerifier turns one kind of credential carried by a request
-// into an Actor. It returns ok=false, err=nil when the request carries no
-// credential of its kind, so the next verifier may try; an err means the
-// request carried one and it is wrong. API keys slot in as a second verifier.
-type credentialVerifier interface {
-	verify(c *gin.Context) (a dialer.Actor, ok bool, err error)
 }
 
 // tokenIssuer signs and checks dialerd's JWTs (HS256).
@@ -75,15 +68,6 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get("X-Auth-Token"))
 }
 
-func (t *tokenIssuer) verify(c *gin.Context) (dialer.Actor, bool, error) {
-	raw := bearer(c.Request)
-	if raw == "" {
-		return dialer.Actor{}, false, nil
-	}
-	a, err := t.actor(c.Request.Context(), raw)
-	return a, true, err
-}
-
 // actor checks a token and resolves its user as it is now: a deactivated or
 // deleted user, or a changed password, ends the token's validity at once.
 func (t *tokenIssuer) actor(ctx context.Context, raw string) (dialer.Actor, error) {
@@ -122,22 +106,174 @@ func actorOf(u dialer.User, via string) dialer.Actor {
 	return dialer.Actor{TenantID: u.TenantID, UserID: u.ID, Username: u.Username, Admin: admin, Perms: perms, Via: via}
 }
 
-// authenticate requires a valid credential of any kind the server knows.
+// accountHeader names the tenant a request acts in, when its credential
+// may reach more than its own (seed 002's X-Centrapay-Account).
+const accountHeader = "X-Centrapay-Account"
+
+// actorForSecret resolves a raw credential, a dialerd JWT or an API key's
+// secret, to its actor: tenant, permissions, Via "jwt" or "api-key", and
+// Platform for the platform admin. Every surface authenticates through it.
+func (s *Server) actorForSecret(ctx context.Context, raw string) (dialer.Actor, error) {
+	var a dialer.Actor
+	secret, isKey, err := parseAPIKey(raw)
+	switch {
+	case err != nil:
+		return a, err
+	case isKey:
+		a, err = s.keyActor(ctx, secret)
+	default:
+		a, err = s.tokens.actor(ctx, strings.TrimSpace(raw))
+	}
+	if err != nil {
+		return a, err
+	}
+	if a, err = s.withMembership(ctx, a); err != nil {
+		return a, err
+	}
+	a.Platform, err = s.isPlatform(ctx, a)
+	return a, err
+}
+
+// withMembership adds to a user's own rights those of its membership of
+// its own tenant, if any: an account-owner member is its tenant's admin
+// whatever its ICTCore roles.
+func (s *Server) withMembership(ctx context.Context, a dialer.Actor) (dialer.Actor, error) {
+	if a.Via != "jwt" || s.deps.Tenants == nil || a.ManagesTenant() {
+		return a, nil
+	}
+	m, err := s.deps.Tenants.Member(ctx, a.TenantID, a.UserID)
+	if errors.Is(err, dialer.ErrNotFound) {
+		return a, nil
+	}
+	if err != nil {
+		return a, err
+	}
+	perms, ok := dialer.AccountRolePerms(m.Role)
+	if !ok {
+		return a, nil
+	}
+	a.Admin = true
+	a.Perms = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a.Perms), perms...))))
+	return a, nil
+}
+
+// isPlatform reports whether a is the platform admin: an admin of the
+// default tenant (the bootstrap admin and admins it made) or an
+// account-owner key of it.
+func (s *Server) isPlatform(ctx context.Context, a dialer.Actor) (bool, error) {
+	if !a.ManagesTenant() {
+		return false, nil
+	}
+	id, err := s.platformTenant(ctx)
+	if err != nil || id == "" {
+		return false, err
+	}
+	return a.TenantID == id, nil
+}
+
+// platformTenant is the default tenant's id, read once; "" before the
+// store is bootstrapped.
+func (s *Server) platformTenant(ctx context.Context) (string, error) {
+	if id := s.platformID.Load(); id != nil {
+		return *id, nil
+	}
+	if s.deps.Tenants == nil {
+		return "", nil
+	}
+	t, err := s.deps.Tenants.DefaultTenant(ctx)
+	if errors.Is(err, dialer.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	s.platformID.Store(&t.ID)
+	return t.ID, nil
+}
+
+// actAs applies the request's X-Centrapay-Account to a: absent or naming
+// a's own tenant it changes nothing, otherwise a acts in that tenant if it
+// may reach it (see actIn). Surfaces map its errors to their shapes.
+func (s *Server) actAs(c *gin.Context, a dialer.Actor) (dialer.Actor, error) {
+	id := strings.TrimSpace(c.GetHeader(accountHeader))
+	if id == "" || id == a.TenantID {
+		return a, nil
+	}
+	if !dialer.ValidTenantID(id) {
+		return a, dialer.InvalidField(accountHeader, "not an account id (22 letters and digits)")
+	}
+	return s.actIn(c.Request.Context(), a, id)
+}
+
+// actIn makes a act in tenant id: the platform admin as that tenant's
+// admin, a user who is a member of it with its member role. An API key
+// acts in its own account only. Whether the tenant exists is not told to
+// who may not reach it: every refusal is the same forbidden.
+func (s *Server) actIn(ctx context.Context, a dialer.Actor, id string) (dialer.Actor, error) {
+	if id == a.TenantID {
+		return a, nil
+	}
+	refused := dialer.Forbidden("this credential cannot act in account " + id)
+	if a.Via == "api-key" || s.deps.Tenants == nil {
+		return a, refused
+	}
+	var perms []string
+	if a.Platform {
+		if _, err := s.deps.Tenants.TenantAccount(ctx, id); err != nil {
+			if errors.Is(err, dialer.ErrNotFound) {
+				return a, refused
+			}
+			return a, err
+		}
+		perms, _ = dialer.AccountRolePerms(dialer.RoleAccountOwner)
+	} else {
+		m, err := s.deps.Tenants.Member(ctx, id, a.UserID)
+		if errors.Is(err, dialer.ErrNotFound) {
+			return a, refused
+		}
+		if err != nil {
+			return a, err
+		}
+		var ok bool
+		if perms, ok = dialer.AccountRolePerms(m.Role); !ok {
+			return a, refused
+		}
+	}
+	return dialer.Actor{TenantID: id, UserID: a.UserID, Username: a.Username, Admin: true, Platform: a.Platform,
+		Perms: perms, Via: a.Via}, nil
+}
+
+// requestActor authenticates a request: its bearer token (Authorization,
+// Authentication or X-Auth-Token) or X-Api-Key, which may carry a JWT or
+// a key's secret alike, then X-Centrapay-Account. ok=false: no credential.
+func (s *Server) requestActor(c *gin.Context) (a dialer.Actor, ok bool, err error) {
+	raw := bearer(c.Request)
+	if raw == "" {
+		raw = strings.TrimSpace(c.GetHeader(apiKeyHeader))
+	}
+	if raw == "" {
+		return a, false, nil
+	}
+	if a, err = s.actorForSecret(c.Request.Context(), raw); err != nil {
+		return a, true, err
+	}
+	a, err = s.actAs(c, a)
+	return a, true, err
+}
+
+// authenticate requires a valid credential (see requestActor).
 func (s *Server) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		for _, v := range s.verifiers {
-			a, ok, err := v.verify(c)
-			if err != nil {
-				s.fail(c, err)
-				return
-			}
-			if ok {
-				c.Set(ctxActor, a)
-				c.Next()
-				return
-			}
+		a, ok, err := s.requestActor(c)
+		switch {
+		case err != nil:
+			s.fail(c, err)
+		case !ok:
+			s.fail(c, dialer.Unauthorized("authentication required"))
+		default:
+			c.Set(ctxActor, a)
+			c.Next()
 		}
-		s.fail(c, dialer.Unauthorized("authentication required"))
 	}
 }
 
@@ -220,4 +356,11 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"token": tok})
+}
+
+// metricsPlatform reports whether the request's credential (a JWT or an
+// API key, in any of the usual headers) is the platform admin's.
+func (s *Server) metricsPlatform(c *gin.Context) bool {
+	a, ok, err := s.requestActor(c)
+	return ok && err == nil && a.Platform
 }

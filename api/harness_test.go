@@ -66,7 +66,7 @@ func newEnv(t testing.TB, with ...func(*Deps)) *env {
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Now()}
-	deps := Deps{Users: db, Contacts: db, Groups: db, Programs: db, Accounts: db, Providers: db, PBX: db,
+	deps := Deps{Users: db, Contacts: db, Groups: db, Programs: db, Accounts: db, Providers: db, PBX: db, Tenants: db,
 		Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}}
 	for _, w := range with {
 		w(&deps)

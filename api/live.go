@@ -294,7 +294,10 @@ func (s *Server) liveRoutes(e *gin.Engine) {
 func (s *Server) authenticateLive() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if tok := c.Query("token"); tok != "" && bearer(c.Request) == "" {
-			a, err := s.tokens.actor(c.Request.Context(), tok)
+			a, err := s.actorForSecret(c.Request.Context(), tok)
+			if err == nil {
+				a, err = s.actAs(c, a)
+			}
 			if err != nil {
 				s.fail(c, err)
 				return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
+	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
 )
 
@@ -387,7 +388,7 @@ func TestMetricsLoopbackOnly(t *testing.T) {
 		r := httptest.NewRequest("GET", "/metrics", nil)
 		r.RemoteAddr = addr
 		r.Header.Set("X-Forwarded-For", "127.0.0.1") // never trusted
-		if got := m.allowed(r); got != want {
+		if got := m.allowed(&gin.Context{Request: r}); got != want {
 			t.Errorf("%s: allowed %v, want %v", addr, got, want)
 		}
 	}

@@ -54,6 +54,9 @@ type metrics struct {
 	// when it has one, else blockedCampaigns (from the events).
 	blocked func() []dialer.BlockedCampaign
 	now     func() time.Time
+	// platform reports whether a request is the platform admin's (see
+	// Server.metricsPlatform); nil: nobody's.
+	platform func(*gin.Context) bool
 }
 
 // blockedInfo is what /readyz shows of a blocked campaign: no tenant and
@@ -299,7 +302,7 @@ func (m *metrics) measure() gin.HandlerFunc {
 func (m *metrics) serve() gin.HandlerFunc {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return func(c *gin.Context) {
-		if !m.allowed(c.Request) {
+		if !m.allowed(c) {
 			c.AbortWithStatusJSON(http.StatusForbidden, ictcoreError{Error: ictcoreErrorBody{
 				Code: http.StatusForbidden, Message: "metrics are not served to this client; see metrics.access"}})
 			return
@@ -308,13 +311,19 @@ func (m *metrics) serve() gin.HandlerFunc {
 	}
 }
 
-func (m *metrics) allowed(r *http.Request) bool {
+func (m *metrics) allowed(c *gin.Context) bool {
+	r := c.Request
 	switch m.cfg.Access {
 	case MetricsOpen:
 		return true
 	case MetricsToken:
 		got := bearer(r)
-		return m.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(m.cfg.Token)) == 1
+		if m.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(m.cfg.Token)) == 1 {
+			return true
+		}
+		// The metrics are the whole platform's: the platform admin's
+		// token or key reads them too, no tenant's.
+		return m.platform != nil && m.platform(c)
 	default:
 		// The connection's own address, never a forwarded header.
 		host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -239,7 +239,7 @@ func routeDocs() []routeDoc {
 		{"PUT", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (fields sent; a masked or absent secret is kept); disabling a FreeSWITCH profile drains its node", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"PATCH", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (same as PUT)", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"DELETE", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Delete a PBX profile; a FreeSWITCH node drains", needsToken, nil, pbxDeletedAnswer{}},
-	}, append(unbuiltDocs(), uiDocs()...)...)
+	}, append(tenantDocs(), append(unbuiltDocs(), uiDocs()...)...)...)
 }
 
 // docDrift compares served routes with docs: missing are served routes
@@ -315,6 +315,8 @@ func buildOpenAPI(routes gin.RoutesInfo, docs []routeDoc) ([]byte, error) {
 			"securitySchemes": map[string]any{
 				"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
 					"description": "the token of POST /authenticate; Authentication: Bearer and X-Auth-Token are accepted too"},
+				"apiKey": map[string]any{"type": "apiKey", "in": "header", "name": apiKeyHeader,
+					"description": "an API key's secret (POST /api/accounts/{id}/api-keys), accepted wherever a token is"},
 			},
 			"responses": map[string]any{
 				"Error": map[string]any{"description": "an error in the ICTCore envelope",
@@ -378,7 +380,7 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 		op["responses"] = map[string]any{"501": map[string]any{"description": "Not implemented yet"}}
 	}
 	if d.auth {
-		op["security"] = []any{map[string]any{"bearer": []string{}}}
+		op["security"] = []any{map[string]any{"bearer": []string{}}, map[string]any{"apiKey": []string{}}}
 	} else {
 		op["security"] = []any{}
 	}

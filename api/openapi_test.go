@@ -75,7 +75,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		if op.Summary == "" || op.Summary == "undocumented" {
 			t.Errorf("%s %s has no summary", route.Method, path)
 		}
-		unbuilt := strings.HasPrefix(route.Path, "/api/accounts") || strings.HasPrefix(route.Path, "/v2/")
+		unbuilt := strings.HasPrefix(route.Path, "/v2/")
 		if _, ok := op.Responses["501"]; unbuilt && !ok {
 			t.Errorf("%s %s is not built and documents no 501", route.Method, path)
 		}

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"net/http"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,10 +49,6 @@ const pbxSecretMask = "********"
 
 // pbxTimeFormat is the document's timestamp: .NET's round-trip format.
 const pbxTimeFormat = "2006-01-02T15:04:05.0000000Z"
-
-// tenantIDPattern is a tenant id as dialerd makes them: 22 characters of
-// crypto/rand.Text's base32 alphabet.
-var tenantIDPattern = regexp.MustCompile(`^[A-Z2-7]{22}$`)
 
 func (s *Server) pbxRoutes(e *gin.Engine) {
 	g := e.Group("/api/v1.0/customers/:tenantId/pbxs", s.pbxReady(), s.pbxAuthenticate(), s.pbxTenant())
@@ -149,19 +144,16 @@ func (s *Server) pbxReady() gin.HandlerFunc {
 // pbxAuthenticate is authenticate with this surface's error envelope.
 func (s *Server) pbxAuthenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		for _, v := range s.verifiers {
-			a, ok, err := v.verify(c)
-			if err != nil {
-				s.pbxFail(c, err)
-				return
-			}
-			if ok {
-				c.Set(ctxActor, a)
-				c.Next()
-				return
-			}
+		a, ok, err := s.requestActor(c)
+		switch {
+		case err != nil:
+			s.pbxFail(c, err)
+		case !ok:
+			s.pbxFail(c, dialer.Unauthorized("authentication required"))
+		default:
+			c.Set(ctxActor, a)
+			c.Next()
 		}
-		s.pbxFail(c, dialer.Unauthorized("authentication required"))
 	}
 }
 
@@ -171,14 +163,22 @@ func (s *Server) pbxAuthenticate() gin.HandlerFunc {
 func (s *Server) pbxTenant() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.Param("tenantId")
-		if !tenantIDPattern.MatchString(id) {
+		if !dialer.ValidTenantID(id) {
 			s.pbxFail(c, dialer.InvalidField("tenantId", "The value '"+clip(id, 64)+"' is not valid."))
 			return
 		}
-		if id != actor(c).TenantID {
+		// The path names the tenant: who may reach it (the platform
+		// admin, a member) acts in it as X-Centrapay-Account would say.
+		a, err := s.actIn(c.Request.Context(), actor(c), id)
+		if errors.Is(err, dialer.ErrForbidden) {
 			s.pbxFail(c, dialer.NotFound("customer"))
 			return
 		}
+		if err != nil {
+			s.pbxFail(c, err)
+			return
+		}
+		c.Set(ctxActor, a)
 		c.Next()
 	}
 }

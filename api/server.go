@@ -52,6 +52,9 @@ type Config struct {
 	// starve the spool engine of the store's connections; defaults
 	// DefaultStoreReads and DefaultStoreWrites.
 	StoreReads, StoreWrites int
+	// AccountsRateLimit is how many requests a minute each account may make
+	// of /api/accounts (seed 002's 200 when 0; none when negative).
+	AccountsRateLimit int
 	// Now is the server's clock: tokens, login throttling, the CPM metric's
 	// window and the pacing of campaign.progress on GET /ws; time.Now when nil.
 	Now func() time.Time
@@ -69,12 +72,15 @@ type ReadyCheck struct {
 // Deps are the stores and checks the handlers use. Each field's interface is
 // declared beside the handlers that use it.
 type Deps struct {
-	Users     userStore
-	Contacts  contactStore
-	Groups    groupStore
-	Messages  messageStore
-	Programs  programStore
-	Accounts  accountStore
+	Users    userStore
+	Contacts contactStore
+	Groups   groupStore
+	Messages messageStore
+	Programs programStore
+	Accounts accountStore
+	// Tenants are the tenant accounts of /api/accounts, their API keys and
+	// members; nil serves no such routes and knows no API key.
+	Tenants   tenantStore
 	Providers providerStore
 	PBX       pbxStore
 	// Nodes runs the FreeSWITCH nodes of enabled FreeSWITCH profiles;
@@ -117,14 +123,17 @@ type Deps struct {
 
 // Server is the HTTP API.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	deps      Deps
-	engine    *gin.Engine
-	tokens    *tokenIssuer
-	verifiers []credentialVerifier
-	throttle  *loginGuard
-	dummyHash string
+	cfg     Config
+	log     *slog.Logger
+	deps    Deps
+	engine  *gin.Engine
+	tokens  *tokenIssuer
+	keyHash apiKeyHasher
+	// platformID is the default tenant's id once read (see platformTenant).
+	platformID    atomic.Pointer[string]
+	accountsLimit *rateLimiter
+	throttle      *loginGuard
+	dummyHash     string
 	// checkPassword compares a password with its hash; a seam for tests
 	// that count checks.
 	checkPassword func(hash, password string) bool
@@ -184,7 +193,8 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		dummyHash:     string(dummy),
 		checkPassword: dialer.CheckPassword,
 	}
-	s.verifiers = []credentialVerifier{s.tokens}
+	s.keyHash = newAPIKeyHasher(cfg.TokenKey)
+	s.accountsLimit = newRateLimiter(cfg.AccountsRateLimit, cfg.Now)
 	// Blocked campaigns as the engine knows them, or as its events said.
 	var blocked func() []dialer.BlockedCampaign
 	if l, ok := deps.Engine.(blockedLister); ok {
@@ -205,6 +215,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 			Name: "dialerd_ws_evicted_total", Help: "Websocket clients disconnected for falling behind.",
 		}, func() float64 { return float64(s.live.evicted.Load()) }))
 	}
+	s.metrics.platform = s.metricsPlatform
 	s.engine = s.routes()
 	if err := s.describeAPI(); err != nil {
 		return nil, err
@@ -288,6 +299,7 @@ func (s *Server) routes() *gin.Engine {
 
 	// Other surfaces, with their own readiness, auth and error envelopes.
 	s.pbxRoutes(e)
+	s.tenantRoutes(e)
 	return e
 }
 

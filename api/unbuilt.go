@@ -6,9 +6,8 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// The tenant-accounts surface (seed 002, /api/accounts) and the crossbar
-// centrex and services surfaces (seeds 000 and 001, /v2/accounts/…) are
-// specified, but no issue has asked for them yet. Their paths answer 501 in
+// The crossbar centrex and services surfaces (seeds 000 and 001,
+// /v2/accounts/…) are specified, but not built yet. Their paths answer 501 in
 // their own document's error shape, so a client written against them learns
 // that the feature is missing, not that its path is wrong.
 
@@ -20,8 +19,6 @@ func unbuiltMethods() []string {
 // unbuiltSurfaces maps each unbuilt path to the surface that owns it.
 func unbuiltSurfaces() []struct{ path, surface string } {
 	return []struct{ path, surface string }{
-		{"/api/accounts", "accounts"},
-		{"/api/accounts/*rest", "accounts"},
 		{"/v2/accounts/:account_id/centrex", "crossbar"},
 		{"/v2/accounts/:account_id/centrex/*rest", "crossbar"},
 		{"/v2/accounts/:account_id/services", "crossbar"},
@@ -30,22 +27,14 @@ func unbuiltSurfaces() []struct{ path, surface string } {
 }
 
 func (s *Server) unbuiltRoutes(e *gin.Engine) {
-	// Tenant accounts answer errors as {"message": …} (seed 002).
-	accounts := func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusNotImplemented, gin.H{"message": "tenant accounts (/api/accounts) are not implemented yet"})
-	}
 	// Crossbar answers errors in its envelope (seeds 000, 001).
 	crossbar := func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusNotImplemented, gin.H{"data": gin.H{}, "error": "501",
 			"message": "not implemented", "status": "error", "request_id": requestID(c)})
 	}
 	for _, u := range unbuiltSurfaces() {
-		h := crossbar
-		if u.surface == "accounts" {
-			h = accounts
-		}
 		for _, m := range unbuiltMethods() {
-			e.Handle(m, u.path, h)
+			e.Handle(m, u.path, crossbar)
 		}
 	}
 }
@@ -54,10 +43,7 @@ func (s *Server) unbuiltRoutes(e *gin.Engine) {
 func unbuiltDocs() []routeDoc {
 	var docs []routeDoc
 	for _, u := range unbuiltSurfaces() {
-		tag := "Tenant accounts (not implemented)"
-		if u.surface == "crossbar" {
-			tag = "Crossbar centrex and services (not implemented)"
-		}
+		tag := "Crossbar centrex and services (not implemented)"
 		for _, m := range unbuiltMethods() {
 			docs = append(docs, routeDoc{method: m, path: u.path, tag: tag,
 				summary: "Specified but not built yet: answers 501", resp: notImplemented{}})

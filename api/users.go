@@ -29,6 +29,9 @@ type userStore interface {
 }
 
 func (s *Server) userRoutes(r *gin.RouterGroup) {
+	// An operator credential (a merchant-terminal key or member) sees the
+	// whole tenant but no user: without user.read it has no self to see.
+	r = r.Group("", s.usersVisible())
 	r.POST("/users", s.require(dialer.PermUserWrite), s.createUser)
 	r.GET("/users", s.listUsers)
 	// /users/csv is declared twice in the document with its verbs swapped
@@ -43,6 +46,19 @@ func (s *Server) userRoutes(r *gin.RouterGroup) {
 	r.DELETE("/users/:user_id/roles/:role_id", s.require(dialer.PermUserWrite), s.grantRole(false))
 	r.PUT("/users/:user_id/permissions/:permission_id", s.require(dialer.PermUserWrite), s.grantPermission(true))
 	r.DELETE("/users/:user_id/permissions/:permission_id", s.require(dialer.PermUserWrite), s.grantPermission(false))
+}
+
+// usersVisible refuses the user routes to a tenant-wide actor lacking
+// user.read: plain users (who may see and change themselves) and admins
+// pass.
+func (s *Server) usersVisible() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if a := actor(c); a.Admin && !a.Can(dialer.PermUserRead) {
+			s.fail(c, dialer.Forbidden("permission "+dialer.PermUserRead+" required"))
+			return
+		}
+		c.Next()
+	}
 }
 
 // userRequest is the User object as clients send it; nil fields are left

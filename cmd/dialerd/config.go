@@ -44,7 +44,8 @@ type Config struct {
 		IdleTimeout  time.Duration `yaml:"idle_timeout" help:"keep-alive connections close after this idle time"`
 		MaxBodyBytes int64         `yaml:"max_body_bytes" help:"largest accepted JSON request body, in bytes"`
 		// MaxImportBytes is streamed, never held: it bounds disk and time, not memory.
-		MaxImportBytes int64 `yaml:"max_import_bytes" help:"largest accepted CSV import (POST /groups/{id}/csv), in bytes"`
+		MaxImportBytes    int64 `yaml:"max_import_bytes" help:"largest accepted CSV import (POST /groups/{id}/csv), in bytes"`
+		AccountsRateLimit int   `yaml:"accounts_rate_limit" help:"requests a minute each account may make of /api/accounts (429 with Retry-After above it); negative: no limit"`
 	} `yaml:"http"`
 	Phone struct {
 		DefaultCountryCode string `yaml:"default_country_code" help:"country calling code (1-3 digits) that completes national phone numbers of contacts"`
@@ -118,6 +119,7 @@ func defaultConfig() Config {
 	c.HTTP.IdleTimeout = 120 * time.Second
 	c.HTTP.MaxBodyBytes = 1 << 20
 	c.HTTP.MaxImportBytes = 1 << 30
+	c.HTTP.AccountsRateLimit = 200
 	c.Phone.DefaultCountryCode = "1"
 	c.Shutdown.Grace = 30 * time.Second
 	c.WS.MaxClients = 2000
