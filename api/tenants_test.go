@@ -375,3 +375,22 @@ func FuzzParseAPIKey(f *testing.F) {
 }
 
 const base62Chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// Usernames are unique across dialerd (a login names no tenant): taking
+// one that another tenant uses answers exactly as taking one of your own
+// tenant, so nothing tells that the other tenant has it.
+func TestUsernameTakenRevealsNoTenant(t *testing.T) {
+	w := newWorld(t)
+	body := func(name string) map[string]any { return map[string]any{"username": name, "passwd": "password-123"} }
+	own := w.do("POST", "/users", w.admin, body("bob"))          // bob is of this tenant
+	other := w.do("POST", "/users", w.stranger, body("carol"))   // carol is of the admin's tenant, not the stranger's
+	mine := w.do("POST", "/users", w.stranger, body("stranger")) // the stranger's own name
+	for _, r := range []resp{own, other, mine} {
+		if r.Status != 409 || bytes.Contains(r.Body, []byte(w.tenant)) || bytes.Contains(r.Body, []byte(w.otherTenant)) {
+			t.Errorf("taken username answered %d %s", r.Status, r.Body)
+		}
+	}
+	if strings.Replace(string(other.Body), "carol", "X", 1) != strings.Replace(string(mine.Body), "stranger", "X", 1) {
+		t.Errorf("another tenant's username answers %s, one's own %s", other.Body, mine.Body)
+	}
+}
