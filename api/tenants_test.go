@@ -203,13 +203,17 @@ func TestAPIKeys(t *testing.T) {
 	w.expect(w.do("GET", "/contacts", term, nil), 200)
 	w.expect(w.do("GET", "/contacts", "", nil, "X-Auth-Token", term), 200)
 
+	// /ws takes the key (this server streams nothing: 423, past authentication).
+	if r := w.withKey("GET", "/ws", term, nil); r.Status != 423 {
+		t.Errorf("/ws with a key: %d %s", r.Status, r.Body)
+	}
 	// Disabling takes effect on the next request, on every surface.
 	var k apiKeyView
 	w.expect(w.acct("PUT", path+"/Till1", owner, map[string]any{"enabled": false}, "X-Api-Key", owner), 200).json(t, &k)
 	if k.Enabled || k.Version != "2" || k.ModifiedBy != "crn:"+a.ID+":api-key:Owner1" {
 		t.Errorf("disabled %+v", k)
 	}
-	for _, p := range []string{"/contacts", "/api/accounts/" + a.ID, "/api/v1.0/customers/" + a.ID + "/pbxs"} {
+	for _, p := range []string{"/contacts", "/api/accounts/" + a.ID, "/api/v1.0/customers/" + a.ID + "/pbxs", "/ws", "/ws?token=" + term} {
 		if r := w.withKey("GET", p, term, nil); r.Status != 401 {
 			t.Errorf("disabled key on %s: %d %s", p, r.Status, r.Body)
 		}
@@ -258,6 +262,8 @@ func TestMembersAndLastOwner(t *testing.T) {
 	}
 	r.json(t, &made)
 	till := strconv.FormatInt(made.UserID, 10)
+	// The path names the account on the PBX surface: a member reaches it.
+	w.expect(w.do("GET", "/api/v1.0/customers/"+a.ID+"/pbxs", w.bob, nil), 200)
 	// The last owner cannot leave or be demoted.
 	accountsError(t, w.acct("DELETE", path+"/"+bob, w.bob, nil, accountHeader, a.ID), 403, dialer.ErrLastOwner)
 	accountsError(t, w.acct("POST", path, w.bob, map[string]any{"userId": bob, "role": dialer.RoleMerchantTerminal}, accountHeader, a.ID), 403, dialer.ErrLastOwner)
