@@ -347,14 +347,15 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 		"operationId": operationID(d.method, d.path),
 	}
 	var ps []any
+	accounts := strings.HasPrefix(d.path, "/api/accounts")
 	for _, p := range params {
 		schema := map[string]any{"type": "string"}
-		if strings.HasSuffix(p, "_id") {
+		if strings.HasSuffix(p, "_id") && !(accounts && p == "account_id") {
 			schema = map[string]any{"type": "integer", "minimum": 1}
 		}
 		ps = append(ps, map[string]any{"name": p, "in": "path", "required": true, "schema": schema})
 	}
-	if d.resp != nil && reflect.TypeOf(d.resp).Kind() == reflect.Slice {
+	if d.resp != nil && reflect.TypeOf(d.resp).Kind() == reflect.Slice && !accounts {
 		for _, q := range []struct{ name, what string }{
 			{"limit", "page size (default 100, at most 1000)"}, {"offset", "rows to skip (at most 1000000000)"},
 			{"page", "page number from 1, with per_page; it may start at most 1000000000 rows in"},
@@ -376,6 +377,10 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 		ok["content"] = b.content(d.resp)
 	}
 	op["responses"] = map[string]any{"200": ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
+	if accounts {
+		op["responses"] = map[string]any{"200": ok, "default": map[string]any{"description": "an error in the accounts surface's shape",
+			"content": map[string]any{"application/json": map[string]any{"schema": b.schemaOf(reflect.TypeFor[accountErrorBody]())}}}}
+	}
 	if _, ok := d.resp.(notImplemented); ok {
 		op["responses"] = map[string]any{"501": map[string]any{"description": "Not implemented yet"}}
 	}

@@ -46,10 +46,13 @@ func (s *Server) tenantRoutes(e *gin.Engine) {
 	if s.deps.Tenants == nil {
 		return
 	}
-	g := e.Group("/api/accounts", s.accountsReady(), s.accountsAuthenticate(), s.accountsRateLimit())
-	g.POST("", s.createTenant)
-	g.GET("", s.listTenants)
-	one := g.Group("/:account_id", s.accountsTarget())
+	// The limit counts the account a request acts in: the one of its path
+	// when it has one.
+	limit := s.accountsRateLimit()
+	g := e.Group("/api/accounts", s.accountsReady(), s.accountsAuthenticate())
+	g.POST("", limit, s.createTenant)
+	g.GET("", limit, s.listTenants)
+	one := g.Group("/:account_id", s.accountsTarget(), limit)
 	one.GET("", s.getTenant)
 	one.PUT("", s.accountsManage(), s.renameTenant)
 	one.POST("/api-keys", s.accountsManage(), s.createAPIKey)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -327,8 +328,11 @@ func TestAccountsRateLimit(t *testing.T) {
 	if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra < 1 || ra > 20 {
 		t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
 	}
-	// Per account: another tenant is not held up.
+	// Per account: another tenant is not held up, nor is the platform
+	// admin's work in another account.
 	w.expect(w.acct("GET", "/api/accounts/"+w.otherTenant, w.stranger, nil), 200)
+	w.expect(w.acct("GET", "/api/accounts/"+w.otherTenant, w.admin, nil), 200)
+	accountsError(t, w.acct("GET", "/api/accounts", w.admin, nil), 429, "too many")
 	w.clock.Add(20 * time.Second)
 	w.expect(w.acct("GET", "/api/accounts/"+w.tenant, w.admin, nil), 200)
 }
@@ -398,5 +402,30 @@ func TestUsernameTakenRevealsNoTenant(t *testing.T) {
 	}
 	if strings.Replace(string(other.Body), "carol", "X", 1) != strings.Replace(string(mine.Body), "stranger", "X", 1) {
 		t.Errorf("another tenant's username answers %s, one's own %s", other.Body, mine.Body)
+	}
+}
+
+func TestOpenAPIDescribesAccounts(t *testing.T) {
+	w := newWorld(t)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []map[string]any `json:"parameters"`
+			Security   []map[string]any `json:"security"`
+			Responses  map[string]any   `json:"responses"`
+		} `json:"paths"`
+	}
+	w.expect(w.do("GET", "/openapi.json", "", nil), 200).json(t, &doc)
+	op, ok := doc.Paths["/api/accounts/{account_id}/api-keys"]["post"]
+	if !ok {
+		t.Fatal("POST /api/accounts/{account_id}/api-keys is not described")
+	}
+	if len(op.Parameters) != 1 || op.Parameters[0]["schema"].(map[string]any)["type"] != "string" {
+		t.Errorf("account_id described as %v", op.Parameters)
+	}
+	if len(op.Security) != 2 || op.Security[1]["apiKey"] == nil {
+		t.Errorf("security %v, want bearer or apiKey", op.Security)
+	}
+	if !strings.Contains(fmt.Sprint(op.Responses["default"]), "AccountErrorBody") {
+		t.Errorf("default response %v is not the surface's error", op.Responses["default"])
 	}
 }
