@@ -49,7 +49,8 @@ func migrations(fsys fs.FS) ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: read migration %s: %w", name, err)
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body), after: goSteps()[v]})
+		_, base, _ := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
+		ms = append(ms, migration{version: v, name: name, sql: string(body), after: goSteps()[base]})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
 	for i, m := range ms {

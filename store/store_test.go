@@ -103,6 +103,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	accounts := tenantAccountsVersion(t, ms)
 	for k := 0; k < len(ms); k++ {
 		path := filepath.Join(t.TempDir(), "dialerd.db")
 		old, err := Open(ctx, path)
@@ -130,7 +131,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if err != nil {
 				t.Errorf("from version %d: data lost: %v", k, err)
 			}
-			if k < 8 {
+			if k < accounts {
 				checkRekeyed(t, db, tenant.ID)
 			}
 		}
@@ -157,10 +158,10 @@ func rebuildAt(ctx context.Context, path string, ms []migration) error {
 		return err
 	}
 	switch {
-	case len(ms) >= 8:
+	case hasTenantAccounts(ms):
 		_, err = db.Bootstrap(ctx, "admin", "$2a$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinval")
 	case len(ms) >= 1:
-		// Bootstrap as dialerds before migration 8 did, with their id.
+		// Bootstrap as dialerds before tenant accounts did, with their id.
 		_, err = w.ExecContext(ctx, `INSERT INTO tenants (tenant_id, name, type, is_default, created_at, updated_at)
 			VALUES (?, 'default', 'org', 1, 1700000000, 1700000000);
 			INSERT INTO users (tenant_id, username, password_hash, created_at, updated_at) VALUES (?, 'admin', 'x', 1, 1);
@@ -169,7 +170,30 @@ func rebuildAt(ctx context.Context, path string, ms []migration) error {
 	return err
 }
 
-// legacyTenantID is a tenant id as dialerds before migration 8 drew them.
+// hasTenantAccounts reports whether ms include the tenant-accounts
+// migration (after it, Bootstrap writes its columns).
+func hasTenantAccounts(ms []migration) bool {
+	for _, m := range ms {
+		if strings.HasSuffix(m.name, "_tenant_accounts.sql") {
+			return true
+		}
+	}
+	return false
+}
+
+// tenantAccountsVersion is the version of the tenant-accounts migration.
+func tenantAccountsVersion(t *testing.T, ms []migration) int {
+	for _, m := range ms {
+		if strings.HasSuffix(m.name, "_tenant_accounts.sql") {
+			return m.version
+		}
+	}
+	t.Fatal("no tenant-accounts migration")
+	return 0
+}
+
+// legacyTenantID is a tenant id as dialerds before the tenant-accounts
+// migration drew them.
 const legacyTenantID = "ABCDEFGHIJKLMNOPQRSTUV"
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
@@ -314,13 +338,13 @@ func TestListFiltersAndScope(t *testing.T) {
 	}
 }
 
-// checkRekeyed checks migration 8 gave the legacy tenant a base62 id and
+// checkRekeyed checks the tenant-accounts migration gave the legacy tenant a base62 id and
 // moved its rows with it, leaving no foreign key dangling.
 func checkRekeyed(t *testing.T, db *DB, id string) {
 	t.Helper()
 	ctx := context.Background()
 	if id == legacyTenantID || !dialer.ValidTenantID(id) || strings.ToUpper(id) == id {
-		t.Errorf("tenant id %q after migration 8, want a fresh mixed-case base62 id", id)
+		t.Errorf("tenant id %q after the tenant-accounts migration, want a fresh mixed-case base62 id", id)
 	}
 	cred, err := db.UserByUsername(ctx, "admin")
 	if err != nil || cred.User.TenantID != id {

@@ -9,13 +9,14 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 )
 
-// goSteps are the migrations' steps written in Go, by schema version.
-func goSteps() map[int]func(context.Context, *sql.Tx) error {
-	return map[int]func(context.Context, *sql.Tx) error{8: rekeyTenants}
+// goSteps are the migrations' steps written in Go, by the name of their
+// migration without its number (so a renumbered file keeps its step).
+func goSteps() map[string]func(context.Context, *sql.Tx) error {
+	return map[string]func(context.Context, *sql.Tx) error{"tenant_accounts": rekeyTenants}
 }
 
 // rekeyTenants gives every tenant a fresh id of dialer.NewTenantID's form
-// (22 base62 characters from a CSPRNG; dialerds before migration 8 drew
+// (22 base62 characters from a CSPRNG; dialerds before this migration drew
 // crypto/rand.Text's base32) and moves every row of every table with a
 // tenant_id column to it. Tokens carry the tenant: they are invalid
 // afterwards and users log in again.

@@ -1,6 +1,6 @@
 -- Tenants as the accounts surface (seed 002) shows them: times to the
 -- millisecond and who made and last changed them (CRNs); their API keys,
--- stored as keyed hashes only; and their members. Migration 8 also gives
+-- stored as keyed hashes only; and their members. This migration also gives
 -- every tenant a fresh base62 id, in Go (store/tenants_migrate.go).
 ALTER TABLE tenants ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tenants ADD COLUMN modified_ms INTEGER NOT NULL DEFAULT 0;
