@@ -102,6 +102,9 @@ func newTwoTenants(t *testing.T) *twoTenants {
 	id("contact", f.Exec(`INSERT INTO contacts (tenant_id, created_by, first_name, phone, created_at, updated_at) VALUES (?, ?, 'zebra', '+12125550100', 0, 0)`, tt.b, owner))
 	id("group", f.Group(tt.b, owner, tt.bIDs["contact"]))
 	id("text", f.Exec(`INSERT INTO texts (tenant_id, created_by, name, data, created_at, updated_at) VALUES (?, ?, 'zebra', 'hi', 0, 0)`, tt.b, owner))
+	for _, table := range []string{"documents", "recordings", "templates"} {
+		id(table, f.Exec(`INSERT INTO `+table+` (tenant_id, created_by, name, created_at, updated_at) VALUES (?, ?, 'zebra', 0, 0)`, tt.b, owner))
+	}
 	id("program", f.Program(tt.b, owner, dialer.ProgramVoiceMessage))
 	id("transmission", f.Transmission(tt.b, owner, tt.bIDs["contact"], tt.bIDs["program"], 1, time.Time{}))
 	id("campaign", f.Campaign(tt.b, owner, tt.bIDs["program"], tt.bIDs["group"], 60, 1, 60))
@@ -177,7 +180,12 @@ func TestTenantIsolation(t *testing.T) {
 	// Item routes of every kind, each tried with GET, PUT and DELETE.
 	items := []string{
 		item("/contacts/%d", "contact"), item("/groups/%d", "group"), item("/groups/%d/contacts", "group"),
-		item("/messages/texts/%d", "text"), item("/programs/%d", "program"), item("/programs/%d/transmissions", "program"),
+		item("/messages/texts/%d", "text"), item("/messages/documents/%d", "documents"), item("/messages/documents/%d/media", "documents"),
+		item("/messages/recordings/%d", "recordings"), item("/messages/recordings/%d/media", "recordings"),
+		item("/messages/templates/%d", "templates"), item("/messages/templates/%d/media", "templates"),
+		item("/transmissions/%d/status", "transmission"), item("/transmissions/%d/detail", "transmission"),
+		item("/transmissions/%d/result", "transmission"), item("/transmissions/%d/clone", "transmission"),
+		item("/programs/%d", "program"), item("/programs/%d/transmissions", "program"),
 		item("/transmissions/%d", "transmission"), item("/campaigns/%d", "campaign"), item("/providers/%d", "provider"),
 		item("/accounts/%d", "account"), fmt.Sprintf("/users/%d", tt.bAdminID), fmt.Sprintf("/users/%d", tt.bSecondUser),
 		fmt.Sprintf("/api/v1.0/customers/%s/pbxs/%d", tt.c, ids["pbx"]), fmt.Sprintf("/api/v1.0/customers/%s/pbxs/%d", tt.b, ids["pbx"]),
@@ -192,7 +200,7 @@ func TestTenantIsolation(t *testing.T) {
 		{"POST", "/transmissions"}, {"POST", "/campaigns"},
 	}
 	// Lists the attacker's tenant must answer without B's rows.
-	lists := []string{"/contacts", "/groups", "/messages/texts", "/programs", "/transmissions", "/campaigns",
+	lists := []string{"/contacts", "/groups", "/messages/texts", "/messages/documents", "/messages/recordings", "/messages/templates", "/programs", "/transmissions", "/campaigns",
 		"/providers", "/accounts", "/users", "/api/v1.0/customers/" + tt.c + "/pbxs", "/api/accounts", "/api/accounts/" + tt.c + "/api-keys"}
 	body := map[string]any{"name": "pwned", "first_name": "pwned", "enabled": false, "username": "pwned", "userId": tt.bSecondUser,
 		"role": dialer.RoleAccountOwner, "contact_id": ids["contact"], "program_id": ids["program"], "group_id": ids["group"]}
@@ -256,7 +264,11 @@ func TestTenantIsolation(t *testing.T) {
 		t.Errorf("refused requests changed tenant B:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	// B itself still reaches all of it.
-	for _, p := range items[:11] {
+	for _, p := range []string{item("/contacts/%d", "contact"), item("/groups/%d", "group"), item("/messages/texts/%d", "text"),
+		item("/messages/documents/%d", "documents"), item("/messages/recordings/%d", "recordings"), item("/messages/templates/%d", "templates"),
+		item("/programs/%d", "program"), item("/transmissions/%d", "transmission"), item("/campaigns/%d", "campaign"),
+		item("/providers/%d", "provider"), item("/accounts/%d", "account"), fmt.Sprintf("/users/%d", tt.bSecondUser),
+		fmt.Sprintf("/api/v1.0/customers/%s/pbxs/%d", tt.b, ids["pbx"]), "/api/accounts/" + tt.b} {
 		tt.expect(tt.do("GET", p, tt.bAdmin, nil), 200)
 	}
 	// The platform reads metrics by its JWT, its key, or the metrics token.
