@@ -36,9 +36,10 @@ func TestDNCListsCRUDImportExport(t *testing.T) {
 	}
 	path := fmt.Sprintf("/dnc/%d", l.ID)
 
-	// Bad input changes nothing: a platform list needs the platform admin,
-	// a name is required, a non-admin cannot write.
-	e.expect(e.do("POST", "/dnc", e.admin, map[string]any{"name": "all", "platform": true}), 403)
+	// Bad input changes nothing: a platform list needs the platform admin
+	// (the bootstrap admin is; another tenant's admin is not), a name is
+	// required, a non-admin cannot write.
+	e.expect(e.do("POST", "/dnc", e.otherTenantAdmin("reseller-not"), map[string]any{"name": "all", "platform": true}), 403)
 	e.expect(e.do("POST", "/dnc", e.admin, map[string]any{"name": ""}), 412)
 	_, user := e.createUser("agent", nil)
 	e.expect(e.do("POST", path+"/numbers", user, map[string]any{"numbers": []map[string]any{{"number": "+14155550100"}}}), 403)
