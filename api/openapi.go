@@ -239,7 +239,7 @@ func routeDocs() []routeDoc {
 		{"PUT", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (fields sent; a masked or absent secret is kept); disabling a FreeSWITCH profile drains its node", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"PATCH", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (same as PUT)", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"DELETE", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Delete a PBX profile; a FreeSWITCH node drains", needsToken, nil, pbxDeletedAnswer{}},
-	}, append(tenantDocs(), append(unbuiltDocs(), uiDocs()...)...)...)
+	}, append(tenantDocs(), append(crossbarDocs(), append(unbuiltDocs(), uiDocs()...)...)...)...)
 }
 
 // docDrift compares served routes with docs: missing are served routes
@@ -350,12 +350,15 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 	accounts := strings.HasPrefix(d.path, "/api/accounts")
 	for _, p := range params {
 		schema := map[string]any{"type": "string"}
-		if strings.HasSuffix(p, "_id") && !(accounts && p == "account_id") {
+		if strings.HasSuffix(p, "_id") && !(accounts && p == "account_id") && !crossbarPath(d.path) {
 			schema = map[string]any{"type": "integer", "minimum": 1}
 		}
 		ps = append(ps, map[string]any{"name": p, "in": "path", "required": true, "schema": schema})
 	}
-	if d.resp != nil && reflect.TypeOf(d.resp).Kind() == reflect.Slice && !accounts {
+	if d.resp != nil && reflect.TypeOf(d.resp).Kind() == reflect.Slice && crossbarPath(d.path) {
+		ps = append(ps, crossbarListParams()...)
+		op["description"] = "The list is the data of the crossbar envelope, with page_size and next_start_key."
+	} else if d.resp != nil && reflect.TypeOf(d.resp).Kind() == reflect.Slice && !accounts {
 		for _, q := range []struct{ name, what string }{
 			{"limit", "page size (default 100, at most 1000)"}, {"offset", "rows to skip (at most 1000000000)"},
 			{"page", "page number from 1, with per_page; it may start at most 1000000000 rows in"},
@@ -383,6 +386,9 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 	}
 	if _, ok := d.resp.(notImplemented); ok {
 		op["responses"] = map[string]any{"501": map[string]any{"description": "Not implemented yet"}}
+	}
+	if _, ok := d.resp.(methodNotAllowed); ok {
+		op["responses"] = map[string]any{"405": map[string]any{"description": "invalid_method"}}
 	}
 	if d.auth {
 		op["security"] = []any{map[string]any{"bearer": []string{}}, map[string]any{"apiKey": []string{}}}

@@ -119,6 +119,10 @@ type Deps struct {
 	// Compliance serves /dnc, /compliance and /campaigns/{id}/report; nil
 	// serves none of them.
 	Compliance complianceStore
+	// The crossbar surface (/v2/accounts/{ACCOUNT_ID}/…, crossbar.go): its
+	// account check, centrex and services; served when Crossbar is set.
+	Crossbar crossbarTenants
+	Centrex  centrexStore
 }
 
 // Server is the HTTP API.
@@ -300,6 +304,7 @@ func (s *Server) routes() *gin.Engine {
 	// Other surfaces, with their own readiness, auth and error envelopes.
 	s.pbxRoutes(e)
 	s.tenantRoutes(e)
+	s.crossbarRoutes(e)
 	return e
 }
 

@@ -19,10 +19,7 @@ func unbuiltMethods() []string {
 // unbuiltSurfaces maps each unbuilt path to the surface that owns it.
 func unbuiltSurfaces() []struct{ path, surface string } {
 	return []struct{ path, surface string }{
-		{"/v2/accounts/:account_id/centrex", "crossbar"},
-		{"/v2/accounts/:account_id/centrex/*rest", "crossbar"},
-		{"/v2/accounts/:account_id/services", "crossbar"},
-		{"/v2/accounts/:account_id/services/*rest", "crossbar"},
+
 	}
 }
 

@@ -58,9 +58,11 @@ type inboundRoute struct {
 }
 
 // resolveInbound is the one lookup every inbound channel uses (SMS, fax,
-// email): the active account whose number (did) or address (email) is
-// address, and a program of one of kinds that it owns or subscribes to. It
-// returns dialer.ErrNotFound when nothing receives address.
+// email): first a live centrex account whose number is address, whose
+// centrex's callflow is a program of one of kinds; then the active account
+// whose number (did) or address (email) is address, and a program of one
+// of kinds that it owns or subscribes to. It returns dialer.ErrNotFound
+// when nothing receives address.
 func resolveInbound(ctx context.Context, q querier, address string, kinds ...dialer.ProgramType) (inboundRoute, error) {
 	var r inboundRoute
 	if len(kinds) == 0 {
@@ -76,7 +78,23 @@ func resolveInbound(ctx context.Context, q querier, address string, kinds ...dia
 		args = append(args, string(k))
 	}
 	var typ string
-	err := q.QueryRowContext(ctx, `SELECT a.tenant_id, a.account_id, p.program_id, p.type, p.created_by
+	// A centrex account's number comes first: it is handed to its
+	// centrex's callflow when that program handles this channel.
+	err := q.QueryRowContext(ctx, `SELECT ca.tenant_id, p.account_id, p.program_id, p.type, p.created_by
+		FROM centrex_accounts ca
+		JOIN centrex c ON c.tenant_id = ca.tenant_id AND c.centrex_id = ca.centrex_id AND c.deleted_at = 0
+		JOIN programs p ON p.tenant_id = c.tenant_id AND p.program_id = c.callflow_id
+		WHERE ca.number_offnet = ? AND ca.deleted_at = 0 AND p.account_id IS NOT NULL AND p.type IN (`+marks+`)
+		ORDER BY ca.tenant_id, ca.centrex_account_id LIMIT 1`, append([]any{address}, args[2:]...)...).
+		Scan(&r.tenant, &r.accountID, &r.programID, &typ, &r.owner)
+	if err == nil {
+		r.program = dialer.ProgramType(typ)
+		return r, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("store: resolve centrex number %s: %w", address, err)
+	}
+	err = q.QueryRowContext(ctx, `SELECT a.tenant_id, a.account_id, p.program_id, p.type, p.created_by
 		FROM accounts a JOIN programs p ON p.tenant_id = a.tenant_id
 		WHERE a.active = 1 AND ((a.type = 'did' AND a.phone = ?) OR (a.type = 'email' AND a.email = ? COLLATE NOCASE))
 		  AND p.type IN (`+marks+`)

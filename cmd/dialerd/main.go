@@ -268,6 +268,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Providers:     db,
 		PBX:           db,
 		Tenants:       db,
+		Crossbar:      db,
+		Centrex:       db,
 		Nodes:         freeswitch,
 		Checks:        checks,
 		TrunkHealth:   trunkHealth,
