@@ -446,7 +446,14 @@ func crossbarMethods() []string {
 // crossbarSpecs is every crossbar route. It is called with a nil server to
 // document them: handlers are only referred to, never called.
 func (s *Server) crossbarSpecs() []cbSpec {
-	return append(s.centrexSpecs(), s.servicesSpecs()...)
+	var specs []cbSpec
+	if s == nil || s.deps.Centrex != nil {
+		specs = append(specs, s.centrexSpecs()...)
+	}
+	if s == nil || s.deps.Services != nil {
+		specs = append(specs, s.servicesSpecs()...)
+	}
+	return specs
 }
 
 // cbPaths groups specs by path, in order, with the methods each serves.

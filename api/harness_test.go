@@ -67,7 +67,7 @@ func newEnv(t testing.TB, with ...func(*Deps)) *env {
 	}
 	clock := &testClock{now: time.Now()}
 	deps := Deps{Users: db, Contacts: db, Groups: db, Programs: db, Accounts: db, Providers: db, PBX: db, Tenants: db,
-		Crossbar: db, Centrex: db,
+		Crossbar: db, Centrex: db, Services: db,
 		Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}}
 	for _, w := range with {
 		w(&deps)

@@ -123,6 +123,12 @@ type Deps struct {
 	// account check, centrex and services; served when Crossbar is set.
 	Crossbar crossbarTenants
 	Centrex  centrexStore
+	Services servicesStore
+	// Plans is the plan catalogue (configs/plans.yaml); dialer.DefaultPlans
+	// when empty. Credit is told when a tenant's credit or plans change;
+	// it defaults to Engine when that implements it.
+	Plans  dialer.PlanCatalog
+	Credit creditWatcher
 }
 
 // Server is the HTTP API.
@@ -147,6 +153,7 @@ type Server struct {
 	live       *hub // nil without Deps.Events
 	metrics    *metrics
 	stopBg     context.CancelFunc
+	quantities quantityWatch // services.go
 }
 
 // New builds the server and its routes. It is not ready (ICTCore routes
@@ -187,6 +194,9 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	}
 	if b, ok := deps.Engine.(campaignBlocker); ok && deps.Blocked == nil {
 		deps.Blocked = b
+	}
+	if w, ok := deps.Engine.(creditWatcher); ok && deps.Credit == nil {
+		deps.Credit = w
 	}
 	s := &Server{
 		cfg:           cfg,
@@ -266,6 +276,7 @@ func (s *Server) routes() *gin.Engine {
 	}
 	e.ContextWithFallback = true
 	e.Use(withRequestID(), s.accessLog(), s.metrics.measure(), s.recoverJSON(), limitBody(s.cfg.MaxBodyBytes))
+	e.Use(s.quantitiesAfterWrites())
 	e.NoRoute(func(c *gin.Context) { s.fail(c, dialer.NotFound("route "+c.Request.URL.Path)) })
 	e.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ictcoreError{Error: ictcoreErrorBody{

@@ -321,3 +321,15 @@ const CodeNoCredit Code = "no_credit"
 
 // NoCredit reports that a prepaid tenant has no credit left.
 func NoCredit(msg string) error { return &Error{Code: CodeNoCredit, Message: msg} }
+
+// DefaultPlans is the catalogue of a platform without configs/plans.yaml:
+// one postpaid plan, "default", with nothing priced and no limits beyond
+// the engine's own caps.
+func DefaultPlans() PlanCatalog {
+	return PlanCatalog{Default: "default", Plans: []Plan{{ID: "default", Name: "Default",
+		Description: "Postpaid, unpriced, no limits beyond the engine's caps", Category: "dialer"}}}
+}
+
+// GregorianOffset turns unix seconds into the Gregorian seconds crossbar
+// services answer (seconds since year 0).
+const GregorianOffset = 62167219200

@@ -210,13 +210,18 @@ func cmpOrEmpty(m map[string]any) map[string]any {
 // ("quantity", or "reconciliation" when asked for). It returns the
 // entries written.
 func (db *DB) SyncQuantities(ctx context.Context, tenantID, typ string, who dialer.AuditWho, req dialer.AuditRequest) ([]dialer.AuditEntry, error) {
+	// Counted on the readers, outside the write transaction: a tenant's
+	// counts may scan many rows, and the write lock is the engine's too.
+	// One sync at a time, so an older count never lands after a newer one.
+	db.syncMu.Lock()
+	defer db.syncMu.Unlock()
+	now := time.Now()
+	live, err := liveQuantities(ctx, db.r, tenantID, now)
+	if err != nil {
+		return nil, err
+	}
 	var out []dialer.AuditEntry
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		now := time.Now()
-		live, err := liveQuantities(ctx, tx, tenantID, now)
-		if err != nil {
-			return err
-		}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		old, err := committedQuantities(ctx, tx, tenantID)
 		if err != nil {
 			return err

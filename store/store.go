@@ -27,6 +27,8 @@ type DB struct {
 	live atomic.Pointer[LiveCountersFunc] // see UseLiveCounters
 	dnc  dncState                         // see DNC
 
+	syncMu sync.Mutex // one SyncQuantities at a time
+
 	// bulk counts imports running: they checkpoint on their own terms.
 	bulk     atomic.Int32
 	stopCkpt chan struct{}

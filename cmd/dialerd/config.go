@@ -103,6 +103,9 @@ type Config struct {
 		Access string `yaml:"access" help:"who may read /metrics: loopback, open, or token"`
 		Token  string `yaml:"token" help:"bearer token for /metrics when access is token"`
 	} `yaml:"metrics"`
+	Services struct {
+		Plans string `yaml:"plans" help:"the plan catalogue of the crossbar services (a YAML file, see configs/plans.yaml); empty: one postpaid plan, default, with no limits"`
+	} `yaml:"services"`
 }
 
 // defaultConfig runs on a laptop with no file: `make run`.

@@ -245,6 +245,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		checks = append(checks, api.ReadyCheck{Name: "sip trunks", Check: tw.check, Optional: true})
 		trunkHealth = tw.health
 	}
+	plans, err := loadPlans(cfg.Services.Plans)
+	if err != nil {
+		stopEngine(eng, 0, log)
+		return err
+	}
 	srv, err := api.New(api.Config{
 		TokenKey:           tokenKey,
 		TokenTTL:           cfg.Auth.TokenTTL,
@@ -270,6 +275,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Tenants:       db,
 		Crossbar:      db,
 		Centrex:       db,
+		Services:      db,
+		Plans:         plans,
 		Nodes:         freeswitch,
 		Checks:        checks,
 		TrunkHealth:   trunkHealth,
