@@ -29,6 +29,8 @@ func ictcoreStatus(code dialer.Code) int {
 		return http.StatusTooManyRequests
 	case dialer.CodeNotImpl:
 		return http.StatusNotImplemented
+	case dialer.CodeNoCredit:
+		return http.StatusPaymentRequired // a prepaid tenant at zero credit starts nothing
 	default:
 		return http.StatusInternalServerError
 	}

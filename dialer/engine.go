@@ -107,6 +107,9 @@ type EngineDeps struct {
 	// redial limit, and records opt-outs. DNC nil: an empty set.
 	Compliance ComplianceStore
 	DNC        *DNCSet
+	// Plans are the tenants' plan limits and prepaid credit
+	// (engine_plans.go); nil: none.
+	Plans PlanSource
 }
 
 // EngineStats are running totals, safe to read at any time.
@@ -172,6 +175,10 @@ type Engine struct {
 	idle      chan struct{} // closed when draining and nothing is in flight
 	wake      Timer
 	wakeAt    time.Time
+	// engine_plans.go
+	plansrc   PlanSource
+	plans     map[string]*planState // by tenant
+	cpmCapped map[int64]int         // running campaigns the plan slows: their CPM
 }
 
 type sendResult struct {
@@ -202,6 +209,7 @@ func NewEngine(cfg EngineConfig, deps EngineDeps) (*Engine, error) {
 		waiters:  map[int64][]chan sendResult{},
 		media:    map[int64]*cachedMedia{},
 		locs:     map[string]*time.Location{},
+		plansrc:  deps.Plans,
 	}
 	e.caps = newCapacity(&e.cfg)
 	e.comp = newEngineCompliance(deps.Compliance, deps.DNC)

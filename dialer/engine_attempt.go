@@ -294,6 +294,7 @@ func (e *Engine) attemptEnded(a *attempt, out Outcome, gerr error) {
 	e.store.Record(AttemptEnded{SpoolID: a.spoolID, TransmissionID: it.TransmissionID, TenantID: it.TenantID,
 		SpoolStatus: spoolStatus, Response: v.Cause, Start: start, Connect: connect, End: end, Results: out.Results,
 		Status: status, Due: due, Refund: refund})
+	e.chargeCall(it.TenantID, a.spoolID, connect, end)
 	e.ended.Add(1)
 	e.publish(Event{Type: EventSpoolEnded, At: end, TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: it.OwnerID, ProviderID: a.att.Provider.ProviderID, Node: a.att.Provider.Node,
 		TransmissionID: it.TransmissionID, SpoolID: a.spoolID, Status: string(spoolStatus), Response: v.Cause, Fault: v.Fault.String(), Field: v.Field})

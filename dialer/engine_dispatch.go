@@ -183,7 +183,7 @@ func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed
 		e.closeSuppressed(r, it, now, sp)
 		return true, false, time.Time{}
 	}
-	if e.caps.channels[it.TenantID] >= e.cfg.TenantChannels {
+	if e.caps.channels[it.TenantID] >= e.cfg.TenantChannels || !e.planAllows(r, it, now) {
 		return false, false, time.Time{}
 	}
 	p, retry, none := e.pickProvider(it.TenantID, svc, now)
@@ -383,6 +383,7 @@ func (e *Engine) dropRun(r *campaignRun) {
 		delete(e.queued, it.TransmissionID)
 	}
 	delete(e.runs, r.c.ID)
+	delete(e.cpmCapped, r.c.ID)
 	e.runOrder = slices.DeleteFunc(e.runOrder, func(id int64) bool { return id == r.c.ID })
 }
 
@@ -406,6 +407,7 @@ func (e *Engine) loadRun(c Campaign, now time.Time) (*campaignRun, error) {
 			r.inFlight++
 		}
 	}
+	e.applyPlanCPM(r, now)
 	e.runs[c.ID] = r
 	e.board.setCounters(c.ID, r.counters)
 	e.runOrder = append(e.runOrder, c.ID)
@@ -533,6 +535,9 @@ func (e *Engine) startCampaign(tenantID string, id, scheduleID int64) error {
 	if err := e.store.Sync(e.loopCtx); err != nil {
 		e.log.Error("engine: a recorded change failed", "err", err)
 	}
+	if err := e.checkCredit(tenantID); err != nil {
+		return err
+	}
 	if _, err := e.store.StartCampaign(e.loopCtx, tenantID, id, now, scheduleID); err != nil {
 		return err
 	}
@@ -576,7 +581,7 @@ func (e *Engine) reconfigure(tenantID string, id int64) error {
 	c.Counters = r.counters
 	r.c = c
 	e.forgetPolicy(c.ID)
-	r.pacer.SetCPM(e.campaignCPM(c))
+	e.applyPlanCPM(r, now)
 	r.window = c.Window()
 	if r.loc = e.location(c.TZ); r.loc == nil {
 		r.loc = time.UTC

@@ -32,9 +32,11 @@ type harness struct {
 	// gateway, when set, is what the engine is given instead of gw (a
 	// router over gw, say).
 	gateway dialer.Gateway
-	tenant  string
-	owner   int64
-	voice   int64 // a voice program
+	// plans, when set, are the engine's PlanSource.
+	plans  dialer.PlanSource
+	tenant string
+	owner  int64
+	voice  int64 // a voice program
 }
 
 func newHarness(t testing.TB, cfg dialer.EngineConfig, def memgateway.Script) *harness {
@@ -75,7 +77,7 @@ func (h *harness) start() {
 	if h.gateway != nil {
 		gw = h.gateway
 	}
-	eng, err := dialer.NewEngine(h.cfg, dialer.EngineDeps{Store: h.es, Routes: h.es, Gateway: gw, Clock: h.clk, Events: h.bus})
+	eng, err := dialer.NewEngine(h.cfg, dialer.EngineDeps{Store: h.es, Routes: h.es, Gateway: gw, Clock: h.clk, Events: h.bus, Plans: h.plans})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -478,3 +478,42 @@ func (db *DB) TenantExists(ctx context.Context, id string) (bool, error) {
 	}
 	return true, nil
 }
+
+// PlanSource is the engine's view of the tenants' services under a plan
+// catalogue: their effective limits, the rate of an answered second, the
+// prepaid balance, and the debits of calls.
+type PlanSource struct {
+	db  *DB
+	cat dialer.PlanCatalog
+}
+
+// PlanSource reads the tenants' plans from cat.
+func (db *DB) PlanSource(cat dialer.PlanCatalog) *PlanSource { return &PlanSource{db: db, cat: cat} }
+
+// TenantPlan is the tenant's plan as the engine enforces it.
+func (p *PlanSource) TenantPlan(ctx context.Context, tenantID string, now time.Time) (dialer.TenantPlan, error) {
+	doc, _, err := p.db.Services(ctx, tenantID)
+	if err != nil {
+		return dialer.TenantPlan{}, err
+	}
+	plans := p.cat.EffectivePlans(doc)
+	rate, _ := dialer.Rate(plans, doc.Overrides, "call_seconds", "answered")
+	l, err := p.db.Ledger(ctx, tenantID)
+	if err != nil {
+		return dialer.TenantPlan{}, err
+	}
+	var month int64
+	if err := p.db.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(s.time_end - s.time_connect), 0) FROM spools s
+		JOIN transmissions t ON t.transmission_id = s.transmission_id
+		WHERE s.tenant_id = ? AND t.service_flag = 1 AND s.time_connect > 0 AND s.time_end >= s.time_connect AND s.time_end >= ?`,
+		tenantID, monthStart(now).Unix()).Scan(&month); err != nil {
+		return dialer.TenantPlan{}, fmt.Errorf("store: month's call seconds: %w", err)
+	}
+	return dialer.TenantPlan{Limits: dialer.EffectiveLimits(plans, doc.Overrides), SecondRate: rate, Credit: l.Balance,
+		MonthSeconds: month}, nil
+}
+
+// DebitCall debits a spool's answered seconds (see DB.DebitCall).
+func (p *PlanSource) DebitCall(ctx context.Context, tenantID string, spoolID, seconds, micros int64, at time.Time) (dialer.Ledger, error) {
+	return p.db.DebitCall(ctx, tenantID, spoolID, seconds, micros, at)
+}

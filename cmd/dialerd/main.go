@@ -221,7 +221,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer closeGateways() // after the engine has stopped: deferred in reverse
 	bus := dialer.NewBus()
-	eng, err := startEngine(ctx, cfg, engineStore, bus, gw, link, log)
+	plans, err := loadPlans(cfg.Services.Plans)
+	if err != nil {
+		return err
+	}
+	eng, err := startEngine(ctx, cfg, engineStore, bus, gw, link, db.PlanSource(plans), log)
 	if err != nil {
 		return err
 	}
@@ -244,11 +248,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		go tw.run(ctx)
 		checks = append(checks, api.ReadyCheck{Name: "sip trunks", Check: tw.check, Optional: true})
 		trunkHealth = tw.health
-	}
-	plans, err := loadPlans(cfg.Services.Plans)
-	if err != nil {
-		stopEngine(eng, 0, log)
-		return err
 	}
 	srv, err := api.New(api.Config{
 		TokenKey:           tokenKey,
@@ -341,7 +340,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // startEngine builds the spool engine from the configuration and starts
 // it: recovery of what a previous run left happens here.
-func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *dialer.Bus, gw dialer.Gateway, link *engineLink, log *slog.Logger) (*dialer.Engine, error) {
+func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *dialer.Bus, gw dialer.Gateway, link *engineLink,
+	plans dialer.PlanSource, log *slog.Logger) (*dialer.Engine, error) {
 	ec := dialer.EngineConfig{
 		RingTimeout:        cfg.Engine.RingTimeout,
 		MaxDuration:        cfg.Engine.MaxDuration,
@@ -360,7 +360,7 @@ func startEngine(ctx context.Context, cfg Config, es *store.EngineStore, bus *di
 		return nil, fmt.Errorf("loading the do-not-call lists: %w", err)
 	}
 	eng, err := dialer.NewEngine(ec, dialer.EngineDeps{Store: es, Routes: es, Gateway: gw, Clock: dialer.SystemClock{}, Events: bus, Log: log,
-		Compliance: comp, DNC: dnc})
+		Compliance: comp, DNC: dnc, Plans: plans})
 	if err != nil {
 		return nil, err
 	}
