@@ -55,9 +55,12 @@ type planState struct {
 	plan     TenantPlan
 	loadedAt time.Time
 	loaded   bool
-	// pending is what was debited here and is not durable yet: a re-read
-	// of the ledger does not see it.
+	// pending is what was debited here and may not be durable yet. While
+	// it is not zero a read of the ledger cannot tell which debits it
+	// holds: the credit known here is kept, and the ledger read again
+	// (stale) once every debit is in.
 	pending int64
+	stale   bool
 	// month is the month MonthSeconds counts (a new month starts at 0).
 	month time.Month
 }
@@ -85,13 +88,21 @@ func (e *Engine) planOf(tenantID string, now time.Time) *planState {
 }
 
 func (e *Engine) readPlan(tenantID string, ps *planState, now time.Time) {
+	// The month's seconds are counted from the spools: the ends recorded
+	// so far must be in them, or they would be lost (or, counted here
+	// again, twice).
+	if err := e.store.Sync(e.loopCtx); err != nil {
+		e.log.Error("engine: a recorded change failed", "err", err)
+	}
 	p, err := e.plansrc.TenantPlan(e.loopCtx, tenantID, now)
 	ps.loadedAt, ps.loaded = now, true
 	if err != nil {
 		e.log.Error("engine: reading the tenant's plan; keeping the last one", "tenant", tenantID, "err", err)
 		return
 	}
-	p.Credit -= ps.pending
+	if ps.pending > 0 {
+		p.Credit, ps.stale = ps.plan.Credit, true
+	}
 	ps.plan, ps.month = p, now.UTC().Month()
 }
 
@@ -180,7 +191,9 @@ func (e *Engine) chargeCall(tenantID string, spoolID int64, connect, end time.Ti
 	if spoolID == 0 || connect.IsZero() {
 		return
 	}
-	ps := e.planOf(tenantID, e.clock.Now())
+	// The plan as known, not read again now: a read would already count
+	// this call's spool, recorded just before.
+	ps := e.plans[tenantID]
 	seconds := end.Unix() - connect.Unix()
 	if ps == nil || seconds <= 0 {
 		return
@@ -206,8 +219,8 @@ func (e *Engine) chargeCall(tenantID string, spoolID int64, connect, end time.Ti
 		}
 		e.post(func() {
 			ps.pending -= micros
-			if err != nil {
-				ps.loaded = false // read the ledger again before the next attempt
+			if err != nil || (ps.pending == 0 && ps.stale) {
+				ps.loaded, ps.stale = false, false // read the ledger again before the next attempt
 			}
 		})
 	}()
