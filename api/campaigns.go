@@ -117,6 +117,10 @@ func (s *Server) createCampaign(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if err := s.planRoom(c.Request.Context(), a.TenantID, "campaigns"); err != nil {
+		s.fail(c, err)
+		return
+	}
 	id, err := s.deps.Campaigns.CreateCampaign(c.Request.Context(), a.Scope(), camp)
 	if err != nil {
 		s.fail(c, err)

@@ -72,7 +72,13 @@ func (s *Server) contacts() ownedKind[dialer.Contact, contactRequest] {
 		owner: func(ct dialer.Contact) int64 { return ct.CreatedBy },
 		apply: (*contactRequest).apply, validate: rules.Validate, validateNew: rules.ValidateNew,
 
-		load: st.Contact, insert: st.CreateContact, save: st.UpdateContact, remove: st.DeleteContact,
+		load: st.Contact, save: st.UpdateContact, remove: st.DeleteContact,
+		insert: func(ctx context.Context, ct dialer.Contact) (int64, error) {
+			if err := s.planRoom(ctx, ct.TenantID, "contacts"); err != nil {
+				return 0, err
+			}
+			return st.CreateContact(ctx, ct)
+		},
 	}
 }
 

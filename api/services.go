@@ -37,6 +37,33 @@ type servicesStore interface {
 	AuditEntry(ctx context.Context, tenantID, id string) (dialer.AuditEntry, error)
 	Ledger(ctx context.Context, tenantID string) (dialer.Ledger, error)
 	Topup(ctx context.Context, tenantID string, micros int64, who dialer.AuditWho, req dialer.AuditRequest) (dialer.Ledger, dialer.AuditEntry, error)
+	RecordCount(ctx context.Context, tenantID, what string) (int64, error)
+}
+
+// planRoom refuses one more of what ("contacts", "campaigns") when the
+// tenant's plan allows no more. It is checked before the insert, not in
+// its transaction: two creates at once may both pass the last free place.
+func (s *Server) planRoom(ctx context.Context, tenantID, what string) error {
+	if s.deps.Services == nil {
+		return nil
+	}
+	doc, _, err := s.deps.Services.Services(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	limits := dialer.EffectiveLimits(s.plans().EffectivePlans(doc), doc.Overrides)
+	most := map[string]int{"contacts": limits.Contacts, "campaigns": limits.Campaigns}[what]
+	if most <= 0 {
+		return nil
+	}
+	n, err := s.deps.Services.RecordCount(ctx, tenantID, what)
+	if err != nil {
+		return err
+	}
+	if n >= int64(most) {
+		return dialer.Forbidden(fmt.Sprintf("the account's plan allows %d %s; delete some or change the plan", most, what))
+	}
+	return nil
 }
 
 // creditWatcher is told when a tenant's credit or plans change, so the

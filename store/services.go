@@ -517,3 +517,16 @@ func (p *PlanSource) TenantPlan(ctx context.Context, tenantID string, now time.T
 func (p *PlanSource) DebitCall(ctx context.Context, tenantID string, spoolID, seconds, micros int64, at time.Time) (dialer.Ledger, error) {
 	return p.db.DebitCall(ctx, tenantID, spoolID, seconds, micros, at)
 }
+
+// RecordCount counts the tenant's contacts or campaigns, for plan limits.
+func (db *DB) RecordCount(ctx context.Context, tenantID, what string) (int64, error) {
+	table := map[string]string{"contacts": "contacts", "campaigns": "campaigns"}[what]
+	if table == "" {
+		return 0, fmt.Errorf("store: no count of %q", what)
+	}
+	var n int64
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE tenant_id = ?`, tenantID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count %s: %w", what, err)
+	}
+	return n, nil
+}
