@@ -53,7 +53,9 @@ var quantityQueries = []struct{ category, query string }{
 
 // liveQuantities counts the tenant's records as they are now. Items whose
 // count is zero are left out. Peak channels are those of the current
-// calendar month (UTC).
+// calendar month (UTC): the committed peak of the month, and the calls up
+// since a little before the last sync, so a sync never holds a month of
+// calls in memory.
 func liveQuantities(ctx context.Context, q rowsQuerier, tenantID string, now time.Time) (dialer.Quantities, error) {
 	out := dialer.Quantities{}
 	for _, qq := range quantityQueries {
@@ -76,10 +78,15 @@ func liveQuantities(ctx context.Context, q rowsQuerier, tenantID string, now tim
 			return nil, fmt.Errorf("store: count %s: %w", qq.category, err)
 		}
 	}
-	peak, err := peakChannels(ctx, q, tenantID, monthStart(now), now)
+	from, base, err := peakWindow(ctx, q, tenantID, now)
 	if err != nil {
 		return nil, err
 	}
+	peak, err := peakChannels(ctx, q, tenantID, from, now)
+	if err != nil {
+		return nil, err
+	}
+	peak = max(peak, base)
 	if peak > 0 {
 		out.Set("limits", "peak_channels", peak)
 	}
@@ -89,6 +96,37 @@ func liveQuantities(ctx context.Context, q rowsQuerier, tenantID string, now tim
 func monthStart(t time.Time) time.Time {
 	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// peakOverlap is how far before the last sync the peak is counted again:
+// a call up then (at most the engine's maximum duration) still counts.
+const peakOverlap = time.Hour
+
+// peakWindow is where the peak count starts and the peak committed before
+// it: the whole month when the last sync was in another month.
+func peakWindow(ctx context.Context, q rowsQuerier, tenantID string, now time.Time) (time.Time, int64, error) {
+	start := monthStart(now)
+	rows, err := q.QueryContext(ctx, `SELECT s.synced_at, COALESCE((SELECT quantity FROM service_quantities
+		WHERE tenant_id = s.tenant_id AND category = 'limits' AND item = 'peak_channels'), 0)
+		FROM services s WHERE s.tenant_id = ?`, tenantID)
+	if err != nil {
+		return start, 0, fmt.Errorf("store: peak window: %w", err)
+	}
+	var synced, base int64
+	if rows.Next() {
+		err = rows.Scan(&synced, &base)
+	}
+	if err := errors.Join(err, rows.Close(), rows.Err()); err != nil {
+		return start, 0, fmt.Errorf("store: peak window: %w", err)
+	}
+	last := time.Unix(synced, 0)
+	if synced == 0 || last.Before(start) {
+		return start, 0, nil
+	}
+	if from := last.Add(-peakOverlap); from.After(start) {
+		return from, base, nil
+	}
+	return start, base, nil
 }
 
 // peakChannels is the most calls of the tenant up at once in [from, to):
@@ -109,7 +147,7 @@ func peakChannels(ctx context.Context, q rowsQuerier, tenantID string, from, to 
 			rows.Close()
 			return 0, fmt.Errorf("store: peak channels: %w", err)
 		}
-		edges = append(edges, edge{s, 1}, edge{max(e, s), -1})
+		edges = append(edges, edge{max(s, from.Unix()), 1}, edge{max(e, s, from.Unix()), -1})
 	}
 	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
 		return 0, fmt.Errorf("store: peak channels: %w", err)
@@ -222,6 +260,10 @@ func (db *DB) SyncQuantities(ctx context.Context, tenantID, typ string, who dial
 	}
 	var out []dialer.AuditEntry
 	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO services (tenant_id, updated_at, synced_at) VALUES (?, ?, ?)
+			ON CONFLICT (tenant_id) DO UPDATE SET synced_at = excluded.synced_at`, tenantID, now.Unix(), now.Unix()); err != nil {
+			return fmt.Errorf("store: sync time: %w", err)
+		}
 		old, err := committedQuantities(ctx, tx, tenantID)
 		if err != nil {
 			return err

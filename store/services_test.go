@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dialerd/dialerd/dialer"
+)
+
+// Peak channels: the most outbound voice calls up at once this month,
+// kept across syncs that each look only at the calls since the last one.
+func TestPeakChannelsAcrossSyncs(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	prog := x.f.Exec(`INSERT INTO programs (tenant_id, created_by, name, type, created_at, updated_at)
+		VALUES (?, ?, 'v', 'voicemessage', 0, 0)`, x.tenant, x.owner)
+	contact := x.f.Exec(`INSERT INTO contacts (tenant_id, created_by, phone, created_at, updated_at) VALUES (?, ?, '+14155550100', 0, 0)`,
+		x.tenant, x.owner)
+	call := func(start, end int64) {
+		tid := x.f.Exec(`INSERT INTO transmissions (tenant_id, created_by, contact_id, program_id, service_flag, direction, status,
+			created_at, updated_at) VALUES (?, ?, ?, ?, 1, 'outbound', 'completed', 0, 0)`, x.tenant, x.owner, contact, prog)
+		x.f.Exec(`INSERT INTO spools (tenant_id, transmission_id, call_uuid, status, time_spool, time_start, time_connect, time_end)
+			VALUES (?, ?, hex(randomblob(16)), 'completed', ?, ?, ?, ?)`, x.tenant, tid, start, start, start+1, end)
+	}
+	now := time.Now().Unix()
+	call(now-600, now-300) // three at once, ten minutes ago
+	call(now-590, now-300)
+	call(now-580, now-300)
+	call(now-100, now-50) // then one alone
+	sync := func() int64 {
+		t.Helper()
+		if _, err := x.db.SyncQuantities(ctx, x.tenant, "quantity", dialer.AuditWho{Via: "test"}, dialer.AuditRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		q, err := x.db.CommittedQuantities(ctx, x.tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Get("limits", "peak_channels")
+	}
+	if p := sync(); p != 3 {
+		t.Errorf("peak %d, want 3", p)
+	}
+	call(now-40, now-20)
+	if p := sync(); p != 3 {
+		t.Errorf("after a quieter call: peak %d, want 3 still", p)
+	}
+	for range 4 {
+		call(now-10, now-5)
+	}
+	if p := sync(); p != 4 {
+		t.Errorf("after four at once: peak %d, want 4", p)
+	}
+	if got := x.f.Int(`SELECT COUNT(*) FROM service_audit WHERE category = 'call_seconds'`); got != 3 {
+		t.Errorf("%d usage entries for three syncs that saw new calls", got)
+	}
+}
