@@ -475,6 +475,9 @@ func (e *Engine) send(ctx context.Context, tenantID string, id int64, retry bool
 		if e.gw == nil {
 			return NotReady("no gateway is configured")
 		}
+		if err := e.noCredit(tenantID); err != nil {
+			return err
+		}
 		w, err := e.singleFor(tenantID, id)
 		if err != nil {
 			return err

@@ -226,15 +226,24 @@ func (e *Engine) chargeCall(tenantID string, spoolID int64, connect, end time.Ti
 	}()
 }
 
+// noCredit refuses what would dial for a prepaid tenant at zero credit.
+func (e *Engine) noCredit(tenantID string) error {
+	ps := e.planOf(tenantID, e.clock.Now())
+	if ps != nil && ps.plan.Limits.Prepaid && ps.plan.Credit <= 0 {
+		return NoCredit(fmt.Sprintf("no credit: the account is prepaid and its balance is %.2f; top up first", Dollars(ps.plan.Credit)))
+	}
+	return nil
+}
+
 // checkCredit refuses to start a prepaid tenant's campaign at zero
 // credit, and one more campaign than its plan lets run at once.
 func (e *Engine) checkCredit(tenantID string) error {
+	if err := e.noCredit(tenantID); err != nil {
+		return err
+	}
 	ps := e.planOf(tenantID, e.clock.Now())
 	if ps == nil {
 		return nil
-	}
-	if ps.plan.Limits.Prepaid && ps.plan.Credit <= 0 {
-		return NoCredit(fmt.Sprintf("no credit: the account is prepaid and its balance is %.2f; top up first", Dollars(ps.plan.Credit)))
 	}
 	if n := ps.plan.Limits.CampaignsRunning; n > 0 {
 		running := 0

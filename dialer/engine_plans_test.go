@@ -45,9 +45,13 @@ func TestPrepaidCreditIsEnforced(t *testing.T) {
 	if b == nil || b.Reason != dialer.BlockedNoCredit {
 		t.Fatalf("blocked %+v, want no credit", b)
 	}
-	other, _ := h.campaign(1, 100, 60, 1, 60)
+	other, contacts := h.campaign(1, 100, 60, 1, 60)
 	if err := h.eng.StartCampaign(ctx, h.tenant, other); dialer.ErrorCode(err) != dialer.CodeNoCredit {
 		t.Errorf("start at zero credit: %v", err)
+	}
+	single := h.f.Transmission(h.tenant, h.owner, contacts[0], h.voice, 1, time.Time{})
+	if _, err := h.eng.Send(ctx, h.tenant, single); dialer.ErrorCode(err) != dialer.CodeNoCredit {
+		t.Errorf("send at zero credit: %v", err)
 	}
 	// A topup resumes it at once, with no timer to wait for.
 	if _, _, err := h.db.Topup(ctx, h.tenant, dialer.MicroDollars(1), who, dialer.AuditRequest{}); err != nil {
