@@ -129,6 +129,14 @@ func TestCrossbarEnvelopeAndAuth(t *testing.T) {
 	if r := w.cb("POST", base, w.admin, cbData(map[string]any{}), 405); r.Message != "invalid_method" {
 		t.Errorf("POST /centrex: %+v", r)
 	}
+	// A path crossbar does not have is 404 in its envelope.
+	// (It is answered before authentication: no token is echoed.)
+	nr := w.do("GET", w.cbPath(w.tenant, "/nosuch"), w.admin, nil)
+	var nf cbResp
+	nr.json(t, &nf)
+	if nr.Status != 404 || nf.Message != "bad_identifier" || nf.Status != "error" || nf.Error != "404" || nf.RequestID == "" {
+		t.Errorf("unknown path: %d %s", nr.Status, nr.Body)
+	}
 	// A body that is not JSON.
 	if r := w.cb("PUT", base, w.admin, "{nope", 400); r.Message != "parse_error" {
 		t.Errorf("bad JSON: %+v", r)

@@ -277,7 +277,13 @@ func (s *Server) routes() *gin.Engine {
 	e.ContextWithFallback = true
 	e.Use(withRequestID(), s.accessLog(), s.metrics.measure(), s.recoverJSON(), limitBody(s.cfg.MaxBodyBytes))
 	e.Use(s.quantitiesAfterWrites())
-	e.NoRoute(func(c *gin.Context) { s.fail(c, dialer.NotFound("route "+c.Request.URL.Path)) })
+	e.NoRoute(func(c *gin.Context) {
+		if crossbarPath(c.Request.URL.Path) {
+			s.cbFail(c, dialer.NotFound("path")) // crossbar.go's envelope
+			return
+		}
+		s.fail(c, dialer.NotFound("route "+c.Request.URL.Path))
+	})
 	e.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ictcoreError{Error: ictcoreErrorBody{
 			Code: http.StatusMethodNotAllowed, Message: "method " + c.Request.Method + " not allowed on " + c.Request.URL.Path}})

@@ -1123,8 +1123,15 @@ func (s *Server) topup(c *gin.Context) {
 	s.cbOK(c, http.StatusOK, topupAnswer{Ledger: showLedger(ledger), AuditID: e.ID}, 0, nil)
 }
 
+// quantitySpacing separates two syncs of a tenant asked for by writes: a
+// stream of writes costs one count every quantitySpacing, not one per
+// write (the counts scan the tenant's spools, and the engine shares the
+// machine).
+const quantitySpacing = 2 * time.Second
+
 // quantityWatch coalesces the quantity syncs writes ask for: per tenant
-// one runs at a time, and one more follows if writes came meanwhile.
+// one runs at a time, and one more follows, quantitySpacing later, if
+// writes came meanwhile.
 type quantityWatch struct {
 	mu      sync.Mutex
 	running map[string]bool // tenant → another sync is wanted after this one
@@ -1183,6 +1190,7 @@ func (s *Server) watchQuantities(tenant string, who dialer.AuditWho, req dialer.
 			}
 			w.running[tenant] = false
 			w.mu.Unlock()
+			time.Sleep(quantitySpacing)
 		}
 	}()
 }
