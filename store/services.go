@@ -40,15 +40,6 @@ var quantityQueries = []struct{ category, query string }{
 		ELSE 'freeswitch' END, COUNT(*) FROM pbx_profiles WHERE tenant_id = ?1 GROUP BY 1`},
 	{"centrex", `SELECT 'centrex', COUNT(*) FROM centrex WHERE tenant_id = ?1 AND deleted_at = 0
 		UNION ALL SELECT 'number', COUNT(*) FROM centrex_accounts WHERE tenant_id = ?1 AND deleted_at = 0`},
-	{"call_seconds", `SELECT 'answered', COALESCE(SUM(s.time_end - s.time_connect), 0) FROM spools s
-		JOIN transmissions t ON t.transmission_id = s.transmission_id
-		WHERE s.tenant_id = ?1 AND t.service_flag = 1 AND s.time_connect > 0 AND s.time_end >= s.time_connect`},
-	{"sms", `SELECT t.direction, COUNT(*) FROM spools s JOIN transmissions t ON t.transmission_id = s.transmission_id
-		WHERE s.tenant_id = ?1 AND t.service_flag = 4 AND s.status = 'completed' GROUP BY t.direction`},
-	{"fax", `SELECT t.direction, COUNT(*) FROM spools s JOIN transmissions t ON t.transmission_id = s.transmission_id
-		WHERE s.tenant_id = ?1 AND t.service_flag = 2 AND s.status = 'completed' GROUP BY t.direction`},
-	{"email", `SELECT t.direction, COUNT(*) FROM spools s JOIN transmissions t ON t.transmission_id = s.transmission_id
-		WHERE s.tenant_id = ?1 AND t.service_flag = 8 AND s.status = 'completed' GROUP BY t.direction`},
 }
 
 // liveQuantities counts the tenant's records as they are now. Items whose
@@ -78,6 +69,9 @@ func liveQuantities(ctx context.Context, q rowsQuerier, tenantID string, now tim
 			return nil, fmt.Errorf("store: count %s: %w", qq.category, err)
 		}
 	}
+	if err := usageQuantities(ctx, q, tenantID, out); err != nil {
+		return nil, err
+	}
 	from, base, err := peakWindow(ctx, q, tenantID, now)
 	if err != nil {
 		return nil, err
@@ -96,6 +90,42 @@ func liveQuantities(ctx context.Context, q rowsQuerier, tenantID string, now tim
 func monthStart(t time.Time) time.Time {
 	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// usageCategories name the usage of each service flag.
+var usageCategories = map[int]string{dialer.ServiceSMS: "sms", dialer.ServiceFax: "fax", dialer.ServiceEmail: "email"}
+
+// usageQuantities adds the running totals of usage, in one pass over the
+// tenant's spools: answered call seconds (call_seconds.answered), and
+// completed SMS, faxes and emails by direction.
+func usageQuantities(ctx context.Context, q rowsQuerier, tenantID string, out dialer.Quantities) error {
+	rows, err := q.QueryContext(ctx, `SELECT t.service_flag, t.direction,
+		COALESCE(SUM(s.status = 'completed'), 0),
+		COALESCE(SUM(CASE WHEN s.time_connect > 0 AND s.time_end >= s.time_connect THEN s.time_end - s.time_connect END), 0)
+		FROM spools s JOIN transmissions t ON t.transmission_id = s.transmission_id
+		WHERE s.tenant_id = ? GROUP BY 1, 2`, tenantID)
+	if err != nil {
+		return fmt.Errorf("store: count usage: %w", err)
+	}
+	for rows.Next() {
+		var flag int
+		var direction string
+		var completed, seconds int64
+		if err := rows.Scan(&flag, &direction, &completed, &seconds); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: count usage: %w", err)
+		}
+		if flag == dialer.ServiceVoice && seconds > 0 {
+			out.Set("call_seconds", "answered", out.Get("call_seconds", "answered")+seconds)
+		}
+		if c, ok := usageCategories[flag]; ok && completed > 0 {
+			out.Set(c, direction, completed)
+		}
+	}
+	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+		return fmt.Errorf("store: count usage: %w", err)
+	}
+	return nil
 }
 
 // peakOverlap is how far before the last sync the peak is counted again:

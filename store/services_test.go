@@ -56,3 +56,32 @@ func TestPeakChannelsAcrossSyncs(t *testing.T) {
 		t.Errorf("%d usage entries for three syncs that saw new calls", got)
 	}
 }
+
+// BenchmarkSyncQuantities is one sync of a tenant with 100,000 answered
+// calls this month and nothing changed since the last sync: what every
+// services read and every write's background sync costs.
+//
+//	go test ./store -run '^$' -bench SyncQuantities
+func BenchmarkSyncQuantities(b *testing.B) {
+	ctx := context.Background()
+	es, f, tenant, owner, prog := benchEngineStore(b)
+	db := es.db
+	contact := f.Exec(`INSERT INTO contacts (tenant_id, created_by, phone, created_at, updated_at) VALUES (?, ?, '+14155550100', 0, 0)`,
+		tenant, owner)
+	now := time.Now().Unix()
+	f.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+		INSERT INTO transmissions (tenant_id, created_by, contact_id, program_id, service_flag, direction, status, created_at, updated_at)
+		SELECT ?, ?, ?, ?, 1, 'outbound', 'completed', 0, 0 FROM n`, tenant, owner, contact, prog)
+	f.Exec(`INSERT INTO spools (tenant_id, transmission_id, call_uuid, status, time_spool, time_start, time_connect, time_end)
+		SELECT tenant_id, transmission_id, hex(randomblob(16)), 'completed', ?1 - transmission_id * 20, ?1 - transmission_id * 20,
+		?1 - transmission_id * 20 + 2, ?1 - transmission_id * 20 + 12 FROM transmissions`, now)
+	who := dialer.AuditWho{Via: "bench"}
+	if _, err := db.SyncQuantities(ctx, tenant, "quantity", who, dialer.AuditRequest{}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := db.SyncQuantities(ctx, tenant, "quantity", who, dialer.AuditRequest{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
