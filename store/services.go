@@ -485,9 +485,12 @@ func (db *DB) AuditEntry(ctx context.Context, tenantID, id string) (dialer.Audit
 
 func ledgerIn(ctx context.Context, q querier, tenantID string) (dialer.Ledger, error) {
 	var l dialer.Ledger
-	err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0), COALESCE(SUM(CASE WHEN amount > 0 THEN amount END), 0),
-		COALESCE(-SUM(CASE WHEN amount < 0 THEN amount END), 0), COALESCE(SUM(seconds), 0)
-		FROM service_ledger WHERE tenant_id = ?`, tenantID).Scan(&l.Balance, &l.Credited, &l.Debited, &l.Seconds)
+	// service_balances is kept by a trigger on every ledger entry.
+	err := q.QueryRowContext(ctx, `SELECT balance, credited, debited, seconds FROM service_balances WHERE tenant_id = ?`,
+		tenantID).Scan(&l.Balance, &l.Credited, &l.Debited, &l.Seconds)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, nil
+	}
 	if err != nil {
 		return l, fmt.Errorf("store: ledger: %w", err)
 	}
@@ -574,15 +577,19 @@ func (p *PlanSource) TenantPlan(ctx context.Context, tenantID string, now time.T
 	if err != nil {
 		return dialer.TenantPlan{}, err
 	}
+	limits := dialer.EffectiveLimits(plans, doc.Overrides)
 	var month int64
-	if err := p.db.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(s.time_end - s.time_connect), 0) FROM spools s
+	// The month's seconds scan the tenant's spools: only for a plan that
+	// limits them (the engine reads a plan every few seconds).
+	if limits.MonthlyCallSeconds > 0 {
+		if err := p.db.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(s.time_end - s.time_connect), 0) FROM spools s
 		JOIN transmissions t ON t.transmission_id = s.transmission_id
 		WHERE s.tenant_id = ? AND t.service_flag = 1 AND s.time_connect > 0 AND s.time_end >= s.time_connect AND s.time_end >= ?`,
-		tenantID, monthStart(now).Unix()).Scan(&month); err != nil {
-		return dialer.TenantPlan{}, fmt.Errorf("store: month's call seconds: %w", err)
+			tenantID, monthStart(now).Unix()).Scan(&month); err != nil {
+			return dialer.TenantPlan{}, fmt.Errorf("store: month's call seconds: %w", err)
+		}
 	}
-	return dialer.TenantPlan{Limits: dialer.EffectiveLimits(plans, doc.Overrides), SecondRate: rate, Credit: l.Balance,
-		MonthSeconds: month}, nil
+	return dialer.TenantPlan{Limits: limits, SecondRate: rate, Credit: l.Balance, MonthSeconds: month}, nil
 }
 
 // DebitCall debits a spool's answered seconds (see DB.DebitCall).

@@ -85,3 +85,33 @@ func BenchmarkSyncQuantities(b *testing.B) {
 		}
 	}
 }
+
+// The balance kept by the ledger's trigger is the sum of its entries, and
+// a spool is debited once.
+func TestLedgerBalance(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	if _, _, err := x.db.Topup(ctx, x.tenant, 0, dialer.AuditWho{}, dialer.AuditRequest{}); err == nil {
+		t.Error("a topup of 0 was taken")
+	}
+	if _, _, err := x.db.Topup(ctx, x.tenant, 5_000_000, dialer.AuditWho{}, dialer.AuditRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1_800_000_000, 0)
+	for _, spool := range []int64{1, 2, 2} {
+		if _, err := x.db.DebitCall(ctx, x.tenant, spool, 30, 300_000, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := x.db.Ledger(ctx, x.tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := x.f.Int(`SELECT SUM(amount) FROM service_ledger WHERE tenant_id = ?`, x.tenant)
+	if l.Balance != 4_400_000 || l.Balance != sum || l.Credited != 5_000_000 || l.Debited != 600_000 || l.Seconds != 60 {
+		t.Errorf("ledger %+v, entries sum to %d", l, sum)
+	}
+	if other, err := x.db.Ledger(ctx, "nobody"); err != nil || other != (dialer.Ledger{}) {
+		t.Errorf("empty ledger %+v %v", other, err)
+	}
+}

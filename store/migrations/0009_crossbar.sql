@@ -94,3 +94,20 @@ CREATE TABLE service_ledger (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX service_ledger_tenant ON service_ledger (tenant_id, entry_id);
+
+-- Each tenant's ledger totals, kept by the insert of every entry: the
+-- engine reads a balance every few seconds, which must not sum a row per
+-- call ever made.
+CREATE TABLE service_balances (
+    tenant_id TEXT PRIMARY KEY REFERENCES tenants (tenant_id),
+    balance   INTEGER NOT NULL DEFAULT 0,
+    credited  INTEGER NOT NULL DEFAULT 0,
+    debited   INTEGER NOT NULL DEFAULT 0,
+    seconds   INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER service_ledger_balance AFTER INSERT ON service_ledger BEGIN
+    INSERT INTO service_balances (tenant_id, balance, credited, debited, seconds)
+    VALUES (NEW.tenant_id, NEW.amount, MAX(NEW.amount, 0), MAX(-NEW.amount, 0), NEW.seconds)
+    ON CONFLICT (tenant_id) DO UPDATE SET balance = balance + NEW.amount, credited = credited + MAX(NEW.amount, 0),
+        debited = debited + MAX(-NEW.amount, 0), seconds = seconds + NEW.seconds;
+END;
