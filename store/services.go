@@ -69,9 +69,6 @@ func liveQuantities(ctx context.Context, q rowsQuerier, tenantID string, now tim
 			return nil, fmt.Errorf("store: count %s: %w", qq.category, err)
 		}
 	}
-	if err := usageQuantities(ctx, q, tenantID, out); err != nil {
-		return nil, err
-	}
 	from, base, err := peakWindow(ctx, q, tenantID, now)
 	if err != nil {
 		return nil, err
@@ -92,18 +89,23 @@ func monthStart(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// usageCategories name the usage of each service flag.
-var usageCategories = map[int]string{dialer.ServiceSMS: "sms", dialer.ServiceFax: "fax", dialer.ServiceEmail: "email"}
+// usageCategoryNames are the usage categories.
+func usageCategoryNames() map[string]bool {
+	return map[string]bool{"call_seconds": true, "sms": true, "fax": true, "email": true}
+}
 
-// usageQuantities adds the running totals of usage, in one pass over the
-// tenant's spools: answered call seconds (call_seconds.answered), and
-// completed SMS, faxes and emails by direction.
-func usageQuantities(ctx context.Context, q rowsQuerier, tenantID string, out dialer.Quantities) error {
+// usageByService names the usage category of each service flag.
+var usageByService = map[int]string{dialer.ServiceSMS: "sms", dialer.ServiceFax: "fax", dialer.ServiceEmail: "email"}
+
+// usageQuantities adds to out the usage of the tenant's spools with ids in
+// [from, to), in one pass: answered call seconds (call_seconds.answered),
+// and completed SMS, faxes and emails by direction.
+func usageQuantities(ctx context.Context, q rowsQuerier, tenantID string, from, to int64, out dialer.Quantities) error {
 	rows, err := q.QueryContext(ctx, `SELECT t.service_flag, t.direction,
 		COALESCE(SUM(s.status = 'completed'), 0),
 		COALESCE(SUM(CASE WHEN s.time_connect > 0 AND s.time_end >= s.time_connect THEN s.time_end - s.time_connect END), 0)
 		FROM spools s JOIN transmissions t ON t.transmission_id = s.transmission_id
-		WHERE s.tenant_id = ? GROUP BY 1, 2`, tenantID)
+		WHERE s.spool_id >= ? AND s.spool_id < ? AND s.tenant_id = ? GROUP BY 1, 2`, from, to, tenantID)
 	if err != nil {
 		return fmt.Errorf("store: count usage: %w", err)
 	}
@@ -118,8 +120,8 @@ func usageQuantities(ctx context.Context, q rowsQuerier, tenantID string, out di
 		if flag == dialer.ServiceVoice && seconds > 0 {
 			out.Set("call_seconds", "answered", out.Get("call_seconds", "answered")+seconds)
 		}
-		if c, ok := usageCategories[flag]; ok && completed > 0 {
-			out.Set(c, direction, completed)
+		if c, ok := usageByService[flag]; ok && completed > 0 {
+			out.Set(c, direction, out.Get(c, direction)+completed)
 		}
 	}
 	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
@@ -199,6 +201,8 @@ func peakChannels(ctx context.Context, q rowsQuerier, tenantID string, from, to 
 }
 
 // LiveQuantities counts the tenant's records now, without committing them.
+// Usage is not in it: the summary counts the period's usage from the
+// audit.
 func (db *DB) LiveQuantities(ctx context.Context, tenantID string) (dialer.Quantities, error) {
 	return liveQuantities(ctx, db.r, tenantID, time.Now())
 }
@@ -288,10 +292,42 @@ func (db *DB) SyncQuantities(ctx context.Context, tenantID, typ string, who dial
 	if err != nil {
 		return nil, err
 	}
+	// Usage: the committed totals plus the spools from the last sync's
+	// mark up to the first spool still open (each spool is counted once,
+	// after it has ended, whatever the order spools end in); a
+	// reconciliation counts every spool again. The range is read by spool
+	// id: no scan of the tenant's history.
+	committed, err := committedQuantities(ctx, db.r, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	var mark int64
+	if err := db.r.QueryRowContext(ctx, `SELECT usage_mark FROM services WHERE tenant_id = ?`, tenantID).Scan(&mark); err != nil &&
+		!errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: usage mark: %w", err)
+	}
+	var cutoff int64
+	if err := db.r.QueryRowContext(ctx, `SELECT COALESCE((SELECT MIN(spool_id) FROM spools WHERE status = 'initiated' AND tenant_id = ?),
+		(SELECT COALESCE(MAX(spool_id), 0) + 1 FROM spools))`, tenantID).Scan(&cutoff); err != nil {
+		return nil, fmt.Errorf("store: usage mark: %w", err)
+	}
+	if typ == "reconciliation" {
+		mark = 0
+	} else {
+		for c := range usageCategoryNames() {
+			for i, n := range committed[c] {
+				live.Set(c, i, n)
+			}
+		}
+	}
+	if err := usageQuantities(ctx, db.r, tenantID, mark, max(cutoff, mark), live); err != nil {
+		return nil, err
+	}
 	var out []dialer.AuditEntry
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO services (tenant_id, updated_at, synced_at) VALUES (?, ?, ?)
-			ON CONFLICT (tenant_id) DO UPDATE SET synced_at = excluded.synced_at`, tenantID, now.Unix(), now.Unix()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO services (tenant_id, updated_at, synced_at, usage_mark) VALUES (?, ?, ?, ?)
+			ON CONFLICT (tenant_id) DO UPDATE SET synced_at = excluded.synced_at, usage_mark = excluded.usage_mark`,
+			tenantID, now.Unix(), now.Unix(), max(cutoff, mark)); err != nil {
 			return fmt.Errorf("store: sync time: %w", err)
 		}
 		old, err := committedQuantities(ctx, tx, tenantID)

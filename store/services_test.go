@@ -115,3 +115,56 @@ func TestLedgerBalance(t *testing.T) {
 		t.Errorf("empty ledger %+v %v", other, err)
 	}
 }
+
+// A call's usage is counted once, after its spool has ended, whatever
+// order spools end in; a reconciliation counts them all again and finds
+// no drift.
+func TestUsageCountedOnceAfterTheEnd(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	prog := x.f.Exec(`INSERT INTO programs (tenant_id, created_by, name, type, created_at, updated_at)
+		VALUES (?, ?, 'v', 'voicemessage', 0, 0)`, x.tenant, x.owner)
+	contact := x.f.Exec(`INSERT INTO contacts (tenant_id, created_by, phone, created_at, updated_at) VALUES (?, ?, '+14155550100', 0, 0)`,
+		x.tenant, x.owner)
+	open := func() int64 {
+		tid := x.f.Exec(`INSERT INTO transmissions (tenant_id, created_by, contact_id, program_id, service_flag, direction, status,
+			created_at, updated_at) VALUES (?, ?, ?, ?, 1, 'outbound', 'processing', 0, 0)`, x.tenant, x.owner, contact, prog)
+		return x.f.Exec(`INSERT INTO spools (tenant_id, transmission_id, call_uuid, status, time_spool, time_start, time_connect)
+			VALUES (?, ?, hex(randomblob(16)), 'initiated', 100, 100, 102)`, x.tenant, tid)
+	}
+	end := func(spool, at int64) {
+		x.f.Exec(`UPDATE spools SET status = 'completed', time_end = ? WHERE spool_id = ?`, at, spool)
+	}
+	usage := func(typ string) int64 {
+		t.Helper()
+		entries, err := x.db.SyncQuantities(ctx, x.tenant, typ, dialer.AuditWho{Via: "test"}, dialer.AuditRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, e := range entries {
+			if e.Category == "call_seconds" {
+				n += e.Quantity
+			}
+		}
+		return n
+	}
+	long, short := open(), open()
+	if u := usage("quantity"); u != 0 {
+		t.Errorf("open calls used %d s", u)
+	}
+	end(short, 112) // 10 s, while the long one is still up
+	if u := usage("quantity"); u != 0 {
+		t.Errorf("counted before the earlier call ended: %d s", u)
+	}
+	end(long, 162) // 60 s
+	if u := usage("quantity"); u != 70 {
+		t.Errorf("usage %d s, want 70", u)
+	}
+	if u := usage("quantity"); u != 0 {
+		t.Errorf("counted twice: %d s", u)
+	}
+	if u := usage("reconciliation"); u != 0 {
+		t.Errorf("reconciliation found %d s of drift", u)
+	}
+}

@@ -44,6 +44,7 @@ CREATE TABLE services (
     doc        TEXT NOT NULL DEFAULT '{}',
     revision   INTEGER NOT NULL DEFAULT 1,
     synced_at  INTEGER NOT NULL DEFAULT 0,
+    usage_mark INTEGER NOT NULL DEFAULT 0,  -- the spools with a lower id are in the usage quantities
     updated_at INTEGER NOT NULL
 );
 
