@@ -39,8 +39,6 @@ type routeDoc struct {
 	req, resp    any
 }
 
-// notImplemented as a route's response documents a 501, not a 200.
-type notImplemented struct{}
 
 // Credentials a route needs, for readable routeDocs lines.
 const (
@@ -239,7 +237,7 @@ func routeDocs() []routeDoc {
 		{"PUT", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (fields sent; a masked or absent secret is kept); disabling a FreeSWITCH profile drains its node", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"PATCH", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (same as PUT)", needsToken, pbxRequest{}, pbxProfileAnswer{}},
 		{"DELETE", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Delete a PBX profile; a FreeSWITCH node drains", needsToken, nil, pbxDeletedAnswer{}},
-	}, append(tenantDocs(), append(crossbarDocs(), append(unbuiltDocs(), uiDocs()...)...)...)...)
+	}, append(tenantDocs(), append(crossbarDocs(), uiDocs()...)...)...)
 }
 
 // docDrift compares served routes with docs: missing are served routes
@@ -383,9 +381,6 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 	if accounts {
 		op["responses"] = map[string]any{"200": ok, "default": map[string]any{"description": "an error in the accounts surface's shape",
 			"content": map[string]any{"application/json": map[string]any{"schema": b.schemaOf(reflect.TypeFor[accountErrorBody]())}}}}
-	}
-	if _, ok := d.resp.(notImplemented); ok {
-		op["responses"] = map[string]any{"501": map[string]any{"description": "Not implemented yet"}}
 	}
 	if _, ok := d.resp.(methodNotAllowed); ok {
 		op["responses"] = map[string]any{"405": map[string]any{"description": "invalid_method"}}

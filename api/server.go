@@ -292,7 +292,6 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metrics.serve())
-	s.unbuiltRoutes(e)
 	// Not behind readiness: calls still in flight while draining play from it.
 	e.GET("/media/:name", s.serveSignedMedia)
 	s.liveRoutes(e)
