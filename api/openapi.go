@@ -39,7 +39,6 @@ type routeDoc struct {
 	req, resp    any
 }
 
-
 // Credentials a route needs, for readable routeDocs lines.
 const (
 	needsToken = true
