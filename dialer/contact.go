@@ -1,7 +1,6 @@
 package dialer
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -283,35 +282,21 @@ var ErrRecordTooLong = errors.New("a CSV record is longer than 1 MiB")
 // ignored, and each later row becomes a ContactRow. It holds one record at a
 // time, never the file.
 type ContactCSV struct {
-	r       *csv.Reader
-	src     *recordLimit
+	*csvRecords
 	rules   *ContactRules
 	index   []int // position of each ContactCSVColumns entry in a record; -1 when absent
 	ignored []string
-	line    int // line of the last record read
 }
 
 // NewContactCSV reads the header row of src. A missing or unusable header
 // is a validation error of the field "header"; a read error is returned as is.
 func NewContactCSV(src io.Reader, rules *ContactRules) (*ContactCSV, error) {
-	lim := &recordLimit{r: src, max: MaxCSVRecordBytes}
-	r := csv.NewReader(lim)
-	r.FieldsPerRecord = -1 // short rows mean empty trailing fields
-	r.ReuseRecord = true
-	header, err := r.Read()
-	var pe *csv.ParseError
-	switch {
-	case errors.Is(err, io.EOF):
-		return nil, InvalidField("header", "the CSV is empty; its first row must name the columns, phone among them")
-	case errors.Is(err, ErrRecordTooLong):
-		return nil, InvalidField("header", ErrRecordTooLong.Error())
-	case errors.As(err, &pe):
-		return nil, InvalidField("header", "line 1: "+pe.Err.Error())
-	case err != nil:
+	recs, header, err := openCSVRecords(src, "phone among them")
+	if err != nil {
 		return nil, err
 	}
 	cols := ContactCSVColumns()
-	c := &ContactCSV{r: r, src: lim, rules: rules, index: make([]int, len(cols)), line: 1}
+	c := &ContactCSV{csvRecords: recs, rules: rules, index: make([]int, len(cols))}
 	for i := range c.index {
 		c.index[i] = -1
 	}
@@ -349,21 +334,13 @@ func (c *ContactCSV) Ignored() []string { return c.ignored }
 // Next returns the next data row. A row the CSV syntax breaks (a stray
 // quote) is a rejected row of field "csv", and reading goes on.
 func (c *ContactCSV) Next() (ContactRow, error) {
-	c.src.reset()
-	rec, err := c.r.Read()
-	var pe *csv.ParseError
-	switch {
-	case errors.Is(err, io.EOF):
-		return ContactRow{}, io.EOF
-	case errors.Is(err, ErrRecordTooLong):
-		return ContactRow{}, InvalidField("body", fmt.Sprintf("after line %d: %v; the import stopped there", c.line, ErrRecordTooLong))
-	case errors.As(err, &pe):
-		c.line = pe.StartLine
-		return ContactRow{Line: pe.StartLine, Errors: []ImportError{{Line: pe.StartLine, Field: "csv", Reason: pe.Err.Error()}}}, nil
-	case err != nil:
+	rec, broken, err := c.next()
+	if err != nil {
 		return ContactRow{}, err
 	}
-	c.line, _ = c.r.FieldPos(0)
+	if broken != nil {
+		return ContactRow{Line: broken.Line, Errors: []ImportError{*broken}}, nil
+	}
 	field := func(i int) string {
 		if p := c.index[i]; p >= 0 && p < len(rec) {
 			return rec[p]

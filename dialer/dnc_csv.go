@@ -1,9 +1,7 @@
 package dialer
 
 import (
-	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -31,38 +29,24 @@ type DNCRows interface {
 // YYYY-MM-DD date meaning its midnight UTC; empty or 0 for never). Numbers
 // are normalised to E.164 as contacts' are. It holds one record at a time.
 type DNCCSV struct {
-	r        *csv.Reader
-	src      *recordLimit
+	*csvRecords
 	cc       string
 	clean    func(string) string
 	num, exp int
-	line     int
 }
 
 // NewDNCCSV reads the header of src; defaultCountryCode completes national
 // numbers; clean (may be nil) is applied to each cell first (the API takes
 // its exports' formula guard off with it).
 func NewDNCCSV(src io.Reader, defaultCountryCode string, clean func(string) string) (*DNCCSV, error) {
-	lim := &recordLimit{r: src, max: MaxCSVRecordBytes}
-	r := csv.NewReader(lim)
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	header, err := r.Read()
-	var pe *csv.ParseError
-	switch {
-	case errors.Is(err, io.EOF):
-		return nil, InvalidField("header", "the CSV is empty; its first row must name the columns, number among them")
-	case errors.Is(err, ErrRecordTooLong):
-		return nil, InvalidField("header", ErrRecordTooLong.Error())
-	case errors.As(err, &pe):
-		return nil, InvalidField("header", "line 1: "+pe.Err.Error())
-	case err != nil:
+	recs, header, err := openCSVRecords(src, "number among them")
+	if err != nil {
 		return nil, err
 	}
 	if clean == nil {
 		clean = func(s string) string { return s }
 	}
-	c := &DNCCSV{r: r, src: lim, cc: defaultCountryCode, clean: clean, num: -1, exp: -1, line: 1}
+	c := &DNCCSV{csvRecords: recs, cc: defaultCountryCode, clean: clean, num: -1, exp: -1}
 	for pos, h := range header {
 		if pos == 0 {
 			h = strings.TrimPrefix(h, "\ufeff")
@@ -85,21 +69,13 @@ func NewDNCCSV(src io.Reader, defaultCountryCode string, clean func(string) stri
 
 // Next returns the next data row.
 func (c *DNCCSV) Next() (DNCRow, error) {
-	c.src.reset()
-	rec, err := c.r.Read()
-	var pe *csv.ParseError
-	switch {
-	case errors.Is(err, io.EOF):
-		return DNCRow{}, io.EOF
-	case errors.Is(err, ErrRecordTooLong):
-		return DNCRow{}, InvalidField("body", fmt.Sprintf("after line %d: %v; the import stopped there", c.line, ErrRecordTooLong))
-	case errors.As(err, &pe):
-		c.line = pe.StartLine
-		return DNCRow{Line: pe.StartLine, Errors: []ImportError{{Line: pe.StartLine, Field: "csv", Reason: pe.Err.Error()}}}, nil
-	case err != nil:
+	rec, broken, err := c.next()
+	if err != nil {
 		return DNCRow{}, err
 	}
-	c.line, _ = c.r.FieldPos(0)
+	if broken != nil {
+		return DNCRow{Line: broken.Line, Errors: []ImportError{*broken}}, nil
+	}
 	row := DNCRow{Line: c.line}
 	field := func(p int) string {
 		if p >= 0 && p < len(rec) {
