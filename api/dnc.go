@@ -268,38 +268,16 @@ func (s *Server) exportDNC(c *gin.Context) {
 	if !ok {
 		return
 	}
-	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(csvTransferTimeout))
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="dnc-%d.csv"`, l.ID))
-	c.Status(http.StatusOK)
-	w := csv.NewWriter(c.Writer)
-	w.UseCRLF = true
-	err := w.Write(dialer.DNCCSVColumns())
 	rec := make([]string, 2)
-	if err == nil {
-		err = s.deps.Compliance.EachDNCNumber(c.Request.Context(), actor(c), l.ID, 0, 0, func(n dialer.DNCNumber) error {
+	s.streamCSV(c, fmt.Sprintf("dnc-%d.csv", l.ID), dialer.DNCCSVColumns(), func(w *csv.Writer) error {
+		return s.deps.Compliance.EachDNCNumber(c.Request.Context(), actor(c), l.ID, 0, 0, func(n dialer.DNCNumber) error {
 			rec[0], rec[1] = csvCell(n.Number), ""
 			if n.ExpiresAt != 0 {
 				rec[1] = time.Unix(n.ExpiresAt, 0).UTC().Format(time.RFC3339)
 			}
 			return w.Write(rec)
 		})
-	}
-	if err == nil {
-		w.Flush()
-		err = w.Error()
-	}
-	if err == nil {
-		return
-	}
-	if !c.Writer.Written() {
-		c.Writer.Header().Del("Content-Type")
-		c.Writer.Header().Del("Content-Disposition")
-		s.fail(c, err)
-		return
-	}
-	s.log.WarnContext(c.Request.Context(), "DNC export cut short", "request_id", requestID(c), "dnc_id", l.ID, "err", err)
-	panic(http.ErrAbortHandler)
+	}, "dnc_id", l.ID)
 }
 
 // importDNC reads numbers onto a list from a text/csv body (streamed, in

@@ -148,22 +148,32 @@ func (s *Server) exportGroupCSV(c *gin.Context) {
 	if !ok {
 		return
 	}
-	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(csvTransferTimeout))
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="group-%d.csv"`, g.ID))
-	c.Status(http.StatusOK)
-	w := csv.NewWriter(c.Writer)
-	w.UseCRLF = true
-	err := w.Write(dialer.ContactCSVColumns())
 	var rec []string
-	if err == nil {
-		err = s.deps.Groups.ExportGroupContacts(c.Request.Context(), g.TenantID, g.ID, func(ct dialer.Contact) error {
+	s.streamCSV(c, fmt.Sprintf("group-%d.csv", g.ID), dialer.ContactCSVColumns(), func(w *csv.Writer) error {
+		return s.deps.Groups.ExportGroupContacts(c.Request.Context(), g.TenantID, g.ID, func(ct dialer.Contact) error {
 			rec = dialer.ContactCSVRecord(ct, rec)
 			for i := range rec {
 				rec[i] = csvCell(rec[i])
 			}
 			return w.Write(rec)
 		})
+	}, "group_id", g.ID)
+}
+
+// streamCSV answers a CSV attachment: the header, then what rows writes.
+// Once rows are on the wire a failure can no longer become an error
+// answer: the connection is cut instead (and logged with attrs), so the
+// client cannot mistake a truncated file for a whole one.
+func (s *Server) streamCSV(c *gin.Context, filename string, header []string, rows func(*csv.Writer) error, attrs ...any) {
+	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(csvTransferTimeout))
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="`+filename+`"`)
+	c.Status(http.StatusOK)
+	w := csv.NewWriter(c.Writer)
+	w.UseCRLF = true
+	err := w.Write(header)
+	if err == nil {
+		err = rows(w)
 	}
 	if err == nil {
 		w.Flush()
@@ -178,7 +188,7 @@ func (s *Server) exportGroupCSV(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.log.WarnContext(c.Request.Context(), "CSV export cut short", "request_id", requestID(c), "group_id", g.ID, "err", err)
+	s.log.WarnContext(c.Request.Context(), "CSV export cut short", append([]any{"request_id", requestID(c), "file", filename, "err", err}, attrs...)...)
 	panic(http.ErrAbortHandler)
 }
 
