@@ -201,6 +201,20 @@ func TestLivePageInBrowser(t *testing.T) {
 		{"see the live stream up (the CSP lets the websocket through)", chromedp.WaitVisible(chromedp.CSS("#live.on"))},
 		{"start the campaign", chromedp.Click(chromedp.CSS(row + " button.start"))},
 	} {
+		if step.name == "start the campaign" {
+			// A refresh (the stream's reconnect reloads the list) must
+			// update the row in place: a button rebuilt between the
+			// press and the release loses the operator's click.
+			same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(async () => {
+				const q = () => document.querySelector('`+row+` button.start');
+				const before = q();
+				await loadCampaigns();
+				return before !== null && q() === before;
+			})()`, chromedp.EvalAwaitPromise))
+			if err != nil || !same {
+				t.Fatalf("a refresh replaced the campaign's Start button (%v)", err)
+			}
+		}
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := chromedp.Do(sctx, step.do)
 		cancel()

@@ -113,43 +113,77 @@ async function reloadCampaign(id) {
   } catch (e) { if (state.token) showError('Campaign ' + id + ': ' + e.message); }
 }
 
+// Rows are updated in place, never rebuilt: a Start button replaced by a
+// refresh between the operator's press and release would lose the click.
 function renderCampaigns() {
   const body = $('#campaigns tbody');
-  body.replaceChildren();
   const ids = [...state.campaigns.keys()].sort((a, b) => b - a);
-  for (const id of ids) body.append(campaignRow(state.campaigns.get(id)));
+  const keep = new Set(ids.map(String));
+  for (const tr of [...body.children]) if (!keep.has(tr.dataset.campaign)) tr.remove();
+  let prev = null;
+  for (const id of ids) {
+    const tr = findRow(id) || newRow(id);
+    fillRow(tr, state.campaigns.get(id));
+    const at = prev ? prev.nextSibling : body.firstChild;
+    if (tr !== at) body.insertBefore(tr, at);
+    prev = tr;
+  }
   $('#no-campaigns').hidden = ids.length > 0;
 }
 
 function renderCampaign(c) {
-  const old = document.querySelector('#campaigns tr[data-campaign="' + Number(c.campaign_id) + '"]');
-  const row = campaignRow(c);
-  if (old) old.replaceWith(row); else renderCampaigns();
+  const tr = findRow(c.campaign_id);
+  if (tr) fillRow(tr, c); else renderCampaigns();
 }
 
-function campaignRow(c) {
+function findRow(id) {
+  return document.querySelector('#campaigns tr[data-campaign="' + Number(id) + '"]');
+}
+
+function newRow(id) {
+  const td = (cls) => el('td', { class: cls });
+  const action = el('button', { type: 'button' });
+  // The handler reads the campaign when pressed, so it follows the row's
+  // updates.
+  action.addEventListener('click', () => {
+    const c = state.campaigns.get(id);
+    if (c) startStop(id, c.status !== 'active', action);
+  });
+  return el('tr', { 'data-campaign': String(id) },
+    el('td', { class: 'num' }, id), td('status'), el('td', {}, el('progress', {})),
+    td('num done'), td('num answered'), td('num failed'), td('num in-flight'), td('num pending'),
+    td('num cpm'), el('td', {}, action));
+}
+
+function fillRow(tr, c) {
   const k = c.counters || {};
-  const num = (name, v) => el('td', { class: 'num ' + name }, v ?? 0);
-  const status = el('td', { class: 'status status-' + (c.blocked ? 'blocked' : c.status) }, c.blocked ? c.status + ' (blocked)' : c.status);
+  const cell = (cls) => tr.querySelector('td.' + cls);
+  const status = cell('status');
+  status.className = 'status status-' + (c.blocked ? 'blocked' : c.status);
+  status.replaceChildren(c.blocked ? c.status + ' (blocked)' : c.status);
   if (c.blocked) status.append(el('span', { class: 'blocked' }, c.blocked.reason + (c.blocked.field ? ' (fix ' + c.blocked.field + ')' : '')));
-  const bar = el('progress', { max: String(Math.max(k.total || 0, 1)), value: String(k.done || 0) });
+  const bar = tr.querySelector('progress');
+  bar.max = Math.max(k.total || 0, 1);
+  bar.value = k.done || 0;
+  cell('done').textContent = (k.done || 0) + ' / ' + (k.total || 0);
+  for (const [cls, v] of [['answered', k.answered], ['failed', k.failed], ['in-flight', k.in_flight], ['pending', k.pending], ['cpm', c.cpm]]) {
+    cell(cls).textContent = String(v ?? 0);
+  }
+  const action = tr.querySelector('button');
   const running = c.status === 'active';
-  const action = el('button', { type: 'button', class: running ? 'stop' : 'start' }, running ? 'Stop' : 'Start');
-  action.disabled = c.status === 'completed';
-  action.addEventListener('click', () => startStop(c.campaign_id, !running, action));
-  return el('tr', { 'data-campaign': String(c.campaign_id) },
-    el('td', { class: 'num' }, c.campaign_id), status, el('td', {}, bar),
-    el('td', { class: 'num done' }, (k.done || 0) + ' / ' + (k.total || 0)),
-    num('answered', k.answered), num('failed', k.failed), num('in-flight', k.in_flight), num('pending', k.pending),
-    num('cpm', c.cpm), el('td', {}, action));
+  action.className = running ? 'stop' : 'start';
+  action.textContent = running ? 'Stop' : 'Start';
+  action.disabled = c.status === 'completed' || action.dataset.busy === '1';
 }
 
 async function startStop(id, start, button) {
+  button.dataset.busy = '1';
   button.disabled = true;
   try {
     await api('PUT', '/campaigns/' + id + (start ? '/start' : '/stop'));
     showError('');
   } catch (e) { showError('Campaign ' + id + ': ' + e.message); }
+  delete button.dataset.busy;
   await reloadCampaign(id);
 }
 
