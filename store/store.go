@@ -12,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DB is dialerd's store.
@@ -117,7 +115,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err := restrictFiles(path); err != nil {
 		return nil, err
 	}
-	w, err := sql.Open("sqlite", dsn(path, roleWriter))
+	w, err := openDB(dsn(path, roleWriter))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -134,7 +132,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn(path, roleReader))
+	r, err := openDB(dsn(path, roleReader))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open readers: %w", err)
@@ -142,7 +140,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	db.r = r
-	ck, err := sql.Open("sqlite", dsn(path, roleCheckpointer))
+	ck, err := openDB(dsn(path, roleCheckpointer))
 	if err != nil {
 		r.Close()
 		w.Close()
@@ -211,7 +209,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // its write-ahead commit waits only for SQLite's lock, held for one short
 // transaction at a time.
 func (db *DB) enginePools() (w, r *sql.DB, err error) {
-	w, err = sql.Open("sqlite", dsn(db.path, roleWriter))
+	w, err = openDB(dsn(db.path, roleWriter))
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: open the engine's writer: %w", err)
 	}
@@ -219,7 +217,7 @@ func (db *DB) enginePools() (w, r *sql.DB, err error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r, err = sql.Open("sqlite", dsn(db.path, roleReader))
+	r, err = openDB(dsn(db.path, roleReader))
 	if err != nil {
 		w.Close()
 		return nil, nil, fmt.Errorf("store: open the engine's readers: %w", err)

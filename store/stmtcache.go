@@ -1,0 +1,181 @@
+package store
+
+import (
+	clist "container/list"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"modernc.org/sqlite"
+)
+
+// The SQLite driver compiles every statement it is handed as a string:
+// under 200 API clients a third of dialerd's CPU went to SQLite's parser
+// (the profile of `dialerbench -api-clients 200 -pprof`). Each connection
+// therefore keeps its recent statements compiled, keyed by their text, and
+// runs them again with new arguments. It is done under database/sql, so
+// every query of the store, the engine's and the API's, in a transaction
+// or not, gains without a change at its call site.
+
+// stmtCacheSize is how many compiled statements a connection keeps. The
+// store issues a few hundred distinct statements; those built with a
+// variable number of placeholders churn through the tail of the list.
+const stmtCacheSize = 256
+
+// cachingConnector opens the driver's connections with a statement cache,
+// the interposition sqlite.NewConnector is documented for.
+type cachingConnector struct{ driver.Connector }
+
+// openDB opens a pool of connections to dsn that cache their statements.
+func openDB(dsn string) (*sql.DB, error) {
+	base, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(cachingConnector{base}), nil
+}
+
+func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inner, ok := dc.(innerConn)
+	if !ok {
+		dc.Close()
+		return nil, fmt.Errorf("store: the SQLite driver's connection %T lacks the context methods", dc)
+	}
+	return &cachedConn{innerConn: inner, byQuery: map[string]*clist.Element{}, order: clist.New()}, nil
+}
+
+// innerConn is what the wrapped driver's connection offers and database/sql
+// looks for.
+type innerConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
+
+// cachedConn is one connection with its compiled statements. database/sql
+// hands a connection to one caller at a time, but a caller may run a
+// statement while rows of the same statement are still open (in a
+// transaction): a statement with open rows is busy, and such a call
+// compiles a statement of its own.
+type cachedConn struct {
+	innerConn
+	byQuery map[string]*clist.Element // of *cachedStmt
+	order   *clist.List               // most recently used first
+}
+
+type cachedStmt struct {
+	query string
+	stmt  driver.Stmt
+	busy  bool // rows of it are open
+}
+
+// stmtContext is what a compiled statement of the driver offers.
+type stmtContext interface {
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+// get returns the cached statement of query, compiling and caching it when
+// needed; nil when the cached one is busy (the caller runs it uncached).
+func (c *cachedConn) get(ctx context.Context, query string) (*cachedStmt, error) {
+	if el, ok := c.byQuery[query]; ok {
+		cs := el.Value.(*cachedStmt)
+		if cs.busy {
+			return nil, nil
+		}
+		c.order.MoveToFront(el)
+		return cs, nil
+	}
+	st, err := c.innerConn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := st.(stmtContext); !ok {
+		st.Close()
+		return nil, nil
+	}
+	cs := &cachedStmt{query: query, stmt: st}
+	c.byQuery[query] = c.order.PushFront(cs)
+	for c.order.Len() > stmtCacheSize {
+		// The least recently used statement is idle unless rows of it are
+		// open; then it waits for a later eviction.
+		el := c.order.Back()
+		for el != nil && el.Value.(*cachedStmt).busy {
+			el = el.Prev()
+		}
+		if el == nil {
+			break
+		}
+		c.evict(el)
+	}
+	return cs, nil
+}
+
+func (c *cachedConn) evict(el *clist.Element) error {
+	cs := el.Value.(*cachedStmt)
+	c.order.Remove(el)
+	delete(c.byQuery, cs.query)
+	return cs.stmt.Close()
+}
+
+func (c *cachedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	cs, err := c.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if cs == nil {
+		return c.innerConn.ExecContext(ctx, query, args)
+	}
+	return cs.stmt.(stmtContext).ExecContext(ctx, args)
+}
+
+func (c *cachedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	cs, err := c.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if cs == nil {
+		return c.innerConn.QueryContext(ctx, query, args)
+	}
+	rows, err := cs.stmt.(stmtContext).QueryContext(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	cs.busy = true
+	return &cachedRows{Rows: rows, stmt: cs}, nil
+}
+
+// Close finalizes the cached statements, then closes the connection.
+func (c *cachedConn) Close() error {
+	var errs []error
+	for el := c.order.Front(); el != nil; {
+		next := el.Next()
+		errs = append(errs, c.evict(el))
+		el = next
+	}
+	return errors.Join(append(errs, c.innerConn.Close())...)
+}
+
+// cachedRows frees its statement for the next call when closed; the
+// driver resets the statement rather than finalizing it.
+type cachedRows struct {
+	driver.Rows
+	stmt *cachedStmt
+}
+
+func (r *cachedRows) Close() error {
+	err := r.Rows.Close()
+	r.stmt.busy = false
+	return err
+}
