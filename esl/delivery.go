@@ -56,6 +56,7 @@ func parseDelivery(get func(string) string, e *event) {
 		if e.appResponse == "" {
 			e.appResponse = get("variable_current_application_response")
 		}
+		e.terminator = get("variable_playback_terminator_used")
 		if strings.EqualFold(e.app, "rxfax") {
 			e.fax = readFax(get, "variable_fax_success", "variable_fax_result_code", "variable_fax_result_text",
 				"variable_fax_document_transferred_pages")
@@ -74,6 +75,7 @@ func parseDelivery(get func(string) string, e *event) {
 		// when the application's own events were missed.
 		e.app = get("variable_current_application")
 		e.appResponse = get("variable_current_application_response")
+		e.terminator = get("variable_playback_terminator_used")
 		e.fax = readFax(get, "variable_fax_success", "variable_fax_result_code", "variable_fax_result_text",
 			"variable_fax_document_transferred_pages")
 		// mod_avmd sets it with its beep event: it stands in for an
@@ -101,6 +103,20 @@ func readFax(get func(string) string, success, code, text, pages string) faxResu
 // page, 43 incompatible format, 44-46 bad tags or header, 47 out of
 // memory for pages). No route can send such a document.
 func faxContentCode(code int) bool { return code >= 41 && code <= 47 }
+
+// cutByKey marks d not delivered when a key of the callee ended the
+// application: playback then still says FILE PLAYED, and speak ends as if
+// done. The originate sets playback_terminators=none, so this is a
+// dialplan or node default overriding it; the callee ended the message.
+func cutByKey(e event, d *delivery) bool {
+	if e.terminator == "" {
+		return false
+	}
+	if d.delivered {
+		d.delivered, d.at, d.failure = false, time.Time{}, dialer.CauseNotDelivered
+	}
+	return true
+}
 
 // delivery is what the events say of the message an answered call carried.
 type delivery struct {
@@ -146,6 +162,9 @@ func readDelivery(a dialer.Attempt, evs []event) delivery {
 					d.failure = dialer.CauseNotDelivered
 				}
 				d.results = append(d.results, dialer.Result{Type: "playback", Name: "response", Data: e.appResponse})
+				if cutByKey(e, &d) {
+					d.results = append(d.results, dialer.Result{Type: "playback", Name: "terminator", Data: e.terminator})
+				}
 			case strings.EqualFold(e.app, "speak") && a.Program == dialer.ProgramVoiceTTS:
 				switch {
 				case speakFailed(a, e):
@@ -154,6 +173,9 @@ func readDelivery(a dialer.Attempt, evs []event) delivery {
 					d.failure = dialer.CauseNotDelivered
 				default:
 					d.delivered, d.at, d.failure = true, eventTime(e), ""
+				}
+				if cutByKey(e, &d) {
+					d.results = append(d.results, dialer.Result{Type: "speak", Name: "terminator", Data: e.terminator})
 				}
 			case strings.EqualFold(e.app, "txfax") && a.Program == dialer.ProgramSendFax:
 				faxResponse = e.appResponse
@@ -173,6 +195,7 @@ func readDelivery(a dialer.Attempt, evs []event) delivery {
 				case respFileNotFound:
 					d.failure = dialer.CauseMediaError
 				}
+				cutByKey(e, &d)
 			}
 			if faxResponse == "" && a.Program == dialer.ProgramSendFax && strings.EqualFold(e.app, "txfax") {
 				faxResponse = e.appResponse

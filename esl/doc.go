@@ -99,10 +99,12 @@
 //
 // # Opt-out key
 //
-// With Media.OptOutDigit the originate sets playback_terminators=none
-// (playback's default terminator * would end the message and report FILE
-// PLAYED). When a DTMF event of the answered call carries the key, the
-// follower calls Attempt.OptOut and waits (at most 5 s; the message plays
+// Every voicemessage and voicetts originate sets playback_terminators=none:
+// playback's and speak's default terminator * would end the message, and
+// playback would still report FILE PLAYED. A message a key ended anyway
+// (a node's own setting) is read from playback_terminator_used as not
+// delivered. With Media.OptOutDigit, when a DTMF event of the answered
+// call carries the key, the follower calls Attempt.OptOut and waits (at most 5 s; the message plays
 // on meanwhile). Only when it returned nil, and the call is still up, is
 // the confirmation (Media.OptOutConfirmPath, or its URL for a remote node)
 // sent: "uuid_broadcast <uuid> playback!NORMAL_CLEARING::<file> aleg",

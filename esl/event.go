@@ -50,6 +50,7 @@ type event struct {
 	info        string    // Event-Info (SHUTDOWN, SHUTDOWN_REQUESTED)
 	fax         faxResult // spandsp result event, or the fax_* variables
 	avmdDetect  bool      // variable_avmd_detect=TRUE of HANGUP_COMPLETE (amd.go)
+	terminator  string    // variable_playback_terminator_used: a key ended playback or speak
 	// CHANNEL_PARK of an inbound call (inbound.go): variable_dialerd_inbound,
 	// Caller-Destination-Number, Caller-Caller-ID-Number.
 	inbound, dest, caller string

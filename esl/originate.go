@@ -152,10 +152,11 @@ func buildOriginate(a dialer.Attempt, place mediaPlace) (originate, error) {
 			app, appArgs = "park", ""
 		}
 	}
-	if a.Media.OptOutDigit != "" {
-		// playback ends at a press of its terminators (* when unset) and
-		// then says FILE PLAYED: with an opt-out key the message must run
-		// until the gateway acts on the key.
+	if a.Program == dialer.ProgramVoiceMessage || a.Program == dialer.ProgramVoiceTTS {
+		// playback and speak end at a press of the playback terminators
+		// (* when unset), and playback then says FILE PLAYED: a callee's
+		// * would count a message cut short as delivered. The message
+		// runs to its end (or until the gateway acts on an opt-out key).
 		o.Vars = append(o.Vars, chanVar{"playback_terminators", "none"})
 	}
 	// The call record FreeSWITCH keeps for recovery (record.go). Without

@@ -104,6 +104,9 @@ func TestBuildOriginate(t *testing.T) {
 			if v, _ := p.Var(varTTS); v != baseAttempt().Media.TTSText {
 				t.Errorf("tts %q", v)
 			}
+			if v, _ := p.Var("playback_terminators"); v != "none" {
+				t.Errorf("playback_terminators %q: speak's default * would end the text", v)
+			}
 		}},
 		{"tts white space is normalised", false, func(a *dialer.Attempt) {
 			a.Program, a.Media.TTSText, a.Media.TTSVoice = dialer.ProgramVoiceTTS, "  one\n\ttwo   three ", "slt"
@@ -115,6 +118,9 @@ func TestBuildOriginate(t *testing.T) {
 		{"sendfax sends the TIFF", true, func(a *dialer.Attempt) { a.Program = dialer.ProgramSendFax }, func(t *testing.T, o originate, p esltest.Originate) {
 			if p.Application != "txfax" || p.AppArgs != "/var/lib/dialerd/media/ef/fax.tiff" {
 				t.Errorf("application %s(%s)", p.Application, p.AppArgs)
+			}
+			if _, ok := p.Var("playback_terminators"); ok {
+				t.Error("a fax sets playback_terminators")
 			}
 		}},
 		{"a dial string template", true, func(a *dialer.Attempt) {
@@ -128,8 +134,9 @@ func TestBuildOriginate(t *testing.T) {
 		{"no caller id and no maximum duration", true, func(a *dialer.Attempt) {
 			a.CallerIDName, a.CallerIDNumber, a.MaxDuration, a.RingTimeout, a.SpoolID = "", "", 0, 0, 0
 		}, func(t *testing.T, o originate, p esltest.Originate) {
-			// uuid, timeout, and the call record's two (record.go).
-			if len(p.Vars) != 4 || p.Timeout != defaultRingTimeout {
+			// uuid, timeout, playback_terminators, and the call
+			// record's two (record.go).
+			if len(p.Vars) != 5 || p.Timeout != defaultRingTimeout {
 				t.Errorf("vars %q timeout %s", p.Vars, p.Timeout)
 			}
 		}},

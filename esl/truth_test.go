@@ -32,6 +32,10 @@ func TestDeliveryReadFromTheFake(t *testing.T) {
 		{name: "playback of a file FreeSWITCH cannot open", beh: esltest.Answer(0, 100*time.Millisecond),
 			set: func(a *dialer.Attempt) { a.Media.RecordingPath = notWav }, failure: dialer.CauseMediaError,
 			results: map[string]string{"playback/response": "FILE NOT FOUND"}},
+		{name: "a * from the callee does not cut the message", beh: esltest.Answer(0, 300*time.Millisecond).WithDTMF("*", 20*time.Millisecond),
+			delivered: true},
+		{name: "nor speak", beh: esltest.Answer(0, 300*time.Millisecond).WithDTMF("*", 20*time.Millisecond), delivered: true,
+			set: func(a *dialer.Attempt) { a.Program, a.Media = dialer.ProgramVoiceTTS, dialer.Media{TTSText: "Hello."} }},
 		{name: "playback cut by a hangup", beh: esltest.Answer(0, 0), kill: true, failure: dialer.CauseNotDelivered,
 			results: map[string]string{"playback/response": "PLAYBACK ERROR"}},
 		{name: "speak", beh: esltest.Answer(0, 100*time.Millisecond), delivered: true,
@@ -414,5 +418,35 @@ func waitNoRecord(t *testing.T, s *esltest.Server, uuid string) {
 			t.Fatal("the call record was not removed")
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestDeliveryCutByKey: playback a key ended still says FILE PLAYED, and
+// speak ends as if done; playback_terminator_used tells them from a
+// message that played to its end, live and at recovery.
+func TestDeliveryCutByKey(t *testing.T) {
+	tts := attempt("+4930123456")
+	tts.Program, tts.Media = dialer.ProgramVoiceTTS, dialer.Media{TTSText: "Hello."}
+	for _, tc := range []struct {
+		name      string
+		a         dialer.Attempt
+		evs       []event
+		delivered bool
+	}{
+		{"playback to its end", attempt("+4930123456"),
+			[]event{{name: evExecuteComplete, app: "playback", appResponse: "FILE PLAYED"}}, true},
+		{"playback ended by *", attempt("+4930123456"),
+			[]event{{name: evExecuteComplete, app: "playback", appResponse: "FILE PLAYED", terminator: "*"}}, false},
+		{"speak ended by #", tts,
+			[]event{{name: evExecuteComplete, app: "speak", appResponse: "_none_", terminator: "#"}}, false},
+		{"recovery: the channel's last playback ended by *", attempt("+4930123456"),
+			[]event{{name: evHangupComplete, app: "playback", appResponse: "FILE PLAYED", terminator: "*"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := readDelivery(tc.a, tc.evs)
+			if d.delivered != tc.delivered || (!tc.delivered && d.failure == "") {
+				t.Errorf("delivery %+v, want delivered %v", d, tc.delivered)
+			}
+		})
 	}
 }

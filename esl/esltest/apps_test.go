@@ -88,6 +88,41 @@ func TestPlaybackLookup(t *testing.T) {
 	}
 }
 
+// TestPlaybackTerminators: a key among playback_terminators (* when unset)
+// ends playback at once, and playback still answers FILE PLAYED with the
+// key in playback_terminator_used; "none" lets the message play on.
+func TestPlaybackTerminators(t *testing.T) {
+	for _, tc := range []struct {
+		name, vars, keys string
+		cut              bool
+	}{
+		{"the default terminator *", "", "*", true},
+		{"a key that is no terminator", "", "5", false},
+		{"none", ",playback_terminators=none", "*", false},
+		{"any", ",playback_terminators=any", "7", true},
+		{"a set of keys", ",playback_terminators=#9", "9", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := esltest.Start(t, esltest.Options{Default: esltest.Answer(0, 2*time.Second).WithDTMF(tc.keys, 20*time.Millisecond)})
+			start := time.Now()
+			evs := run(t, s, tc.vars, "&playback(tone_stream://%(100,0,440))")
+			done := find(evs, "CHANNEL_EXECUTE_COMPLETE")
+			if done.Get("Application-Response") != "FILE PLAYED" {
+				t.Errorf("response %q", done.Get("Application-Response"))
+			}
+			used := done.Get("variable_playback_terminator_used")
+			if cut := time.Since(start) < time.Second; cut != tc.cut || (used != "") != tc.cut {
+				t.Errorf("ended early %v, terminator used %q; want cut %v", cut, used, tc.cut)
+			}
+		})
+	}
+	s := esltest.Start(t, esltest.Options{Default: esltest.Answer(0, 2*time.Second).WithDTMF("*", 20*time.Millisecond)})
+	evs := run(t, s, ",dialerd_tts='Hello'", "&speak(flite|kal|${dialerd_tts})")
+	if done := find(evs, "CHANNEL_EXECUTE_COMPLETE"); done.Get("variable_playback_terminator_used") != "*" {
+		t.Errorf("speak: terminator used %q", done.Get("variable_playback_terminator_used"))
+	}
+}
+
 // TestSpeakSplitsOnSpaces: unquoted text is cut at its first space and
 // the rest becomes originate's positional arguments (speak_spaces.txt);
 // the text in a variable is expanded when speak runs (speak.txt).

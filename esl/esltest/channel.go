@@ -171,6 +171,18 @@ func (c *channel) talk(ctx context.Context) {
 			return
 		}
 		c.dtmf(string(digit))
+		if app != nil && c.terminates(app, digit) {
+			// A terminator breaks playback, which still answers FILE
+			// PLAYED (speak answers nothing); no application follows, so
+			// FreeSWITCH hangs up.
+			resp := respNone
+			if app.name == "playback" {
+				resp = respFilePlayed
+			}
+			c.completeApp(app, resp)
+			c.hangupAnswered(CauseNormalClearing, false, nil, nil)
+			return
+		}
 	}
 	d := time.Duration(-1)
 	if c.beh.Talk > 0 {
@@ -198,6 +210,33 @@ func (c *channel) talk(ctx context.Context) {
 		c.completeApp(app, resp)
 		c.hangupAnswered(CauseNormalClearing, false, nil, nil)
 	}
+}
+
+// terminates tells whether digit ends the running playback or speak, as
+// mod_dptools' DTMF callback decides: the playback_terminators variable,
+// "*" when unset, "none" for no key, "any" for every key. It records the
+// key in playback_terminator_used.
+func (c *channel) terminates(app *appRun, digit rune) bool {
+	if app.name != "playback" && app.name != "speak" {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys, ok := c.vars.get("playback_terminators")
+	if !ok || keys == "" {
+		keys = "*"
+	}
+	switch strings.ToLower(keys) {
+	case "none":
+		return false
+	case "any":
+		keys = "0123456789*#"
+	}
+	if !strings.ContainsRune(keys, digit) {
+		return false
+	}
+	c.vars.set("playback_terminator_used", string(digit))
+	return true
 }
 
 // peerEndsCall tells who ends a call when Talk runs out: with park (or a
