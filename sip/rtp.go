@@ -162,13 +162,16 @@ func (m *mediaSession) receive(ans mediaAnswer, st *amdStream) {
 	defer m.wg.Done()
 	var det dtmfDetector
 	buf := make([]byte, 1500)
+	callee := ans.addr.AddrPort().Addr().Unmap()
 	for {
-		n, from, err := m.conn.ReadFromUDP(buf)
+		// ReadFromUDPAddrPort allocates nothing per packet (ReadFromUDP
+		// allocates the sender's address: 50 a second per call).
+		n, from, err := m.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			return
 		}
 		// Only the callee's media address may press keys for it.
-		if !from.IP.Equal(ans.addr.IP) {
+		if from.Addr().Unmap() != callee {
 			continue
 		}
 		pkt, ok := parseRTP(buf[:n])
