@@ -498,6 +498,7 @@ func (e *Engine) send(ctx context.Context, tenantID string, id int64, retry bool
 		w.Due = now
 		e.queueSingle(w)
 		e.waiters[id] = append(e.waiters[id], reply)
+		e.holdSingleQueued(e.queued[id], now)
 		return nil
 	})
 	if err != nil {

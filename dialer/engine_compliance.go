@@ -107,8 +107,15 @@ func (e *Engine) forgetPolicy(id int64) {
 }
 
 // windowsOf is every window an item of r must be inside: the tenant's
-// default one unless the campaign overrides it, and the campaign's own.
-func (e *Engine) windowsOf(r *campaignRun) []Window {
+// default one unless the campaign overrides it, and the campaign's own. A
+// single transmission (r nil) has the tenant's default one, an e-mail none.
+func (e *Engine) windowsOf(r *campaignRun, it *workItem) []Window {
+	if r == nil {
+		if svc, _ := ServiceOf(it.Program); e.comp == nil || svc == ServiceEmail || it.Phone == "" {
+			return nil
+		}
+		return []Window{e.tenantCompliance(it.TenantID).Window}
+	}
 	if e.comp == nil {
 		return []Window{r.window}
 	}
@@ -124,7 +131,7 @@ func (e *Engine) windowsOf(r *campaignRun) []Window {
 
 // locsOf is every time zone the called party of an item may be in: its
 // contact's when set, else every zone its number maps to, else the
-// campaign's.
+// campaign's (UTC for a single transmission).
 func (e *Engine) locsOf(r *campaignRun, it *workItem) []*time.Location {
 	if loc := e.location(it.ContactTZ); loc != nil || e.comp == nil {
 		return []*time.Location{e.itemLoc(r, it)}
@@ -138,7 +145,7 @@ func (e *Engine) locsOf(r *campaignRun, it *workItem) []*time.Location {
 		}
 	}
 	if len(locs) == 0 {
-		return []*time.Location{r.loc}
+		return []*time.Location{e.itemLoc(r, it)}
 	}
 	return locs
 }
@@ -173,7 +180,7 @@ func NumberZones(phone string) []string {
 // every zone that applies.
 func (e *Engine) windowAllows(r *campaignRun, it *workItem, t time.Time) bool {
 	locs := e.locsOf(r, it)
-	for _, w := range e.windowsOf(r) {
+	for _, w := range e.windowsOf(r, it) {
 		for _, loc := range locs {
 			if !w.Allows(t, loc) {
 				return false
@@ -188,7 +195,7 @@ func (e *Engine) windowAllows(r *campaignRun, it *workItem, t time.Time) bool {
 // moves. ok is false when they do not meet within the passes allowed
 // (windows too narrow for zones too far apart).
 func (e *Engine) windowNext(r *campaignRun, it *workItem, t time.Time) (time.Time, bool) {
-	ws, locs := e.windowsOf(r), e.locsOf(r, it)
+	ws, locs := e.windowsOf(r, it), e.locsOf(r, it)
 	cur := t
 	for range 64 {
 		moved := false

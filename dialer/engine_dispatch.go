@@ -48,6 +48,11 @@ func (e *Engine) dispatchSingles(now time.Time, consider func(time.Time)) {
 			consider(it.key)
 			break
 		}
+		if why := e.holdSingle(it, now); why != "" {
+			e.singles.fix(it)
+			e.failWaiters(it.TransmissionID, NotReady("queued: "+why))
+			continue
+		}
 		svc, _ := ServiceOf(it.Program)
 		l := lane{it.TenantID, svc}
 		if !stuck[l] {

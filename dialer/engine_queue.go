@@ -84,10 +84,13 @@ type campaignRun struct {
 }
 
 // itemLoc is the time zone an item's window is read in: its contact's
-// when known, else the campaign's.
+// when known, else the campaign's (UTC for a single transmission).
 func (e *Engine) itemLoc(r *campaignRun, it *workItem) *time.Location {
 	if loc := e.location(it.ContactTZ); loc != nil {
 		return loc
+	}
+	if r == nil {
+		return time.UTC
 	}
 	return r.loc
 }
@@ -96,9 +99,6 @@ func (e *Engine) itemLoc(r *campaignRun, it *workItem) *time.Location {
 // opening of its window when that is closed then. A due time in the past
 // is kept as it is, so an item that waited keeps its place in the queue.
 func (e *Engine) keyFor(r *campaignRun, it *workItem, now time.Time) time.Time {
-	if r == nil {
-		return it.Due
-	}
 	at := it.Due
 	if at.Before(now) {
 		at = now
