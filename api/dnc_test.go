@@ -268,7 +268,7 @@ func TestCampaignReportMatchesSpools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(recs[0], ",") != strings.Join(dialer.ReportColumns(), ",") || len(recs) != 1+5+7 {
+	if strings.Join(recs[0], ",") != strings.Join(dialer.ReportColumns(), ",") || len(recs) != 1+5+8 {
 		t.Fatalf("csv has %d records, header %v", len(recs), recs[0])
 	}
 	for _, rec := range recs[1:6] {
@@ -276,7 +276,7 @@ func TestCampaignReportMatchesSpools(t *testing.T) {
 			t.Fatalf("unguarded number cell %q", rec[3])
 		}
 	}
-	if got := recs[len(recs)-7]; strings.Join(got[:3], ",") != "#summary,attempts,4" || strings.Join(got[3:], "") != "" {
+	if got := recs[len(recs)-8]; strings.Join(got[:3], ",") != "#summary,attempts,4" || strings.Join(got[3:], "") != "" {
 		t.Fatalf("summary row %v", got)
 	}
 	// Another tenant cannot read it.

@@ -59,7 +59,7 @@ func (s *Server) campaignReport(c *gin.Context) {
 			})
 		}
 		if err == nil {
-			for _, kv := range [][2]string{{"attempts", i64(sum.Attempts)}, {"answered", i64(sum.Answered)}, {"completed", i64(sum.Completed)},
+			for _, kv := range [][2]string{{"attempts", i64(sum.Attempts)}, {"answered", i64(sum.Answered)}, {"completed", i64(sum.Completed)}, {"abandoned", i64(sum.Abandoned)},
 				{"suppressed", i64(sum.Suppressed)}, {"opted_out", i64(sum.OptedOut)}, {"outside_hours_deferrals", i64(sum.Deferrals)},
 				{"deferred_transmissions", i64(sum.DeferredTransmissions)}} {
 				// As wide as the header, so CSV readers that want every

@@ -17,6 +17,9 @@ type TenantCompliance struct {
 	// RedialLimit is the most attempts to one number in any 24 hours
 	// across all the tenant's campaigns.
 	RedialLimit int `json:"redial_limit"`
+	// DIDs are the phones of the tenant's did accounts: caller ids it may
+	// present on any of its routes (read by the engine, not settable).
+	DIDs []string `json:"-"`
 }
 
 // Compliance defaults: US TSR hours, three calls a day.
@@ -118,4 +121,39 @@ func ProviderAllowsCallerID(settings, number string) bool {
 		return false
 	}
 	return slices.Contains(s.CallerIDs, number)
+}
+
+// validateCallerIDSettings checks the caller-id keys of a provider's
+// settings when they are a JSON object: "caller_ids", a list of caller id
+// numbers (+ and digits) the tenant may present through it, and
+// "allow_anonymous", whether it carries calls that present none (default
+// false). Other keys are the gateways'.
+func validateCallerIDSettings(settings string, v *Invalid) {
+	if !strings.HasPrefix(strings.TrimSpace(settings), "{") {
+		return
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(settings), &m); err != nil {
+		v.Add("settings", "starts like a JSON object but is not one: "+err.Error())
+		return
+	}
+	if raw, ok := m["allow_anonymous"]; ok {
+		var b bool
+		if json.Unmarshal(raw, &b) != nil {
+			v.Add("settings", "allow_anonymous must be true or false")
+		}
+	}
+	if raw, ok := m["caller_ids"]; ok {
+		var ids []string
+		if json.Unmarshal(raw, &ids) != nil {
+			v.Add("settings", `caller_ids must be a list of numbers, e.g. ["+14155550100"]`)
+			return
+		}
+		for _, id := range ids {
+			if CallerIDNumber(id) != id || id == "" {
+				v.Add("settings", fmt.Sprintf("caller_ids: %q is not a caller id number (+ and up to 20 digits)", id))
+				return
+			}
+		}
+	}
 }

@@ -22,7 +22,8 @@ func (e *Engine) runAttempt(a *attempt, att Attempt) {
 	ctx := e.callCtx
 	if !a.reattach {
 		id, err := e.store.BeginAttempt(ctx, AttemptStart{TransmissionID: att.TransmissionID, TenantID: att.TenantID,
-			CallUUID: att.CallUUID, ProviderID: att.Provider.ProviderID, Gateway: att.Provider.Gateway, Node: att.Provider.Node, At: a.started})
+			CallUUID: att.CallUUID, ProviderID: att.Provider.ProviderID, Gateway: att.Provider.Gateway, Node: att.Provider.Node, At: a.started,
+			CallerID: presentedCallerID(att)})
 		if err != nil {
 			e.post(func() { e.attemptNotStarted(a, err) })
 			return

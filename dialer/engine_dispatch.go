@@ -191,7 +191,13 @@ func (e *Engine) tryStart(r *campaignRun, it *workItem, now time.Time) (consumed
 	if e.caps.channels[it.TenantID] >= e.cfg.TenantChannels || !e.planAllows(r, it, now) {
 		return false, false, time.Time{}
 	}
-	p, retry, none := e.pickProvider(it.TenantID, svc, now)
+	// The caller id is checked against each route as it is chosen: a
+	// route that may not present it is passed over, and when none may the
+	// attempt is refused as a configuration fault.
+	p, retry, none, refused := e.pickProviderWhere(it.TenantID, svc, now, func(p *providerState) string { return e.callerIDRefusal(it, svc, p) })
+	if refused != "" {
+		return e.callerIDRefused(r, it, refused, now)
+	}
 	if p == nil {
 		if none && r != nil {
 			e.block(r, Blocked{Reason: fmt.Sprintf("no active provider of the tenant serves %s (service_flag %d)", serviceName(svc), svc),

@@ -193,7 +193,15 @@ func (e *Engine) refreshAside(tenantID string, tp *tenantProviders) {
 // capacity may appear (zero: when a call ends), and none is true when no
 // active provider of the tenant serves the service at all.
 func (e *Engine) pickProvider(tenantID string, service int, now time.Time) (*providerState, time.Time, bool) {
-	var retry time.Time
+	p, retry, none, _ := e.pickProviderWhere(tenantID, service, now, nil)
+	return p, retry, none
+}
+
+// pickProviderWhere is pickProvider over the providers that refuse
+// returns "" for (nil: all). refused is the first provider refused, set
+// only when every provider of the service refused.
+func (e *Engine) pickProviderWhere(tenantID string, service int, now time.Time, refuse func(*providerState) string) (best *providerState, retry time.Time, none bool, refused string) {
+	accepted := false
 	later := func(t time.Time) {
 		if t.After(now) && (retry.IsZero() || t.Before(retry)) {
 			retry = t
@@ -207,6 +215,15 @@ func (e *Engine) pickProvider(tenantID string, service int, now time.Time) (*pro
 			continue
 		}
 		known = true
+		if refuse != nil {
+			if why := refuse(p); why != "" {
+				if refused == "" {
+					refused = why
+				}
+				continue
+			}
+		}
+		accepted = true
 		if now.Before(p.backoffUntil) {
 			later(p.backoffUntil)
 			continue
@@ -226,12 +243,14 @@ func (e *Engine) pickProvider(tenantID string, service int, now time.Time) (*pro
 		total += share(p.info.Weight)
 	}
 	if !known {
-		return nil, now.Add(e.cfg.ProviderRefresh), true // none configured: look again later
+		return nil, now.Add(e.cfg.ProviderRefresh), true, "" // none configured: look again later
+	}
+	if !accepted {
+		return nil, now.Add(e.cfg.ProviderRefresh), false, refused
 	}
 	if len(eligible) == 0 {
-		return nil, retry, false
+		return nil, retry, false, ""
 	}
-	var best *providerState
 	for _, p := range eligible {
 		p.current += share(p.info.Weight)
 		if best == nil || p.current > best.current {
@@ -239,7 +258,7 @@ func (e *Engine) pickProvider(tenantID string, service int, now time.Time) (*pro
 		}
 	}
 	best.current -= total
-	return best, time.Time{}, false
+	return best, time.Time{}, false, ""
 }
 
 // share is a provider's part of the traffic: inverse to its weight.

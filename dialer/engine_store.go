@@ -50,6 +50,9 @@ type AttemptStart struct {
 	Gateway        int64 // the provider's gateway_flag: recovery asks this gateway
 	Node           string
 	At             time.Time
+	// CallerID is the caller id the attempt presents, for the record:
+	// the number, "" for the trunk's own identity, or "anonymous".
+	CallerID string
 }
 
 // ErrAttemptGone is returned by BeginAttempt when the transmission is no
@@ -219,6 +222,11 @@ type ProviderInfo struct {
 	Node     string
 	CPS      int // sessions per second; 0: the engine's default
 	Channels int // concurrent calls; 0: the engine's default
+	// CallerIDs is the provider's caller-id allow-list and AllowAnonymous
+	// whether it carries calls that present no caller id (settings
+	// "caller_ids" and "allow_anonymous").
+	CallerIDs      []string
+	AllowAnonymous bool
 }
 
 // RouteSource resolves providers. The store implements it; it unseals the

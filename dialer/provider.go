@@ -119,6 +119,8 @@ func ValidateProvider(p *Provider, v *Invalid) {
 		v.Add("settings", "at most 4096 bytes")
 	case strings.ContainsFunc(p.Settings, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' }):
 		v.Add("settings", "no control characters but newline and tab")
+	default:
+		validateCallerIDSettings(p.Settings, v)
 	}
 	if p.Register != 0 && p.Register != 1 {
 		v.Add("register", "must be 0 or 1")

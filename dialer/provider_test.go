@@ -128,3 +128,27 @@ func TestValidateProvider(t *testing.T) {
 		t.Error("a password with a newline was accepted")
 	}
 }
+
+func TestValidateProviderCallerIDSettings(t *testing.T) {
+	for _, tc := range []struct {
+		settings string
+		ok       bool
+	}{
+		{"", true},
+		{"free text the gateway reads", true},
+		{`{"caller_ids": ["+14155550100", "4155550101"], "allow_anonymous": true}`, true},
+		{`{"allow_anonymous": false, "cps": 5}`, true},
+		{`{"allow_anonymous": "yes"}`, false},
+		{`{"caller_ids": "+14155550100"}`, false},
+		{`{"caller_ids": ["+1 415 555"]}`, false},
+		{`{"caller_ids": ["anonymous"]}`, false},
+		{`{"caller_ids": [`, false},
+	} {
+		p := Provider{Name: "p", GatewayFlag: GatewaySIP, Host: "127.0.0.1", Weight: 1, Type: "sip", Settings: tc.settings}
+		var v Invalid
+		ValidateProvider(&p, &v)
+		if got := v.Err() == nil; got != tc.ok {
+			t.Errorf("settings %q: valid %v, want %v (%v)", tc.settings, got, tc.ok, v.Err())
+		}
+	}
+}

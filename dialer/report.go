@@ -11,7 +11,7 @@ type ReportRow struct {
 	TimeUTC        string `json:"time_utc"`   // RFC 3339; for a suppressed one, when it was scrubbed
 	TimeLocal      string `json:"time_local"` // the same instant in the called party's zone
 	TimeZone       string `json:"time_zone"`
-	CallerID       string `json:"caller_id"` // the campaign account's number ("" the trunk's own)
+	CallerID       string `json:"caller_id"` // as presented on the attempt: the number, "" the trunk's own identity, "anonymous"; "" when suppressed
 	ProviderID     int64  `json:"provider_id"`
 	Route          string `json:"route"`   // the provider's name, and the node for FreeSWITCH
 	Outcome        string `json:"outcome"` // the spool's status: completed, failed, initiated; "suppressed"
@@ -39,6 +39,10 @@ type ReportSummary struct {
 	Attempts   int64 `json:"attempts"` // spools
 	Answered   int64 `json:"answered"`
 	Completed  int64 `json:"completed"` // delivered
+	// Abandoned counts the calls answered that ended before the message
+	// got through (the callee hung up, or the line dropped). A broadcast
+	// has no agents, so there are no calls abandoned for want of one.
+	Abandoned  int64 `json:"abandoned"`
 	Suppressed int64 `json:"suppressed"`
 	OptedOut   int64 `json:"opted_out"`
 	// Deferrals counts the times the calling window held work past its

@@ -523,14 +523,34 @@ func (db *DB) TenantCompliance(ctx context.Context, tenantID string) (dialer.Ten
 	var start, end, days int
 	err := db.r.QueryRowContext(ctx, `SELECT window_start, window_end, window_days, redial_limit FROM tenant_compliance WHERE tenant_id = ?`, tenantID).
 		Scan(&start, &end, &days, &tc.RedialLimit)
-	if errors.Is(err, sql.ErrNoRows) {
-		return tc, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
 		return tc, fmt.Errorf("store: tenant compliance: %w", err)
+	default:
+		tc.Window = dialer.Window{Start: dialer.DayMinute(start), End: dialer.DayMinute(end), Days: dialer.Weekdays(days)}
 	}
-	tc.Window = dialer.Window{Start: dialer.DayMinute(start), End: dialer.DayMinute(end), Days: dialer.Weekdays(days)}
-	return tc, nil
+	tc.DIDs, err = tenantDIDs(ctx, db.r, tenantID)
+	return tc, err
+}
+
+// tenantDIDs are the phones of a tenant's did accounts: the caller ids it
+// may present on any route.
+func tenantDIDs(ctx context.Context, q *sql.DB, tenantID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT phone FROM accounts WHERE tenant_id = ? AND type = ? AND phone != ''`, tenantID, dialer.AccountDID)
+	if err != nil {
+		return nil, fmt.Errorf("store: tenant dids: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("store: tenant dids: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, wrap("tenant dids", rows.Err())
 }
 
 // SetTenantCompliance changes the actor's tenant's settings.
@@ -732,7 +752,7 @@ func (db *DB) CampaignReport(ctx context.Context, tenantID string, campaignID in
 		return sum, fmt.Errorf("store: report: %w", err)
 	}
 	rows, err := db.r.QueryContext(ctx, `
-		SELECT s.spool_id, t.transmission_id, c.contact_id, c.phone, c.timezone, s.time_spool, COALESCE(a.phone, ''),
+		SELECT s.spool_id, t.transmission_id, c.contact_id, c.phone, c.timezone, s.time_spool, s.caller_id,
 			COALESCE(s.provider_id, 0), COALESCE(p.name, ''), s.node, s.status, s.response, s.time_connect, s.time_end,
 			COALESCE((SELECT group_concat(r.data, '') FROM spool_results r WHERE r.spool_id = s.spool_id AND r.type = 'dtmf'), ''),
 			COALESCE((SELECT r.data FROM spool_results r WHERE r.spool_id = s.spool_id AND r.type = 'sip' AND r.name = 'term_status' LIMIT 1), ''),
@@ -741,14 +761,12 @@ func (db *DB) CampaignReport(ctx context.Context, tenantID string, campaignID in
 			0, 0
 		FROM spools s JOIN transmissions t ON t.transmission_id = s.transmission_id
 		JOIN contacts c ON c.contact_id = t.contact_id
-		LEFT JOIN accounts a ON a.account_id = t.account_id
 		LEFT JOIN providers p ON p.provider_id = s.provider_id
 		WHERE t.campaign_id = ? AND t.tenant_id = ?
 		UNION ALL
-		SELECT 0, t.transmission_id, c.contact_id, c.phone, c.timezone, t.updated_at, COALESCE(a.phone, ''),
+		SELECT 0, t.transmission_id, c.contact_id, c.phone, c.timezone, t.updated_at, '',
 			0, '', '', 'suppressed', t.response, 0, 0, '', '', '', 0, 1, t.suppressed_list
 		FROM transmissions t JOIN contacts c ON c.contact_id = t.contact_id
-		LEFT JOIN accounts a ON a.account_id = t.account_id
 		WHERE t.campaign_id = ? AND t.tenant_id = ? AND t.status = 'invalid' AND t.suppressed_list IS NOT NULL
 		ORDER BY 6, 1, 2`, campaignID, tenantID, campaignID, tenantID)
 	if err != nil {
@@ -789,6 +807,8 @@ func (db *DB) CampaignReport(ctx context.Context, tenantID string, campaignID in
 			}
 			if r.Outcome == string(dialer.SpoolCompleted) {
 				sum.Completed++
+			} else if r.Answered && r.Outcome != string(dialer.SpoolInitiated) {
+				sum.Abandoned++
 			}
 			if r.OptedOut {
 				sum.OptedOut++

@@ -203,8 +203,8 @@ const (
 	sqlRelease           = `RELEASE op`
 	sqlBeginTransmission = `UPDATE transmissions SET status = 'processing', try_done = try_done + 1, due_at = 0, updated_at = ?
 		WHERE transmission_id = ? AND tenant_id = ? AND status = 'pending'`
-	sqlInsertSpool = `INSERT INTO spools (tenant_id, transmission_id, call_uuid, provider_id, gateway, node, status, time_spool)
-		VALUES (?, ?, ?, ?, ?, ?, 'initiated', ?)`
+	sqlInsertSpool = `INSERT INTO spools (tenant_id, transmission_id, call_uuid, provider_id, gateway, node, status, time_spool, caller_id)
+		VALUES (?, ?, ?, ?, ?, ?, 'initiated', ?, ?)`
 	sqlCloseSendSchedule = `UPDATE schedules SET done_at = ? WHERE action = ? AND target_id = ? AND tenant_id = ? AND done_at = 0`
 	sqlSpoolRinging      = `UPDATE spools SET time_ringing = ? WHERE spool_id = ? AND status = 'initiated'`
 	sqlSpoolAnswered     = `UPDATE spools SET time_connect = ?, dialog = ? WHERE spool_id = ? AND status = 'initiated'`
@@ -383,7 +383,7 @@ func beginAttempt(sc *stmtCache, a *dialer.AttemptStart) (int64, error) {
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return 0, dialer.ErrAttemptGone
 	}
-	res, err = sc.exec(sqlInsertSpool, a.TenantID, a.TransmissionID, a.CallUUID, zeroAsNull(a.ProviderID), a.Gateway, a.Node, now)
+	res, err = sc.exec(sqlInsertSpool, a.TenantID, a.TransmissionID, a.CallUUID, zeroAsNull(a.ProviderID), a.Gateway, a.Node, now, a.CallerID)
 	if err != nil {
 		return 0, fmt.Errorf("store: insert spool: %w", err)
 	}

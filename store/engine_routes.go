@@ -21,6 +21,10 @@ type providerSettings struct {
 	Transport string `json:"transport"`
 	TLS       string `json:"tls"`  // email: none, starttls, implicit
 	Sender    string `json:"from"` // email: the From address; Kannel: the SMS sender
+	// The caller-id policy: numbers the provider lets the tenant present,
+	// and whether it carries calls that present none.
+	CallerIDs      []string `json:"caller_ids"`
+	AllowAnonymous bool     `json:"allow_anonymous"`
 }
 
 func parseProviderSettings(s string) providerSettings {
@@ -57,6 +61,7 @@ func (s *EngineStore) Providers(ctx context.Context, tenantID string) ([]dialer.
 		p.Node = nodeName(node)
 		ps := parseProviderSettings(settings)
 		p.CPS, p.Channels = max(ps.CPS, 0), max(ps.Channels, 0)
+		p.CallerIDs, p.AllowAnonymous = ps.CallerIDs, ps.AllowAnonymous
 		out = append(out, p)
 	}
 	return out, errors.Join(rows.Close(), rows.Err())

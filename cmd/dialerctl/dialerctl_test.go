@@ -151,7 +151,7 @@ func TestCampaignThroughFakeGateway(t *testing.T) {
 	}
 
 	// What a campaign needs besides contacts, made through the API.
-	if _, err := d.API.Create(ctx, http.MethodPost, "/providers", map[string]any{"name": "mem", "service_flag": 1, "host": "127.0.0.1"}, "provider_id"); err != nil {
+	if _, err := d.API.Create(ctx, http.MethodPost, "/providers", map[string]any{"name": "mem", "service_flag": 1, "host": "127.0.0.1", "settings": `{"allow_anonymous": true}`}, "provider_id"); err != nil {
 		t.Fatal(err)
 	}
 	program, err := d.API.VoiceProgram(ctx, "greeting", time.Second)

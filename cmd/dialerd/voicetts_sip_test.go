@@ -85,7 +85,7 @@ func TestVoiceTTSCampaignOverSIP(t *testing.T) {
 		return int64(id)
 	}
 	mustID("POST", "/providers", map[string]any{"name": "sipp", "type": "sip", "gateway_flag": 8, "service_flag": 1,
-		"host": "127.0.0.1", "port": sippPort, "settings": `{"transport": "udp"}`}, "provider_id")
+		"host": "127.0.0.1", "port": sippPort, "settings": `{"transport": "udp", "allow_anonymous": true}`}, "provider_id")
 	program := mustID("POST", "/programs/voicetts", map[string]any{"name": "reminder",
 		"text": "Your appointment is tomorrow at ten.", "language": "en-US"}, "program_id")
 	contact := mustID("POST", "/contacts", map[string]any{"phone": "+12125550111", "first_name": "Ann"}, "contact_id")
@@ -190,7 +190,7 @@ func TestVoiceTTSRenderingFailureBlocksTheCampaign(t *testing.T) {
 		return int64(id)
 	}
 	mustID("POST", "/providers", map[string]any{"name": "nobody", "type": "sip", "gateway_flag": 8, "service_flag": 1,
-		"host": "127.0.0.1", "port": freeUDPPort(t)}, "provider_id")
+		"host": "127.0.0.1", "port": freeUDPPort(t), "settings": `{"allow_anonymous": true}`}, "provider_id")
 	program := mustID("POST", "/programs/voicetts", map[string]any{"name": "p", "text": "Hello there."}, "program_id")
 	group := mustID("POST", "/groups", map[string]any{"name": "g"}, "group_id")
 	for _, phone := range []string{"+12125550111", "+12125550112"} {

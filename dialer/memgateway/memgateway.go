@@ -72,6 +72,7 @@ type Record struct {
 	SpoolID        int64
 	ProviderID     int64
 	Node           string
+	CallerIDNumber string // what the attempt presented
 	Start          time.Time
 	End            time.Time // when the call ends (or ended), per its script
 	Kind           Kind
@@ -232,7 +233,7 @@ func (g *Gateway) Deliver(ctx context.Context, a dialer.Attempt, progress func(d
 	case GatewayError:
 		c.end = now
 	}
-	rec := Record{CallUUID: a.CallUUID, Phone: a.Phone, TenantID: a.TenantID, CampaignID: a.CampaignID,
+	rec := Record{CallUUID: a.CallUUID, CallerIDNumber: a.CallerIDNumber, Phone: a.Phone, TenantID: a.TenantID, CampaignID: a.CampaignID,
 		TransmissionID: a.TransmissionID, SpoolID: a.SpoolID, ProviderID: a.Provider.ProviderID, Node: a.Provider.Node,
 		Start: now, End: c.end, Kind: s.Kind, Answered: !c.answer.IsZero()}
 	if s.Kind == Hang || s.Kind == Stall {
