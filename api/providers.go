@@ -41,7 +41,7 @@ type providerRequest struct {
 	Password    *string     `json:"password"`
 	DialString  *string     `json:"dialstring"`
 	Prefix      *flexString `json:"prefix"`
-	Settings    *string     `json:"settings" doc:"free text; as a JSON object the engine reads cps, channels and transport, the email gateway (4) tls (none, starttls the default, implicit) and from (the sender address, required), the Kannel gateway (2) from (the SMS sender)"`
+	Settings    *string     `json:"settings" doc:"free text; as a JSON object the engine reads cps, channels and transport, the email gateway (4) tls (none, starttls the default, implicit) and from (the sender address, required), the Kannel gateway (2) from (the SMS sender); the caller-id policy reads caller_ids (numbers the tenant may present through this provider, + and digits) and allow_anonymous (true: it carries calls that present no caller id; default false); a string that starts with { must be a JSON object"`
 	Register    *int        `json:"register"`
 	Weight      *int        `json:"weight"`
 	Type        *string     `json:"type"`
