@@ -251,7 +251,7 @@ func (f *fsFarEnd) provider(ctx context.Context, d *e2e.Dialerd, cps, channels i
 	}
 	body := map[string]any{
 		"name": "trunk-1", "type": "sip", "gateway_flag": 1, "service_flag": 1, "host": "sip.example.com",
-		"settings": fmt.Sprintf(`{"cps": %d, "channels": %d}`, cps, channels), "weight": 1, "active": 1,
+		"settings": fmt.Sprintf(`{"cps": %d, "channels": %d, "allow_anonymous": true}`, cps, channels), "weight": 1, "active": 1,
 	}
 	if f.pinned {
 		body["node_id"] = nodeID

@@ -16,7 +16,7 @@ func (c *Client) SIPProvider(ctx context.Context, name, host string, port, cps, 
 	return c.Create(ctx, http.MethodPost, "/providers", map[string]any{
 		"name": name, "type": "sip", "gateway_flag": 8, "service_flag": 1,
 		"host": host, "port": port,
-		"settings": fmt.Sprintf(`{"cps": %d, "channels": %d, "transport": "udp"}`, cps, channels),
+		"settings": fmt.Sprintf(`{"cps": %d, "channels": %d, "transport": "udp", "allow_anonymous": true}`, cps, channels),
 		"weight":   1, "active": 1,
 	}, "provider_id")
 }
