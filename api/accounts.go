@@ -129,6 +129,7 @@ func (s *Server) createAccount(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.configChanged(a.TenantID) // a new DID is a caller id the tenant may present
 	c.JSON(http.StatusOK, accountCreated{AccountID: id})
 }
 
@@ -181,7 +182,11 @@ func (s *Server) updateAccount(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.respondAccountChanged(c, id, s.deps.Accounts.UpdateAccount(c.Request.Context(), scope, acc, secrets))
+	err = s.deps.Accounts.UpdateAccount(c.Request.Context(), scope, acc, secrets)
+	if err == nil {
+		s.configChanged(scope.TenantID) // its phone or type may change the caller ids allowed
+	}
+	s.respondAccountChanged(c, id, err)
 }
 
 func (s *Server) deleteAccount(c *gin.Context) {

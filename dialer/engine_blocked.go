@@ -145,6 +145,9 @@ func (e *Engine) ConfigChanged(tenantID string) {
 		return
 	}
 	e.postAsync(func() {
+		if e.comp != nil {
+			delete(e.comp.tenants, tenantID) // its DIDs (caller ids) are read again too
+		}
 		tp, ok := e.caps.tenants[tenantID]
 		if !ok {
 			return // never read: the first use reads the new configuration

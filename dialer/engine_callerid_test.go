@@ -123,3 +123,28 @@ func TestCallerIDPolicyDIDAndAnonymous(t *testing.T) {
 		t.Fatalf("attempts %+v, want the anonymous one through the provider that allows it", rs)
 	}
 }
+
+// A campaign blocked for its caller id is released by the configuration
+// change that allows it, a new DID account included: the tenant's DIDs are
+// read again at once, not after the refresh period.
+func TestCallerIDBlockReleasedByANewDID(t *testing.T) {
+	const cid = "+14155550901"
+	h := newHarness(t, testConfig(), memgateway.Script{Kind: memgateway.Answer, Talk: time.Second})
+	h.alwaysOpen(3)
+	h.provider("p", 1, 0, "")
+	acc := h.account("extension", cid)
+	id, _ := h.campaign(1, 1, 6000, 1, 60)
+	h.f.Exec(`UPDATE campaigns SET account_id = ? WHERE campaign_id = ?`, acc, id)
+	h.startCompliant(false)
+	h.startCampaign(id)
+	h.advance(time.Second)
+	if b := h.eng.CampaignBlocked(h.tenant, id); b == nil {
+		t.Fatal("not blocked for a caller id no route allows")
+	}
+	h.account(dialer.AccountDID, cid)
+	h.eng.ConfigChanged(h.tenant)
+	h.advance(time.Second)
+	if n := len(h.gw.Records()); n != 1 {
+		t.Fatalf("%d attempts after the DID was added, want 1 (blocked: %+v)", n, h.eng.CampaignBlocked(h.tenant, id))
+	}
+}
