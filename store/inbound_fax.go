@@ -29,6 +29,7 @@ type InboundFax struct {
 
 // ReceivedFax is what ReceiveFax recorded.
 type ReceivedFax struct {
+	TenantID       string // the receiving account's tenant (whose email provider mails a faxtoemail)
 	TransmissionID int64
 	DocumentID     int64 // 0 when no document was received
 	Program        dialer.ProgramType
@@ -63,7 +64,7 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 	if err != nil {
 		return ReceivedFax{}, err
 	}
-	out := ReceivedFax{Program: route.program}
+	out := ReceivedFax{TenantID: route.tenant, Program: route.program}
 	if err := m.db.r.QueryRowContext(ctx, `SELECT email FROM accounts WHERE account_id = ?`, route.accountID).Scan(&out.Email); err != nil {
 		return out, fmt.Errorf("store: fax account: %w", err)
 	}

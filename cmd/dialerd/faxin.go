@@ -15,13 +15,25 @@ import (
 )
 
 // FaxMailer mails the PDF of a fax received for a faxtoemail program to
-// the receiving account's address; results are the fax's (code, pages, …)
-// for the message. An error is judged by the cause table
-// (dialer.ClassifyError): its fault and cause become the transmission's.
-// The mail package provides one; without it such faxes are kept as
-// documents and their transmissions fail naming the missing mailer.
+// the receiving account's address, through the tenant's email provider.
+// The Outcome is the SMTP server's reply, judged by the cause table
+// (dialer.Classify) like any sendemail; an error (no provider, the server
+// unreachable) by dialer.ClassifyError. Either becomes the transmission's.
+// Without one such faxes are kept as documents and their transmissions
+// fail naming the missing mailer.
 type FaxMailer interface {
-	MailFax(ctx context.Context, to, pdfPath string, results []dialer.Result) error
+	MailFax(ctx context.Context, f FaxMail) (dialer.Outcome, error)
+}
+
+// FaxMail is one received fax to mail.
+type FaxMail struct {
+	TenantID string
+	To       string // the receiving account's email address
+	PDFPath  string
+	From     string // the caller's number as the trunk sent it
+	DID      string
+	Pages    int
+	CallUUID string
 }
 
 // faxInbox receives the faxes FreeSWITCH nodes take (esl.FaxReceiver):
@@ -63,22 +75,34 @@ func (f *faxInbox) FaxReceived(ctx context.Context, r esl.ReceivedFax) {
 	if got.Program != dialer.ProgramFaxToEmail || got.Status != "completed" {
 		return
 	}
-	results := []dialer.Result{{Type: "fax", Name: "from", Data: r.From}, {Type: "fax", Name: "pages", Data: fmt.Sprint(r.Pages)}}
-	var mailErr error
+	var (
+		o       dialer.Outcome
+		mailErr error
+	)
 	switch {
 	case f.mailer == nil:
 		mailErr = dialer.ContentFault("mail", errNoMailer)
 	case got.Email == "":
 		mailErr = dialer.ContentFault("email", errors.New("the account that received the fax has no email address"))
 	default:
-		mailErr = f.mailer.MailFax(ctx, got.Email, got.PDFPath, results)
+		o, mailErr = f.mailer.MailFax(ctx, FaxMail{TenantID: got.TenantID, To: got.Email, PDFPath: got.PDFPath, From: r.From,
+			DID: r.To, Pages: r.Pages, CallUUID: r.CallUUID})
 	}
-	status, response, res := "completed", "NORMAL_CLEARING", []dialer.Result{{Type: "email", Name: "to", Data: got.Email}}
+	var v dialer.Verdict
+	res := []dialer.Result{{Type: "email", Name: "to", Data: got.Email}}
 	if mailErr != nil {
-		v := dialer.ClassifyError(mailErr)
-		status, response = "failed", v.Cause
+		v = dialer.ClassifyError(mailErr)
 		res = append(res, dialer.Result{Type: "email", Name: "error", Data: mailErr.Error()})
-		f.log.Warn("faxtoemail: the fax was not mailed", "transmission", got.TransmissionID, "fault", v.Fault.String(), "err", mailErr)
+	} else {
+		v = dialer.Classify(o)
+		res = append(res, o.Results...)
+	}
+	status, response := "failed", v.Cause
+	if v.Disposition == dialer.Completed {
+		status = "completed"
+	} else {
+		f.log.Warn("faxtoemail: the fax was not mailed", "transmission", got.TransmissionID, "fault", v.Fault.String(),
+			"cause", v.Cause, "err", mailErr)
 	}
 	if err := f.db.FinishInbound(ctx, got.TransmissionID, status, response, res); err != nil {
 		f.log.Error("faxtoemail: outcome not recorded", "transmission", got.TransmissionID, "err", err)

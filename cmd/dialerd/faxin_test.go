@@ -74,12 +74,16 @@ type fakeMailer struct {
 	err  error
 }
 
-func (m *fakeMailer) MailFax(_ context.Context, to, pdfPath string, _ []dialer.Result) error {
-	b, _ := os.ReadFile(pdfPath)
+func (m *fakeMailer) MailFax(_ context.Context, f FaxMail) (dialer.Outcome, error) {
+	b, _ := os.ReadFile(f.PDFPath)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.to, m.pdfs = append(m.to, to), append(m.pdfs, b)
-	return m.err
+	m.to, m.pdfs = append(m.to, f.To), append(m.pdfs, b)
+	if m.err != nil {
+		return dialer.Outcome{}, m.err
+	}
+	now := time.Now()
+	return dialer.Outcome{Cause: "NORMAL_CLEARING", Start: now, Connect: now, End: now, Delivered: true}, nil
 }
 
 // TestFaxInboxFaxToEmail: a fax received for a faxtoemail program is kept

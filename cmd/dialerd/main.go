@@ -481,7 +481,7 @@ func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, link *engineLin
 // it fax calls are refused, and the log says why), and faxtoemail mails
 // them through faxMailer.
 func newFaxInbox(cfg Config, db *store.DB, messages *store.Messages, log *slog.Logger) *faxInbox {
-	in := &faxInbox{db: db, messages: messages, mailer: faxMailer(cfg, log), log: log}
+	in := &faxInbox{db: db, messages: messages, mailer: faxMailer(cfg, db), log: log}
 	conv, err := media.NewTIFF2PDF(cfg.Media.TIFF2PDF)
 	if err != nil {
 		log.Warn("inbound faxes are refused: they cannot be kept as PDF", "key", "media.tiff2pdf", "tiff2pdf", cfg.Media.TIFF2PDF, "err", err)
@@ -490,11 +490,6 @@ func newFaxInbox(cfg Config, db *store.DB, messages *store.Messages, log *slog.L
 	}
 	return in
 }
-
-// faxMailer is the mailer of faxtoemail: the mail package's SMTP sender
-// plugs in here. nil until then: such faxes are kept, and their
-// transmissions fail naming the missing mailer.
-func faxMailer(Config, *slog.Logger) FaxMailer { return nil }
 
 // speaker is the SIP gateway's voicetts renderer: espeak-ng, caching in
 // <data_dir>/tts, or nil (logged) when it is not installed, so that the API

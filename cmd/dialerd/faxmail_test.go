@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/dialerd/dialerd/dialer"
+	"github.com/dialerd/dialerd/esl/esltest"
+	"github.com/dialerd/dialerd/mail/mailtest"
+	"github.com/dialerd/dialerd/store"
+)
+
+// TestFaxToEmailE2E: the daemon, connected to a fake FreeSWITCH node,
+// receives fax calls to DIDs whose accounts (made through the API) have
+// faxtoemail programs, and mails each PDF through the tenant's email
+// provider to Debian's aiosmtpd. The inbound transmission ends as the SMTP
+// reply says by the cause table: 250 completed with the reply in its
+// results (and the peer got the PDF), 451 failed SMTP_TEMPORARY_FAILURE,
+// 550 failed SMTP_REJECTED; the fax is kept as a document either way.
+func TestFaxToEmailE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the daemon and aiosmtpd")
+	}
+	needTIFF2PDF(t)
+	if _, err := exec.LookPath("tiff2pdf"); err != nil {
+		t.Skip(err)
+	}
+	peer := mailtest.StartSMTP(t, false)
+	fs := esltest.Start(t, esltest.Options{Password: "Node-Pass-1"})
+	data := t.TempDir()
+	key := make([]byte, store.SealKeySize)
+	rand.Read(key)
+	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := dialer.HashPassword("admin-password-1", bcrypt.MinCost)
+	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
+		t.Fatal(err)
+	}
+	tenant, _ := db.DefaultTenant(ctx)
+	host, port, _ := net.SplitHostPort(fs.Addr())
+	p, _ := strconv.Atoi(port)
+	if _, err := db.CreatePBX(ctx, dialer.PBXProfile{TenantID: tenant.ID, Type: dialer.PBXFreeSwitch, Name: "fs", Enabled: true,
+		Host: host, Port: p, Password: "Node-Pass-1", SessionsPerSecond: 30, MaxSessions: 100}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	d := startDaemon(t, data)
+	a := login(t, d, "admin-password-1")
+	a.id("POST", "/providers", map[string]any{"name": "mail", "gateway_flag": 4, "service_flag": 8, "host": "127.0.0.1",
+		"port": peer.Port, "username": "", "settings": `{"tls": "none", "from": "fax@example.com"}`}, "provider_id")
+	for i, email := range []string{"ops@example.org", "temp@example.org", "reject@example.org"} {
+		acct := a.id("POST", "/accounts", map[string]any{"type": "did", "phone": fmt.Sprintf("+1555010010%d", i), "email": email}, "account_id")
+		a.id("POST", "/programs/faxtoemail", map[string]any{"name": "to " + email, "account_id": acct}, "program_id")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !sawCommand(fs, "event") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not connect:\n%s", d.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// settled waits for the n-th inbound transmission to leave the fax's
+	// own outcome: the mail's result is its last.
+	settled := func(n int) (map[string]any, map[string]string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			var list []map[string]any
+			a.get("/transmissions?direction=inbound", &list)
+			if len(list) >= n {
+				tx := list[n-1]
+				_, body := d.call(t, "GET", fmt.Sprintf("/transmissions/%d/result", int64(tx["transmission_id"].(float64))), a.token, nil)
+				var rs []struct{ Type, Name, Data string }
+				json.Unmarshal(body, &rs)
+				r := map[string]string{}
+				for _, x := range rs {
+					r[x.Type+"."+x.Name] = x.Data
+				}
+				if r["email.to"] != "" {
+					return tx, r
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("inbound transmission %d not mailed:\n%s", n, d.logs)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	tests := []struct {
+		did, status, cause, reply string
+	}{
+		{"15550100100", "completed", "NORMAL_CLEARING", "250 2.0.0 Ok: queued as Q1"},
+		{"15550100101", "failed", dialer.CauseSMTPTempFailure, "451 4.3.0 mailbox busy, try later"},
+		{"15550100102", "failed", dialer.CauseSMTPRejected, "550 5.1.1 no such user here"},
+	}
+	for i, tt := range tests {
+		fs.Inbound(esltest.InboundCall{Destination: tt.did, CallerID: "15550001111",
+			Fax: esltest.InboundFax{Success: true, TIFF: bilevelTIFF(), Pages: 1}})
+		tx, r := settled(i + 1)
+		if tx["status"] != tt.status || tx["response"] != tt.cause || r["smtp.reply"] != tt.reply || r["fax.document_id"] == "" {
+			t.Errorf("fax to %s: %v %v, want %s %s %q", tt.did, tx, r, tt.status, tt.cause, tt.reply)
+		}
+	}
+	eml, env := peer.Received(t, 1)
+	for _, want := range []string{"Subject: Fax from 15550001111 (1 page)", `filename="fax.pdf"`, "application/pdf"} {
+		if !strings.Contains(string(eml), want) {
+			t.Errorf("the mail lacks %q:\n%s", want, eml)
+		}
+	}
+	if !strings.HasPrefix(env, "fax@example.com\nops@example.org") {
+		t.Errorf("envelope %q", env)
+	}
+	if n := peer.Count(); n != 1 {
+		t.Errorf("the peer kept %d mails, want 1", n)
+	}
+	d.stop(t, syscall.SIGTERM)
+}
