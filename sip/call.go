@@ -134,11 +134,12 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 		return dialer.Outcome{}, err
 	}
 	recording, field := a.Media.RecordingPath, "recording_id"
+	release := func() {}
 	if a.Program == dialer.ProgramVoiceTTS {
 		// Rendered before the INVITE (on the attempt's goroutine, never the
 		// engine's loop), so the callee never waits for it; a text the
 		// engine cannot speak is the content's fault, and says why.
-		if recording, err = g.cfg.TTS.Speak(ctx, dialer.NormalizeTTS(a.Media.TTSText), a.Media.TTSVoice, a.Media.TTSLanguage); err != nil {
+		if recording, release, err = g.speak(ctx, a.Media); err != nil {
 			if ctx.Err() != nil {
 				return dialer.Outcome{}, ctx.Err()
 			}
@@ -147,6 +148,7 @@ func (g *Gateway) call(ctx context.Context, a dialer.Attempt, progress func(dial
 		field = "text"
 	}
 	samples, err := g.recordings.load(recording)
+	release() // decoded: the cache may evict the rendering now
 	if err != nil {
 		return dialer.Outcome{}, dialer.ContentFault(field, err)
 	}

@@ -123,6 +123,13 @@ type Speaker interface {
 	Speak(ctx context.Context, text, voice, language string) (path string, err error)
 }
 
+// SpeechHolder is a Speaker whose renderings may be evicted: Hold keeps
+// one until release, which the gateway calls once it has decoded it.
+// media.Espeak is one.
+type SpeechHolder interface {
+	Hold(ctx context.Context, text, voice, language string) (path string, release func(), err error)
+}
+
 // VoiceChecker is a Speaker that can tell, without rendering, whether it
 // has a program's language and voice; CheckAttempt then refuses one it
 // lacks, naming the field ("language" or "voice").

@@ -225,3 +225,32 @@ func TestRecoverAnsweredVoiceTTSCallSendsBye(t *testing.T) {
 		t.Fatalf("%d BYEs from the recovering process, want 1", len(byes))
 	}
 }
+
+// holdingSpeaker is a SpeechHolder counting holds and releases.
+type holdingSpeaker struct {
+	fakeSpeaker
+	holds, releases atomic.Int64
+}
+
+func (h *holdingSpeaker) Hold(ctx context.Context, text, voice, language string) (string, func(), error) {
+	h.holds.Add(1)
+	return h.path, func() { h.releases.Add(1) }, h.err
+}
+
+// TestCallVoiceTTSHoldsTheRendering: with a speech engine that can evict
+// its renderings, the call holds the one it plays until it has decoded it,
+// and releases it once, whatever the call's outcome.
+func TestCallVoiceTTSHoldsTheRendering(t *testing.T) {
+	uas := answeringUAS(t, false)
+	speaker := &holdingSpeaker{fakeSpeaker: fakeSpeaker{path: writeWAV(t, tone(time.Second))}}
+	g := newTestGateway(t, Config{TTS: speaker})
+	a := uasAttempt(uas, "")
+	a.Program, a.Media = dialer.ProgramVoiceTTS, dialer.Media{TTSText: "One, two.", TTSLanguage: "en-US"}
+	out, err := g.Deliver(testContext(t), a, nil)
+	if err != nil || !out.Delivered {
+		t.Fatalf("Deliver = %+v, %v; want delivered", out, err)
+	}
+	if h, r, s := speaker.holds.Load(), speaker.releases.Load(), speaker.calls.Load(); h != 1 || r != 1 || s != 0 {
+		t.Fatalf("holds %d, releases %d, plain Speak %d; want 1, 1, 0", h, r, s)
+	}
+}

@@ -54,13 +54,15 @@ type Config struct {
 		Grace time.Duration `yaml:"grace" help:"on SIGTERM, how long calls in flight and requests may finish"`
 	} `yaml:"shutdown"`
 	Media struct {
-		MaxRecordingBytes int64  `yaml:"max_recording_bytes" help:"largest accepted recording upload (WAV, MP3), in bytes"`
-		MaxDocumentBytes  int64  `yaml:"max_document_bytes" help:"largest accepted document upload (PDF, TIFF), in bytes"`
-		MaxTemplateBytes  int64  `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
-		Ghostscript       string `yaml:"ghostscript" help:"Ghostscript binary that converts PDF documents to fax TIFF (Debian package ghostscript), a path or a name looked up in PATH; when absent, PDF uploads are refused with 412 and only fax TIFFs are taken"`
-		Espeak            string `yaml:"espeak" help:"espeak-ng binary that renders voicetts texts for SIP trunks (Debian package espeak-ng), a path or a name looked up in PATH; renderings are cached in <data_dir>/tts; when absent, voicetts programs are refused for SIP trunks (FreeSWITCH speaks with flite)"`
-		TIFF2PDF          string `yaml:"tiff2pdf" help:"tiff2pdf binary that keeps received faxes as PDF (Debian package libtiff-tools), a path or a name looked up in PATH; when absent, inbound fax calls are refused"`
-		PublicURL         string `yaml:"public_url" help:"this API's URL as FreeSWITCH nodes on other hosts reach it, for signed recording URLs (e.g. http://10.0.0.2:8000); empty: only nodes on this host can play recordings"`
+		MaxRecordingBytes int64         `yaml:"max_recording_bytes" help:"largest accepted recording upload (WAV, MP3), in bytes"`
+		MaxDocumentBytes  int64         `yaml:"max_document_bytes" help:"largest accepted document upload (PDF, TIFF), in bytes"`
+		MaxTemplateBytes  int64         `yaml:"max_template_bytes" help:"largest accepted email template attachment, in bytes"`
+		Ghostscript       string        `yaml:"ghostscript" help:"Ghostscript binary that converts PDF documents to fax TIFF (Debian package ghostscript), a path or a name looked up in PATH; when absent, PDF uploads are refused with 412 and only fax TIFFs are taken"`
+		Espeak            string        `yaml:"espeak" help:"espeak-ng binary that renders voicetts texts for SIP trunks (Debian package espeak-ng), a path or a name looked up in PATH; renderings are cached in <data_dir>/tts; when absent, voicetts programs are refused for SIP trunks (FreeSWITCH speaks with flite)"`
+		TTSCacheMaxBytes  int64         `yaml:"tts_cache_max_bytes" help:"largest size of the espeak-ng renderings kept in <data_dir>/tts, in bytes; the least recently used go first, never one a call is using"`
+		TTSCacheMaxAge    time.Duration `yaml:"tts_cache_max_age" help:"a rendering unused for longer is removed (0: only the size bound)"`
+		TIFF2PDF          string        `yaml:"tiff2pdf" help:"tiff2pdf binary that keeps received faxes as PDF (Debian package libtiff-tools), a path or a name looked up in PATH; when absent, inbound fax calls are refused"`
+		PublicURL         string        `yaml:"public_url" help:"this API's URL as FreeSWITCH nodes on other hosts reach it, for signed recording URLs (e.g. http://10.0.0.2:8000); empty: only nodes on this host can play recordings"`
 	} `yaml:"media"`
 	// FreeSWITCH nodes come from the enabled FreeSWITCH PBX profiles, not
 	// from here; these keys are what no profile says.
@@ -135,6 +137,8 @@ func defaultConfig() Config {
 	c.Media.Ghostscript = "gs"
 	c.Media.Espeak = "espeak-ng"
 	c.Media.TIFF2PDF = "tiff2pdf"
+	c.Media.TTSCacheMaxBytes = 1 << 30
+	c.Media.TTSCacheMaxAge = 30 * 24 * time.Hour
 	c.Engine.Gateway = "live"
 	c.SIP.OptionsInterval = 30 * time.Second
 	c.SIP.ResponseTimeout = 4 * time.Second
@@ -227,6 +231,12 @@ func (c *Config) Validate() error {
 		if k.n < 1024 {
 			bad(k.key, "must be at least 1024")
 		}
+	}
+	if c.Media.TTSCacheMaxBytes < 1<<20 {
+		bad("media.tts_cache_max_bytes", "must be at least 1048576 (1 MiB)")
+	}
+	if c.Media.TTSCacheMaxAge < 0 {
+		bad("media.tts_cache_max_age", "must be 0 (no age limit) or a duration such as 720h")
 	}
 	switch c.Engine.Gateway {
 	case "live", "none", "memory":

@@ -72,6 +72,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad file value", []string{"--config", write("bad.yaml", "log:\n  level: loud\n")}, nil, "log.level"},
 		{"missing explicit file", []string{"--config", filepath.Join(dir, "absent.yaml")}, nil, "absent.yaml"},
 		{"unknown flag", []string{"--no-such-flag"}, nil, "no-such-flag"},
+		{"tiny tts cache", []string{"--media.tts_cache_max_bytes", "1000"}, nil, "media.tts_cache_max_bytes"},
+		{"negative tts cache age", nil, map[string]string{"DIALERD_MEDIA_TTS_CACHE_MAX_AGE": "-1h"}, "media.tts_cache_max_age"},
 	} {
 		_, err := loadConfig(tc.args, envOf(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -495,7 +495,8 @@ func newFaxInbox(cfg Config, db *store.DB, messages *store.Messages, log *slog.L
 // <data_dir>/tts, or nil (logged) when it is not installed, so that the API
 // refuses voicetts for SIP trunks naming media.espeak.
 func speaker(cfg Config, log *slog.Logger) sip.Speaker {
-	e, err := media.NewEspeak(media.EspeakOptions{Path: cfg.Media.Espeak, CacheDir: filepath.Join(cfg.DataDir, "tts")})
+	e, err := media.NewEspeak(media.EspeakOptions{Path: cfg.Media.Espeak, CacheDir: filepath.Join(cfg.DataDir, "tts"),
+		CacheMaxBytes: cfg.Media.TTSCacheMaxBytes, CacheMaxAge: cfg.Media.TTSCacheMaxAge})
 	if err != nil {
 		log.Warn("voicetts cannot go to SIP trunks; such programs are refused", "key", "media.espeak", "espeak", cfg.Media.Espeak, "err", err)
 		return nil

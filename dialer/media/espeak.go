@@ -51,6 +51,11 @@ type EspeakOptions struct {
 	Timeout time.Duration
 	// Jobs is how many renderings run at once (DefaultEspeakJobs when 0).
 	Jobs int
+	// CacheMaxBytes bounds the renderings kept, in bytes (0: unbounded);
+	// CacheMaxAge evicts one unused for longer (0: kept while there is
+	// room). See Sweep.
+	CacheMaxBytes int64
+	CacheMaxAge   time.Duration
 }
 
 // Espeak renders texts to telephony WAV (8 kHz 16-bit mono) with
@@ -70,6 +75,7 @@ type Espeak struct {
 
 	mu      sync.Mutex
 	running map[string]*rendering
+	cache   speechCache // guarded by mu
 }
 
 type rendering struct {
@@ -96,8 +102,14 @@ func NewEspeak(o EspeakOptions) (*Espeak, error) {
 		timeout: cmp.Or(o.Timeout, DefaultEspeakTimeout),
 		jobs:    make(chan struct{}, cmp.Or(o.Jobs, DefaultEspeakJobs)),
 		running: map[string]*rendering{},
+		cache: speechCache{maxBytes: o.CacheMaxBytes, maxAge: o.CacheMaxAge, now: time.Now,
+			held: map[string]int{}, used: map[string]time.Time{}},
 	}
 	e.languages, e.variants = e.listVoices()
+	// What an earlier run left is bounded before anything is spoken.
+	if _, err := e.Sweep(context.Background()); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -174,20 +186,38 @@ func EspeakVoice(language, voice string) (v string, ok bool) {
 // Speak renders text (already normalised and checked by the caller) in
 // the voice of language and voice, and returns the path of its 8 kHz
 // 16-bit mono WAV. A text espeak-ng refuses (an unknown language, a failed
-// run, no audio) wraps ErrSpeech; ctx ending first gives ctx's error.
+// run, no audio) wraps ErrSpeech; ctx ending first gives ctx's error. The
+// file is kept for at least speechGrace after Speak returns; a caller that
+// reads it later uses Hold.
 func (e *Espeak) Speak(ctx context.Context, text, voice, language string) (string, error) {
+	path, release, err := e.Hold(ctx, text, voice, language)
+	if err != nil {
+		return "", err
+	}
+	release()
+	return path, nil
+}
+
+// Hold is Speak for a caller that reads the file later: the cache does not
+// evict it until release is called (once; more calls do nothing).
+func (e *Espeak) Hold(ctx context.Context, text, voice, language string) (path string, release func(), err error) {
 	v, ok := EspeakVoice(language, voice)
 	if !ok {
-		return "", fmt.Errorf("%w: language %q or voice %q is not an espeak-ng voice name", ErrSpeech, language, voice)
+		return "", nil, fmt.Errorf("%w: language %q or voice %q is not an espeak-ng voice name", ErrSpeech, language, voice)
 	}
 	sum := sha256.Sum256([]byte("espeak-ng\x00" + v + "\x00" + text))
 	h := hex.EncodeToString(sum[:])
-	path := filepath.Join(e.dir, h[:2], h+".wav")
+	path = filepath.Join(e.dir, h[:2], h+".wav")
 	for {
-		if _, err := os.Stat(path); err == nil {
-			return path, nil
-		}
+		// The look and the hold are one step under mu, as is an eviction:
+		// a file found here is not removed before it is held.
 		e.mu.Lock()
+		if _, err := os.Stat(path); err == nil {
+			release = e.holdLocked(h)
+			e.mu.Unlock()
+			e.sweepSoon(false)
+			return path, release, nil
+		}
 		r, busy := e.running[h]
 		if !busy {
 			r = &rendering{done: make(chan struct{})}
@@ -198,22 +228,26 @@ func (e *Espeak) Speak(ctx context.Context, text, voice, language string) (strin
 			select {
 			case <-r.done:
 			case <-ctx.Done():
-				return "", ctx.Err()
+				return "", nil, ctx.Err()
 			}
 			if r.err != nil {
-				return "", r.err
+				return "", nil, r.err
 			}
 			continue // rendered: the file is there
 		}
 		r.err = e.render(ctx, text, v, path)
 		e.mu.Lock()
 		delete(e.running, h)
+		if r.err == nil {
+			release = e.holdLocked(h)
+		}
 		e.mu.Unlock()
 		close(r.done)
 		if r.err != nil {
-			return "", r.err
+			return "", nil, r.err
 		}
-		return path, nil
+		e.sweepSoon(true)
+		return path, release, nil
 	}
 }
 
