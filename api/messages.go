@@ -189,8 +189,11 @@ func checkDocument(ctx context.Context, conv faxConverter, src *io.SectionReader
 	return dialer.DocumentFile{Type: kind, Pages: pages}, nil
 }
 
-// documentContentTypes are the media types of the document types.
-var documentContentTypes = map[string]string{"pdf": "application/pdf", "tif": "image/tiff"}
+// documentContentTypes are the media types of the document types. "bin"
+// is a mail's attachment kept as it came (receiveemail): served as bytes
+// to download, never as the type the sender claimed (an HTML part would
+// otherwise render in the API's origin).
+var documentContentTypes = map[string]string{"pdf": "application/pdf", "tif": "image/tiff", "bin": "application/octet-stream"}
 
 func (s *Server) downloadDocument(c *gin.Context) {
 	d, ok := s.ownedDocument(c)

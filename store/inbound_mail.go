@@ -87,9 +87,14 @@ func sender(e InboundEmail) string {
 // ReceiveEmail records a mail to rcpt, an email account with a
 // receiveemail program: an inbound transmission from the sender (a contact
 // of the program's owner, made when the tenant does not know the address),
-// completed, whose results are the headers, subject and text; each PDF or
-// TIFF attachment becomes a document of the owner (result "document",
-// its name, its id), other attachments are listed by name, type and size.
+// completed, whose results are the headers, subject, text and HTML. Every
+// attachment becomes a document of the owner (result "document", its
+// name, its id): a PDF or TIFF the check accepts a fax document like an
+// upload, anything else (or a PDF the check refuses) kept as it came, of
+// type "bin", which no fax can send. At most maxStoredAttachments
+// documents per mail and limit bytes each: beyond, an attachment is only
+// listed ("attachment": name, type, size, why not stored). The whole mail
+// is bounded before this by the listener (mail.max_message_bytes).
 func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail, check DocumentCheck, limit int64) (int64, error) {
 	route, err := resolveInbound(ctx, m.db.r, rcpt, dialer.ProgramReceiveEmail)
 	if err != nil {
@@ -105,15 +110,31 @@ func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail
 	}
 	stored := 0
 	for _, f := range e.Files {
-		if !isFaxFile(f.Data) || stored == maxStoredAttachments || check == nil {
+		notStored := func(why string) {
 			results = append(results, dialer.Result{Type: "email", Name: "attachment",
-				Data: fmt.Sprintf("%s (%s, %d bytes, not stored)", f.Name, f.ContentType, len(f.Data))})
+				Data: fmt.Sprintf("%s (%s, %d bytes, not stored: %s)", f.Name, f.ContentType, len(f.Data), why)})
+		}
+		switch {
+		case stored == maxStoredAttachments:
+			notStored(fmt.Sprintf("more than %d attachments", maxStoredAttachments))
+			continue
+		case limit > 0 && int64(len(f.Data)) > limit:
+			notStored(fmt.Sprintf("more than %d bytes", limit))
 			continue
 		}
-		id, err := m.storeDocument(ctx, route, f, check, limit)
-		if err != nil {
-			results = append(results, dialer.Result{Type: "email", Name: "attachment_refused", Data: f.Name + ": " + err.Error()})
-			continue
+		var id int64
+		var faxErr error
+		if isFaxFile(f.Data) && check != nil {
+			id, faxErr = m.storeDocument(ctx, route, f, check, limit)
+		}
+		if id == 0 {
+			if id, err = m.storeAttachment(ctx, route, f, limit); err != nil {
+				notStored(err.Error())
+				continue
+			}
+			if faxErr != nil {
+				results = append(results, dialer.Result{Type: "email", Name: "attachment_not_fax", Data: f.Name + ": " + faxErr.Error()})
+			}
 		}
 		stored++
 		results = append(results, dialer.Result{Type: "document", Name: f.Name, Data: strconv.FormatInt(id, 10)})
@@ -126,6 +147,48 @@ func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail
 		return err
 	})
 	return id, err
+}
+
+// storeAttachment keeps f as it came as a document of the route's owner,
+// of type ExtAttachment: its content is not checked nor converted, so it
+// is never a fax document (sendfax finds no fax TIFF for it).
+func (m *Messages) storeAttachment(ctx context.Context, route inboundRoute, f InboundFile, limit int64) (int64, error) {
+	t, err := m.receive(bytes.NewReader(f.Data), limit)
+	if err != nil {
+		return 0, err
+	}
+	defer t.discard()
+	desc := "received by email"
+	if ct := clipLine(f.ContentType, 100); ct != "" {
+		desc += " (" + ct + ")"
+	}
+	var id int64
+	now := time.Now().Unix()
+	err = m.place(ctx, []newFile{{t: t, ext: ExtAttachment}}, func(tx *sql.Tx, hashes []string) ([]string, error) {
+		res, err := tx.ExecContext(ctx, `INSERT INTO documents (tenant_id, created_by, name, description, type, file_hash,
+			file_size, pages, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+			route.tenant, route.owner, f.Name, desc, ExtAttachment, hashes[0], t.size, now, now)
+		if err != nil {
+			return nil, fmt.Errorf("store: mail attachment document: %w", err)
+		}
+		id, err = res.LastInsertId()
+		return nil, err
+	})
+	return id, err
+}
+
+// clipLine is s on one printable line of at most n bytes.
+func clipLine(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "")
+	}
+	return s
 }
 
 // MailToFax is a mail to fax.

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -62,9 +64,17 @@ func TestEmailInbound(t *testing.T) {
 		results[k] = v
 	}
 	rows.Close()
-	if results["email/from"] != "bob@example.org" || results["document/scan.tif"] == "" || !strings.Contains(results["email/attachment"], "notes.txt") ||
+	if results["email/from"] != "bob@example.org" || results["document/scan.tif"] == "" || results["document/notes.txt"] == "" ||
 		!strings.HasSuffix(results["email/text"], "[truncated]") {
 		t.Errorf("results %v", results)
+	}
+	var notesType, desc, hash string
+	if err := x.db.r.QueryRow(`SELECT type, description, file_hash FROM documents WHERE document_id = ?`, results["document/notes.txt"]).
+		Scan(&notesType, &desc, &hash); err != nil || notesType != ExtAttachment || !strings.Contains(desc, "text/plain") {
+		t.Errorf("notes.txt document: %s %q %v", notesType, desc, err)
+	}
+	if b, err := os.ReadFile(files.path(hash, ExtAttachment)); err != nil || string(b) != "notes" {
+		t.Errorf("notes.txt file: %q %v", b, err)
 	}
 
 	docs := func() (n int) { x.db.r.QueryRow(`SELECT COUNT(*) FROM documents`).Scan(&n); return }
@@ -102,6 +112,66 @@ func TestEmailInbound(t *testing.T) {
 	}
 	if status != "pending" || direction != "outbound" || typ != "sendfax" || parent != e2f || doc == 0 || phone != "+14155550177" {
 		t.Errorf("outbound fax %s %s %s parent %d doc %d %s", status, direction, typ, parent, doc, phone)
+	}
+}
+
+// TestEmailInboundAttachmentLimits: every attachment of a received mail
+// is a document up to maxStoredAttachments of at most limit bytes each;
+// beyond, each is listed with why it was not stored. A PDF the document
+// check refuses is still kept, as a plain attachment, saying why it is no
+// fax document.
+func TestEmailInboundAttachmentLimits(t *testing.T) {
+	ctx := context.Background()
+	x := newEngineFixture(t)
+	files, err := OpenFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMessages(x.db, files)
+	inbox := x.f.Exec(`INSERT INTO accounts (tenant_id, created_by, type, email, active, created_at, updated_at)
+		VALUES (?, ?, 'email', 'inbox@example.com', 1, 0, 0)`, x.tenant, x.owner)
+	x.f.Exec(`INSERT INTO programs (tenant_id, created_by, name, type, account_id, created_at, updated_at)
+		VALUES (?, ?, 'inbox', 'receiveemail', ?, 0, 0)`, x.tenant, x.owner, inbox)
+	e := InboundEmail{EnvelopeFrom: "bob@example.org", Files: []InboundFile{
+		{Name: "big.bin", ContentType: "application/octet-stream", Data: make([]byte, 101)},
+		{Name: "broken.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 truncated")},
+	}}
+	for i := range maxStoredAttachments + 2 {
+		e.Files = append(e.Files, InboundFile{Name: fmt.Sprintf("f%d.txt", i), ContentType: "text/plain", Data: []byte{byte('a' + i)}})
+	}
+	id, err := m.ReceiveEmail(ctx, "inbox@example.com", e, tiffCheck, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs, listed, notFax int
+	var lines []string
+	rows, _ := x.db.r.Query(`SELECT r.type, r.name, r.data FROM spool_results r JOIN spools s USING (spool_id) WHERE s.transmission_id = ?`, id)
+	for rows.Next() {
+		var typ, name, data string
+		rows.Scan(&typ, &name, &data)
+		switch {
+		case typ == "document":
+			docs++
+		case name == "attachment":
+			listed++
+			lines = append(lines, data)
+		case name == "attachment_not_fax":
+			notFax++
+		}
+	}
+	rows.Close()
+	// broken.pdf and 9 text files are stored; big.bin and 3 text files not.
+	if docs != maxStoredAttachments || listed != 4 || notFax != 1 {
+		t.Errorf("%d documents, %d listed, %d not fax: %q", docs, listed, notFax, lines)
+	}
+	if !strings.Contains(lines[0], "big.bin") || !strings.Contains(lines[0], "more than 100 bytes") ||
+		!strings.Contains(lines[len(lines)-1], fmt.Sprintf("more than %d attachments", maxStoredAttachments)) {
+		t.Errorf("listed %q", lines)
+	}
+	var n int
+	x.db.r.QueryRow(`SELECT COUNT(*) FROM documents`).Scan(&n)
+	if n != maxStoredAttachments {
+		t.Errorf("%d documents rows, want %d", n, maxStoredAttachments)
 	}
 }
 

@@ -219,6 +219,23 @@ func TestEmailProgramsE2E(t *testing.T) {
 	if len(docs) != 1 || docs[0]["name"] != "scan.pdf" || docs[0]["type"] != "pdf" {
 		t.Errorf("documents %v", docs)
 	}
+	// Any other attachment is kept too, as it came: a "bin" document,
+	// served as bytes.
+	notes := "From: bob@example.org\r\nTo: inbox@example.com\r\nSubject: notes\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n" +
+		"--XX\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\n\r\nremember the milk\r\n--XX--\r\n"
+	if err := smtp.SendMail(addr, nil, "bob@example.org", []string{"inbox@example.com"}, []byte(notes)); err != nil {
+		t.Fatalf("receiveemail with a text attachment: %v", err)
+	}
+	docs = nil
+	a.get("/messages/documents", &docs)
+	if len(docs) != 2 || docs[1]["name"] != "notes.txt" || docs[1]["type"] != "bin" {
+		t.Fatalf("documents %v", docs)
+	}
+	dpath := "/messages/documents/" + fmt.Sprint(docs[1]["document_id"]) + "/media"
+	if code, body := p.call(t, "GET", dpath, a.token, nil); code != 200 || !strings.Contains(string(body), "remember the milk") {
+		t.Errorf("GET %s: %d %q", dpath, code, body)
+	}
 
 	// emailtofax: mail to <number>@fax.test from an email account with an
 	// emailtofax program, from an allowed relay host.
