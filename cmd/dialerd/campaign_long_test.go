@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,8 +35,8 @@ func longMessaging(t *testing.T) {
 }
 
 // campaign imports a group from csv, runs program over it at longCPM and
-// waits until every transmission is done; it returns the completed count.
-func (a *client) campaign(program int64, csv string) int {
+// waits until every transmission is done; it returns the completed ones.
+func (a *client) campaign(program int64, csv string) []int64 {
 	a.t.Helper()
 	group := a.id("POST", "/groups", map[string]any{"name": "long"}, "group_id")
 	req, _ := newRequest("POST", "http://"+a.p.addr+"/groups/"+strconv.FormatInt(group, 10)+"/csv", a.token, "text/csv", csv)
@@ -60,15 +61,45 @@ func (a *client) campaign(program int64, csv string) int {
 		}
 		time.Sleep(time.Second)
 	}
-	n := 0
+	var ids []int64
 	for page := 1; ; page++ {
 		var done []map[string]any
 		a.get(fmt.Sprintf("/transmissions?campaign_id=%d&status=completed&per_page=1000&page=%d", id, page), &done)
-		n += len(done)
+		for _, tr := range done {
+			ids = append(ids, int64(tr["transmission_id"].(float64)))
+		}
 		if len(done) < 1000 {
-			return n
+			return ids
 		}
 	}
+}
+
+// peerIDs matches every transmission to what its peer said of it: the
+// first submatch of re in its spools and results (the SMTP server's
+// queue id, the SMSC's message id in the delivered report). It fails when
+// one has none, or two have the same.
+func (a *client) peerIDs(transmissions []int64, re *regexp.Regexp) map[string]bool {
+	a.t.Helper()
+	seen := map[string]int64{}
+	for _, id := range transmissions {
+		path := "/transmissions/" + strconv.FormatInt(id, 10)
+		_, spools := a.p.call(a.t, "GET", path+"/detail", a.token, nil)
+		_, results := a.p.call(a.t, "GET", path+"/result", a.token, nil)
+		m := re.FindSubmatch(append(spools, results...))
+		if m == nil {
+			a.t.Errorf("transmission %d: nothing of its peer's matches %s: %s %s", id, re, spools, results)
+			continue
+		}
+		if other, dup := seen[string(m[1])]; dup {
+			a.t.Errorf("transmissions %d and %d both carry %s", other, id, m[1])
+		}
+		seen[string(m[1])] = id
+	}
+	out := map[string]bool{}
+	for k := range seen {
+		out[k] = true
+	}
+	return out
 }
 
 func judgeRate(t *testing.T, what string, at []time.Time) {
@@ -100,8 +131,16 @@ func TestCampaign1000SendEmail(t *testing.T) {
 		fmt.Fprintf(&csv, "+1415%07d,c%d,c%d@example.org\n", 2000000+i, i, i)
 	}
 	completed := a.campaign(prog, csv.String())
-	if completed != longMessages || peer.Count() != longMessages {
-		t.Errorf("%d of %d transmissions completed, the server accepted %d", completed, longMessages, peer.Count())
+	if len(completed) != longMessages || peer.Count() != longMessages {
+		t.Errorf("%d of %d transmissions completed, the server accepted %d", len(completed), longMessages, peer.Count())
+	}
+	// Every spool carries the reply of its own message: aiosmtpd queues
+	// message n as Qn, so the replies are Q1 … Q1000, each once.
+	queued := a.peerIDs(completed, regexp.MustCompile(`250 2\.0\.0 Ok: queued as (Q[0-9]+)`))
+	for n := 1; n <= peer.Count(); n++ {
+		if !queued[fmt.Sprintf("Q%d", n)] {
+			t.Errorf("no spool carries the reply of the server's message Q%d", n)
+		}
 	}
 	judgeRate(t, "sendemail at aiosmtpd", peer.Times())
 	p.stop(t, syscall.SIGTERM)
@@ -132,8 +171,16 @@ func TestCampaign1000Kannel(t *testing.T) {
 		ids[s.ID] = true
 		at = append(at, s.At)
 	}
-	if completed != longMessages || len(subs) != longMessages || len(ids) != longMessages {
-		t.Errorf("%d of %d transmissions completed on a delivered report; the SMSC took %d (%d ids)", completed, longMessages, len(subs), len(ids))
+	if len(completed) != longMessages || len(subs) != longMessages || len(ids) != longMessages {
+		t.Errorf("%d of %d transmissions completed on a delivered report; the SMSC took %d (%d ids)", len(completed), longMessages, len(subs), len(ids))
+	}
+	// Every spool carries the delivered report of its own message: the
+	// SMSC's ids in the reports are the ids it gave, each once.
+	reported := a.peerIDs(completed, regexp.MustCompile(`id:(\S+) sub:\S+ dlvrd:\S+ submit date:[^"]* stat:DELIVRD`))
+	for id := range ids {
+		if !reported[id] {
+			t.Errorf("no spool carries the delivered report of the SMSC's message %s", id)
+		}
 	}
 	judgeRate(t, "sendsms at the SMSC through Kannel", at)
 	p.stop(t, syscall.SIGTERM)
