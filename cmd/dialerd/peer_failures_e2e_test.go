@@ -1,0 +1,106 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dialerd/dialerd/mail/mailtest"
+)
+
+// TestVoiceTTSCalleeBusyOverSIP: a voicetts call the callee refuses (SIPp
+// answers 486) is the callee's fault by the cause table: the transmission
+// fails USER_BUSY with the SIP code in its spool, and the trunk is not
+// blamed (the next call goes out on it). Before, only a voicetts call
+// that was answered, or whose text failed to render, was tested end to end.
+func TestVoiceTTSCalleeBusyOverSIP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the daemon and sipp")
+	}
+	sippBin, err := exec.LookPath("sipp")
+	if err != nil {
+		mailtest.SkipOrFail(t, "sipp (Debian package sip-tester) is not installed")
+	}
+	if _, err := exec.LookPath("espeak-ng"); err != nil {
+		mailtest.SkipOrFail(t, "espeak-ng (Debian package espeak-ng) is not installed")
+	}
+	sippPort := freeUDPPort(t)
+	scenario, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "sipp", "busy.xml"))
+	sipp := exec.Command(sippBin, "-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(sippPort),
+		"-m", "2", "-nostdin", "-timeout", "120s", "-timeout_error")
+	sipp.Dir = t.TempDir()
+	if err := sipp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sippDone := make(chan error, 1)
+	go func() { sippDone <- sipp.Wait() }()
+	t.Cleanup(func() { _ = sipp.Process.Kill() })
+
+	p := startDaemon(t, t.TempDir(), "DIALERD_SIP_LISTEN=127.0.0.1:"+strconv.Itoa(freeUDPPort(t)),
+		"DIALERD_ADMIN_PASSWORD=admin-password-1", "DIALERD_ENGINE_GATEWAY=live")
+	a := login(t, p, "admin-password-1")
+	a.id("POST", "/providers", map[string]any{"name": "sipp", "type": "sip", "gateway_flag": 8, "service_flag": 1,
+		"host": "127.0.0.1", "port": sippPort, "settings": `{"transport": "udp"}`}, "provider_id")
+	prog := a.id("POST", "/programs/voicetts", map[string]any{"name": "reminder",
+		"text": "Your appointment is tomorrow at ten.", "language": "en-US"}, "program_id")
+	for i := range 2 {
+		c := a.id("POST", "/contacts", map[string]any{"phone": "+1212555012" + strconv.Itoa(i), "first_name": "Ann"}, "contact_id")
+		st, res := a.sendOne(c, prog)
+		if st != "failed" || !strings.Contains(res, `"response":"USER_BUSY"`) || !strings.Contains(res, "486") {
+			t.Errorf("call %d to a busy callee: %s %s, want failed USER_BUSY with the 486", i, st, res)
+		}
+	}
+	select {
+	case err := <-sippDone:
+		if err != nil {
+			t.Errorf("sipp: %v (both calls should have reached it)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("sipp did not see both calls")
+	}
+	p.stop(t, syscall.SIGTERM)
+}
+
+// TestSendEmailServerDownE2E: a sendemail whose SMTP server does not
+// answer (nothing listens on its port) is the route's fault by the cause
+// table: the spool says GATEWAY_ERROR, the try is kept and the
+// transmission waits for a route rather than failing. Before, only the
+// mail package's unit test covered it; the API's view was untested.
+func TestSendEmailServerDownE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the daemon")
+	}
+	p := startDaemon(t, t.TempDir(), "DIALERD_ADMIN_PASSWORD=admin-password-1")
+	a := login(t, p, "admin-password-1")
+	a.id("POST", "/providers", map[string]any{"name": "mail", "gateway_flag": 4, "service_flag": 8, "host": "127.0.0.1",
+		"port": mailtest.FreePort(t), "settings": `{"tls": "none", "from": "dialer@example.com"}`}, "provider_id")
+	tpl := a.id("POST", "/messages/templates", map[string]any{"name": "hello", "subject": "Hello", "body": "<p>Hello</p>"}, "template_id")
+	prog := a.id("POST", "/programs/sendemail", map[string]any{"name": "hello", "template_id": tpl}, "program_id")
+	c := a.id("POST", "/contacts", map[string]any{"first_name": "Ada", "phone": "+14155550190", "email": "ada@example.org"}, "contact_id")
+	id := a.id("POST", "/transmissions", map[string]any{"contact_id": c, "program_id": prog, "direction": "outbound", "try_allowed": 1}, "transmission_id")
+	path := "/transmissions/" + strconv.FormatInt(id, 10)
+	if code, body := p.call(t, "POST", path+"/send", a.token, nil); code != 200 {
+		t.Fatalf("send: %d %s", code, body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, detail := p.call(t, "GET", path+"/detail", a.token, nil)
+		if strings.Contains(string(detail), `"response":"GATEWAY_ERROR"`) {
+			var tr map[string]any
+			a.get(path, &tr)
+			if tr["status"] != "pending" || tr["try_done"] != float64(0) {
+				t.Errorf("after the SMTP server was down the transmission is %v with %v tries done, want pending with its try kept", tr["status"], tr["try_done"])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no GATEWAY_ERROR spool: %s\n%s", detail, p.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.stop(t, syscall.SIGTERM)
+}
