@@ -104,3 +104,45 @@ func TestSendEmailServerDownE2E(t *testing.T) {
 	}
 	p.stop(t, syscall.SIGTERM)
 }
+
+// TestKannelMOForNobodyE2E: an MO message through Debian's Kannel to a
+// number no receivesms program owns records nothing (smsbox is answered
+// so that it does not retry), while one to the DID that has the program
+// becomes its inbound transmission. Before, only the owned DID was tested.
+func TestKannelMOForNobodyE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the daemon and Kannel")
+	}
+	cbPort := mailtest.FreePort(t)
+	k := mailtest.StartKannel(t, "http://127.0.0.1:"+strconv.Itoa(cbPort))
+	p := startDaemon(t, t.TempDir(), "DIALERD_ADMIN_PASSWORD=admin-password-1", "DIALERD_KANNEL_LISTEN=127.0.0.1:"+strconv.Itoa(cbPort))
+	a := login(t, p, "admin-password-1")
+	did := a.id("POST", "/accounts", map[string]any{"type": "did", "phone": "+14155550100", "first_name": "Inbox"}, "account_id")
+	a.id("POST", "/programs/receivesms", map[string]any{"name": "inbox", "account_id": did}, "program_id")
+
+	k.SMSC.SendMO("+447700900123", "+14155550199", "for nobody")
+	time.Sleep(500 * time.Millisecond) // smsbox serves MO concurrently: keep them in order
+	k.SMSC.SendMO("+447700900123", "+14155550100", "for the inbox")
+	deadline := time.Now().Add(15 * time.Second)
+	var in []map[string]any
+	for len(in) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no inbound SMS recorded\n%s", p.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+		a.get("/transmissions?direction=inbound", &in)
+	}
+	time.Sleep(500 * time.Millisecond) // a retried or late "nobody" would show now
+	a.get("/transmissions?direction=inbound", &in)
+	if len(in) != 1 {
+		t.Fatalf("%d inbound transmissions, want 1 (the DID's): %v", len(in), in)
+	}
+	_, body := p.call(t, "GET", "/transmissions/"+strconv.FormatInt(int64(in[0]["transmission_id"].(float64)), 10)+"/result", a.token, nil)
+	if !strings.Contains(string(body), "for the inbox") || strings.Contains(string(body), "for nobody") {
+		t.Errorf("the inbound transmission's results: %s", body)
+	}
+	if !strings.Contains(p.logs.String(), "MO message for a number nothing receives") {
+		t.Errorf("the daemon did not say it dropped the MO message for nobody:\n%s", p.logs)
+	}
+	p.stop(t, syscall.SIGTERM)
+}
