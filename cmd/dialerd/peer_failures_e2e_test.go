@@ -146,3 +146,62 @@ func TestKannelMOForNobodyE2E(t *testing.T) {
 	}
 	p.stop(t, syscall.SIGTERM)
 }
+
+// TestSendSMSOverSIPE2E: sendsms through a SIP trunk (one MESSAGE per
+// segment) through the API: completed when the trunk answers 200, and
+// UNALLOCATED_NUMBER when it answers 404: a final failure of the number
+// itself by the cause table, so the transmission is "invalid". Before, only the SIP package's own tests sent MESSAGE.
+func TestSendSMSOverSIPE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the daemon and sipp")
+	}
+	sippBin, err := exec.LookPath("sipp")
+	if err != nil {
+		mailtest.SkipOrFail(t, "sipp (Debian package sip-tester) is not installed")
+	}
+	sipp := func(scenario string) (port int, done <-chan error) {
+		port = freeUDPPort(t)
+		sf, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "sipp", scenario+".xml"))
+		cmd := exec.Command(sippBin, "-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", "-nostdin",
+			"-timeout", "60s", "-timeout_error")
+		cmd.Dir = t.TempDir()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ch := make(chan error, 1)
+		go func() { ch <- cmd.Wait() }()
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		return port, ch
+	}
+	p := startDaemon(t, t.TempDir(), "DIALERD_SIP_LISTEN=127.0.0.1:"+strconv.Itoa(freeUDPPort(t)),
+		"DIALERD_ADMIN_PASSWORD=admin-password-1", "DIALERD_ENGINE_GATEWAY=live")
+	a := login(t, p, "admin-password-1")
+	okPort, okDone := sipp("message")
+	provider := map[string]any{"name": "sms-trunk", "type": "sip", "gateway_flag": 8, "service_flag": 4,
+		"host": "127.0.0.1", "port": okPort, "settings": `{"transport": "udp"}`}
+	providerID := a.id("POST", "/providers", provider, "provider_id")
+	text := a.id("POST", "/messages/texts", map[string]any{"name": "hi", "data": "Your code is 4711"}, "text_id")
+	prog := a.id("POST", "/programs/sendsms", map[string]any{"name": "hi", "text_id": text}, "program_id")
+	c := a.id("POST", "/contacts", map[string]any{"first_name": "S", "phone": "+14155550141"}, "contact_id")
+	if st, res := a.sendOne(c, prog); st != "completed" || !strings.Contains(res, `"response":"NORMAL_CLEARING"`) {
+		t.Errorf("SMS the trunk took: %s %s", st, res)
+	}
+	if err := <-okDone; err != nil {
+		t.Errorf("sipp (message): %v", err)
+	}
+
+	refusedPort, refusedDone := sipp("message_refused")
+	provider["port"] = refusedPort
+	if code, body := p.call(t, "PUT", "/providers/"+strconv.FormatInt(providerID, 10), a.token, provider); code != 200 {
+		t.Fatalf("PUT provider: %d %s", code, body)
+	}
+	c = a.id("POST", "/contacts", map[string]any{"first_name": "S", "phone": "+14155550142"}, "contact_id")
+	if st, res := a.sendOne(c, prog); st != "invalid" || !strings.Contains(res, `"response":"UNALLOCATED_NUMBER"`) ||
+		!strings.Contains(res, `"name":"message","data":"404"`) {
+		t.Errorf("SMS the trunk refused: %s %s", st, res)
+	}
+	if err := <-refusedDone; err != nil {
+		t.Errorf("sipp (message_refused): %v", err)
+	}
+	p.stop(t, syscall.SIGTERM)
+}
