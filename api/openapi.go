@@ -162,7 +162,7 @@ func routeDocs() []routeDoc {
 		{"DELETE", "/messages/documents/:document_id", "Fax documents", "Delete a document (409 while a program uses it)", needsToken, nil, emptyObject{}},
 		{"PUT", "/messages/documents/:document_id/media", "Fax documents", "Upload the document file (checked: PDF or TIFF)", needsToken, mediaFile(""), objectOf("document_id", "integer")},
 		{"POST", "/messages/documents/:document_id/media", "Fax documents", "Upload the document file (same as PUT)", needsToken, mediaFile(""), objectOf("document_id", "integer")},
-		{"GET", "/messages/documents/:document_id/media", "Fax documents", "Download the document file", needsToken, nil, mediaFile("")},
+		{"GET", "/messages/documents/:document_id/media", "Fax documents", "Download the document file (a received mail's attachment of type bin as application/octet-stream)", needsToken, nil, mediaFile("")},
 		{"POST", "/messages/recordings", "Voice recordings", "Create a recording", needsToken, messageRequest{}, objectOf("recording_id", "integer")},
 		{"GET", "/messages/recordings", "Voice recordings", "List recordings", needsToken, nil, []dialer.Recording{}},
 		{"GET", "/messages/recordings/:recording_id", "Voice recordings", "View a recording", needsToken, nil, dialer.Recording{}},

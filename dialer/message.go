@@ -12,13 +12,16 @@ import (
 // templates carry a media file kept by content hash; the hash is the
 // store's business and never shown.
 
-// Document is a fax document: a PDF or TIFF file.
+// Document is a fax document: a PDF or TIFF file; or, received by email
+// (receiveemail), any other attachment kept as it came (type "bin"),
+// which no fax can send.
 type Document struct {
 	ID          int64  `json:"document_id"`
 	TenantID    string `json:"-"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
-	// Type is pdf or tif, from the uploaded content; "" until a file is uploaded.
+	// Type is pdf or tif, from the uploaded content, or bin for a mail's
+	// attachment that is no fax document; "" until a file is uploaded.
 	Type string `json:"type"`
 	// Pages is the page count of the file, 0 when unknown.
 	Pages     int    `json:"pages"`

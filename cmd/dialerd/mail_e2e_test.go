@@ -236,6 +236,8 @@ func TestEmailProgramsE2E(t *testing.T) {
 	if code, body := p.call(t, "GET", dpath, a.token, nil); code != 200 || !strings.Contains(string(body), "remember the milk") {
 		t.Errorf("GET %s: %d %q", dpath, code, body)
 	}
+	// It is no fax document: a sendfax of it is refused when written.
+	a.refused("POST", "/programs/sendfax", map[string]any{"name": "notes", "document_id": docs[1]["document_id"]}, "document_id")
 
 	// emailtofax: mail to <number>@fax.test from an email account with an
 	// emailtofax program, from an allowed relay host.
