@@ -136,3 +136,67 @@ func TestFaxToEmailE2E(t *testing.T) {
 	}
 	d.stop(t, syscall.SIGTERM)
 }
+
+type fakeRoutes struct {
+	route dialer.Route
+	err   error
+}
+
+func (f fakeRoutes) EmailRoute(context.Context, string) (dialer.Route, error) { return f.route, f.err }
+
+type fakeOut struct{ got []dialer.Attempt }
+
+func (f *fakeOut) Deliver(_ context.Context, a dialer.Attempt, _ func(dialer.Progress)) (dialer.Outcome, error) {
+	f.got = append(f.got, a)
+	return dialer.Outcome{Cause: "NORMAL_CLEARING", Delivered: true}, nil
+}
+
+// TestSMTPFaxMailer: the mail of a fax goes through the tenant's email
+// provider as a faxtoemail attempt with the PDF attached; the caller's
+// number reaches the subject only as digits (a trunk's caller ID is not
+// trusted with a header); a tenant with no email provider is the
+// configuration's fault (CONTENT_ERROR), not a route's.
+func TestSMTPFaxMailer(t *testing.T) {
+	route := dialer.Route{ProviderID: 7, Host: "127.0.0.1", Sender: "fax@example.com", Gateway: dialer.GatewaySendmail}
+	tests := []struct {
+		name, from  string
+		routes      fakeRoutes
+		subject     string
+		wantCause   string
+		wantAttempt bool
+	}{
+		{"delivered", "+15550001111", fakeRoutes{route: route}, "Fax from +15550001111 (2 pages)", "NORMAL_CLEARING", true},
+		{"caller id with a header", "1555\r\nBcc: evil@example.net", fakeRoutes{route: route}, "Fax from 1555 (2 pages)", "NORMAL_CLEARING", true},
+		{"withheld", "", fakeRoutes{route: route}, "Fax from anonymous (2 pages)", "NORMAL_CLEARING", true},
+		{"no email provider", "1555", fakeRoutes{err: dialer.NotFound("email provider")}, "", dialer.CauseContentError, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := &fakeOut{}
+			m := &smtpFaxMailer{routes: tt.routes, out: out}
+			o, err := m.MailFax(context.Background(), FaxMail{TenantID: "t", To: "ops@example.org", PDFPath: "/x/fax.pdf",
+				From: tt.from, DID: "+15550100100", Pages: 2, CallUUID: "u"})
+			v := dialer.Classify(o)
+			if err != nil {
+				v = dialer.ClassifyError(err)
+			}
+			if v.Cause != tt.wantCause {
+				t.Errorf("cause %s (%v), want %s", v.Cause, err, tt.wantCause)
+			}
+			if !tt.wantAttempt {
+				if len(out.got) != 0 {
+					t.Errorf("mailed %v", out.got)
+				}
+				return
+			}
+			if len(out.got) != 1 {
+				t.Fatalf("%d attempts", len(out.got))
+			}
+			a := out.got[0]
+			if a.Program != dialer.ProgramFaxToEmail || a.Email != "ops@example.org" || a.Provider.ProviderID != 7 ||
+				a.Media.AttachmentPath != "/x/fax.pdf" || a.Media.AttachmentType != "pdf" || a.Media.Subject != tt.subject {
+				t.Errorf("attempt %+v", a)
+			}
+		})
+	}
+}
