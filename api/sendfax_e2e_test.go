@@ -136,7 +136,8 @@ func TestSendFaxCampaignThroughFreeSwitch(t *testing.T) {
 
 // TestVoiceTTSCampaignThroughFreeSwitch: a voicetts program made through
 // the API is spoken by FreeSWITCH (speak, flite, the text in dialerd_tts)
-// and the call completed on speak's completion, with the text intact.
+// and the call completed on speak's completion, with the text intact; a
+// busy callee's call fails USER_BUSY, the callee's fault by the cause table.
 func TestVoiceTTSCampaignThroughFreeSwitch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("dials a campaign")
@@ -149,11 +150,12 @@ func TestVoiceTTSCampaignThroughFreeSwitch(t *testing.T) {
 	}
 	w.expect(w.do("POST", "/programs/voicetts", w.admin, map[string]any{"name": "reminder",
 		"text": "Your appointment is tomorrow at ten."}), 200).json(t, &prog)
-	const ok = "+4930123601"
+	const ok, busy = "+4930123601", "+4930123602"
 	fs.Script(ok[1:], esltest.Answer(10*time.Millisecond, 100*time.Millisecond))
+	fs.Script(busy[1:], esltest.Busy())
 	f := dialertest.NewFixtures(t, db.Path())
-	okID := f.Contact(w.tenant, w.adminID, ok, "")
-	group := f.Group(w.tenant, w.adminID, okID)
+	okID, busyID := f.Contact(w.tenant, w.adminID, ok, ""), f.Contact(w.tenant, w.adminID, busy, "")
+	group := f.Group(w.tenant, w.adminID, okID, busyID)
 	var camp struct {
 		ID int64 `json:"campaign_id"`
 	}
@@ -167,14 +169,27 @@ func TestVoiceTTSCampaignThroughFreeSwitch(t *testing.T) {
 	})
 	var trans []dialer.Transmission
 	w.expect(w.do("GET", idPath("/transmissions?campaign_id=%d", camp.ID), w.admin, nil), 200).json(t, &trans)
-	if len(trans) != 1 || trans[0].Status != dialer.TransmissionCompleted {
+	if len(trans) != 2 {
 		t.Fatalf("transmissions %+v", trans)
 	}
+	for _, tr := range trans {
+		var spools []dialer.Spool
+		w.expect(w.do("GET", idPath("/transmissions/%d/detail", tr.ID), w.admin, nil), 200).json(t, &spools)
+		switch {
+		case tr.ContactID == okID && tr.Status != dialer.TransmissionCompleted:
+			t.Errorf("the call answered: %+v", tr)
+		case tr.ContactID == busyID && (tr.Status != dialer.TransmissionFailed || len(spools) != 1 || spools[0].Response != "USER_BUSY"):
+			// The callee's fault by the cause table: failed with its one try.
+			t.Errorf("the busy callee: %+v, spools %+v; want failed USER_BUSY", tr, spools)
+		}
+	}
 	origs := fs.Originates()
-	if len(origs) != 1 || origs[0].Application != "speak" {
+	if len(origs) != 2 {
 		t.Fatalf("originates %+v", origs)
 	}
-	if v, _ := origs[0].Var("dialerd_tts"); v != "Your appointment is tomorrow at ten." {
-		t.Errorf("dialerd_tts %q", v)
+	for _, o := range origs {
+		if v, _ := o.Var("dialerd_tts"); o.Application != "speak" || v != "Your appointment is tomorrow at ten." {
+			t.Errorf("originate %s, dialerd_tts %q", o.Application, v)
+		}
 	}
 }
