@@ -22,6 +22,9 @@ const (
 	// speechSweepEvery is how often, at most, use of the cache sweeps it
 	// for age when nothing new was rendered.
 	speechSweepEvery = time.Hour
+	// speechScratchAge is when a rendering's scratch directory is surely
+	// abandoned: a rendering is bounded by its timeout (seconds).
+	speechScratchAge = time.Hour
 )
 
 var speechFile = regexp.MustCompile(`^[0-9a-f]{64}\.wav$`)
@@ -102,10 +105,15 @@ type speechEntry struct {
 // CacheMaxBytes, skipping every one in use (held, being rendered, spoken
 // within speechGrace), which may so leave the cache above its bound until
 // they are released. Last use is what this process saw, else the file's
-// modification time (its rendering). It returns how many it removed.
+// modification time (its rendering). Scratch directories a killed
+// rendering left are removed after speechScratchAge. It returns how many
+// renderings it removed.
 // Espeak sweeps at start, after each rendering and hourly while used.
 func (e *Espeak) Sweep(ctx context.Context) (int, error) {
-	var entries []speechEntry
+	var (
+		entries []speechEntry
+		stale   []string
+	)
 	err := filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -118,7 +126,12 @@ func (e *Espeak) Sweep(ctx context.Context) (int, error) {
 		}
 		if d.IsDir() {
 			if p != e.dir && strings.HasPrefix(d.Name(), ".speak-") {
-				return fs.SkipDir // a rendering in progress
+				// A rendering's scratch: in progress, or left by a process
+				// killed mid-rendering (no rendering runs for an hour).
+				if info, err := d.Info(); err == nil && e.cache.now().Sub(info.ModTime()) > speechScratchAge {
+					stale = append(stale, p)
+				}
+				return fs.SkipDir
 			}
 			return nil
 		}
@@ -134,6 +147,11 @@ func (e *Espeak) Sweep(ctx context.Context) (int, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("media: speech cache sweep: %w", err)
+	}
+	for _, dir := range stale {
+		if err := os.RemoveAll(dir); err != nil {
+			return 0, fmt.Errorf("media: speech cache: %w", err)
+		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -154,3 +154,27 @@ func TestSpeechCacheSweepsAfterRendering(t *testing.T) {
 			exists(old[0]), exists(old[1]), exists(path))
 	}
 }
+
+// TestSpeechCacheRemovesAbandonedScratch: the scratch directory of a
+// rendering a killed process left is removed after an hour; a fresh one (a
+// rendering in progress) is kept.
+func TestSpeechCacheRemovesAbandonedScratch(t *testing.T) {
+	dir := t.TempDir()
+	old, fresh := filepath.Join(dir, ".speak-111"), filepath.Join(dir, ".speak-222")
+	for _, d := range []string{old, fresh} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "espeak.wav"), make([]byte, 100), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	then := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(old, then, then); err != nil {
+		t.Fatal(err)
+	}
+	fakeEspeak(t, dir, 1<<20, 0)
+	if exists(old) || !exists(fresh) {
+		t.Errorf("abandoned scratch kept %v, fresh scratch kept %v; want false, true", exists(old), exists(fresh))
+	}
+}
