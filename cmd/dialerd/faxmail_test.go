@@ -98,7 +98,10 @@ func TestFaxToEmailE2E(t *testing.T) {
 					r[x.Type+"."+x.Name] = x.Data
 				}
 				if r["email.to"] != "" {
-					return tx, r
+					// The mail's outcome and results land in one
+					// transaction: read the status again after them.
+					a.get("/transmissions?direction=inbound", &list)
+					return list[n-1], r
 				}
 			}
 			if time.Now().After(deadline) {
