@@ -2,26 +2,45 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
 	"github.com/dialerd/dialerd/dialer"
 )
 
-// EmailRoute is the tenant's email provider (gateway_flag 4) that mail the
-// daemon sends on its own goes through (faxtoemail): the active one of the
-// lightest weight (the one the engine uses most), the oldest among equals,
-// with its password unsealed. dialer.ErrNotFound when the tenant has none.
-func (db *DB) EmailRoute(ctx context.Context, tenantID string) (dialer.Route, error) {
-	var id int64
-	err := db.r.QueryRowContext(ctx, `SELECT provider_id FROM providers WHERE tenant_id = ? AND gateway_flag = ? AND active = 1
-		ORDER BY weight, provider_id LIMIT 1`, tenantID, dialer.GatewaySendmail).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return dialer.Route{}, dialer.NotFound("email provider")
-	}
+// EmailRoutes are the tenant's email providers (gateway_flag 4) that mail
+// the daemon sends on its own goes through (faxtoemail), in the order to
+// try them: active ones, the lightest weight (the one the engine uses
+// most) first, the oldest among equals, each with its password unsealed.
+// dialer.ErrNotFound when the tenant has none.
+func (db *DB) EmailRoutes(ctx context.Context, tenantID string) ([]dialer.Route, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT provider_id FROM providers WHERE tenant_id = ? AND gateway_flag = ? AND active = 1
+		ORDER BY weight, provider_id`, tenantID, dialer.GatewaySendmail)
 	if err != nil {
-		return dialer.Route{}, fmt.Errorf("store: email provider: %w", err)
+		return nil, fmt.Errorf("store: email providers: %w", err)
 	}
-	return db.ProviderRoute(ctx, tenantID, id)
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: email providers: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+		return nil, fmt.Errorf("store: email providers: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, dialer.NotFound("email provider")
+	}
+	out := make([]dialer.Route, 0, len(ids))
+	for _, id := range ids {
+		r, err := db.ProviderRoute(ctx, tenantID, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

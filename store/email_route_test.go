@@ -8,11 +8,11 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 )
 
-// TestEmailRoute: the email provider that mails a tenant's faxes is its
-// own active gateway_flag 4 provider of the lightest weight, password
+// TestEmailRoutes: the email providers that mail a tenant's faxes are its
+// own active gateway_flag 4 providers, lightest weight first, passwords
 // unsealed; another tenant's, an inactive one or a provider of another
-// gateway is never it, and a tenant without one is not found.
-func TestEmailRoute(t *testing.T) {
+// gateway is never one, and a tenant without one is not found.
+func TestEmailRoutes(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	add := func(tenant string, owner int64, name string, flag int64, weight, active int) int64 {
@@ -25,19 +25,22 @@ func TestEmailRoute(t *testing.T) {
 		}
 		return id
 	}
-	if _, err := w.db.EmailRoute(ctx, w.tenant); !errors.Is(err, dialer.ErrNotFound) {
+	if _, err := w.db.EmailRoutes(ctx, w.tenant); !errors.Is(err, dialer.ErrNotFound) {
 		t.Fatalf("no provider: %v", err)
 	}
 	add(w.other, w.stranger, "theirs", dialer.GatewaySendmail, 1, 1)
 	add(w.tenant, w.admin, "sip", dialer.GatewaySIP, 1, 1)
 	add(w.tenant, w.admin, "off", dialer.GatewaySendmail, 1, 0)
-	if _, err := w.db.EmailRoute(ctx, w.tenant); !errors.Is(err, dialer.ErrNotFound) {
+	if _, err := w.db.EmailRoutes(ctx, w.tenant); !errors.Is(err, dialer.ErrNotFound) {
 		t.Fatalf("only another tenant's, a SIP trunk and an inactive one: %v", err)
 	}
-	add(w.tenant, w.admin, "heavy", dialer.GatewaySendmail, 50, 1)
+	heavy := add(w.tenant, w.admin, "heavy", dialer.GatewaySendmail, 50, 1)
 	light := add(w.tenant, w.admin, "light", dialer.GatewaySendmail, 5, 1)
-	r, err := w.db.EmailRoute(ctx, w.tenant)
-	if err != nil || r.ProviderID != light || r.Password != "pw-light" || r.Sender != "fax@example.com" || r.TLS != "none" {
-		t.Fatalf("EmailRoute = %+v, %v; want provider %d unsealed", r, err, light)
+	rs, err := w.db.EmailRoutes(ctx, w.tenant)
+	if err != nil || len(rs) != 2 || rs[0].ProviderID != light || rs[1].ProviderID != heavy {
+		t.Fatalf("EmailRoutes = %+v, %v; want providers %d, %d", rs, err, light, heavy)
+	}
+	if r := rs[0]; r.Password != "pw-light" || r.Sender != "fax@example.com" || r.TLS != "none" {
+		t.Errorf("route %+v: not unsealed with its settings", r)
 	}
 }

@@ -10,9 +10,10 @@ import (
 	"github.com/dialerd/dialerd/mail"
 )
 
-// emailRoutes finds the tenant's email provider (store.DB.EmailRoute).
+// emailRoutes finds the tenant's email providers, in the order to try
+// them (store.DB.EmailRoutes).
 type emailRoutes interface {
-	EmailRoute(ctx context.Context, tenantID string) (dialer.Route, error)
+	EmailRoutes(ctx context.Context, tenantID string) ([]dialer.Route, error)
 }
 
 // mailDeliverer is the email gateway (mail.Out).
@@ -28,9 +29,12 @@ type smtpFaxMailer struct {
 	out    mailDeliverer
 }
 
-// MailFax implements FaxMailer.
+// MailFax implements FaxMailer. A route's fault (a 4xx, no answer) moves
+// the mail to the tenant's next email provider, as the engine would move
+// an attempt; the last provider's outcome is the fax's. Nothing retries it
+// later: the fax stays a document of the account either way.
 func (m *smtpFaxMailer) MailFax(ctx context.Context, f FaxMail) (dialer.Outcome, error) {
-	route, err := m.routes.EmailRoute(ctx, f.TenantID)
+	routes, err := m.routes.EmailRoutes(ctx, f.TenantID)
 	if errors.Is(err, dialer.ErrNotFound) {
 		// The tenant's configuration, not the fax: no route could carry it.
 		return dialer.Outcome{}, dialer.ContentFault("provider", errors.New("the tenant has no active email provider (gateway_flag 4) to mail the fax through"))
@@ -44,14 +48,25 @@ func (m *smtpFaxMailer) MailFax(ctx context.Context, f FaxMail) (dialer.Outcome,
 		pages = fmt.Sprintf("%d pages", f.Pages)
 	}
 	a := dialer.Attempt{CallUUID: f.CallUUID, TenantID: f.TenantID, Program: dialer.ProgramFaxToEmail, Email: f.To,
-		Provider: route,
 		Media: dialer.Media{
 			Subject: "Fax from " + from + " (" + pages + ")",
 			BodyAlt: "A fax from " + from + " to " + faxCaller(f.DID) + " was received: " + pages +
 				", attached as PDF.\n",
 			AttachmentPath: f.PDFPath, AttachmentType: "pdf",
 		}}
-	return m.out.Deliver(ctx, a, func(dialer.Progress) {})
+	var o dialer.Outcome
+	for _, r := range routes {
+		a.Provider = r
+		o, err = m.out.Deliver(ctx, a, func(dialer.Progress) {})
+		v := dialer.Classify(o)
+		if err != nil {
+			v = dialer.ClassifyError(err)
+		}
+		if v.Fault != dialer.FaultRoute || ctx.Err() != nil {
+			break
+		}
+	}
+	return o, err
 }
 
 // faxCaller is a number from the trunk fit for a subject line: its digits

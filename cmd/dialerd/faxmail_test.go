@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/esl/esltest"
+	"github.com/dialerd/dialerd/mail"
 	"github.com/dialerd/dialerd/mail/mailtest"
 	"github.com/dialerd/dialerd/store"
 )
@@ -141,37 +143,60 @@ func TestFaxToEmailE2E(t *testing.T) {
 }
 
 type fakeRoutes struct {
-	route dialer.Route
-	err   error
+	routes []dialer.Route
+	err    error
 }
 
-func (f fakeRoutes) EmailRoute(context.Context, string) (dialer.Route, error) { return f.route, f.err }
+func (f fakeRoutes) EmailRoutes(context.Context, string) ([]dialer.Route, error) {
+	return f.routes, f.err
+}
 
+// fakeOut answers each provider by its host: "temp…" a 451, "down…" no
+// answer, "reject…" a 550, anything else 250.
 type fakeOut struct{ got []dialer.Attempt }
 
 func (f *fakeOut) Deliver(_ context.Context, a dialer.Attempt, _ func(dialer.Progress)) (dialer.Outcome, error) {
 	f.got = append(f.got, a)
-	return dialer.Outcome{Cause: "NORMAL_CLEARING", Delivered: true}, nil
+	now := time.Now()
+	switch {
+	case strings.HasPrefix(a.Provider.Host, "temp"):
+		return mail.SMTPOutcome(451, "4.3.0 try later", now, now), nil
+	case strings.HasPrefix(a.Provider.Host, "down"):
+		return dialer.Outcome{}, dialer.RouteFault(dialer.CauseGatewayError, errors.New("connection refused"))
+	case strings.HasPrefix(a.Provider.Host, "reject"):
+		return mail.SMTPOutcome(550, "5.1.1 no such user", now, now), nil
+	}
+	return mail.SMTPOutcome(250, "2.0.0 Ok: queued", now, now), nil
 }
 
 // TestSMTPFaxMailer: the mail of a fax goes through the tenant's email
 // provider as a faxtoemail attempt with the PDF attached; the caller's
 // number reaches the subject only as digits (a trunk's caller ID is not
-// trusted with a header); a tenant with no email provider is the
-// configuration's fault (CONTENT_ERROR), not a route's.
+// trusted with a header); a route's fault (4xx, no answer) moves it to
+// the next provider, a recipient's (5xx) does not; a tenant with no email
+// provider is the configuration's fault (CONTENT_ERROR), not a route's.
 func TestSMTPFaxMailer(t *testing.T) {
-	route := dialer.Route{ProviderID: 7, Host: "127.0.0.1", Sender: "fax@example.com", Gateway: dialer.GatewaySendmail}
+	route := func(id int64, host string) dialer.Route {
+		return dialer.Route{ProviderID: id, Host: host, Sender: "fax@example.com", Gateway: dialer.GatewaySendmail}
+	}
+	one := fakeRoutes{routes: []dialer.Route{route(7, "127.0.0.1")}}
 	tests := []struct {
-		name, from  string
-		routes      fakeRoutes
-		subject     string
-		wantCause   string
-		wantAttempt bool
+		name, from string
+		routes     fakeRoutes
+		subject    string
+		wantCause  string
+		attempts   int
 	}{
-		{"delivered", "+15550001111", fakeRoutes{route: route}, "Fax from +15550001111 (2 pages)", "NORMAL_CLEARING", true},
-		{"caller id with a header", "1555\r\nBcc: evil@example.net", fakeRoutes{route: route}, "Fax from 1555 (2 pages)", "NORMAL_CLEARING", true},
-		{"withheld", "", fakeRoutes{route: route}, "Fax from anonymous (2 pages)", "NORMAL_CLEARING", true},
-		{"no email provider", "1555", fakeRoutes{err: dialer.NotFound("email provider")}, "", dialer.CauseContentError, false},
+		{"delivered", "+15550001111", one, "Fax from +15550001111 (2 pages)", "NORMAL_CLEARING", 1},
+		{"caller id with a header", "1555\r\nBcc: evil@example.net", one, "Fax from 1555 (2 pages)", "NORMAL_CLEARING", 1},
+		{"withheld", "", one, "Fax from anonymous (2 pages)", "NORMAL_CLEARING", 1},
+		{"no email provider", "1555", fakeRoutes{err: dialer.NotFound("email provider")}, "", dialer.CauseContentError, 0},
+		{"4xx and down: the next provider", "1555", fakeRoutes{routes: []dialer.Route{route(1, "temp"), route(2, "down"), route(7, "ok")}},
+			"Fax from 1555 (2 pages)", "NORMAL_CLEARING", 3},
+		{"4xx on every provider", "1555", fakeRoutes{routes: []dialer.Route{route(1, "temp"), route(7, "temp2")}},
+			"Fax from 1555 (2 pages)", dialer.CauseSMTPTempFailure, 2},
+		{"5xx is final", "1555", fakeRoutes{routes: []dialer.Route{route(7, "reject"), route(8, "ok")}},
+			"Fax from 1555 (2 pages)", dialer.CauseSMTPRejected, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,16 +211,13 @@ func TestSMTPFaxMailer(t *testing.T) {
 			if v.Cause != tt.wantCause {
 				t.Errorf("cause %s (%v), want %s", v.Cause, err, tt.wantCause)
 			}
-			if !tt.wantAttempt {
-				if len(out.got) != 0 {
-					t.Errorf("mailed %v", out.got)
-				}
+			if len(out.got) != tt.attempts {
+				t.Fatalf("%d attempts, want %d", len(out.got), tt.attempts)
+			}
+			if tt.attempts == 0 {
 				return
 			}
-			if len(out.got) != 1 {
-				t.Fatalf("%d attempts", len(out.got))
-			}
-			a := out.got[0]
+			a := out.got[len(out.got)-1]
 			if a.Program != dialer.ProgramFaxToEmail || a.Email != "ops@example.org" || a.Provider.ProviderID != 7 ||
 				a.Media.AttachmentPath != "/x/fax.pdf" || a.Media.AttachmentType != "pdf" || a.Media.Subject != tt.subject {
 				t.Errorf("attempt %+v", a)
