@@ -27,7 +27,7 @@ type groupStore interface {
 	DeleteGroup(ctx context.Context, tenantID string, id int64) error
 	EachGroupContact(ctx context.Context, tenantID string, groupID int64, q dialer.ListQuery, fn func(dialer.Contact) error) error
 	ExportGroupContacts(ctx context.Context, tenantID string, groupID int64, fn func(dialer.Contact) error) error
-	ImportContacts(ctx context.Context, a dialer.Actor, groupID int64, rows dialer.ContactRows, atomic bool) (dialer.ImportResult, error)
+	ImportContactsWithin(ctx context.Context, a dialer.Actor, groupID int64, rows dialer.ContactRows, atomic bool, maxContacts int) (dialer.ImportResult, error)
 }
 
 // groupCSVRoute is the import and export route; its body limit is
@@ -235,7 +235,14 @@ func (s *Server) importGroupCSV(c *gin.Context) {
 		s.failImport(c, err, dialer.ImportResult{}, atomic)
 		return
 	}
-	res, err := s.deps.Groups.ImportContacts(c.Request.Context(), actor(c), g.ID, unguardedRows{src, rules}, atomic)
+	// The plan's contacts limit is applied row by row inside the import's
+	// transactions: rows beyond it are refused on their lines.
+	most, err := s.planLimit(c.Request.Context(), g.TenantID, "contacts")
+	if err != nil {
+		s.failImport(c, err, dialer.ImportResult{}, atomic)
+		return
+	}
+	res, err := s.deps.Groups.ImportContactsWithin(c.Request.Context(), actor(c), g.ID, unguardedRows{src, rules}, atomic, most)
 	if err != nil {
 		s.failImport(c, err, res, atomic)
 		return
@@ -400,6 +407,13 @@ func rejectedImport(res dialer.ImportResult) error {
 	var de *dialer.Error
 	if errors.As(err, &de) {
 		de.Message = fmt.Sprintf("%d of the rows are invalid; nothing was imported", res.Failed)
+		if res.OverLimit > 0 {
+			de.Message = res.Limit + "; nothing was imported"
+		}
+		if res.OverLimit == res.Failed {
+			// Only the plan refused rows: a 403 like one contact beyond it.
+			de.Code = dialer.CodeForbidden
+		}
 	}
 	return err
 }

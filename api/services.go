@@ -44,17 +44,9 @@ type servicesStore interface {
 // tenant's plan allows no more. It is checked before the insert, not in
 // its transaction: two creates at once may both pass the last free place.
 func (s *Server) planRoom(ctx context.Context, tenantID, what string) error {
-	if s.deps.Services == nil {
-		return nil
-	}
-	doc, _, err := s.deps.Services.Services(ctx, tenantID)
-	if err != nil {
+	most, err := s.planLimit(ctx, tenantID, what)
+	if err != nil || most <= 0 {
 		return err
-	}
-	limits := dialer.EffectiveLimits(s.plans().EffectivePlans(doc), doc.Overrides)
-	most := map[string]int{"contacts": limits.Contacts, "campaigns": limits.Campaigns}[what]
-	if most <= 0 {
-		return nil
 	}
 	n, err := s.deps.Services.RecordCount(ctx, tenantID, what)
 	if err != nil {
@@ -64,6 +56,20 @@ func (s *Server) planRoom(ctx context.Context, tenantID, what string) error {
 		return dialer.Forbidden(fmt.Sprintf("the account's plan allows %d %s; delete some or change the plan", most, what))
 	}
 	return nil
+}
+
+// planLimit is the tenant's effective limit of what ("contacts",
+// "campaigns"); 0 is none.
+func (s *Server) planLimit(ctx context.Context, tenantID, what string) (int, error) {
+	if s.deps.Services == nil {
+		return 0, nil
+	}
+	doc, _, err := s.deps.Services.Services(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	limits := dialer.EffectiveLimits(s.plans().EffectivePlans(doc), doc.Overrides)
+	return map[string]int{"contacts": limits.Contacts, "campaigns": limits.Campaigns}[what], nil
 }
 
 // creditWatcher is told when a tenant's credit or plans change, so the

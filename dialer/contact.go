@@ -241,6 +241,24 @@ type ImportResult struct {
 	Errors         []ImportError `json:"errors"`
 	ErrorsOmitted  int           `json:"errors_omitted"`
 	IgnoredColumns []string      `json:"ignored_columns,omitempty"`
+	// OverLimit counts the Failed rows refused because they would have
+	// created a contact beyond the plan's contacts limit; Limit says so.
+	OverLimit int    `json:"over_limit,omitempty"`
+	Limit     string `json:"limit,omitempty"`
+}
+
+// RejectOverLimit fails the rows of lines, refused by the plan's limit of
+// most contacts.
+func (r *ImportResult) RejectOverLimit(lines []int, most int) {
+	if len(lines) == 0 {
+		return
+	}
+	reason := fmt.Sprintf("the account's plan allows %d contacts; this row would create one more", most)
+	for _, l := range lines {
+		r.Reject([]ImportError{{Line: l, Field: "phone", Reason: reason}})
+	}
+	r.OverLimit += len(lines)
+	r.Limit = fmt.Sprintf("the account's plan allows %d contacts: %d rows that would have created more were not imported", most, r.OverLimit)
 }
 
 // Reject counts a failed row and keeps its errors within the cap.

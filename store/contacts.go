@@ -222,22 +222,34 @@ const (
 // says how many. With atomic, everything happens in one transaction: if any
 // row is rejected, or rows fail, nothing is written and Imported is 0.
 func (db *DB) ImportContacts(ctx context.Context, a dialer.Actor, groupID int64, rows dialer.ContactRows, atomic bool) (dialer.ImportResult, error) {
+	return db.ImportContactsWithin(ctx, a, groupID, rows, atomic, 0)
+}
+
+// ImportContactsWithin is ImportContacts under a plan's contacts limit
+// (maxContacts > 0): a row that would create the tenant's contact number
+// maxContacts+1 is rejected (a row error on its line, counted in
+// OverLimit) and writes nothing; rows matching an existing contact still
+// link. The room is counted inside each write transaction, so concurrent
+// imports cannot together pass the limit. With atomic, one such row
+// rejects the whole import like any invalid row.
+func (db *DB) ImportContactsWithin(ctx context.Context, a dialer.Actor, groupID int64, rows dialer.ContactRows, atomic bool, maxContacts int) (dialer.ImportResult, error) {
 	restore, err := db.importPragmas(ctx)
 	if err != nil {
 		return dialer.ImportResult{}, err
 	}
 	defer restore()
 	if atomic {
-		return db.importAtomic(ctx, a, groupID, rows)
+		return db.importAtomic(ctx, a, groupID, rows, maxContacts)
 	}
 	var res dialer.ImportResult
 	batch := make([]dialer.Contact, 0, importBatchRows)
+	lines := make([]int, 0, importBatchRows)
 	for {
 		// Rows are read before the transaction begins: a slow upload never
 		// holds the one writer. A rejected row weighs in the batch like a
 		// valid one, so a file of errors cannot grow one without end.
 		clear(batch)
-		batch = batch[:0]
+		batch, lines = batch[:0], lines[:0]
 		size, n := 0, 0
 		var readErr error
 		for n < importBatchRows && size < importBatchBytes {
@@ -253,24 +265,27 @@ func (db *DB) ImportContacts(ctx context.Context, a dialer.Actor, groupID int64,
 				continue
 			}
 			batch = append(batch, row.Contact)
+			lines = append(lines, row.Line)
 			size += contactSize(row.Contact)
 		}
 		if len(batch) > 0 {
 			var existing int
+			var over []int
 			err := db.bulkTx(ctx, func(tx *sql.Tx) error {
-				ins, err := newContactInserter(ctx, tx, a, groupID)
+				ins, err := newContactInserter(ctx, tx, a, groupID, maxContacts)
 				if err != nil {
 					return err
 				}
 				defer ins.close()
-				existing, err = ins.add(ctx, batch)
+				existing, over, err = ins.add(ctx, batch, lines)
 				return err
 			})
 			if err != nil {
 				return res, err
 			}
-			res.Imported += len(batch) - existing
+			res.Imported += len(batch) - existing - len(over)
 			res.Existing += existing
+			res.RejectOverLimit(over, maxContacts)
 		}
 		if errors.Is(readErr, io.EOF) {
 			return res, nil
@@ -368,21 +383,23 @@ const (
 // errRejected rolls back an atomic import that met a rejected row.
 var errRejected = errors.New("import rejected")
 
-func (db *DB) importAtomic(ctx context.Context, a dialer.Actor, groupID int64, rows dialer.ContactRows) (dialer.ImportResult, error) {
+func (db *DB) importAtomic(ctx context.Context, a dialer.Actor, groupID int64, rows dialer.ContactRows, maxContacts int) (dialer.ImportResult, error) {
 	var res dialer.ImportResult
 	err := db.bulkTx(ctx, func(tx *sql.Tx) error {
-		ins, err := newContactInserter(ctx, tx, a, groupID)
+		ins, err := newContactInserter(ctx, tx, a, groupID, maxContacts)
 		if err != nil {
 			return err
 		}
 		defer ins.close()
 		batch := make([]dialer.Contact, 0, importBatchRows)
+		lines := make([]int, 0, importBatchRows)
 		size := 0
 		flush := func() error {
-			existing, err := ins.add(ctx, batch)
-			res.Imported += len(batch) - existing
+			existing, over, err := ins.add(ctx, batch, lines)
+			res.Imported += len(batch) - existing - len(over)
 			res.Existing += existing
-			batch, size = batch[:0], 0
+			res.RejectOverLimit(over, maxContacts)
+			batch, lines, size = batch[:0], lines[:0], 0
 			return err
 		}
 		for {
@@ -395,13 +412,14 @@ func (db *DB) importAtomic(ctx context.Context, a dialer.Actor, groupID int64, r
 			}
 			if len(row.Errors) > 0 {
 				res.Reject(row.Errors)
-				batch = batch[:0] // the import is lost already; only look for more errors
+				batch, lines = batch[:0], lines[:0] // the import is lost already; only look for more errors
 				continue
 			}
 			if res.Failed > 0 {
 				continue
 			}
 			batch = append(batch, row.Contact)
+			lines = append(lines, row.Line)
 			if size += contactSize(row.Contact); len(batch) >= importBatchRows || size >= importBatchBytes {
 				if err := flush(); err != nil {
 					return err
@@ -411,7 +429,13 @@ func (db *DB) importAtomic(ctx context.Context, a dialer.Actor, groupID int64, r
 		if res.Failed > 0 {
 			return errRejected
 		}
-		return flush()
+		if err := flush(); err != nil {
+			return err
+		}
+		if res.Failed > 0 { // rows beyond the plan's limit
+			return errRejected
+		}
+		return nil
 	})
 	if errors.Is(err, errRejected) {
 		res.Imported, res.Existing = 0, 0
@@ -442,9 +466,12 @@ type contactInserter struct {
 	groupID int64
 	now     int64
 	stmts   map[string]*sql.Stmt
+	// room is how many more contacts the plan lets the tenant have; < 0
+	// is no limit.
+	room int
 }
 
-func newContactInserter(ctx context.Context, tx *sql.Tx, a dialer.Actor, groupID int64) (*contactInserter, error) {
+func newContactInserter(ctx context.Context, tx *sql.Tx, a dialer.Actor, groupID int64, maxContacts int) (*contactInserter, error) {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM groups WHERE tenant_id = ? AND group_id = ?`, a.TenantID, groupID).Scan(&n); err != nil {
 		return nil, fmt.Errorf("store: import: %w", err)
@@ -452,7 +479,15 @@ func newContactInserter(ctx context.Context, tx *sql.Tx, a dialer.Actor, groupID
 	if n == 0 {
 		return nil, dialer.NotFound("group")
 	}
-	return &contactInserter{tx: tx, a: a, groupID: groupID, now: time.Now().Unix(), stmts: map[string]*sql.Stmt{}}, nil
+	room := -1
+	if maxContacts > 0 {
+		var have int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM contacts WHERE tenant_id = ?`, a.TenantID).Scan(&have); err != nil {
+			return nil, fmt.Errorf("store: import: count contacts: %w", err)
+		}
+		room = max(maxContacts-have, 0)
+	}
+	return &contactInserter{tx: tx, a: a, groupID: groupID, now: time.Now().Unix(), stmts: map[string]*sql.Stmt{}, room: room}, nil
 }
 
 func (ins *contactInserter) close() {
@@ -509,23 +544,30 @@ func (ins *contactInserter) stmt(ctx context.Context, kind string, n int) (*sql.
 	return st, nil
 }
 
-// add puts cs into the group. A phone number the tenant has already, or
-// that an earlier row of cs carries, reuses that contact; existing counts
-// those rows.
-func (ins *contactInserter) add(ctx context.Context, cs []dialer.Contact) (existing int, err error) {
+// add puts cs (read from lines) into the group. A phone number the tenant
+// has already, or that an earlier row of cs carries, reuses that contact;
+// existing counts those rows. over lists the lines of rows that would
+// have created a contact beyond the plan's limit: nothing of them is
+// written.
+func (ins *contactInserter) add(ctx context.Context, cs []dialer.Contact, lines []int) (existing int, over []int, err error) {
 	for len(cs) > 0 {
 		n := min(len(cs), importChunkRows)
-		e, err := ins.addChunk(ctx, cs[:n])
+		e, o, err := ins.addChunk(ctx, cs[:n], lines[:n])
 		if err != nil {
-			return existing, err
+			return existing, over, err
 		}
 		existing += e
-		cs = cs[n:]
+		over = append(over, o...)
+		cs, lines = cs[n:], lines[n:]
 	}
-	return existing, nil
+	return existing, over, nil
 }
 
-func (ins *contactInserter) addChunk(ctx context.Context, cs []dialer.Contact) (existing int, err error) {
+// refusedID marks, in addChunk's ids, a number whose new contact the
+// plan's limit refused.
+const refusedID = -2
+
+func (ins *contactInserter) addChunk(ctx context.Context, cs []dialer.Contact, lines []int) (existing int, over []int, err error) {
 	ids := make(map[string]int64, len(cs))
 	phones := make([]any, 0, len(cs)+1)
 	phones = append(phones, ins.a.TenantID)
@@ -544,20 +586,32 @@ func (ins *contactInserter) addChunk(ctx context.Context, cs []dialer.Contact) (
 	}
 	find, err := ins.stmt(ctx, "find", len(phones)-1)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := scanPhoneIDs(ctx, find, phones, ids, false); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 
 	args := make([]any, 0, 4+10*len(cs))
 	args = append(args, ins.a.TenantID, ins.a.UserID, ins.now, ins.now)
 	created := 0
-	for _, c := range cs {
+	for i, c := range cs {
+		if ids[c.Phone] == refusedID {
+			over = append(over, lines[i])
+			continue
+		}
 		if ids[c.Phone] != 0 {
 			continue
 		}
+		if ins.room == 0 {
+			ids[c.Phone] = refusedID
+			over = append(over, lines[i])
+			continue
+		}
 		ids[c.Phone] = -1 // the first row of a number creates the contact
+		if ins.room > 0 {
+			ins.room--
+		}
 		args = append(args, c.FirstName, c.LastName, c.Phone, c.Email, c.Address, c.Custom1, c.Custom2, c.Custom3,
 			c.Description, c.Timezone)
 		created++
@@ -565,14 +619,14 @@ func (ins *contactInserter) addChunk(ctx context.Context, cs []dialer.Contact) (
 	if created > 0 {
 		insert, err := ins.stmt(ctx, "insert", created)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if err := scanPhoneIDs(ctx, insert, args, ids, true); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		for phone, id := range ids {
-			if id <= 0 {
-				return 0, fmt.Errorf("store: import: the contact with phone %s was not inserted", phone)
+			if id <= 0 && id != refusedID {
+				return 0, nil, fmt.Errorf("store: import: the contact with phone %s was not inserted", phone)
 			}
 		}
 	}
@@ -581,19 +635,24 @@ func (ins *contactInserter) addChunk(ctx context.Context, cs []dialer.Contact) (
 	link := make([]any, 0, 2+importChunkRows)
 	link = append(link, ins.a.TenantID, ins.groupID)
 	for _, id := range ids {
-		link = append(link, id)
+		if id > 0 {
+			link = append(link, id)
+		}
+	}
+	if len(link) == 2 {
+		return len(cs) - created - len(over), over, nil
 	}
 	for len(cs) == importChunkRows && len(link) < 2+importChunkRows {
 		link = append(link, link[2])
 	}
 	st, err := ins.stmt(ctx, "link", len(link)-2)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if _, err := st.ExecContext(ctx, link...); err != nil {
-		return 0, fmt.Errorf("store: import link: %w", err)
+		return 0, nil, fmt.Errorf("store: import link: %w", err)
 	}
-	return len(cs) - created, nil
+	return len(cs) - created - len(over), over, nil
 }
 
 // scanPhoneIDs runs st and records each (phone, contact_id) row in ids: the

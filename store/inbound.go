@@ -125,13 +125,13 @@ type inboundMessage struct {
 // recordInbound stores an inbound transmission of route with one spool and
 // its results, making the sender a contact of the program's owner when the
 // tenant does not know them yet.
-func recordInbound(ctx context.Context, tx *sql.Tx, route inboundRoute, m inboundMessage) (transmissionID int64, err error) {
+func (db *DB) recordInbound(ctx context.Context, tx *sql.Tx, route inboundRoute, m inboundMessage) (transmissionID int64, err error) {
 	now := m.at.Unix()
 	column, value := "phone", m.fromPhone
 	if m.fromPhone == "" {
 		column, value = "email", m.fromEmail
 	}
-	contactID, err := inboundContact(ctx, tx, route, column, value, "sent a message", now)
+	contactID, err := db.inboundContact(ctx, tx, route, column, value, "sent a message", now)
 	if err != nil {
 		return 0, err
 	}
@@ -166,11 +166,14 @@ func recordInbound(ctx context.Context, tx *sql.Tx, route inboundRoute, m inboun
 
 // inboundContact is the tenant's contact whose column (phone or email) is
 // value, made a contact of the route's program owner when there is none.
-func inboundContact(ctx context.Context, tx *sql.Tx, route inboundRoute, column, value, describe string, now int64) (int64, error) {
+func (db *DB) inboundContact(ctx context.Context, tx *sql.Tx, route inboundRoute, column, value, describe string, now int64) (int64, error) {
 	var contactID int64
 	err := tx.QueryRowContext(ctx, `SELECT contact_id FROM contacts WHERE tenant_id = ? AND `+column+` = ? ORDER BY contact_id LIMIT 1`,
 		route.tenant, value).Scan(&contactID)
 	if errors.Is(err, sql.ErrNoRows) {
+		if err := db.contactRoom(ctx, tx, route.tenant); err != nil {
+			return 0, err
+		}
 		res, ierr := tx.ExecContext(ctx, `INSERT INTO contacts (tenant_id, created_by, `+column+`, description, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?)`, route.tenant, route.owner, value, describe, now, now)
 		if ierr != nil {
@@ -202,7 +205,7 @@ func (db *DB) ReceiveSMSVia(ctx context.Context, origin, from, to, body string, 
 		if err != nil {
 			return err
 		}
-		transmissionID, err = recordInbound(ctx, tx, route, inboundMessage{
+		transmissionID, err = db.recordInbound(ctx, tx, route, inboundMessage{
 			fromPhone: from, title: "inbound SMS", origin: origin, service: dialer.ServiceSMS,
 			status: "completed", response: "NORMAL_CLEARING", at: at,
 			results: []dialer.Result{{Type: "sms", Name: "text", Data: body}, {Type: "sms", Name: "from", Data: from}},
@@ -210,4 +213,39 @@ func (db *DB) ReceiveSMSVia(ctx context.Context, origin, from, to, body string, 
 		return err
 	})
 	return transmissionID, err
+}
+
+// UsePlans gives the store the plan catalogue, so that what it creates on
+// its own (the sender of an inbound message as a contact) stays within the
+// tenant's plan limits, as the API's creates do. Without it, nothing limits
+// those.
+func (db *DB) UsePlans(cat dialer.PlanCatalog) { db.plans.Store(&cat) }
+
+// contactRoom refuses one more contact of the tenant when its plan allows
+// no more: counted inside tx, the writer's, so two inbound messages cannot
+// both take the last place. An inbound message from an unknown sender is
+// then refused (the transport answers it as a failure, and the sender's
+// side may try again after a plan change) rather than stored without a
+// contact or beyond the limit.
+func (db *DB) contactRoom(ctx context.Context, tx *sql.Tx, tenantID string) error {
+	cat := db.plans.Load()
+	if cat == nil {
+		return nil
+	}
+	doc, _, err := servicesIn(ctx, tx, tenantID)
+	if err != nil {
+		return err
+	}
+	most := dialer.EffectiveLimits(cat.EffectivePlans(doc), doc.Overrides).Contacts
+	if most <= 0 {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM contacts WHERE tenant_id = ?`, tenantID).Scan(&n); err != nil {
+		return fmt.Errorf("store: count contacts: %w", err)
+	}
+	if n >= most {
+		return dialer.Forbidden(fmt.Sprintf("the account's plan allows %d contacts; the sender is not one of them and cannot be added", most))
+	}
+	return nil
 }

@@ -107,7 +107,7 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 		}
 		err := m.db.tx(ctx, func(tx *sql.Tx) error {
 			var err error
-			out.TransmissionID, err = recordInbound(ctx, tx, route, msg)
+			out.TransmissionID, err = m.db.recordInbound(ctx, tx, route, msg)
 			return err
 		})
 		return out, err
@@ -151,7 +151,7 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 			return nil, fmt.Errorf("store: received fax document: %w", err)
 		}
 		msg.results = append(msg.results, dialer.Result{Type: "fax", Name: "document_id", Data: strconv.FormatInt(out.DocumentID, 10)})
-		out.TransmissionID, err = recordInbound(ctx, tx, route, msg)
+		out.TransmissionID, err = m.db.recordInbound(ctx, tx, route, msg)
 		return nil, err
 	})
 	if err != nil {

@@ -142,7 +142,7 @@ func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail
 	var id int64
 	err = m.db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		id, err = recordInbound(ctx, tx, route, inboundMessage{fromEmail: sender(e), title: "inbound email", origin: "smtp",
+		id, err = m.db.recordInbound(ctx, tx, route, inboundMessage{fromEmail: sender(e), title: "inbound email", origin: "smtp",
 			service: dialer.ServiceEmail, status: "completed", response: "NORMAL_CLEARING", results: results, at: time.Now()})
 		return err
 	})
@@ -234,7 +234,7 @@ func (m *Messages) EmailToFax(ctx context.Context, f MailToFax, check DocumentCh
 	}
 	err = m.db.tx(ctx, func(tx *sql.Tx) error {
 		now := time.Now().Unix()
-		contactID, err := inboundContact(ctx, tx, route, "phone", f.Number, "fax number from an email", now)
+		contactID, err := m.db.inboundContact(ctx, tx, route, "phone", f.Number, "fax number from an email", now)
 		if err != nil {
 			return err
 		}
@@ -250,7 +250,7 @@ func (m *Messages) EmailToFax(ctx context.Context, f MailToFax, check DocumentCh
 		if err != nil {
 			return err
 		}
-		_, err = recordInbound(ctx, tx, route, inboundMessage{fromEmail: sender(f.Email), title: "email to fax", origin: "smtp",
+		_, err = m.db.recordInbound(ctx, tx, route, inboundMessage{fromEmail: sender(f.Email), title: "email to fax", origin: "smtp",
 			service: dialer.ServiceEmail, status: "completed", response: "NORMAL_CLEARING", at: time.Now(),
 			results: []dialer.Result{{Type: "email", Name: "from", Data: sender(f.Email)}, {Type: "email", Name: "to", Data: f.Rcpt},
 				{Type: "email", Name: "subject", Data: f.Email.Subject}, {Type: "fax", Name: "number", Data: f.Number},

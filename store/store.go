@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dialerd/dialerd/dialer"
 )
 
 // DB is dialerd's store.
@@ -22,8 +24,9 @@ type DB struct {
 	path string
 	seal *sealer // nil: opened without a seal key; secrets cannot be written
 
-	live atomic.Pointer[LiveCountersFunc] // see UseLiveCounters
-	dnc  dncState                         // see DNC
+	live  atomic.Pointer[LiveCountersFunc]   // see UseLiveCounters
+	plans atomic.Pointer[dialer.PlanCatalog] // see UsePlans
+	dnc   dncState                           // see DNC
 
 	syncMu sync.Mutex // one SyncQuantities at a time
 

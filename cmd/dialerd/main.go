@@ -225,6 +225,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	db.UsePlans(plans) // inbound senders become contacts within the plan's limit
 	eng, err := startEngine(ctx, cfg, engineStore, bus, gw, link, db.PlanSource(plans), log)
 	if err != nil {
 		return err
