@@ -205,13 +205,16 @@ func cbCause(c *gin.Context, fallback string) string {
 	return fallback
 }
 
-// crossbarToken is the request's credential: X-Auth-Token, or a bearer
-// token as the other surfaces take it.
+// crossbarToken is the request's credential: X-Auth-Token, or as the
+// other surfaces take it a bearer token or an X-Api-Key.
 func crossbarToken(r *http.Request) string {
 	if v := strings.TrimSpace(r.Header.Get("X-Auth-Token")); v != "" {
 		return v
 	}
-	return bearer(r)
+	if v := bearer(r); v != "" {
+		return v
+	}
+	return strings.TrimSpace(r.Header.Get(apiKeyHeader))
 }
 
 // crossbarAuth authenticates the request and checks {ACCOUNT_ID}: it must

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,8 @@ func newTwoTenants(t *testing.T) *twoTenants {
 		slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Deps{Users: sealed, Contacts: sealed, Groups: sealed, Messages: store.NewMessages(sealed, files), Programs: sealed,
 			Accounts: sealed, Providers: sealed, PBX: sealed, Tenants: sealed, Transmissions: db, Campaigns: db, Engine: p.eng,
-			Events: bus, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}})
+			Events: bus, Checks: []ReadyCheck{{Name: "store", Check: db.Ping}}, Compliance: sealed,
+			Crossbar: sealed, Centrex: sealed, Services: sealed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +131,24 @@ func newTwoTenants(t *testing.T) *twoTenants {
 	tt.bSecondUser = u.UserID
 	w.newKey(tt.bAdmin, tt.b, "BeeKey", dialer.RoleAccountOwner)
 	e.expect(e.do("POST", "/api/accounts/"+tt.b+"/members", tt.bAdmin, map[string]any{"userId": u.UserID, "role": dialer.RoleAccountOwner}), 200)
+
+	// A do-not-call list with a number, and a centrex with an account.
+	var dnc dialer.DNCList
+	e.expect(e.do("POST", "/dnc", tt.bAdmin, map[string]any{"name": "zebra"}), 200).json(t, &dnc)
+	id("dnc", dnc.ID)
+	e.expect(e.do("POST", fmt.Sprintf("/dnc/%d/numbers", dnc.ID), tt.bAdmin,
+		map[string]any{"numbers": []map[string]any{{"number": bDNCNumber, "note": "zebra"}}}), 200)
+	e.expect(e.do("POST", "/accounts", tt.bAdmin, map[string]any{"type": "did", "phone": "+12125550177"}), 200).json(t, &created)
+	in := w.createProgram(tt.bAdmin, "receivesms", map[string]any{"name": "zebra-in", "account_id": created.ID})
+	w.cb("PUT", w.cbPath(tt.b, "/centrex"), tt.bAdmin, cbData(map[string]any{"id": "zebra", "name": "zebra", "callflow_id": fmt.Sprint(in)}), 201)
+	w.cb("PUT", w.cbPath(tt.b, "/centrex/zebra/centrex_accounts"), tt.bAdmin, cbData(map[string]any{"id": "zebra1", "name": "zebra",
+		"user_id": fmt.Sprint(u.UserID), "number_offnet": "+12125550188"}), 201)
+	w.cb("POST", w.cbPath(tt.b, "/services/topup"), tt.bAdmin, cbData(map[string]any{"amount": 1}), 200)
 	return tt
 }
+
+// bDNCNumber is on tenant B's do-not-call list.
+const bDNCNumber = "+12125550199"
 
 // snapshotTenant dumps every row of every table that holds tenant's
 // rows, so a refused request can be shown to have changed nothing.
@@ -307,5 +325,123 @@ func TestLiveEventsStayInTheirTenant(t *testing.T) {
 		if ev["tenant_id"] != tt.c || ev["spool_id"] != float64(2) {
 			t.Errorf("%s: first event heard is %v, want C's", name, ev)
 		}
+	}
+}
+
+// TestTenantIsolationComplianceCrossbar: the surfaces TestTenantIsolation
+// does not reach — do-not-call lists and numbers, the campaign report, the
+// crossbar centrex, centrex accounts and services, the live stream by an
+// owner key — refuse tenant C's JWT and keys on B's resources, and C's own
+// lists hold nothing of B's.
+func TestTenantIsolationComplianceCrossbar(t *testing.T) {
+	tt := newTwoTenants(t)
+	ids := tt.bIDs
+	dnc := fmt.Sprintf("/dnc/%d", ids["dnc"])
+	ictcore := []string{dnc, dnc + "/numbers", dnc + "/numbers/" + bDNCNumber, dnc + "/csv",
+		fmt.Sprintf("/campaigns/%d/report", ids["campaign"]), fmt.Sprintf("/campaigns/%d/report?format=csv", ids["campaign"])}
+	cb := func(rest string) string { return "/v2/accounts/" + tt.b + rest }
+	crossbar := []string{cb("/centrex"), cb("/centrex/zebra"), cb("/centrex/zebra/centrex_accounts"),
+		cb("/centrex/zebra/centrex_accounts/zebra1"), cb("/services"), cb("/services/status"), cb("/services/audit"),
+		cb("/services/audit/summary"), cb("/services/audit_summary"), cb("/services/manual"), cb("/services/overrides"),
+		cb("/services/quote"), cb("/services/summary"), cb("/services/available"), cb("/services/editable"),
+		cb("/services/reconciliation"), cb("/services/synchronization"), cb("/services/topup"), cb("/services/basic")}
+	body := map[string]any{"name": "pwned", "numbers": []map[string]any{{"number": "+12125550111"}},
+		"data": map[string]any{"name": "pwned", "amount": 5, "add": []string{"basic"}, "plans": []string{"basic"}}}
+
+	before := tt.snapshotTenant(tt.b)
+	type attacker struct {
+		name    string
+		headers []string // the credential; the crossbar's is X-Auth-Token
+		ictcore []string
+	}
+	attackers := []attacker{
+		{"jwt", []string{"X-Auth-Token", tt.cAdmin}, []string{"Authorization", "Bearer " + tt.cAdmin}},
+		{"owner key", []string{"X-Auth-Token", tt.cOwnerKey}, []string{"X-Api-Key", tt.cOwnerKey}},
+		{"owner key as X-Api-Key", []string{"X-Api-Key", tt.cOwnerKey}, []string{"X-Api-Key", tt.cOwnerKey}},
+		{"terminal key", []string{"X-Auth-Token", tt.cTermKey}, []string{"X-Api-Key", tt.cTermKey}},
+	}
+	refused := func(a attacker, r resp, method, path string) {
+		t.Helper()
+		if r.Status < 400 || r.Status >= 500 || bytes.Contains(r.Body, []byte("zebra")) || bytes.Contains(r.Body, []byte(bDNCNumber)) {
+			t.Errorf("%s: %s %s answered %d: %s", a.name, method, path, r.Status, r.Body)
+		}
+	}
+	for _, a := range attackers {
+		for _, p := range ictcore {
+			for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+				r := tt.do(m, p, "", body, a.ictcore...)
+				if r.Status == 405 {
+					continue // no such route: nothing to refuse
+				}
+				refused(a, r, m, p)
+			}
+		}
+		for _, p := range crossbar {
+			for _, m := range []string{"GET", "PUT", "POST", "PATCH", "DELETE"} {
+				r := tt.do(m, p, "", body, a.headers...)
+				if r.Status == 405 {
+					continue // no such route: nothing to refuse
+				}
+				refused(a, r, m, p)
+			}
+		}
+		// Asking to act in B by header is refused here too.
+		refused(a, tt.do("GET", "/dnc", "", nil, append(slices.Clone(a.ictcore), accountHeader, tt.b)...), "GET", "/dnc as B")
+		// C's own lists answer without B's rows.
+		for _, p := range []string{"/dnc"} {
+			r := tt.do("GET", p, "", nil, a.ictcore...)
+			if r.Status != 200 || bytes.Contains(r.Body, []byte("zebra")) {
+				t.Errorf("%s: list %s: %d %s", a.name, p, r.Status, r.Body)
+			}
+		}
+		for _, p := range []string{"/centrex", "/services/audit", "/services/summary"} {
+			r := tt.do("GET", "/v2/accounts/"+tt.c+p, "", nil, a.headers...)
+			if r.Status == 403 && a.name == "terminal key" && strings.HasPrefix(p, "/services") {
+				continue // services are the account admins'
+			}
+			if r.Status != 200 || bytes.Contains(r.Body, []byte("zebra")) || bytes.Contains(r.Body, []byte(tt.b)) {
+				t.Errorf("%s: crossbar %s of its own account: %d %s", a.name, p, r.Status, r.Body)
+			}
+		}
+	}
+	if after := tt.snapshotTenant(tt.b); after != before {
+		t.Errorf("refused requests changed tenant B:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// B reaches all of it.
+	for _, p := range []string{dnc, dnc + "/numbers", dnc + "/csv", ictcore[4]} {
+		tt.expect(tt.do("GET", p, tt.bAdmin, nil), 200)
+	}
+	for _, p := range crossbar[:9] {
+		if r := tt.do("GET", p, "", nil, "X-Auth-Token", tt.bAdmin); r.Status != 200 {
+			t.Errorf("B: GET %s: %d %s", p, r.Status, r.Body)
+		}
+	}
+}
+
+// TestLiveEventsStayInTheirTenantByOwnerKey: an account-owner key's
+// stream hears its tenant only, and cannot ask for B's.
+func TestLiveEventsStayInTheirTenantByOwnerKey(t *testing.T) {
+	tt := newTwoTenants(t)
+	conn, res, err := tt.live.dial("/ws", http.Header{"X-Api-Key": {tt.cOwnerKey}})
+	if err != nil {
+		t.Fatalf("dial with a key: %v (%v)", err, res)
+	}
+	tt.live.dials++
+	for tt.srv.live.count.Load() < int64(tt.live.dials) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, res, err := tt.live.dial("/ws", http.Header{"X-Api-Key": {tt.cOwnerKey}, accountHeader: {tt.b}}); err == nil || res.StatusCode != 403 {
+		t.Errorf("an owner key dialled B's stream: %v", res)
+	}
+	now := time.Now()
+	tt.bus.Publish(dialer.Event{Type: dialer.EventSpoolEnded, At: now, TenantID: tt.b, CampaignID: 1, SpoolID: 1, Status: "completed"})
+	tt.bus.Publish(dialer.Event{Type: dialer.EventSpoolEnded, At: now, TenantID: tt.c, CampaignID: 2, SpoolID: 2, Status: "completed"})
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var ev map[string]any
+	if err := conn.ReadJSON(&ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev["tenant_id"] != tt.c || ev["spool_id"] != float64(2) {
+		t.Errorf("first event heard is %v, want C's", ev)
 	}
 }
