@@ -12,9 +12,14 @@ import (
 // at the plan's, and prepaid credit. A prepaid tenant's answered seconds
 // are debited at its plan's rate as each call ends; at zero credit no new
 // attempt starts and its running campaigns are blocked "no credit" until a
-// topup (ServicesChanged) lets them go on at once. Calls in flight when
-// the credit runs out finish and are debited: the balance may end a
-// little below zero, never a call cut short.
+// topup (ServicesChanged) lets them go on at once. The credit an attempt
+// needs is the balance less what the tenant's answered calls in flight
+// have spent so far (spentInFlight), so calls that are still talking
+// cannot let more start. Calls in flight when the credit runs out finish
+// and are debited in full, as usage like any call: the balance ends below
+// zero by exactly their overrun, never a call cut short, and the overrun
+// is bounded by what was in flight (at most the plan's channels, each at
+// most engine.max_duration).
 
 // TenantPlan is what a tenant's services allow the engine.
 type TenantPlan struct {
@@ -118,7 +123,7 @@ func (e *Engine) planAllows(r *campaignRun, it *workItem, now time.Time) bool {
 	if l.Channels > 0 && e.caps.channels[it.TenantID] >= l.Channels {
 		return false
 	}
-	if l.Prepaid && ps.plan.Credit <= 0 {
+	if l.Prepaid && ps.plan.Credit-e.spentInFlight(it.TenantID, ps.plan.SecondRate, now) <= 0 {
 		if r != nil {
 			e.block(r, Blocked{Reason: BlockedNoCredit, Field: "services.topup"}, false, now)
 		}
@@ -226,11 +231,29 @@ func (e *Engine) chargeCall(tenantID string, spoolID int64, connect, end time.Ti
 	}()
 }
 
-// noCredit refuses what would dial for a prepaid tenant at zero credit.
+// spentInFlight is what the tenant's answered calls in flight have cost
+// so far at rate dollars a second, in micro-dollars, counted in the whole
+// seconds chargeCall will debit.
+func (e *Engine) spentInFlight(tenantID string, rate float64, now time.Time) int64 {
+	var seconds int64
+	for _, a := range e.inflight {
+		if a.item.TenantID == tenantID && !a.answered.IsZero() {
+			seconds += max(now.Unix()-a.answered.Unix(), 0)
+		}
+	}
+	return int64(math.Round(float64(seconds) * rate * 1e6))
+}
+
+// noCredit refuses what would dial for a prepaid tenant at zero credit
+// (its answered calls in flight counted as spent).
 func (e *Engine) noCredit(tenantID string) error {
-	ps := e.planOf(tenantID, e.clock.Now())
-	if ps != nil && ps.plan.Limits.Prepaid && ps.plan.Credit <= 0 {
-		return NoCredit(fmt.Sprintf("no credit: the account is prepaid and its balance is %.2f; top up first", Dollars(ps.plan.Credit)))
+	now := e.clock.Now()
+	ps := e.planOf(tenantID, now)
+	if ps == nil || !ps.plan.Limits.Prepaid {
+		return nil
+	}
+	if left := ps.plan.Credit - e.spentInFlight(tenantID, ps.plan.SecondRate, now); left <= 0 {
+		return NoCredit(fmt.Sprintf("no credit: the account is prepaid and its balance is %.2f after the calls in flight; top up first", Dollars(left)))
 	}
 	return nil
 }
