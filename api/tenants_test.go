@@ -214,10 +214,14 @@ func TestAPIKeys(t *testing.T) {
 	if k.Enabled || k.Version != "2" || k.ModifiedBy != "crn:"+a.ID+":api-key:Owner1" {
 		t.Errorf("disabled %+v", k)
 	}
-	for _, p := range []string{"/contacts", "/api/accounts/" + a.ID, "/api/v1.0/customers/" + a.ID + "/pbxs", "/ws", "/ws?token=" + term} {
+	for _, p := range []string{"/contacts", "/api/accounts/" + a.ID, "/api/v1.0/customers/" + a.ID + "/pbxs", "/ws", "/ws?token=" + term,
+		"/v2/accounts/" + a.ID + "/centrex"} {
 		if r := w.withKey("GET", p, term, nil); r.Status != 401 {
 			t.Errorf("disabled key on %s: %d %s", p, r.Status, r.Body)
 		}
+	}
+	if r := w.do("GET", "/v2/accounts/"+a.ID+"/centrex", "", nil, "X-Auth-Token", term); r.Status != 401 {
+		t.Errorf("disabled key as X-Auth-Token: %d %s", r.Status, r.Body)
 	}
 	w.expect(w.acct("PUT", path+"/Till1", w.admin, map[string]any{"enabled": true}), 200)
 	w.expect(w.withKey("GET", "/contacts", term, nil), 200)
