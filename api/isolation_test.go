@@ -223,6 +223,7 @@ func TestTenantIsolation(t *testing.T) {
 	body := map[string]any{"name": "pwned", "first_name": "pwned", "enabled": false, "username": "pwned", "userId": tt.bSecondUser,
 		"role": dialer.RoleAccountOwner, "contact_id": ids["contact"], "program_id": ids["program"], "group_id": ids["group"]}
 
+	tt.quantitiesSettled()
 	before := tt.snapshotTenant(tt.b)
 	attackers := []struct {
 		name string
@@ -348,6 +349,9 @@ func TestTenantIsolationComplianceCrossbar(t *testing.T) {
 	body := map[string]any{"name": "pwned", "numbers": []map[string]any{{"number": "+12125550111"}},
 		"data": map[string]any{"name": "pwned", "amount": 5, "add": []string{"basic"}, "plans": []string{"basic"}}}
 
+	// B's own writes above commit their quantities after they answer:
+	// those must be in before B is compared.
+	tt.quantitiesSettled()
 	before := tt.snapshotTenant(tt.b)
 	type attacker struct {
 		name    string
@@ -443,5 +447,24 @@ func TestLiveEventsStayInTheirTenantByOwnerKey(t *testing.T) {
 	}
 	if ev["tenant_id"] != tt.c || ev["spool_id"] != float64(2) {
 		t.Errorf("first event heard is %v, want C's", ev)
+	}
+}
+
+// quantitiesSettled waits until no quantity sync after a write is running.
+func (tt *twoTenants) quantitiesSettled() {
+	tt.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w := &tt.srv.quantities
+		w.mu.Lock()
+		n := len(w.running)
+		w.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			tt.t.Fatal("quantity syncs still running after 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
