@@ -151,7 +151,8 @@ func routeDocs() []routeDoc {
 		{"POST", "/groups/:group_id/csv", "Groups", "Import contacts from CSV (text/csv, streamed, or a multipart file part; form fields count in any order); " +
 			"?atomic=true for all or none. " +
 			"The counts are disjoint, one per data row: imported created a contact, existing matched one by phone " +
-			"(linked, not changed), failed was rejected", needsToken, csvText(""), dialer.ImportResult{}},
+			"(linked, not changed), failed was rejected. Rows that would create contacts beyond the plan's contacts limit fail on their " +
+			"lines (over_limit, with a summary in limit); atomic, they write nothing (403 when only the plan refused rows)", needsToken, csvText(""), dialer.ImportResult{}},
 		{"GET", "/groups/:group_id/csv", "Groups", "Export a group's contacts as CSV, streamed; a cell that begins like a formula (= + - @ tab CR) is guarded with a leading '", needsToken, nil, csvText("")},
 
 		// Messages: documents, recordings, templates, texts.
