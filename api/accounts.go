@@ -117,7 +117,7 @@ func (s *Server) createAccount(c *gin.Context) {
 		return
 	}
 	a := actor(c)
-	acc := dialer.Account{TenantID: a.TenantID, CreatedBy: a.UserID, Type: dialer.AccountExtension, Active: 1}
+	acc := dialer.Account{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN(), Type: dialer.AccountExtension, Active: 1}
 	req.apply(&acc)
 	secrets, err := req.validate(&acc)
 	if err != nil {

@@ -109,7 +109,7 @@ func (s *Server) createCampaign(c *gin.Context) {
 	}
 	a := actor(c)
 	camp := dialer.NewCampaignDefaults()
-	camp.TenantID, camp.CreatedBy, camp.WindowOverrideBy = a.TenantID, a.UserID, a.UserID
+	camp.TenantID, camp.CreatedBy, camp.CreatedByCRN, camp.WindowOverrideBy = a.TenantID, a.UserID, a.CRN(), a.UserID
 	var v dialer.Invalid
 	req.apply(&camp, &v)
 	dialer.ValidateCampaign(&camp, s.cfg.MaxCPM, &v)

@@ -68,7 +68,9 @@ func (s *Server) contacts() ownedKind[dialer.Contact, contactRequest] {
 	rules, st := s.contactRules(), s.deps.Contacts
 	return ownedKind[dialer.Contact, contactRequest]{
 		s: s, name: "contact", idParam: "contact_id",
-		fresh: func(a dialer.Actor) dialer.Contact { return dialer.Contact{TenantID: a.TenantID, CreatedBy: a.UserID} },
+		fresh: func(a dialer.Actor) dialer.Contact {
+			return dialer.Contact{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN()}
+		},
 		owner: func(ct dialer.Contact) int64 { return ct.CreatedBy },
 		apply: (*contactRequest).apply, validate: rules.Validate, validateNew: rules.ValidateNew,
 

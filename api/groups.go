@@ -78,7 +78,9 @@ func (s *Server) groups() ownedKind[dialer.Group, groupRequest] {
 	st := s.deps.Groups
 	return ownedKind[dialer.Group, groupRequest]{
 		s: s, name: "group", idParam: "group_id",
-		fresh: func(a dialer.Actor) dialer.Group { return dialer.Group{TenantID: a.TenantID, CreatedBy: a.UserID} },
+		fresh: func(a dialer.Actor) dialer.Group {
+			return dialer.Group{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN()}
+		},
 		owner: func(g dialer.Group) int64 { return g.CreatedBy },
 		apply: (*groupRequest).apply, validate: dialer.ValidateGroup,
 		view: func(g dialer.Group) any { return asGroupJSON(g) },

@@ -128,7 +128,7 @@ func (s *Server) documents() ownedKind[dialer.Document, messageRequest] {
 	return ownedKind[dialer.Document, messageRequest]{
 		s: s, name: "document", idParam: "document_id",
 		fresh: func(a dialer.Actor) dialer.Document {
-			return dialer.Document{TenantID: a.TenantID, CreatedBy: a.UserID}
+			return dialer.Document{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN()}
 		},
 		owner:    func(d dialer.Document) int64 { return d.CreatedBy },
 		apply:    func(r *messageRequest, d *dialer.Document) { r.apply(&d.Name, &d.Description) },
@@ -211,7 +211,7 @@ func (s *Server) recordings() ownedKind[dialer.Recording, messageRequest] {
 	return ownedKind[dialer.Recording, messageRequest]{
 		s: s, name: "recording", idParam: "recording_id",
 		fresh: func(a dialer.Actor) dialer.Recording {
-			return dialer.Recording{TenantID: a.TenantID, CreatedBy: a.UserID}
+			return dialer.Recording{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN()}
 		},
 		owner:    func(r dialer.Recording) int64 { return r.CreatedBy },
 		apply:    func(req *messageRequest, r *dialer.Recording) { req.apply(&r.Name, &r.Description) },
@@ -302,7 +302,7 @@ func (s *Server) templates() ownedKind[dialer.Template, templateRequest] {
 	return ownedKind[dialer.Template, templateRequest]{
 		s: s, name: "template", idParam: "template_id",
 		fresh: func(a dialer.Actor) dialer.Template {
-			return dialer.Template{TenantID: a.TenantID, CreatedBy: a.UserID}
+			return dialer.Template{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN()}
 		},
 		owner: func(t dialer.Template) int64 { return t.CreatedBy },
 		apply: (*templateRequest).apply, validate: dialer.ValidateTemplate,
@@ -418,7 +418,9 @@ func (s *Server) texts() ownedKind[dialer.Text, textRequest] {
 	m := s.deps.Messages
 	return ownedKind[dialer.Text, textRequest]{
 		s: s, name: "text", idParam: "text_id",
-		fresh: func(a dialer.Actor) dialer.Text { return dialer.Text{TenantID: a.TenantID, CreatedBy: a.UserID} },
+		fresh: func(a dialer.Actor) dialer.Text {
+			return dialer.Text{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN()}
+		},
 		owner: func(t dialer.Text) int64 { return t.CreatedBy },
 		apply: (*textRequest).apply, validate: dialer.ValidateText,
 

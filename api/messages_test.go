@@ -699,7 +699,7 @@ func TestTextEncodingAndSegments(t *testing.T) {
 			var got dialer.Text
 			e.expect(e.do("GET", fmt.Sprintf("/messages/texts/%d", id), e.admin, nil), 200).json(t, &got)
 			want := dialer.Text{ID: id, Name: tc.name, Data: tc.data, Type: tc.typ, Encoding: tc.encoding,
-				Segments: tc.segments, Length: len([]rune(tc.data)), CreatedBy: got.CreatedBy, CreatedAt: got.CreatedAt, UpdatedAt: got.UpdatedAt}
+				Segments: tc.segments, Length: len([]rune(tc.data)), CreatedBy: got.CreatedBy, CreatedByCRN: got.CreatedByCRN, CreatedAt: got.CreatedAt, UpdatedAt: got.UpdatedAt}
 			if got != want {
 				t.Fatalf("got %+v\nwant %+v", got, want)
 			}

@@ -407,7 +407,7 @@ func (s *Server) createPBX(c *gin.Context) {
 		return
 	}
 	a := actor(c)
-	p := dialer.PBXProfile{TenantID: a.TenantID, CreatedBy: a.UserID}
+	p := dialer.PBXProfile{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN()}
 	if req.Type != nil {
 		p.Type = dialer.PBXType(*req.Type)
 	}

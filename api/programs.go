@@ -148,7 +148,7 @@ func createProgram[T programBody](s *Server, typ dialer.ProgramType) gin.Handler
 		if declared != "" && declared != string(typ) {
 			v.Add("type", "this route creates "+string(typ)+" programs; omit type or send "+string(typ))
 		}
-		p.Type, p.TenantID, p.CreatedBy = typ, a.TenantID, a.UserID
+		p.Type, p.TenantID, p.CreatedBy, p.CreatedByCRN = typ, a.TenantID, a.UserID, a.CRN()
 		dialer.ValidateProgram(&p, &v)
 		if err := v.Err(); err != nil {
 			s.fail(c, err)

@@ -109,7 +109,7 @@ func (s *Server) createProvider(c *gin.Context) {
 	// gateway_flag defaults to FreeSWITCH, dialerd's main road, and
 	// service_flag to every service its gateway carries: a provider that
 	// serves nothing would stall every campaign silently.
-	p := dialer.Provider{TenantID: a.TenantID, CreatedBy: a.UserID, Weight: dialer.DefaultProviderWeight, GatewayFlag: dialer.GatewayFreeSWITCH,
+	p := dialer.Provider{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN(), Weight: dialer.DefaultProviderWeight, GatewayFlag: dialer.GatewayFreeSWITCH,
 		Type: dialer.DefaultProviderType, Active: 1}
 	req.apply(&p)
 	if req.ServiceFlag == nil {

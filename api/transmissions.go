@@ -21,7 +21,7 @@ type transmissionStore interface {
 	Transmission(ctx context.Context, tenantID string, id int64) (dialer.Transmission, error)
 	Transmissions(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.Transmission, error)
 	DeleteTransmission(ctx context.Context, tenantID string, id int64) error
-	CloneTransmission(ctx context.Context, tenantID string, id, createdBy int64) (int64, error)
+	CloneTransmission(ctx context.Context, tenantID string, id int64, by dialer.Actor) (int64, error)
 	ProgramOwner(ctx context.Context, tenantID string, id int64) (int64, error)
 	TransmissionSpools(ctx context.Context, tenantID string, id int64) ([]dialer.Spool, error)
 	TransmissionResults(ctx context.Context, tenantID string, id int64) ([]dialer.SpoolResult, error)
@@ -102,7 +102,7 @@ func (s *Server) createTransmission(c *gin.Context) {
 
 func (s *Server) insertTransmission(c *gin.Context, req transmissionRequest) {
 	a := actor(c)
-	t := dialer.Transmission{TenantID: a.TenantID, CreatedBy: a.UserID, Title: req.Title, Origin: req.Origin,
+	t := dialer.Transmission{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN(), Title: req.Title, Origin: req.Origin,
 		ContactID: req.ContactID, AccountID: req.AccountID, ServiceFlag: req.ServiceFlag, ProgramID: req.ProgramID,
 		Direction: req.Direction, TryAllowed: req.TryAllowed, DNCLists: req.DNCLists}
 	var v dialer.Invalid
@@ -292,7 +292,7 @@ func (s *Server) cloneTransmission(c *gin.Context) {
 	if !ok {
 		return
 	}
-	id, err := s.deps.Transmissions.CloneTransmission(c.Request.Context(), t.TenantID, t.ID, actor(c).UserID)
+	id, err := s.deps.Transmissions.CloneTransmission(c.Request.Context(), t.TenantID, t.ID, actor(c))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -188,7 +188,7 @@ func (s *Server) manageable(c *gin.Context) (dialer.User, bool) {
 
 // newUser validates a create request into a user ready to store.
 func newUser(a dialer.Actor, req userRequest, v *dialer.Invalid) (dialer.NewUser, error) {
-	u := dialer.User{TenantID: a.TenantID, CreatedBy: a.UserID, Active: 1, Roles: req.Roles, Permissions: req.Permissions}
+	u := dialer.User{TenantID: a.TenantID, CreatedBy: a.UserID, CreatedByCRN: a.CRN(), Active: 1, Roles: req.Roles, Permissions: req.Permissions}
 	if u.Roles == nil {
 		u.Roles = []int64{dialer.RoleUser}
 	}

@@ -27,8 +27,10 @@ type Account struct {
 	// Programs are the ids of the programs the account is subscribed to.
 	Programs  []int64 `json:"programs"`
 	CreatedBy int64   `json:"created_by"`
-	CreatedAt int64   `json:"date_created"`
-	UpdatedAt int64   `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // Account types.

@@ -60,8 +60,10 @@ type Campaign struct {
 	StartedAt        int64   `json:"started_at"`
 	FinishedAt       int64   `json:"finished_at"`
 	CreatedBy        int64   `json:"created_by"`
-	CreatedAt        int64   `json:"date_created"`
-	UpdatedAt        int64   `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // CampaignCounters count a campaign's transmissions by state.

@@ -29,8 +29,10 @@ type Contact struct {
 	Description string `json:"description"`
 	Timezone    string `json:"timezone"`
 	CreatedBy   int64  `json:"created_by"`
-	CreatedAt   int64  `json:"date_created"`
-	UpdatedAt   int64  `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // Group is a named set of contacts; a contact may be in many groups.
@@ -42,6 +44,8 @@ type Group struct {
 	Description  string `json:"description"`
 	ContactTotal int64  `json:"contact_total"`
 	CreatedBy    int64  `json:"created_by"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
 	CreatedAt    int64  `json:"date_created"`
 	UpdatedAt    int64  `json:"last_updated"`
 }

@@ -20,8 +20,10 @@ type DNCList struct {
 	Default     bool   `json:"is_default"`
 	Numbers     int64  `json:"numbers"` // read-only
 	CreatedBy   int64  `json:"created_by"`
-	CreatedAt   int64  `json:"date_created"`
-	UpdatedAt   int64  `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // DNCNumber is one number of a list, E.164, with an optional expiry

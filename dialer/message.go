@@ -28,8 +28,10 @@ type Document struct {
 	FileSize  int64  `json:"file_size"`
 	FileHash  string `json:"-"`
 	CreatedBy int64  `json:"created_by"`
-	CreatedAt int64  `json:"date_created"`
-	UpdatedAt int64  `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // Recording is a voice recording. The file is kept as uploaded and also as
@@ -47,8 +49,10 @@ type Recording struct {
 	FileHash      string  `json:"-"`
 	TelephonyHash string  `json:"-"`
 	CreatedBy     int64   `json:"created_by"`
-	CreatedAt     int64   `json:"date_created"`
-	UpdatedAt     int64   `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // Template is an email template; its file is an attachment of any type.
@@ -65,8 +69,10 @@ type Template struct {
 	FileSize  int64  `json:"file_size"`
 	FileHash  string `json:"-"`
 	CreatedBy int64  `json:"created_by"`
-	CreatedAt int64  `json:"date_created"`
-	UpdatedAt int64  `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // Text is an SMS text. Encoding and Segments follow from Data.
@@ -85,8 +91,10 @@ type Text struct {
 	// Length is Data's length in characters.
 	Length    int   `json:"length"`
 	CreatedBy int64 `json:"created_by"`
-	CreatedAt int64 `json:"date_created"`
-	UpdatedAt int64 `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // DocumentFile is what the check of an uploaded document found.

@@ -47,14 +47,15 @@ const (
 // store seals them and answers them masked (HasAPIKey, ... say whether one
 // is set).
 type PBXProfile struct {
-	ID        int64
-	TenantID  string
-	CreatedBy int64
-	Type      PBXType
-	Name      string
-	Enabled   bool
-	CreatedAt int64
-	UpdatedAt int64
+	ID           int64
+	TenantID     string
+	CreatedBy    int64
+	CreatedByCRN string
+	Type         PBXType
+	Name         string
+	Enabled      bool
+	CreatedAt    int64
+	UpdatedAt    int64
 
 	// Kazoo.
 	HostRest      string

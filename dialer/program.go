@@ -40,8 +40,12 @@ type Program struct {
 	OnMachine MachinePolicy `json:"on_machine,omitempty"`
 
 	CreatedBy int64 `json:"created_by"`
-	CreatedAt int64 `json:"date_created"`
-	UpdatedAt int64 `json:"last_updated"`
+
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // ProgramTypes lists every program type, in the document's order of groups.

@@ -43,8 +43,10 @@ type Provider struct {
 	Type       string `json:"type"`
 	Active     int    `json:"active"`
 	CreatedBy  int64  `json:"created_by"`
-	CreatedAt  int64  `json:"date_created"`
-	UpdatedAt  int64  `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 	// Health is "up" or "down" for a trunk its gateway watches (OPTIONS),
 	// empty otherwise. Read-only.
 	Health string `json:"health,omitempty"`

@@ -101,8 +101,10 @@ type Transmission struct {
 	// is queued.
 	DueAt     int64 `json:"due_at"`
 	CreatedBy int64 `json:"created_by"`
-	CreatedAt int64 `json:"date_created"`
-	UpdatedAt int64 `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 // MaxTryAllowed bounds try_allowed on transmissions and campaigns.

@@ -39,8 +39,10 @@ type User struct {
 	// Permissions holds the ids granted to this user individually, beyond its roles.
 	Permissions []int64 `json:"permissions"`
 	CreatedBy   int64   `json:"created_by"`
-	CreatedAt   int64   `json:"date_created"`
-	UpdatedAt   int64   `json:"last_updated"`
+	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).
+	CreatedByCRN string `json:"created_by_crn"`
+	CreatedAt    int64  `json:"date_created"`
+	UpdatedAt    int64  `json:"last_updated"`
 }
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)

@@ -10,7 +10,7 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 )
 
-const accountCols = `accounts.account_id, accounts.tenant_id, accounts.created_by, accounts.user_id, accounts.type,
+const accountCols = `accounts.account_id, accounts.tenant_id, accounts.created_by, CASE WHEN accounts.created_by_crn != '' THEN accounts.created_by_crn WHEN accounts.created_by > 0 THEN 'crn::user:' || accounts.created_by ELSE '' END, accounts.user_id, accounts.type,
 	accounts.username, accounts.first_name, accounts.last_name, accounts.phone, accounts.email, accounts.address,
 	accounts.active, accounts.created_at, accounts.updated_at,
 	(SELECT group_concat(program_id) FROM account_programs WHERE account_programs.account_id = accounts.account_id)`
@@ -36,7 +36,7 @@ func scanAccount(r rowScanner) (dialer.Account, error) {
 	var a dialer.Account
 	var user sql.NullInt64
 	var programs sql.NullString
-	err := r.Scan(&a.ID, &a.TenantID, &a.CreatedBy, &user, &a.Type, &a.Username, &a.FirstName, &a.LastName,
+	err := r.Scan(&a.ID, &a.TenantID, &a.CreatedBy, &a.CreatedByCRN, &user, &a.Type, &a.Username, &a.FirstName, &a.LastName,
 		&a.Phone, &a.Email, &a.Address, &a.Active, &a.CreatedAt, &a.UpdatedAt, &programs)
 	if err != nil {
 		return a, err
@@ -108,10 +108,10 @@ func (db *DB) CreateAccount(ctx context.Context, a dialer.Account, s dialer.Acco
 		}
 		now := time.Now().Unix()
 		var err error
-		id, err = insertRow(ctx, tx, "account", `INSERT INTO accounts (tenant_id, created_by, type, username, passwd_sealed, pin_sealed,
+		id, err = insertRow(ctx, tx, "account", `INSERT INTO accounts (tenant_id, created_by, created_by_crn, type, username, passwd_sealed, pin_sealed,
 			first_name, last_name, phone, email, address, active, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.TenantID, a.CreatedBy, a.Type, a.Username, passwd.String, pin.String, a.FirstName, a.LastName, a.Phone,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.TenantID, a.CreatedBy, a.CreatedByCRN, a.Type, a.Username, passwd.String, pin.String, a.FirstName, a.LastName, a.Phone,
 			a.Email, a.Address, a.Active, now, now)
 		return err
 	})

@@ -13,7 +13,7 @@ import (
 const campaignCols = `campaigns.campaign_id, campaigns.tenant_id, campaigns.program_id, campaigns.group_id,
 	COALESCE(campaigns.account_id, 0), campaigns.cpm, campaigns.try_allowed, campaigns.retry_delay, campaigns.status,
 	campaigns.window_start, campaigns.window_end, campaigns.window_days, campaigns.window_tz,
-	campaigns.started_at, campaigns.finished_at, campaigns.created_by, campaigns.created_at, campaigns.updated_at,
+	campaigns.started_at, campaigns.finished_at, campaigns.created_by, CASE WHEN campaigns.created_by_crn != '' THEN campaigns.created_by_crn WHEN campaigns.created_by > 0 THEN 'crn::user:' || campaigns.created_by ELSE '' END, campaigns.created_at, campaigns.updated_at,
 	campaigns.window_override, campaigns.window_override_by, campaigns.window_override_at`
 
 var campaignList = listSpec{
@@ -31,7 +31,7 @@ func scanCampaign(r rowScanner) (dialer.Campaign, error) {
 	var status string
 	var start, end, days int
 	err := r.Scan(&c.ID, &c.TenantID, &c.ProgramID, &c.GroupID, &c.AccountID, &c.CPM, &c.TryAllowed, &c.RetryDelay, &status,
-		&start, &end, &days, &c.TZ, &c.StartedAt, &c.FinishedAt, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt,
+		&start, &end, &days, &c.TZ, &c.StartedAt, &c.FinishedAt, &c.CreatedBy, &c.CreatedByCRN, &c.CreatedAt, &c.UpdatedAt,
 		&c.WindowOverride, &c.WindowOverrideBy, &c.WindowOverrideAt)
 	c.Status = dialer.CampaignStatus(status)
 	c.Start, c.End, c.Days = dialer.DayMinute(start), dialer.DayMinute(end), dialer.Weekdays(days)
@@ -125,10 +125,10 @@ func (db *DB) CreateCampaign(ctx context.Context, scope dialer.Scope, c dialer.C
 		}
 		now := time.Now().Unix()
 		var err error
-		id, err = insertRow(ctx, tx, "campaign", `INSERT INTO campaigns (tenant_id, created_by, program_id, group_id, account_id, cpm,
+		id, err = insertRow(ctx, tx, "campaign", `INSERT INTO campaigns (tenant_id, created_by, created_by_crn, program_id, group_id, account_id, cpm,
 			try_allowed, retry_delay, status, window_start, window_end, window_days, window_tz, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)`,
-			c.TenantID, c.CreatedBy, c.ProgramID, c.GroupID, zeroAsNull(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)`,
+			c.TenantID, c.CreatedBy, c.CreatedByCRN, c.ProgramID, c.GroupID, zeroAsNull(c.AccountID), c.CPM, c.TryAllowed, c.RetryDelay,
 			int(c.Start), int(c.End), int(c.Days), c.TZ, now, now)
 		if err != nil {
 			return err
@@ -388,9 +388,9 @@ func materialize(ctx context.Context, tx *sql.Tx, id, svc, after int64, limit in
 		return 0, 0, false, fmt.Errorf("store: campaign contacts: %w", err)
 	}
 	ms, sec := unixMS(now), now.Unix()
-	res, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
+	res, err := tx.ExecContext(ctx, `INSERT INTO transmissions (tenant_id, created_by, created_by_crn, title, origin, contact_id, account_id,
 		program_id, campaign_id, service_flag, direction, status, try_allowed, due_at, created_at, updated_at)
-		SELECT c.tenant_id, c.created_by, '', 'campaign', gc.contact_id, c.account_id, c.program_id, c.campaign_id, ?,
+		SELECT c.tenant_id, c.created_by, c.created_by_crn, '', 'campaign', gc.contact_id, c.account_id, c.program_id, c.campaign_id, ?,
 			'outbound', 'pending', c.try_allowed, ?, ?, ?
 		FROM campaigns c JOIN group_contacts gc ON gc.group_id = c.group_id
 		WHERE c.campaign_id = ? AND gc.contact_id > ? AND gc.contact_id <= ? AND NOT EXISTS

@@ -16,7 +16,7 @@ import (
 
 const contactCols = `contacts.contact_id, contacts.tenant_id, contacts.first_name, contacts.last_name, contacts.phone,
 	contacts.email, contacts.address, contacts.custom1, contacts.custom2, contacts.custom3, contacts.description,
-	contacts.timezone, contacts.created_by, contacts.created_at, contacts.updated_at`
+	contacts.timezone, contacts.created_by, CASE WHEN contacts.created_by_crn != '' THEN contacts.created_by_crn WHEN contacts.created_by > 0 THEN 'crn::user:' || contacts.created_by ELSE '' END, contacts.created_at, contacts.updated_at`
 
 var contactList = listSpec{
 	table: "contacts", idCol: "contact_id",
@@ -31,7 +31,7 @@ var contactList = listSpec{
 func scanContact(r rowScanner) (dialer.Contact, error) {
 	var c dialer.Contact
 	err := r.Scan(&c.ID, &c.TenantID, &c.FirstName, &c.LastName, &c.Phone, &c.Email, &c.Address, &c.Custom1,
-		&c.Custom2, &c.Custom3, &c.Description, &c.Timezone, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt)
+		&c.Custom2, &c.Custom3, &c.Description, &c.Timezone, &c.CreatedBy, &c.CreatedByCRN, &c.CreatedAt, &c.UpdatedAt)
 	return c, err
 }
 
@@ -72,12 +72,12 @@ func (db *DB) CreateContact(ctx context.Context, c dialer.Contact) (int64, error
 	return id, err
 }
 
-const insertContactSQL = `INSERT INTO contacts (tenant_id, created_by, first_name, last_name, phone, email, address,
+const insertContactSQL = `INSERT INTO contacts (tenant_id, created_by, created_by_crn, first_name, last_name, phone, email, address,
 	custom1, custom2, custom3, description, timezone, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func contactArgs(c dialer.Contact, now int64) []any {
-	return []any{c.TenantID, c.CreatedBy, c.FirstName, c.LastName, c.Phone, c.Email, c.Address,
+	return []any{c.TenantID, c.CreatedBy, c.CreatedByCRN, c.FirstName, c.LastName, c.Phone, c.Email, c.Address,
 		c.Custom1, c.Custom2, c.Custom3, c.Description, c.Timezone, now, now}
 }
 
@@ -524,9 +524,9 @@ func (ins *contactInserter) stmt(ctx context.Context, kind string, n int) (*sql.
 		// The values common to every row are bound once, in the SELECT.
 		// OR IGNORE: with nothing that can abort it, SQLite keeps no
 		// statement journal; a row it would skip is caught in addChunk.
-		b.WriteString(`INSERT OR IGNORE INTO contacts (tenant_id, created_by, created_at, updated_at, first_name, last_name, phone,
+		b.WriteString(`INSERT OR IGNORE INTO contacts (tenant_id, created_by, created_by_crn, created_at, updated_at, first_name, last_name, phone,
 			email, address, custom1, custom2, custom3, description, timezone)
-			SELECT ?, ?, ?, ?, column1, column2, column3, column4, column5, column6, column7, column8, column9, column10
+			SELECT ?, ?, ?, ?, ?, column1, column2, column3, column4, column5, column6, column7, column8, column9, column10
 			FROM (VALUES `)
 		rowsOf("(?,?,?,?,?,?,?,?,?,?)")
 		b.WriteString(`) RETURNING phone, contact_id`)
@@ -593,7 +593,7 @@ func (ins *contactInserter) addChunk(ctx context.Context, cs []dialer.Contact, l
 	}
 
 	args := make([]any, 0, 4+10*len(cs))
-	args = append(args, ins.a.TenantID, ins.a.UserID, ins.now, ins.now)
+	args = append(args, ins.a.TenantID, ins.a.UserID, ins.a.CRN(), ins.now, ins.now)
 	created := 0
 	for i, c := range cs {
 		if ids[c.Phone] == refusedID {

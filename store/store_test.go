@@ -158,8 +158,14 @@ func rebuildAt(ctx context.Context, path string, ms []migration) error {
 		return err
 	}
 	switch {
-	case hasTenantAccounts(ms):
+	case hasMigration(ms, "_created_by_crn.sql"):
 		_, err = db.Bootstrap(ctx, "admin", "$2a$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinval")
+	case hasTenantAccounts(ms):
+		// Bootstrap as dialerds between tenant accounts and creator CRNs did.
+		_, err = w.ExecContext(ctx, `INSERT INTO tenants (tenant_id, name, type, is_default, created_at, updated_at,
+			created_ms, modified_ms, created_by, modified_by) VALUES (?, 'default', 'org', 1, 1, 1, 1000, 1000, 'crn::system:bootstrap', 'crn::system:bootstrap');
+			INSERT INTO users (tenant_id, username, password_hash, created_at, updated_at) VALUES (?, 'admin', 'x', 1, 1);
+			INSERT INTO user_roles (tenant_id, user_id, role_id) SELECT tenant_id, user_id, 1 FROM users`, "BCDEFGHIJKLMNOPQRSTUVW", "BCDEFGHIJKLMNOPQRSTUVW")
 	case len(ms) >= 1:
 		// Bootstrap as dialerds before tenant accounts did, with their id.
 		_, err = w.ExecContext(ctx, `INSERT INTO tenants (tenant_id, name, type, is_default, created_at, updated_at)
@@ -168,6 +174,16 @@ func rebuildAt(ctx context.Context, path string, ms []migration) error {
 			INSERT INTO user_roles (tenant_id, user_id, role_id) SELECT tenant_id, user_id, 1 FROM users`, legacyTenantID, legacyTenantID)
 	}
 	return err
+}
+
+// hasMigration reports whether ms include the migration named *suffix.
+func hasMigration(ms []migration, suffix string) bool {
+	for _, m := range ms {
+		if strings.HasSuffix(m.name, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasTenantAccounts reports whether ms include the tenant-accounts

@@ -13,7 +13,7 @@ import (
 const transmissionCols = `transmissions.transmission_id, transmissions.tenant_id, transmissions.title, transmissions.origin,
 	transmissions.contact_id, COALESCE(transmissions.account_id, 0), transmissions.service_flag, transmissions.program_id,
 	COALESCE(transmissions.campaign_id, 0), transmissions.direction, transmissions.status, transmissions.response,
-	transmissions.try_allowed, transmissions.try_done, transmissions.due_at, transmissions.created_by,
+	transmissions.try_allowed, transmissions.try_done, transmissions.due_at, transmissions.created_by, CASE WHEN transmissions.created_by_crn != '' THEN transmissions.created_by_crn WHEN transmissions.created_by > 0 THEN 'crn::user:' || transmissions.created_by ELSE '' END,
 	transmissions.created_at, transmissions.updated_at`
 
 var transmissionList = listSpec{
@@ -32,7 +32,7 @@ func scanTransmission(r rowScanner) (dialer.Transmission, error) {
 	var status string
 	var due int64
 	err := r.Scan(&t.ID, &t.TenantID, &t.Title, &t.Origin, &t.ContactID, &t.AccountID, &t.ServiceFlag, &t.ProgramID,
-		&t.CampaignID, &t.Direction, &status, &t.Response, &t.TryAllowed, &t.TryDone, &due, &t.CreatedBy, &t.CreatedAt, &t.UpdatedAt)
+		&t.CampaignID, &t.Direction, &status, &t.Response, &t.TryAllowed, &t.TryDone, &due, &t.CreatedBy, &t.CreatedByCRN, &t.CreatedAt, &t.UpdatedAt)
 	t.Status = dialer.TransmissionStatus(status)
 	if due > 0 {
 		t.DueAt = due / 1000
@@ -87,10 +87,10 @@ func (db *DB) CreateTransmission(ctx context.Context, scope dialer.Scope, t dial
 
 func insertTransmission(ctx context.Context, tx *sql.Tx, t dialer.Transmission) (int64, error) {
 	now := time.Now().Unix()
-	return insertRow(ctx, tx, "transmission", `INSERT INTO transmissions (tenant_id, created_by, title, origin, contact_id, account_id,
+	return insertRow(ctx, tx, "transmission", `INSERT INTO transmissions (tenant_id, created_by, created_by_crn, title, origin, contact_id, account_id,
 		program_id, campaign_id, service_flag, direction, status, try_allowed, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-		t.TenantID, t.CreatedBy, t.Title, t.Origin, t.ContactID, zeroAsNull(t.AccountID), t.ProgramID, zeroAsNull(t.CampaignID),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+		t.TenantID, t.CreatedBy, t.CreatedByCRN, t.Title, t.Origin, t.ContactID, zeroAsNull(t.AccountID), t.ProgramID, zeroAsNull(t.CampaignID),
 		t.ServiceFlag, t.Direction, t.TryAllowed, now, now)
 }
 
@@ -128,9 +128,9 @@ func (db *DB) DeleteTransmission(ctx context.Context, tenantID string, id int64)
 }
 
 // CloneTransmission copies a transmission as a new pending one, owned by
-// createdBy, with no tries done. A campaign's transmission is cloned as a
-// single one.
-func (db *DB) CloneTransmission(ctx context.Context, tenantID string, id, createdBy int64) (int64, error) {
+// by (a user or an API key), with no tries done. A campaign's transmission
+// is cloned as a single one.
+func (db *DB) CloneTransmission(ctx context.Context, tenantID string, id int64, by dialer.Actor) (int64, error) {
 	var newID int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		t, err := scanTransmission(tx.QueryRowContext(ctx, `SELECT `+transmissionCols+` FROM transmissions
@@ -141,7 +141,7 @@ func (db *DB) CloneTransmission(ctx context.Context, tenantID string, id, create
 		if err != nil {
 			return fmt.Errorf("store: clone transmission: %w", err)
 		}
-		t.CampaignID, t.CreatedBy = 0, createdBy
+		t.CampaignID, t.CreatedBy, t.CreatedByCRN = 0, by.UserID, by.CRN()
 		newID, err = insertTransmission(ctx, tx, t)
 		return err
 	})

@@ -12,7 +12,7 @@ import (
 
 const userCols = `users.user_id, users.tenant_id, users.username, users.first_name, users.last_name, users.phone,
 	users.email, users.address, users.company, users.country_id, users.timezone_id, users.active,
-	users.created_by, users.created_at, users.updated_at`
+	users.created_by, CASE WHEN users.created_by_crn != '' THEN users.created_by_crn WHEN users.created_by > 0 THEN 'crn::user:' || users.created_by ELSE '' END, users.created_at, users.updated_at`
 
 var userList = listSpec{
 	table: "users", idCol: "user_id",
@@ -31,10 +31,10 @@ func scanUser(r rowScanner) (dialer.User, error) { return scanUserWith(r) }
 
 func insertUser(ctx context.Context, tx *sql.Tx, u *dialer.User, hash string, now int64) (int64, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO users (tenant_id, username, password_hash, first_name, last_name, phone,
-		email, address, company, country_id, timezone_id, active, created_by, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		email, address, company, country_id, timezone_id, active, created_by, created_by_crn, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.TenantID, u.Username, hash, u.FirstName, u.LastName, u.Phone, u.Email, u.Address, u.Company,
-		u.CountryID, u.TimezoneID, u.Active, u.CreatedBy, now, now)
+		u.CountryID, u.TimezoneID, u.Active, u.CreatedBy, u.CreatedByCRN, now, now)
 	if isUniqueViolation(err) {
 		return 0, dialer.Conflict("username " + u.Username + " is taken")
 	}
@@ -150,7 +150,7 @@ func (db *DB) credentials(ctx context.Context, cond string, arg any) (dialer.Cre
 func scanUserWith(r rowScanner, extra ...any) (dialer.User, error) {
 	var u dialer.User
 	dst := []any{&u.ID, &u.TenantID, &u.Username, &u.FirstName, &u.LastName, &u.Phone, &u.Email, &u.Address,
-		&u.Company, &u.CountryID, &u.TimezoneID, &u.Active, &u.CreatedBy, &u.CreatedAt, &u.UpdatedAt}
+		&u.Company, &u.CountryID, &u.TimezoneID, &u.Active, &u.CreatedBy, &u.CreatedByCRN, &u.CreatedAt, &u.UpdatedAt}
 	err := r.Scan(append(dst, extra...)...)
 	return u, err
 }
