@@ -49,6 +49,17 @@ func TestCreatedByNamesTheKey(t *testing.T) {
 			t.Errorf("%s: created_by %v created_by_crn %v, want %v %q", tc.name, got["created_by"], got["created_by_crn"], tc.wantByInt, tc.wantCRN)
 		}
 	}
+	// A CSV import by a key: its contacts are the key's too.
+	var g struct {
+		ID int64 `json:"group_id"`
+	}
+	tt.expect(term("POST", "/groups", map[string]any{"name": "imported"}), 200).json(t, &g)
+	tt.expect(tt.do("POST", fmt.Sprintf("/groups/%d/csv", g.ID), "", "phone\n+12125550177\n", "X-Api-Key", tt.cTermKey, "Content-Type", "text/csv"), 200)
+	var imported []map[string]any
+	tt.expect(term("GET", fmt.Sprintf("/groups/%d/contacts", g.ID), nil), 200).json(t, &imported)
+	if len(imported) != 1 || imported[0]["created_by_crn"] != keyCRN {
+		t.Errorf("imported by a key: %v, want one contact by %s", imported, keyCRN)
+	}
 	// By JWT: the user's CRN.
 	id := tt.env.createContact(tt.cAdmin, map[string]any{"first_name": "u", "phone": "+12125550198"})
 	var c map[string]any
