@@ -123,6 +123,17 @@ func TestCrossbarCreditThroughTheEngine(t *testing.T) {
 		spools != 50 || sum.Quantities.Account.Get("call_seconds", "answered") != 50 || sum.Ledger.Balance != 1.1-0.5 {
 		t.Errorf("spools %d s; ledger %+v; usage %v", spools, sum.Ledger, sum.Quantities.Account["call_seconds"])
 	}
+	// The audit summary's usage days add up to the same seconds.
+	var audited int64
+	for day, d := range w.daySummaries(sv + "/audit/summary")["call_seconds"] {
+		if !d.SumQuantity || d.Unit != "seconds" {
+			t.Errorf("call_seconds on %s: %+v", day, d)
+		}
+		audited += d.Quantity
+	}
+	if spools := f.Int(`SELECT SUM(time_end - time_connect) FROM spools WHERE time_connect > 0`); audited != spools {
+		t.Errorf("audit summary: %d call seconds, spools %d", audited, spools)
+	}
 
 	// Campaigns: 1 exists, the plan allows 2.
 	for _, want := range []int{200, 403} {
