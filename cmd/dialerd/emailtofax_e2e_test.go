@@ -77,8 +77,9 @@ func TestEmailToFaxSentThroughFreeSwitch(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The faxes present no caller id (the email account has no DID).
 	a.id("POST", "/providers", map[string]any{"name": "fax-trunk", "host": "sip.example.com", "service_flag": dialer.ServiceFax,
-		"node_id": node}, "provider_id")
+		"node_id": node, "settings": `{"allow_anonymous": true}`}, "provider_id")
 	faxer := a.id("POST", "/accounts", map[string]any{"type": "email", "email": "faxer@example.com", "first_name": "Fax"}, "account_id")
 	a.id("POST", "/programs/emailtofax", map[string]any{"name": "fax", "account_id": faxer}, "program_id")
 

@@ -44,7 +44,7 @@ func TestVoiceTTSCalleeBusyOverSIP(t *testing.T) {
 		"DIALERD_ADMIN_PASSWORD=admin-password-1", "DIALERD_ENGINE_GATEWAY=live")
 	a := login(t, p, "admin-password-1")
 	a.id("POST", "/providers", map[string]any{"name": "sipp", "type": "sip", "gateway_flag": 8, "service_flag": 1,
-		"host": "127.0.0.1", "port": sippPort, "settings": `{"transport": "udp"}`}, "provider_id")
+		"host": "127.0.0.1", "port": sippPort, "settings": `{"transport": "udp", "allow_anonymous": true}`}, "provider_id")
 	prog := a.id("POST", "/programs/voicetts", map[string]any{"name": "reminder",
 		"text": "Your appointment is tomorrow at ten.", "language": "en-US"}, "program_id")
 	for i := range 2 {
