@@ -331,6 +331,7 @@ func (s *Server) serveLive(c *gin.Context) {
 	if err != nil {
 		return // Upgrade has answered the client already
 	}
+	c.Set(ctxStatus, http.StatusSwitchingProtocols) // gin's writer never saw the hijacked 101
 	client := &liveClient{conn: conn, actor: actor(c), out: make(chan []byte, s.live.cfg.Queue), gone: make(chan struct{})}
 	if !s.live.add(client) {
 		// Others connected during the handshake: the cap still holds.

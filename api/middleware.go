@@ -18,7 +18,10 @@ const (
 	ctxActor      = "dialerd.actor"
 	ctxRetryAfter = "dialerd.retry_after"
 	ctxRawBody    = "dialerd.raw_body"
-	headerReqID   = "X-Request-Id"
+	// ctxStatus is the status a handler answered outside gin's writer:
+	// a websocket upgrade hijacks the connection after its 101.
+	ctxStatus   = "dialerd.status"
+	headerReqID = "X-Request-Id"
 )
 
 func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
@@ -54,12 +57,16 @@ func (s *Server) accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		status := c.Writer.Status()
+		if st, ok := c.Get(ctxStatus); ok {
+			status = st.(int)
+		}
 		attrs := []any{
 			"request_id", requestID(c),
 			"method", c.Request.Method,
 			"path", c.Request.URL.Path,
 			"route", c.FullPath(),
-			"status", c.Writer.Status(),
+			"status", status,
 			"bytes", c.Writer.Size(),
 			"duration", time.Since(start),
 			"remote", c.ClientIP(),
@@ -68,7 +75,7 @@ func (s *Server) accessLog() gin.HandlerFunc {
 			attrs = append(attrs, "user_id", a.(dialer.Actor).UserID)
 		}
 		level := slog.LevelInfo
-		if c.Writer.Status() >= 500 {
+		if status >= 500 {
 			level = slog.LevelError
 		}
 		s.log.Log(c.Request.Context(), level, "http", attrs...)

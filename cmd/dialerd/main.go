@@ -518,13 +518,8 @@ func stopEngine(eng *dialer.Engine, d time.Duration, log *slog.Logger) {
 // watchdog, pings it only while the store still answers: a wedged daemon is
 // restarted rather than left half alive.
 func mainLoop(ctx context.Context, db *store.DB, log *slog.Logger, serveErr <-chan error) error {
-	var tick <-chan time.Time
-	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 {
-		t := time.NewTicker(interval / 3)
-		defer t.Stop()
-		tick = t.C
-		log.Info("systemd watchdog enabled", "interval", interval)
-	}
+	tick, stopTick := watchdogTicker(log)
+	defer stopTick()
 	for {
 		select {
 		case <-ctx.Done():
@@ -546,6 +541,19 @@ func mainLoop(ctx context.Context, db *store.DB, log *slog.Logger, serveErr <-ch
 			notify(log, daemon.SdNotifyWatchdog)
 		}
 	}
+}
+
+// watchdogTicker ticks every third of systemd's WatchdogSec when the unit
+// has one; otherwise it never ticks.
+func watchdogTicker(log *slog.Logger) (<-chan time.Time, func()) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		return nil, func() {}
+	}
+	t := time.NewTicker(interval / 3)
+	// As a string: the JSON handler would write a Duration in nanoseconds.
+	log.Info("systemd watchdog enabled", "interval", interval.String(), "ping_every", (interval / 3).String())
+	return t.C, t.Stop
 }
 
 func notify(log *slog.Logger, state string) {
