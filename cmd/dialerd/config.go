@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"net/url"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/dialerd/dialerd/api"
 	"github.com/dialerd/dialerd/dialer"
-	"go.yaml.in/yaml/v3"
 )
 
 // Config is dialerd's whole configuration. Every leaf has a YAML key (its
@@ -395,11 +393,14 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	for _, k := range keys {
 		flagVals[k.path] = fset.String(k.path, "", k.help+" (env "+k.env()+")")
 	}
+	if err := checkFlags(args, keys); err != nil {
+		return cfg, err
+	}
 	if err := fset.Parse(args); err != nil {
 		return cfg, fmt.Errorf("flags: %w", err)
 	}
 	if fset.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fset.Arg(0))
+		return cfg, fmt.Errorf("unexpected argument %q (settings are --KEY VALUE; dialerd help lists them)", fset.Arg(0))
 	}
 
 	path, explicit := *configPath, true
@@ -412,10 +413,8 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		if err := applyYAML(data, path, keys); err != nil {
+			return cfg, err
 		}
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 	default:

@@ -4,9 +4,10 @@
 //
 // Usage:
 //
-//	dialerd [--config FILE] [--KEY VALUE ...]   run the daemon
-//	dialerd version                              print the version
-//	dialerd help                                 list every configuration key
+//	dialerd [--config FILE] [--KEY VALUE ...]          run the daemon
+//	dialerd config check FILE [--KEY VALUE ...]        validate a configuration without starting
+//	dialerd version                                     print the version
+//	dialerd help                                        list every configuration key
 package main
 
 import (
@@ -23,6 +24,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,7 +48,27 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(runEnviron(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// runEnviron is run with the whole environment, so a DIALERD_* variable
+// that is no key stops dialerd (and fails config check) instead of being
+// ignored.
+func runEnviron(args, environ []string, stdout, stderr io.Writer) int {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	if len(args) == 0 || !slices.Contains([]string{"version", "--version", "-v", "help", "--help", "-h"}, args[0]) {
+		cfg := defaultConfig()
+		if err := checkEnvironment(environ, cfg.keys()); err != nil {
+			printConfigError(stderr, err)
+			return 2
+		}
+	}
+	return run(args, func(k string) string { return env[k] }, stdout, stderr)
 }
 
 func versionString() string {
@@ -66,11 +89,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		case "help", "--help", "-h":
 			printHelp(stdout)
 			return 0
+		case "config":
+			return configCommand(args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := loadConfig(args, getenv)
 	if err != nil {
-		fmt.Fprintln(stderr, "dialerd: "+err.Error())
+		printConfigError(stderr, err)
 		return 2
 	}
 	log := newLogger(cfg, stderr)
@@ -84,12 +109,52 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	return 0
 }
 
+// printConfigError writes each error of a configuration on its own line.
+func printConfigError(w io.Writer, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(w, "dialerd: "+line)
+	}
+}
+
+// configCommand is `dialerd config check FILE [--KEY VALUE ...]`: the file,
+// the environment and the flags are loaded and validated as on start, and
+// nothing is opened or started.
+func configCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) < 2 || args[0] != "check" || strings.HasPrefix(args[1], "-") {
+		fmt.Fprintln(stderr, "usage: dialerd config check FILE [--KEY VALUE ...]")
+		return 2
+	}
+	file := args[1]
+	if _, err := loadConfig(append([]string{"--config", file}, args[2:]...), getenv); err != nil {
+		printConfigError(stderr, err)
+		return 2
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", file)
+	return 0
+}
+
 func printHelp(w io.Writer) {
 	cfg := defaultConfig()
-	fmt.Fprintln(w, "usage: dialerd [--config FILE] [--KEY VALUE ...] | version | help")
-	fmt.Fprintln(w, "\nconfiguration keys (YAML key, flag --KEY, environment variable), with defaults:")
-	for _, k := range cfg.keys() {
-		fmt.Fprintf(w, "  %-22s %-28s %v\n      %s\n", k.path, k.env(), k.v.Interface(), k.help)
+	fmt.Fprintln(w, "usage:")
+	fmt.Fprintln(w, "  dialerd [--config FILE] [--KEY VALUE ...]     run the daemon")
+	fmt.Fprintln(w, "  dialerd config check FILE [--KEY VALUE ...]   validate a configuration (file, environment, flags) without starting")
+	fmt.Fprintln(w, "  dialerd version                               print the version")
+	fmt.Fprintln(w, "  dialerd help                                  this list")
+	fmt.Fprintln(w, "\nconfiguration keys: YAML key (also the flag --KEY), environment variable, default;")
+	fmt.Fprintln(w, "a DIALERD_* variable that is none of these stops dialerd:")
+	keys := cfg.keys()
+	wKey, wEnv := len("KEY"), len("ENVIRONMENT")
+	for _, k := range keys {
+		wKey, wEnv = max(wKey, len(k.path)), max(wEnv, len(k.env()))
+	}
+	fmt.Fprintf(w, "\n  %-*s  %-*s  %s\n", wKey, "KEY", wEnv, "ENVIRONMENT", "DEFAULT")
+	for _, k := range keys {
+		def := fmt.Sprint(k.v.Interface())
+		if s, ok := k.v.Interface().(string); ok && s == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  %-*s  %-*s  %s\n", wKey, k.path, wEnv, k.env(), def)
+		fmt.Fprintf(w, "  %-*s  %s\n", wKey, "", k.help)
 	}
 }
 

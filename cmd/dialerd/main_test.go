@@ -22,7 +22,8 @@ import (
 // process tests run the real main without building a second binary.
 func TestMain(m *testing.M) {
 	if os.Getenv("DIALERD_TEST_AS_DAEMON") == "1" {
-		os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+		os.Unsetenv("DIALERD_TEST_AS_DAEMON") // the test's own switch, no key
+		os.Exit(runEnviron(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
