@@ -104,6 +104,8 @@ test-package:
 TOOLS_DIR       ?= $(HOME)/.cache/dialerd-tools
 REDOCLY_VERSION := 2.77.0
 REDOCLY         := $(TOOLS_DIR)/redocly-$(REDOCLY_VERSION)/node_modules/.bin/redocly
+# api's TestOpenAPILint runs it: redocly lint --extends=recommended, 0 errors.
+export REDOCLY
 test-deps:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \

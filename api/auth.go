@@ -294,8 +294,8 @@ func (s *Server) require(perm string) gin.HandlerFunc {
 }
 
 type loginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
+	Username string `json:"username" required:"always" example:"admin"`
+	Password string `json:"password" required:"always"`
 }
 
 // login is POST /authenticate.

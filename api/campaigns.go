@@ -37,18 +37,18 @@ func (s *Server) campaignRoutes(r *gin.RouterGroup) {
 // keep their value (their default on create). Status and counters are
 // read-only.
 type campaignRequest struct {
-	ProgramID  *int64 `json:"program_id"`
-	GroupID    *int64 `json:"group_id"`
+	ProgramID  *int64 `json:"program_id" required:"create" minimum:"1"`
+	GroupID    *int64 `json:"group_id" required:"create" minimum:"1"`
 	AccountID  *int64 `json:"account_id"`
-	CPM        *int   `json:"cpm" doc:"calls per minute, from 1 to the daemon's engine.max_cpm (60000 unless the operator lowers or raises it)"`
-	TryAllowed *int   `json:"try_allowed"`
-	RetryDelay *int   `json:"retry_delay"`
+	CPM        *int   `json:"cpm" minimum:"1" example:"60" doc:"calls per minute, from 1 to the daemon's engine.max_cpm (60000 unless the operator lowers or raises it)"`
+	TryAllowed *int   `json:"try_allowed" minimum:"1" maximum:"20"`
+	RetryDelay *int   `json:"retry_delay" minimum:"0" maximum:"604800" doc:"seconds between tries of a contact"`
 	// The window fields are read by their own parsers, so a bad value is a
 	// validation error (412) naming the field, not unreadable JSON.
-	WindowStart json.RawMessage `json:"window_start"`
-	WindowEnd   json.RawMessage `json:"window_end"`
-	WindowDays  json.RawMessage `json:"window_days"`
-	WindowTZ    *string         `json:"window_tz"`
+	WindowStart json.RawMessage `json:"window_start" schema:"daytime"`
+	WindowEnd   json.RawMessage `json:"window_end" schema:"daytime"`
+	WindowDays  json.RawMessage `json:"window_days" schema:"weekdays"`
+	WindowTZ    *string         `json:"window_tz" example:"Europe/Paris" doc:"the IANA time zone of the window (UTC when empty)"`
 	// Compliance: the do-not-call lists the campaign names, and whether
 	// its window replaces the tenant's default one.
 	DNCLists       *[]int64 `json:"dnc_lists"`

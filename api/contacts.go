@@ -29,16 +29,16 @@ func (s *Server) contactRoutes(r *gin.RouterGroup) {
 // contactRequest is the Contact object as clients send it; nil fields are
 // left as they are on update. The document types phone as a number.
 type contactRequest struct {
-	FirstName   *string     `json:"first_name"`
+	FirstName   *string     `json:"first_name" required:"create" example:"Ada"`
 	LastName    *string     `json:"last_name"`
-	Phone       *flexString `json:"phone"`
-	Email       *string     `json:"email"`
+	Phone       *flexString `json:"phone" required:"create" example:"+14155552671" doc:"normalised to E.164; national numbers take phone.default_country_code"`
+	Email       *string     `json:"email" format:"email"`
 	Address     *string     `json:"address"`
 	Custom1     *string     `json:"custom1"`
 	Custom2     *string     `json:"custom2"`
 	Custom3     *string     `json:"custom3"`
 	Description *string     `json:"description"`
-	Timezone    *string     `json:"timezone"`
+	Timezone    *string     `json:"timezone" example:"America/New_York"`
 }
 
 func (r *contactRequest) apply(c *dialer.Contact) {

@@ -59,7 +59,7 @@ func asGroupJSON(g dialer.Group) groupJSON { return groupJSON{ID: g.ID, Group: g
 
 // groupRequest is the Group object as clients send it; "id" is ignored.
 type groupRequest struct {
-	Name        *string `json:"name"`
+	Name        *string `json:"name" required:"create" example:"customers"`
 	Description *string `json:"description"`
 }
 

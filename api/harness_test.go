@@ -150,6 +150,7 @@ func (e *env) do(method, path, token string, body any, headers ...string) resp {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.checkResponse(method, path, res, b)
 	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 

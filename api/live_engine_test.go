@@ -705,7 +705,9 @@ func TestLiveEngineSlowClientIsDroppedAndPacingHolds(t *testing.T) {
 		read++
 	}
 	var ce *websocket.CloseError
-	if errors.As(err, &ce) && (ce.Code != websocket.ClosePolicyViolation || ce.Text != closeTooSlow) {
+	// 1006 is gorilla's word for "no close frame came": the reason is
+	// checked only when one did (the frame may not fit the full buffers).
+	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure && (ce.Code != websocket.ClosePolicyViolation || ce.Text != closeTooSlow) {
 		t.Errorf("close %d %q, want %d %q", ce.Code, ce.Text, websocket.ClosePolicyViolation, closeTooSlow)
 	}
 	var ne interface{ Timeout() bool }

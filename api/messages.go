@@ -111,7 +111,7 @@ func (s *Server) messageRoutes(r *gin.RouterGroup) {
 // update. The Document object's type is accepted and ignored, since it is
 // the uploaded file's type.
 type messageRequest struct {
-	Name        *string `json:"name"`
+	Name        *string `json:"name" required:"create" example:"greeting"`
 	Description *string `json:"description"`
 	Type        *string `json:"type"`
 }
@@ -280,10 +280,10 @@ func (s *Server) downloadRecording(c *gin.Context) {
 // templateRequest is the Template object; nil fields are left as they are
 // on update.
 type templateRequest struct {
-	Name        *string `json:"name"`
+	Name        *string `json:"name" required:"create"`
 	Description *string `json:"description"`
-	Subject     *string `json:"subject"`
-	Body        *string `json:"body"`
+	Subject     *string `json:"subject" required:"create"`
+	Body        *string `json:"body" required:"create"`
 	BodyAlt     *string `json:"body_alt"`
 	Type        *string `json:"type"`
 }
@@ -401,9 +401,9 @@ func attachmentType(filename, contentType string, head []byte) string {
 
 // textRequest is the Text object; nil fields are left as they are on update.
 type textRequest struct {
-	Name        *string `json:"name"`
+	Name        *string `json:"name" required:"create"`
 	Description *string `json:"description"`
-	Data        *string `json:"data"`
+	Data        *string `json:"data" required:"create" example:"Your code is 1234"`
 	Type        *string `json:"type"`
 }
 

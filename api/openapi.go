@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -39,6 +40,17 @@ type routeDoc struct {
 	req, resp    any
 }
 
+// notImplemented as a route's response documents a 501, not a 200.
+type notImplemented struct{}
+
+// answer as a route's response documents another success status than 200,
+// or more statuses answered with the same body (readiness: 503).
+type answer struct {
+	status int // 200 when 0
+	body   any
+	also   []int
+}
+
 // Credentials a route needs, for readable routeDocs lines.
 const (
 	needsToken = true
@@ -60,10 +72,16 @@ type jsonSchema map[string]any
 // objectOf is a hand-written object schema: pairs of property name and JSON type.
 func objectOf(pairs ...string) jsonSchema {
 	props := map[string]any{}
+	var required []string
 	for i := 0; i+1 < len(pairs); i += 2 {
 		props[pairs[i]] = map[string]any{"type": pairs[i+1]}
+		if pairs[i+1] == "integer" {
+			props[pairs[i]] = map[string]any{"type": "integer", "format": "int64"}
+		}
+		required = append(required, pairs[i])
 	}
-	return jsonSchema{"type": "object", "properties": props}
+	// Every field of these small bodies is always there, asked or answered.
+	return jsonSchema{"type": "object", "properties": props, "required": required}
 }
 
 // routeDocs documents every route; see the comment at the top of this file.
@@ -71,9 +89,11 @@ func routeDocs() []routeDoc {
 	return append([]routeDoc{
 		// Service.
 		{"GET", "/healthz", "Service", "Liveness: the process answers", noToken, nil, objectOf("status", "string")},
-		{"GET", "/readyz", "Service", "Readiness: the store and gateways answer; optional checks (sip trunks, campaigns: the blocked campaigns with whose fault and the field to fix) are shown in checks but never make it not ready", noToken, nil,
-			jsonSchema{"type": "object", "properties": map[string]any{"status": map[string]any{"type": "string"},
-				"checks": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}}}},
+		{"GET", "/readyz", "Service", "Readiness: the store and gateways answer (200), or not (503, same body); optional checks (sip trunks, campaigns: the blocked campaigns with whose fault and the field to fix) are shown in checks but never make it not ready", noToken, nil,
+			answer{body: jsonSchema{"type": "object", "required": []string{"status", "checks"}, "properties": map[string]any{
+				"status": map[string]any{"type": "string", "examples": []any{"ready"}},
+				"checks": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}}},
+				also: []int{http.StatusServiceUnavailable}}},
 		{"GET", "/openapi.json", "Service", "This description of the API", noToken, nil, jsonSchema{"type": "object"}},
 		{"GET", "/media/:name", "Service", "A recording for a FreeSWITCH node: <hash>.wav?exp=&sig= (a signed, expiring URL; no token)", noToken, nil, mediaFile("")},
 		{"GET", "/metrics", "Service", "Prometheus metrics (who may read them: metrics.access)", noToken, nil, jsonSchema{"type": "string"}},
@@ -231,7 +251,7 @@ func routeDocs() []routeDoc {
 		{"GET", "/statistics", "Reports", "Totals: campaigns, groups, contacts, transmissions, spools", needsToken, nil, dialer.Statistics{}},
 
 		// Other surfaces: PBX profiles, tenant accounts, crossbar.
-		{"POST", "/api/v1.0/customers/:tenantId/pbxs", "PBX profiles", "Create a PBX profile (_type KazooPbxConnectionProfile, ThreeCxConnectionProfile or FreeSwitchConnectionProfile); 201 with Location; an enabled FreeSWITCH profile connects at once", needsToken, pbxRequest{}, pbxProfileAnswer{}},
+		{"POST", "/api/v1.0/customers/:tenantId/pbxs", "PBX profiles", "Create a PBX profile (_type KazooPbxConnectionProfile, ThreeCxConnectionProfile or FreeSwitchConnectionProfile); 201 with Location; an enabled FreeSWITCH profile connects at once", needsToken, pbxRequest{}, answer{status: http.StatusCreated, body: pbxProfileAnswer{}}},
 		{"GET", "/api/v1.0/customers/:tenantId/pbxs", "PBX profiles", "List the tenant's PBX profiles (secrets masked)", needsToken, nil, pbxListAnswer{}},
 		{"GET", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "View a PBX profile (secrets masked)", needsToken, nil, pbxProfileAnswer{}},
 		{"PUT", "/api/v1.0/customers/:tenantId/pbxs/:pbxId", "PBX profiles", "Update a PBX profile (fields sent; a masked or absent secret is kept); disabling a FreeSWITCH profile drains its node", needsToken, pbxRequest{}, pbxProfileAnswer{}},
@@ -277,7 +297,7 @@ func buildOpenAPI(routes gin.RoutesInfo, docs []routeDoc) ([]byte, error) {
 	for _, d := range docs {
 		byRoute[d.method+" "+d.path] = d
 	}
-	b := &schemaBuilder{schemas: map[string]any{}, names: map[reflect.Type]string{}}
+	b := newSchemaBuilder(docs)
 	paths := map[string]map[string]any{}
 	var tags []string
 	for _, r := range routes {
@@ -296,18 +316,27 @@ func buildOpenAPI(routes gin.RoutesInfo, docs []routeDoc) ([]byte, error) {
 	}
 	tagList := make([]any, len(tags))
 	for i, t := range tags {
-		tagList[i] = map[string]any{"name": t}
+		desc := tagDescriptions[t]
+		if desc == "" {
+			desc = "The " + t + " routes."
+		}
+		tagList[i] = map[string]any{"name": t, "description": desc}
+	}
+	for _, sf := range surfaces {
+		b.schemas[sf.schema] = sf.errorSchema(b)
 	}
 	doc := map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
 			"title":   "dialerd API",
 			"version": "1",
-			"description": "The ICTCore control API of dialerd at the root paths. Errors are " +
-				`{"error": {"code", "message", "fields"}}: 401, 403, 404, 409, 412 (validation, with fields), 423 (not ready), 500.`,
+			"description": "The ICTCore control API of dialerd at the root paths, and the other surfaces each with its own paths and error shape. " +
+				`ICTCore errors are {"error": {"code", "message", "fields"}}: 400 (unreadable body), 401, 403, 404, 409, 412 (validation; fields names each bad field), 413, 423 (not ready), 429, 500 and 503 (with request_id). ` +
+				"Every operation lists the 4xx answers it gives in its surface's shape.",
 		},
-		"tags":  tagList,
-		"paths": paths,
+		"servers": []any{map[string]any{"url": "/", "description": "the dialerd that serves this document"}},
+		"tags":    tagList,
+		"paths":   paths,
 		"components": map[string]any{
 			"schemas": b.schemas,
 			"securitySchemes": map[string]any{
@@ -315,10 +344,6 @@ func buildOpenAPI(routes gin.RoutesInfo, docs []routeDoc) ([]byte, error) {
 					"description": "the token of POST /authenticate; Authentication: Bearer and X-Auth-Token are accepted too"},
 				"apiKey": map[string]any{"type": "apiKey", "in": "header", "name": apiKeyHeader,
 					"description": "an API key's secret (POST /api/accounts/{id}/api-keys), accepted wherever a token is"},
-			},
-			"responses": map[string]any{
-				"Error": map[string]any{"description": "an error in the ICTCore envelope",
-					"content": map[string]any{"application/json": map[string]any{"schema": b.schemaOf(reflect.TypeFor[ictcoreError]())}}},
 			},
 		},
 	}
@@ -339,6 +364,13 @@ func openAPIPath(ginPath string) (string, []string) {
 }
 
 func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
+	success, also := http.StatusOK, []int(nil)
+	if a, ok := d.resp.(answer); ok {
+		d.resp, also = a.body, a.also
+		if a.status != 0 {
+			success = a.status
+		}
+	}
 	op := map[string]any{
 		"tags":        []string{d.tag},
 		"summary":     d.summary,
@@ -370,21 +402,41 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 	if ps != nil {
 		op["parameters"] = ps
 	}
+	sf := surfaceOf(d.path)
 	if d.req != nil {
-		op["requestBody"] = map[string]any{"required": true, "content": b.content(d.req)}
+		content := b.content(d.req)
+		// A create (POST) needs the fields its validation calls required;
+		// an update (PUT, PATCH) changes only the fields it sends.
+		if d.method == http.MethodPost {
+			if req := b.createRequired(d.req); len(req) > 0 {
+				for _, mt := range content {
+					m := mt.(map[string]any)
+					m["schema"] = map[string]any{"allOf": []any{m["schema"], map[string]any{"required": req}}}
+				}
+			}
+		}
+		op["requestBody"] = map[string]any{"required": true, "content": content}
 	}
 	ok := map[string]any{"description": "OK"}
-	if d.resp != nil {
+	_, unbuilt := d.resp.(notImplemented)
+	if d.resp != nil && !unbuilt {
 		ok["content"] = b.content(d.resp)
 	}
-	op["responses"] = map[string]any{"200": ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
-	if accounts {
-		op["responses"] = map[string]any{"200": ok, "default": map[string]any{"description": "an error in the accounts surface's shape",
-			"content": map[string]any{"application/json": map[string]any{"schema": b.schemaOf(reflect.TypeFor[accountErrorBody]())}}}}
+	responses := map[string]any{strconv.Itoa(success): ok}
+	for _, code := range also {
+		responses[strconv.Itoa(code)] = ok
+	}
+	for _, code := range errorStatuses(d, params) {
+		responses[strconv.Itoa(code)] = sf.response(code)
+	}
+	responses["default"] = sf.response(0)
+	if unbuilt {
+		responses = map[string]any{"501": sf.response(http.StatusNotImplemented)}
 	}
 	if _, ok := d.resp.(methodNotAllowed); ok {
-		op["responses"] = map[string]any{"405": map[string]any{"description": "invalid_method"}}
+		responses = map[string]any{"405": sf.response(http.StatusMethodNotAllowed)}
 	}
+	op["responses"] = responses
 	if d.auth {
 		op["security"] = []any{map[string]any{"bearer": []string{}}, map[string]any{"apiKey": []string{}}}
 	} else {
@@ -421,17 +473,129 @@ func (b *schemaBuilder) content(body any) map[string]any {
 
 // schemaBuilder derives JSON Schemas from Go types, the way encoding/json
 // reads and writes them. Named structs become components, referenced by $ref.
+//
+// Which fields are required follows from the types, so routes added later
+// get it without a line here: a struct that is answered (never decoded
+// from a request) has every field encoding/json always writes, all but the
+// omitempty ones; a request body has the fields its validation requires,
+// marked on the field with required:"create" (sent on POST; updates send
+// what they change) or required:"always". TestOpenAPIRequiredMatchesValidation
+// posts {} to every create and fails when the tags and the 412 disagree.
+//
+// Field tags add what reflection cannot see: enum:"1,2,4,8", example:"09:00",
+// format:"email", minimum:"1", maximum:"6000", and schema:"NAME" for a body
+// read by its own parser (see namedSchema); doc:"…" is the description.
 type schemaBuilder struct {
 	schemas map[string]any
 	names   map[reflect.Type]string
+	// requests are the struct types request bodies are decoded into.
+	requests map[reflect.Type]bool
+}
+
+func newSchemaBuilder(docs []routeDoc) *schemaBuilder {
+	b := &schemaBuilder{schemas: map[string]any{}, names: map[reflect.Type]string{}, requests: map[reflect.Type]bool{}}
+	var mark func(t reflect.Type)
+	mark = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || b.requests[t] || t == reflect.TypeFor[time.Time]() {
+			return
+		}
+		b.requests[t] = true
+		for i := range t.NumField() {
+			mark(t.Field(i).Type)
+		}
+	}
+	for _, d := range docs {
+		if d.req != nil {
+			mark(reflect.TypeOf(d.req))
+		}
+	}
+	return b
+}
+
+// createRequired lists the fields of a request body tagged required:"create".
+func (b *schemaBuilder) createRequired(req any) []string {
+	t := reflect.TypeOf(req)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+				continue
+			}
+			if f.Tag.Get("required") == "create" && name != "" && name != "-" {
+				out = append(out, name)
+			}
+		}
+	}
+	walk(t)
+	slices.Sort(out)
+	return out
+}
+
+// enumTypes are the named string types whose values are a closed set.
+func enumTypes() map[reflect.Type][]any {
+	return map[reflect.Type][]any{
+		reflect.TypeFor[dialer.TransmissionStatus](): {dialer.TransmissionPending, dialer.TransmissionProcessing,
+			dialer.TransmissionCompleted, dialer.TransmissionFailed, dialer.TransmissionInvalid},
+		reflect.TypeFor[dialer.SpoolStatus](): {dialer.SpoolInitiated, dialer.SpoolCompleted, dialer.SpoolFailed},
+		reflect.TypeFor[dialer.CampaignStatus](): {dialer.CampaignNew, dialer.CampaignActive, dialer.CampaignStopped,
+			dialer.CampaignCompleted},
+		reflect.TypeFor[dialer.ProgramType](): {dialer.ProgramSendSMS, dialer.ProgramSendEmail, dialer.ProgramSendFax,
+			dialer.ProgramVoiceMessage, dialer.ProgramVoiceTTS, dialer.ProgramReceiveSMS, dialer.ProgramReceiveEmail,
+			dialer.ProgramReceiveFax, dialer.ProgramEmailToFax, dialer.ProgramFaxToEmail},
+	}
+}
+
+// namedSchema is the schema of a value a type's own parser reads (a
+// schema:"NAME" field tag), or nil for an unknown name.
+func namedSchema(name string) map[string]any {
+	switch name {
+	case "daytime": // dialer.ParseDayMinute
+		return map[string]any{"type": []string{"string", "null"}, "pattern": `^(([01]?[0-9]|2[0-3]):[0-5][0-9]|24:00)$`,
+			"examples": []any{"09:00"}, "description": "a time of day HH:MM, 00:00 to 24:00, in window_tz"}
+	case "weekdays": // dialer.Weekdays.UnmarshalJSON
+		return map[string]any{"description": `the days calls may be made: names such as "mon-fri", "sat,sun", "daily", or day numbers (1 Monday, 0 or 7 Sunday)`,
+			"examples": []any{"mon-fri"},
+			"oneOf": []any{
+				map[string]any{"type": "string", "pattern": `^[A-Za-z, *-]{1,64}$`},
+				map[string]any{"type": "array", "items": map[string]any{"type": "integer", "minimum": 0, "maximum": 7}},
+				map[string]any{"type": "null"},
+			}}
+	}
+	return nil
 }
 
 func (b *schemaBuilder) schemaOf(t reflect.Type) map[string]any {
 	switch t {
 	case reflect.TypeFor[flexString]():
 		return map[string]any{"type": "string", "description": "a JSON string or number; answered as a string"}
+	case reflect.TypeFor[flexBool]():
+		return map[string]any{"type": []string{"boolean", "string", "integer"}, "description": `true or false, also as "true"/"false" or 1/0`}
 	case reflect.TypeFor[time.Time]():
 		return map[string]any{"type": "string", "format": "date-time"}
+	case reflect.TypeFor[json.RawMessage]():
+		return map[string]any{} // any JSON value
+	case reflect.TypeFor[dialer.DayMinute]():
+		return map[string]any{"type": "string", "pattern": `^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$`, "examples": []any{"09:00"},
+			"description": "a time of day HH:MM"}
+	case reflect.TypeFor[dialer.Weekdays]():
+		return map[string]any{"type": "array", "items": map[string]any{"type": "integer", "minimum": 0, "maximum": 6},
+			"examples": []any{[]int{1, 2, 3, 4, 5}}, "description": "day numbers, Sunday 0"}
+	}
+	if values, ok := enumTypes()[t]; ok {
+		return map[string]any{"type": "string", "enum": values}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -445,11 +609,12 @@ func (b *schemaBuilder) schemaOf(t reflect.Type) map[string]any {
 		return map[string]any{"type": "string"}
 	case reflect.Bool:
 		return map[string]any{"type": "boolean"}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return map[string]any{"type": "integer"}
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Uint8, reflect.Uint16:
+		return map[string]any{"type": "integer", "format": "int32"}
+	case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer", "format": "int64"}
 	case reflect.Float32, reflect.Float64:
-		return map[string]any{"type": "number"}
+		return map[string]any{"type": "number", "format": "double"}
 	case reflect.Slice, reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return map[string]any{"type": "string", "contentEncoding": "base64"}
@@ -494,13 +659,19 @@ func exportedName(s string) string {
 // promoted as encoding/json does.
 func (b *schemaBuilder) object(t reflect.Type) map[string]any {
 	props := map[string]any{}
-	b.fields(t, props)
-	return map[string]any{"type": "object", "properties": props}
+	var required []string
+	b.fields(t, props, &required)
+	o := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		slices.Sort(required)
+		o["required"] = required
+	}
+	return o
 }
 
 // An outer field wins over a promoted one of the same name, as in
 // encoding/json: a struct's own fields are taken before its embedded ones.
-func (b *schemaBuilder) fields(t reflect.Type, props map[string]any) {
+func (b *schemaBuilder) fields(t reflect.Type, props map[string]any, required *[]string) {
 	var embedded []reflect.Type
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -529,21 +700,76 @@ func (b *schemaBuilder) fields(t reflect.Type, props map[string]any) {
 			continue
 		}
 		var schema map[string]any
-		if slices.Contains(strings.Split(opts, ","), "string") {
+		switch {
+		case namedSchema(f.Tag.Get("schema")) != nil:
+			schema = namedSchema(f.Tag.Get("schema"))
+		case slices.Contains(strings.Split(opts, ","), "string"):
 			schema = map[string]any{"type": "string"}
-		} else {
+		default:
 			schema = b.schemaOf(f.Type)
 		}
-		// A doc tag is the field's description (OpenAPI 3.1 allows it
-		// beside a $ref).
-		if d := f.Tag.Get("doc"); d != "" {
-			schema["description"] = d
-		}
+		fieldTags(f.Tag, schema)
 		props[name] = schema
+		if b.requests[t] {
+			if f.Tag.Get("required") == "always" {
+				*required = append(*required, name)
+			}
+		} else if !slices.Contains(strings.Split(opts, ","), "omitempty") && f.Tag.Get("required") != "-" {
+			*required = append(*required, name) // encoding/json always writes it
+		}
 	}
 	for _, et := range embedded {
-		b.fields(et, props)
+		b.fields(et, props, required)
 	}
+}
+
+// fieldTags adds a field's doc, enum, example, format, minimum and maximum
+// tags to its schema. Values are typed as the schema is (integers for an
+// integer field); a nullable field's enum admits null.
+func fieldTags(tag reflect.StructTag, schema map[string]any) {
+	// OpenAPI 3.1 allows a description beside a $ref.
+	if d := tag.Get("doc"); d != "" {
+		schema["description"] = d
+	}
+	typed := func(v string) any {
+		if isIntegerSchema(schema) {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n
+			}
+		}
+		return v
+	}
+	if e := tag.Get("enum"); e != "" {
+		var values []any
+		for _, v := range strings.Split(e, ",") {
+			values = append(values, typed(v))
+		}
+		if types, ok := schema["type"].([]string); ok && slices.Contains(types, "null") {
+			values = append(values, nil)
+		}
+		schema["enum"] = values
+	}
+	if e := tag.Get("example"); e != "" {
+		schema["examples"] = []any{typed(e)}
+	}
+	if f := tag.Get("format"); f != "" {
+		schema["format"] = f
+	}
+	for _, k := range []string{"minimum", "maximum"} {
+		if v := tag.Get(k); v != "" {
+			schema[k] = typed(v)
+		}
+	}
+}
+
+func isIntegerSchema(schema map[string]any) bool {
+	switch t := schema["type"].(type) {
+	case string:
+		return t == "integer"
+	case []string:
+		return slices.Contains(t, "integer")
+	}
+	return false
 }
 
 // openapi serves the description built when the server was.

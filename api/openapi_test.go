@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,8 +77,18 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("%s %s has no summary", route.Method, path)
 		}
 		_, notAllowed := op.Responses["405"]
-		if _, ok := op.Responses["200"]; !notAllowed && !ok {
-			t.Errorf("%s %s documents no 200", route.Method, path)
+		_, ok200 := op.Responses["200"]
+		_, ok201 := op.Responses["201"]
+		if !notAllowed && !ok200 && !ok201 {
+			t.Errorf("%s %s documents no 200 or 201", route.Method, path)
+		}
+		// Every operation documents the 4xx answers it gives.
+		var has4xx bool
+		for code := range op.Responses {
+			has4xx = has4xx || strings.HasPrefix(code, "4")
+		}
+		if !has4xx && route.Path != "/healthz" && route.Path != "/openapi.json" && route.Path != "/readyz" && route.Path != "/" {
+			t.Errorf("%s %s documents no 4xx answer", route.Method, path)
 		}
 		public := route.Path == "/healthz" || route.Path == "/readyz" || route.Path == "/openapi.json" || route.Path == "/authenticate" || route.Path == "/metrics" || route.Path == "/media/:name" ||
 			route.Path == "/" || route.Path == "/ui/:file" // the live page: its script logs in
@@ -172,7 +183,7 @@ func TestSchemaReflection(t *testing.T) {
 	}
 	props := b.schemas["Outer"].(map[string]any)["properties"].(map[string]any)
 	want := map[string]string{
-		"a": `{"type":"string"}`, "deep": `{"type":"integer"}`, "opt": `{"type":["integer","null"]}`,
+		"a": `{"type":"string"}`, "deep": `{"format":"int64","type":"integer"}`, "opt": `{"format":"int64","type":["integer","null"]}`,
 		"list": `{"items":{"type":"string"},"type":"array"}`, "map": `{"additionalProperties":{"type":"string"},"type":"object"}`,
 		"num": `{"type":"string"}`,
 	}
@@ -189,5 +200,39 @@ func TestSchemaReflection(t *testing.T) {
 	}
 	if _, ok := props["phone"]; !ok || len(props) != len(want)+1 {
 		t.Errorf("properties %v", props)
+	}
+	// An answered type requires what encoding/json always writes: all but
+	// the omitempty fields.
+	if got, _ := json.Marshal(b.schemas["Outer"].(map[string]any)["required"]); string(got) != `["a","deep","list","map","num","phone"]` {
+		t.Errorf("required %s", got)
+	}
+}
+
+// TestSchemaRequestRequiredAndTags: a request body requires only its
+// tagged fields (always in the component, create on POST), and the enum,
+// example, minimum and schema tags reach the schema.
+func TestSchemaRequestRequiredAndTags(t *testing.T) {
+	type body struct {
+		Name  *string         `json:"name" required:"create" example:"x"`
+		Key   string          `json:"key" required:"always"`
+		Flag  *int64          `json:"flag" enum:"1,2"`
+		CPM   int             `json:"cpm" minimum:"1"`
+		Start json.RawMessage `json:"start" schema:"daytime"`
+	}
+	docs := []routeDoc{{"POST", "/b", "T", "b", noToken, body{}, nil}}
+	b := newSchemaBuilder(docs)
+	b.schemaOf(reflect.TypeFor[body]())
+	comp := b.schemas["Body"].(map[string]any)
+	got, _ := json.Marshal(comp)
+	want := `{"properties":{"cpm":{"format":"int64","minimum":1,"type":"integer"},` +
+		`"flag":{"enum":[1,2,null],"format":"int64","type":["integer","null"]},` +
+		`"key":{"type":"string"},"name":{"examples":["x"],"type":["string","null"]},` +
+		`"start":{"description":"a time of day HH:MM, 00:00 to 24:00, in window_tz","examples":["09:00"],"pattern":"^(([01]?[0-9]|2[0-3]):[0-5][0-9]|24:00)$","type":["string","null"]}},` +
+		`"required":["key"],"type":"object"}`
+	if string(got) != want {
+		t.Errorf("schema\n%s\nwant\n%s", got, want)
+	}
+	if got := b.createRequired(body{}); !slices.Equal(got, []string{"name"}) {
+		t.Errorf("create requires %v", got)
 	}
 }

@@ -44,30 +44,30 @@ func (s *Server) programRoutes(r *gin.RouterGroup) {
 // repeat it but not contradict it.
 type (
 	programSendSMS struct {
-		Name     string `json:"name"`
+		Name     string `json:"name" required:"create" example:"reminder"`
 		Type     string `json:"type,omitempty"`
 		ParentID *int64 `json:"parent_id,omitempty"`
-		TextID   *int64 `json:"text_id"`
+		TextID   *int64 `json:"text_id" required:"create" minimum:"1"`
 	}
 	programSendEmail struct {
-		Name       string `json:"name"`
+		Name       string `json:"name" required:"create" example:"reminder"`
 		Type       string `json:"type,omitempty"`
 		ParentID   *int64 `json:"parent_id,omitempty"`
-		TemplateID *int64 `json:"template_id"`
+		TemplateID *int64 `json:"template_id" required:"create" minimum:"1"`
 	}
 	programSendFax struct {
-		Name       string `json:"name"`
+		Name       string `json:"name" required:"create" example:"reminder"`
 		Type       string `json:"type,omitempty"`
 		ParentID   *int64 `json:"parent_id,omitempty"`
-		DocumentID *int64 `json:"document_id"`
+		DocumentID *int64 `json:"document_id" required:"create" minimum:"1"`
 	}
 	programVoiceMessage struct {
-		Name        string `json:"name"`
+		Name        string `json:"name" required:"create" example:"reminder"`
 		Type        string `json:"type,omitempty"`
 		ParentID    *int64 `json:"parent_id,omitempty"`
-		RecordingID *int64 `json:"recording_id"`
+		RecordingID *int64 `json:"recording_id" required:"create" minimum:"1"`
 		callOptions
-		OnMachine string `json:"on_machine,omitempty" doc:"what to do when an answering machine answers: play_after_beep (wait for the greeting's beep, then play), hang_up (end the call; not a delivery), play (play at once, record the verdict); omitted: no detection. The verdict (human, machine, unknown) is the spool's result amd/machine. A FreeSWITCH node without mod_avmd refuses it (412 on_machine)"`
+		OnMachine string `json:"on_machine,omitempty" enum:"play_after_beep,hang_up,play" doc:"what to do when an answering machine answers: play_after_beep (wait for the greeting's beep, then play), hang_up (end the call; not a delivery), play (play at once, record the verdict); omitted: no detection. The verdict (human, machine, unknown) is the spool's result amd/machine. A FreeSWITCH node without mod_avmd refuses it (412 on_machine)"`
 	}
 	// callOptions are the opt-out options of the programs that call.
 	callOptions struct {
@@ -78,10 +78,10 @@ type (
 	// but never defines: the text to speak inline, or the text_id of a
 	// stored text (exactly one of them), an optional voice and language.
 	programVoiceTTS struct {
-		Name     string `json:"name"`
+		Name     string `json:"name" required:"create" example:"reminder"`
 		Type     string `json:"type,omitempty"`
 		ParentID *int64 `json:"parent_id,omitempty"`
-		Text     string `json:"text,omitempty"`
+		Text     string `json:"text,omitempty" example:"Your appointment is tomorrow at nine." doc:"the text to speak, or text_id"`
 		TextID   *int64 `json:"text_id,omitempty"`
 		Voice    string `json:"voice,omitempty"`
 		Language string `json:"language,omitempty"`
@@ -91,10 +91,10 @@ type (
 	// (ProgramReceivesms, …Receiveemail, …Receivefax, …Emailtofax,
 	// …Faxtoemail): the account the program receives for.
 	programForAccount struct {
-		Name      string `json:"name"`
+		Name      string `json:"name" required:"create" example:"reminder"`
 		Type      string `json:"type,omitempty"`
 		ParentID  *int64 `json:"parent_id,omitempty"`
-		AccountID *int64 `json:"account_id"`
+		AccountID *int64 `json:"account_id" required:"create" minimum:"1"`
 	}
 )
 

@@ -82,10 +82,10 @@ func (s *Server) requireEngine() gin.HandlerFunc {
 type transmissionRequest struct {
 	Title       string `json:"title"`
 	Origin      string `json:"origin"`
-	ContactID   int64  `json:"contact_id"`
+	ContactID   int64  `json:"contact_id" required:"create" minimum:"1"`
 	AccountID   int64  `json:"account_id"`
 	ServiceFlag int    `json:"service_flag"`
-	ProgramID   int64  `json:"program_id"`
+	ProgramID   int64  `json:"program_id" required:"create" minimum:"1"`
 	Direction   string `json:"direction"`
 	TryAllowed  int    `json:"try_allowed"`
 	// DNCLists names do-not-call lists besides the tenant's defaults.

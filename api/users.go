@@ -65,13 +65,13 @@ func (s *Server) usersVisible() gin.HandlerFunc {
 // as they are on update. The document names the password "passwd";
 // "password" is accepted too.
 type userRequest struct {
-	Username    *string     `json:"username"`
-	Passwd      *string     `json:"passwd"`
+	Username    *string     `json:"username" required:"create" example:"alice"`
+	Passwd      *string     `json:"passwd" required:"create" doc:"the password (8 to 72 bytes); password is taken as a synonym"`
 	Password    *string     `json:"password"`
 	FirstName   *string     `json:"first_name"`
 	LastName    *string     `json:"last_name"`
-	Phone       *flexString `json:"phone"`
-	Email       *string     `json:"email"`
+	Phone       *flexString `json:"phone" example:"+14155552671"`
+	Email       *string     `json:"email" format:"email"`
 	Address     *string     `json:"address"`
 	Company     *string     `json:"company"`
 	CountryID   *int64      `json:"country_id"`

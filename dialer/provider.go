@@ -26,7 +26,7 @@ type Provider struct {
 	ID          int64  `json:"provider_id"`
 	TenantID    string `json:"-"`
 	Name        string `json:"name"`
-	GatewayFlag int64  `json:"gateway_flag"`
+	GatewayFlag int64  `json:"gateway_flag" enum:"1,2,4,8"`
 	ServiceFlag int64  `json:"service_flag"`
 	// NodeID is the FreeSWITCH node (PBX profile) to use, nil for any.
 	NodeID   *int64 `json:"node_id"`
