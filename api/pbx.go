@@ -236,8 +236,8 @@ func (f *flexBool) UnmarshalJSON(b []byte) error {
 // are left as they are (defaults on create). Fields of other types are
 // ignored. Secrets are write-only; the mask keeps the stored one.
 type pbxRequest struct {
-	Type    *string   `json:"_type"`
-	Name    *string   `json:"name"`
+	Type    *string   `json:"_type" required:"create" enum:"KazooPbxConnectionProfile,ThreeCxConnectionProfile,FreeSwitchConnectionProfile"`
+	Name    *string   `json:"name" required:"create"`
 	Enabled *flexBool `json:"enabled"`
 
 	HostRest      *string `json:"hostRest"`

@@ -31,11 +31,11 @@ func (s *Server) providerRoutes(r *gin.RouterGroup) {
 // are left as they are on update. The password is write-only: it is sealed
 // at rest and never answered. node_id 0 means none.
 type providerRequest struct {
-	Name        *string     `json:"name" example:"trunk1"`
+	Name        *string     `json:"name" required:"create" example:"trunk1"`
 	GatewayFlag *int64      `json:"gateway_flag" doc:"1 FreeSWITCH (the default), 2 Kannel (smsbox sendsms; needs kannel.listen), 4 email (SMTP), 8 SIP trunk (needs sip.listen)" enum:"1,2,4,8"`
 	ServiceFlag *int64      `json:"service_flag" doc:"the services carried, a bit set: 1 voice, 2 fax, 4 SMS, 8 email; must be within what gateway_flag carries (1: 3, 2: 4, 4: 8, 8: 5), which is its default on create; 0 (serves nothing) is refused" minimum:"1" maximum:"15"`
 	NodeID      *int64      `json:"node_id"`
-	Host        *string     `json:"host"`
+	Host        *string     `json:"host" required:"create" example:"sip.example.net"`
 	Port        *int        `json:"port"`
 	Username    *string     `json:"username"`
 	Password    *string     `json:"password"`
