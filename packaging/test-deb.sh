@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The package test (make test-package): builds the .deb, unpacks it into a
-# scratch root, checks its files, modes, owners and conffiles, runs its
-# postinst there (DPKG_ROOT: the dialerd user and the modes of /etc/dialerd
-# are made inside the scratch root, the host is not touched), then
-# systemd-analyze verify and security on the installed unit. Outside CI a
-# missing dpkg-deb or systemd-analyze skips it with a message.
+# The package test (make test-package): builds the .deb and checks its
+# files, modes, owners and conffiles; installs it with dpkg --root into a
+# scratch root (as root: the maintainer scripts run with DPKG_ROOT, so the
+# dialerd user and the modes of /etc/dialerd are made inside the scratch
+# root and the host is not touched; otherwise it is unpacked with dpkg -x);
+# runs systemd-analyze verify and security on the installed unit; then
+# removes and purges it there. Outside CI a missing dpkg-deb or
+# systemd-analyze skips it with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,8 +35,22 @@ bad() { echo "test-package: FAIL: $*" >&2; fail=1; }
 
 echo "test-package: make deb"
 ${MAKE:-make} --no-print-directory deb DEB="$deb" >"$scratch/build.log" 2>&1 || { cat "$scratch/build.log" >&2; exit 1; }
-dpkg-deb -x "$deb" "$root"
 dpkg-deb -e "$deb" "$ctl"
+# dpkg --root as root; as another user the scripts could not chown.
+dpkg_root() {
+	dpkg --root="$root" --log=/dev/null --force-script-chrootless --force-not-root "$@"
+}
+installed=
+if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null 2>&1 && command -v systemd-sysusers >/dev/null 2>&1; then
+	mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
+	touch "$root/var/lib/dpkg/status"
+	echo "test-package: dpkg --root $root -i"
+	dpkg_root -i "$deb" >"$scratch/install.log" 2>&1 || { cat "$scratch/install.log" >&2; exit 1; }
+	installed=yes
+else
+	echo "test-package: not root: unpacked with dpkg -x, the maintainer scripts are not run"
+	dpkg-deb -x "$deb" "$root"
+fi
 
 # Every file with its mode and owner, and nothing else. dpkg-deb -c prints
 # "mode owner/group size date time path".
@@ -71,9 +87,9 @@ if "$root/usr/bin/dialerd" help | grep -q '^  *config check'; then
 	"$root/usr/bin/dialerd" config check "$root/etc/dialerd/dialerd.yaml" >/dev/null || bad "dialerd config check rejects the shipped configuration"
 fi
 
-# The postinst inside the scratch root: the user, then owners and modes.
-if [ "$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null 2>&1; then
-	DPKG_ROOT=$root sh "$ctl/postinst" configure "" || bad "postinst configure failed"
+# What the postinst made inside the scratch root: the user, owners, modes.
+if [ -n "$installed" ]; then
+	dpkg_root -s dialerd | grep -q '^ /etc/dialerd/dialerd.yaml [0-9a-f]*$' || bad "dpkg does not record /etc/dialerd/dialerd.yaml as a conffile"
 	uid=$(awk -F: '$1 == "dialerd" {print $3}' "$root/etc/passwd" 2>/dev/null)
 	gid=$(awk -F: '$1 == "dialerd" {print $3}' "$root/etc/group" 2>/dev/null)
 	if [ -z "$uid" ] || [ -z "$gid" ]; then
@@ -85,8 +101,6 @@ if [ "$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null 2>&1; then
 			[ "$st" = "$2 $3" ] || bad "/$1 is $st, want $2 $3 (root or dialerd = $uid:$gid)"
 		done
 	fi
-else
-	echo "test-package: not root or no systemd-sysusers: the postinst is not run in the scratch root"
 fi
 
 # systemd-analyze on the installed unit, with the scratch root as /. The
@@ -107,6 +121,17 @@ if [ -z "$exposure" ]; then
 	bad "systemd-analyze security gave no exposure level"
 elif ! awk -v e="$exposure" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(e <= m) }'; then
 	bad "systemd-analyze security: exposure $exposure, above $MAX_EXPOSURE"
+fi
+
+# Removal keeps the configuration; purging removes it and keeps the data.
+if [ -n "$installed" ]; then
+	echo "test-package: dpkg --root -r, then -P"
+	dpkg_root -r dialerd >"$scratch/remove.log" 2>&1 || { cat "$scratch/remove.log" >&2; bad "dpkg -r failed"; }
+	[ ! -e "$root/usr/bin/dialerd" ] || bad "dpkg -r left /usr/bin/dialerd"
+	[ -f "$root/etc/dialerd/dialerd.yaml" ] || bad "dpkg -r removed the configuration"
+	dpkg_root -P dialerd >"$scratch/purge.log" 2>&1 || { cat "$scratch/purge.log" >&2; bad "dpkg -P failed"; }
+	[ ! -e "$root/etc/dialerd" ] || bad "dpkg -P left /etc/dialerd"
+	[ -d "$root/var/lib/dialerd" ] || bad "dpkg -P removed /var/lib/dialerd (the database)"
 fi
 
 if [ "$fail" != 0 ]; then
