@@ -4,6 +4,7 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/dialerd
+CTL       := bin/dialerctl
 # sudo only when not already root (CI runs as root, laptops usually not).
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -19,13 +20,14 @@ run:
 	@echo "make run: starting $(BIN) $(ARGS)"
 	@exec ./$(BIN) $(ARGS)
 
-## build: the daemon binary in bin/
+## build: the daemon and its command line (dialerctl) in bin/
 build:
-	@echo "make build: compiling $(BIN)"
+	@echo "make build: compiling $(BIN) and $(CTL)"
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dialerd
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(CTL) ./cmd/dialerctl
 
 ## install / uninstall: for hosts without dpkg. DESTDIR stages (packagers),
-## PREFIX is where the binary, unit, sysusers.d and tmpfiles.d snippets and
+## PREFIX is where the binaries (dialerd, dialerctl), unit, sysusers.d and tmpfiles.d snippets and
 ## README go (/usr/local by default: systemd reads /usr/local/lib/systemd too).
 ## An existing /etc/dialerd/dialerd.yaml is never overwritten; uninstall
 ## keeps it and /var/lib/dialerd (the database, keys and media).
@@ -35,6 +37,7 @@ DESTDIR    ?=
 install: build
 	@echo "make install: into $(DESTDIR)$(PREFIX), configuration in $(DESTDIR)$(SYSCONFDIR)/dialerd"
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/dialerd
+	install -D -m 0755 $(CTL) $(DESTDIR)$(PREFIX)/bin/dialerctl
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed -e 's|/usr/bin/dialerd|$(PREFIX)/bin/dialerd|' -e 's|/usr/share/doc/dialerd|$(PREFIX)/share/doc/dialerd|' \
 		-e 's|/etc/dialerd|$(SYSCONFDIR)/dialerd|g' systemd/dialerd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/dialerd.service
@@ -57,7 +60,7 @@ install: build
 
 uninstall:
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable --now dialerd.service || true; fi
-	rm -f $(DESTDIR)$(PREFIX)/bin/dialerd $(DESTDIR)$(PREFIX)/lib/systemd/system/dialerd.service \
+	rm -f $(DESTDIR)$(PREFIX)/bin/dialerd $(DESTDIR)$(PREFIX)/bin/dialerctl $(DESTDIR)$(PREFIX)/lib/systemd/system/dialerd.service \
 		$(DESTDIR)$(PREFIX)/lib/sysusers.d/dialerd.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/dialerd.conf \
 		$(DESTDIR)$(PREFIX)/share/doc/dialerd/README.md
 	-rmdir $(DESTDIR)$(PREFIX)/share/doc/dialerd 2>/dev/null
@@ -65,7 +68,7 @@ uninstall:
 	@echo "make uninstall: kept $(DESTDIR)$(SYSCONFDIR)/dialerd, /var/lib/dialerd and the dialerd user"
 
 ## deb: a Debian package in dist/, built with dpkg-deb from what make install
-## stages with PREFIX=/usr: /usr/bin/dialerd, the unit, the sysusers.d and
+## stages with PREFIX=/usr: /usr/bin/dialerd, /usr/bin/dialerctl, the unit, the sysusers.d and
 ## tmpfiles.d snippets, /etc/dialerd/dialerd.yaml (a conffile, 0640 in a 0750
 ## directory) and the README; maintainer scripts in packaging/debian.
 DEB_VERSION ?= $(shell git log -1 --format=0~%cd.%h --date=format:%Y%m%d%H%M%S 2>/dev/null || echo 0~dev)

@@ -56,6 +56,7 @@ fi
 # "mode owner/group size date time path".
 want="drwxr-x--- root/root ./etc/dialerd/
 -rw-r----- root/root ./etc/dialerd/dialerd.yaml
+-rwxr-xr-x root/root ./usr/bin/dialerctl
 -rwxr-xr-x root/root ./usr/bin/dialerd
 -rw-r--r-- root/root ./usr/lib/systemd/system/dialerd.service
 -rw-r--r-- root/root ./usr/lib/sysusers.d/dialerd.conf
@@ -81,8 +82,10 @@ grep -qx 'ExecStart=/usr/bin/dialerd --config /etc/dialerd/dialerd.yaml' "$root/
 doc=$(sed -n 's|^Documentation=file:||p' "$root/usr/lib/systemd/system/dialerd.service")
 [ -f "$root$doc" ] || bad "Documentation= names $doc, which the package does not install"
 
-# The binary runs and accepts the shipped configuration.
+# The binaries run and dialerd accepts the shipped configuration.
 "$root/usr/bin/dialerd" version >/dev/null || bad "dialerd version fails"
+ctlhelp=$("$root/usr/bin/dialerctl" --help 2>&1) || bad "dialerctl --help fails: $ctlhelp"
+grep -q 'campaigns' <<<"$ctlhelp" || bad "dialerctl --help lists no campaigns command: $ctlhelp"
 if "$root/usr/bin/dialerd" help | grep -q '^  *config check'; then
 	"$root/usr/bin/dialerd" config check "$root/etc/dialerd/dialerd.yaml" >/dev/null || bad "dialerd config check rejects the shipped configuration"
 fi
@@ -128,6 +131,7 @@ if [ -n "$installed" ]; then
 	echo "test-package: dpkg --root -r, then -P"
 	dpkg_root -r dialerd >"$scratch/remove.log" 2>&1 || { cat "$scratch/remove.log" >&2; bad "dpkg -r failed"; }
 	[ ! -e "$root/usr/bin/dialerd" ] || bad "dpkg -r left /usr/bin/dialerd"
+	[ ! -e "$root/usr/bin/dialerctl" ] || bad "dpkg -r left /usr/bin/dialerctl"
 	[ -f "$root/etc/dialerd/dialerd.yaml" ] || bad "dpkg -r removed the configuration"
 	dpkg_root -P dialerd >"$scratch/purge.log" 2>&1 || { cat "$scratch/purge.log" >&2; bad "dpkg -P failed"; }
 	[ ! -e "$root/etc/dialerd" ] || bad "dpkg -P left /etc/dialerd"
