@@ -67,7 +67,7 @@ func TestTrunksUnsealed(t *testing.T) {
 	p := x.f.Provider(x.tenant, x.owner, "trunk", dialer.ServiceVoice, 1, 0, "")
 	sealed, _ := key.seal("pw", sealAAD(sealProviderPassword, x.tenant))
 	x.f.Exec(`UPDATE providers SET gateway_flag = 8, register = 1, password_sealed = ? WHERE provider_id = ?`, sealed, p)
-	x.f.Provider(x.tenant, x.owner, "fs", dialer.ServiceVoice, 1, 0, "") // gateway_flag 0: not a SIP trunk
+	x.f.Provider(x.tenant, x.owner, "fs", dialer.ServiceVoice, 1, 0, "") // gateway_flag 1 (FreeSWITCH): not a SIP trunk
 	trunks, err := x.db.Trunks(ctx, dialer.GatewaySIP)
 	if err != nil || len(trunks) != 1 {
 		t.Fatalf("trunks %+v, %v", trunks, err)

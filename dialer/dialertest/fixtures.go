@@ -134,15 +134,17 @@ func (f *Fixtures) Program(tenantID string, owner int64, typ dialer.ProgramType)
 		VALUES (?, ?, 'p', ?, 'hello', 0, 0)`, tenantID, owner, string(typ))
 }
 
-// Provider adds an active provider for the services (a Service* bit set);
-// node 0 means none; settings may carry {"cps": N, "channels": N}.
+// Provider adds an active FreeSWITCH provider (gateway_flag 1, the API's
+// default: the column's 0 is no gateway the API accepts) for the services
+// (a Service* bit set); node 0 means none; settings may carry {"cps": N,
+// "channels": N}.
 func (f *Fixtures) Provider(tenantID string, owner int64, name string, services, weight int, node int64, settings string) int64 {
 	var nodeID any
 	if node != 0 {
 		nodeID = node
 	}
-	return f.Exec(`INSERT INTO providers (tenant_id, created_by, name, service_flag, weight, node_id, host, username,
-		password_sealed, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '127.0.0.1', 'u', '', ?, 0, 0)`,
+	return f.Exec(`INSERT INTO providers (tenant_id, created_by, name, gateway_flag, service_flag, weight, node_id, host, username,
+		password_sealed, settings, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?, '127.0.0.1', 'u', '', ?, 0, 0)`,
 		tenantID, owner, name, services, weight, nodeID, settings)
 }
 
