@@ -55,9 +55,9 @@ func showCentrex(c dialer.Centrex) centrexDoc {
 // centrexRequest documents a centrex as sent, inside {"data": …}.
 type centrexRequest struct {
 	ID          string `json:"id,omitempty"`
-	Name        string `json:"name"`
+	Name        string `json:"name" required:"create"`
 	Description string `json:"description,omitempty"`
-	CallflowID  string `json:"callflow_id"`
+	CallflowID  string `json:"callflow_id" required:"create"`
 }
 
 // centrexAccountDoc is a centrex account as answered.
@@ -104,8 +104,8 @@ func centrexAccountListRow(a dialer.CentrexAccount) centrexAccountRow {
 type centrexAccountRequest struct {
 	ID           string `json:"id,omitempty"`
 	CentrexID    string `json:"centrex_id,omitempty"`
-	UserID       string `json:"user_id"`
-	NumberOffnet string `json:"number_offnet"`
+	UserID       string `json:"user_id" required:"create"`
+	NumberOffnet string `json:"number_offnet" required:"create" example:"+12125551234"`
 	Name         string `json:"name,omitempty"`
 	Description  string `json:"description,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +44,7 @@ const (
 // crossbarEnvelope is every successful answer.
 type crossbarEnvelope struct {
 	Data         any    `json:"data"`
-	Status       string `json:"status"`
+	Status       string `json:"status" enum:"success"`
 	RequestID    string `json:"request_id"`
 	Revision     string `json:"revision,omitempty"`
 	AuthToken    string `json:"auth_token"`
@@ -510,8 +511,13 @@ func crossbarDocs() []routeDoc {
 	specs := s.crossbarSpecs()
 	var docs []routeDoc
 	for _, sp := range specs {
+		// Answers are the envelope around the document; a PUT creates (201).
+		var resp any = cbAnswer{data: sp.resp}
+		if sp.method == http.MethodPut {
+			resp = answer{status: http.StatusCreated, body: resp}
+		}
 		docs = append(docs, routeDoc{method: sp.method, path: crossbarPrefix + sp.path, tag: "Crossbar (X-Auth-Token)",
-			summary: sp.summary, auth: needsToken, req: sp.req, resp: sp.resp})
+			summary: sp.summary, auth: needsToken, req: sp.req, resp: resp})
 	}
 	paths, served := cbPaths(specs)
 	for _, p := range paths {
@@ -529,6 +535,20 @@ func crossbarDocs() []routeDoc {
 type cbBody[T any] struct {
 	Data T `json:"data"`
 }
+
+// cbBodyData is the zero document inside a cbBody, for its create's
+// required fields.
+func cbBodyData(req any) (any, bool) {
+	v := reflect.ValueOf(req)
+	if v.Kind() != reflect.Struct || v.NumField() != 1 || v.Type().Field(0).Tag.Get("json") != "data" {
+		return nil, false
+	}
+	return v.Field(0).Interface(), true
+}
+
+// cbAnswer documents a crossbar answer: data in the success envelope (and
+// text/csv beside it when data is a jsonOrCSV).
+type cbAnswer struct{ data any }
 
 // methodNotAllowed as a route's response documents a 405.
 type methodNotAllowed struct{}

@@ -74,7 +74,7 @@ func (s *Server) requireListAdmin() gin.HandlerFunc {
 
 // dncRequest is a list as clients send it.
 type dncRequest struct {
-	Name        *string `json:"name"`
+	Name        *string `json:"name" required:"create" example:"internal"`
 	Description *string `json:"description"`
 	Default     *bool   `json:"is_default"`
 	Platform    bool    `json:"platform"` // on create only: platform-wide (platform admin)

@@ -40,9 +40,6 @@ type routeDoc struct {
 	req, resp    any
 }
 
-// notImplemented as a route's response documents a 501, not a 200.
-type notImplemented struct{}
-
 // answer as a route's response documents another success status than 200,
 // or more statuses answered with the same body (readiness: 503).
 type answer struct {
@@ -63,8 +60,16 @@ type emptyObject struct{}
 // csvText is a text/csv body.
 type csvText string
 
+// jsonOrCSV is a body answered as JSON, or as text/csv when asked for
+// (?format=csv or Accept: text/csv).
+type jsonOrCSV struct{ body any }
+
 // mediaFile is a file body: raw bytes, or multipart/form-data with a file part.
 type mediaFile string
+
+// download is a file answered in one of these media types (a range such
+// as */* for a file kept in the type it was uploaded as).
+type download []string
 
 // jsonSchema is a schema written by hand, used as is.
 type jsonSchema map[string]any
@@ -95,8 +100,8 @@ func routeDocs() []routeDoc {
 				"checks": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}}},
 				also: []int{http.StatusServiceUnavailable}}},
 		{"GET", "/openapi.json", "Service", "This description of the API", noToken, nil, jsonSchema{"type": "object"}},
-		{"GET", "/media/:name", "Service", "A recording for a FreeSWITCH node: <hash>.wav?exp=&sig= (a signed, expiring URL; no token)", noToken, nil, mediaFile("")},
-		{"GET", "/metrics", "Service", "Prometheus metrics (who may read them: metrics.access)", noToken, nil, jsonSchema{"type": "string"}},
+		{"GET", "/media/:name", "Service", "A recording for a FreeSWITCH node: <hash>.wav?exp=&sig= (a signed, expiring URL; no token)", noToken, nil, download{"audio/wav"}},
+		{"GET", "/metrics", "Service", "Prometheus metrics in the text exposition format (who may read them: metrics.access)", noToken, nil, download{"text/plain"}},
 		{"GET", "/ws", "Live status", "Websocket of engine events; token in ?token= or the usual headers; send {\"subscribe\": {\"campaign_id\": N}} to narrow, {\"subscribe\": {}} to widen", needsToken, nil, dialer.Event{}},
 
 		// Authenticate and users.
@@ -183,7 +188,7 @@ func routeDocs() []routeDoc {
 		{"DELETE", "/messages/documents/:document_id", "Fax documents", "Delete a document (409 while a program uses it)", needsToken, nil, emptyObject{}},
 		{"PUT", "/messages/documents/:document_id/media", "Fax documents", "Upload the document file (checked: PDF or TIFF)", needsToken, mediaFile(""), objectOf("document_id", "integer")},
 		{"POST", "/messages/documents/:document_id/media", "Fax documents", "Upload the document file (same as PUT)", needsToken, mediaFile(""), objectOf("document_id", "integer")},
-		{"GET", "/messages/documents/:document_id/media", "Fax documents", "Download the document file (a received mail's attachment of type bin as application/octet-stream)", needsToken, nil, mediaFile("")},
+		{"GET", "/messages/documents/:document_id/media", "Fax documents", "Download the document file (PDF or TIFF as kept; a received mail's other attachments, type bin, as application/octet-stream)", needsToken, nil, download{"application/pdf", "image/tiff", "application/octet-stream"}},
 		{"POST", "/messages/recordings", "Voice recordings", "Create a recording", needsToken, messageRequest{}, objectOf("recording_id", "integer")},
 		{"GET", "/messages/recordings", "Voice recordings", "List recordings", needsToken, nil, []dialer.Recording{}},
 		{"GET", "/messages/recordings/:recording_id", "Voice recordings", "View a recording", needsToken, nil, dialer.Recording{}},
@@ -191,7 +196,7 @@ func routeDocs() []routeDoc {
 		{"DELETE", "/messages/recordings/:recording_id", "Voice recordings", "Delete a recording (409 while a program uses it)", needsToken, nil, emptyObject{}},
 		{"PUT", "/messages/recordings/:recording_id/media", "Voice recordings", "Upload the recording file (checked: audio, kept also as 8 kHz WAV)", needsToken, mediaFile(""), objectOf("recording_id", "integer")},
 		{"POST", "/messages/recordings/:recording_id/media", "Voice recordings", "Upload the recording file (same as PUT)", needsToken, mediaFile(""), objectOf("recording_id", "integer")},
-		{"GET", "/messages/recordings/:recording_id/media", "Voice recordings", "Download the recording file (?format=telephony: the 8 kHz WAV)", needsToken, nil, mediaFile("")},
+		{"GET", "/messages/recordings/:recording_id/media", "Voice recordings", "Download the recording file (WAV or MP3 as uploaded; ?format=telephony: the 8 kHz WAV)", needsToken, nil, download{"audio/wav", "audio/mpeg"}},
 		{"POST", "/messages/templates", "Email templates", "Create a template", needsToken, templateRequest{}, objectOf("template_id", "integer")},
 		{"GET", "/messages/templates", "Email templates", "List templates", needsToken, nil, []dialer.Template{}},
 		{"GET", "/messages/templates/:template_id", "Email templates", "View a template", needsToken, nil, dialer.Template{}},
@@ -199,7 +204,7 @@ func routeDocs() []routeDoc {
 		{"DELETE", "/messages/templates/:template_id", "Email templates", "Delete a template (409 while a program uses it)", needsToken, nil, emptyObject{}},
 		{"PUT", "/messages/templates/:template_id/media", "Email templates", "Upload the template file", needsToken, mediaFile(""), objectOf("template_id", "integer")},
 		{"POST", "/messages/templates/:template_id/media", "Email templates", "Upload the template file (same as PUT)", needsToken, mediaFile(""), objectOf("template_id", "integer")},
-		{"GET", "/messages/templates/:template_id/media", "Email templates", "Download the template file", needsToken, nil, mediaFile("")},
+		{"GET", "/messages/templates/:template_id/media", "Email templates", "Download the template file, in the media type it was uploaded as", needsToken, nil, download{"*/*"}},
 		{"POST", "/messages/texts", "SMS texts", "Create a text", needsToken, textRequest{}, objectOf("text_id", "integer")},
 		{"GET", "/messages/texts", "SMS texts", "List texts", needsToken, nil, []dialer.Text{}},
 		{"GET", "/messages/texts/:text_id", "SMS texts", "View a text", needsToken, nil, dialer.Text{}},
@@ -228,7 +233,7 @@ func routeDocs() []routeDoc {
 		{"POST", "/campaigns/:campaign_id/start/schedule", "Campaigns", "Start the campaign at a time", needsToken, objectOf("time", "string"), objectOf("schedule_id", "integer")},
 		{"POST", "/campaigns/:campaign_id/stop/schedule", "Campaigns", "Stop the campaign at a time", needsToken, objectOf("time", "string"), objectOf("schedule_id", "integer")},
 		{"DELETE", "/campaigns/:campaign_id/schedule", "Campaigns", "Cancel the campaign's schedules", needsToken, nil, emptyObject{}},
-		{"GET", "/campaigns/:campaign_id/report", "Compliance", "The campaign's record, streamed: one row per attempt (spools, and transmissions the do-not-call scrub ended) with number, contact, UTC and local time, caller id, route, outcome, cause, SIP code, answered, billsec, DTMF, opt-out, machine detection, suppressed and by which list, then a summary; ?format=csv (or Accept: text/csv) for CSV with guarded cells and #summary rows", needsToken, nil, reportAnswer{}},
+		{"GET", "/campaigns/:campaign_id/report", "Compliance", "The campaign's record, streamed: one row per attempt (spools, and transmissions the do-not-call scrub ended) with number, contact, UTC and local time, caller id, route, outcome, cause, SIP code, answered, billsec, DTMF, opt-out, machine detection, suppressed and by which list, then a summary; ?format=csv (or Accept: text/csv) for CSV with guarded cells and #summary rows", needsToken, nil, jsonOrCSV{reportAnswer{}}},
 
 		// Compliance: do-not-call lists and the tenant's calling rules.
 		{"GET", "/dnc", "Compliance", "List the do-not-call lists that apply to the tenant: its own and the platform's", needsToken, nil, []dialer.DNCList{}},
@@ -300,6 +305,7 @@ func buildOpenAPI(routes gin.RoutesInfo, docs []routeDoc) ([]byte, error) {
 	b := newSchemaBuilder(docs)
 	paths := map[string]map[string]any{}
 	var tags []string
+	opIDs := map[string]bool{}
 	for _, r := range routes {
 		d, ok := byRoute[r.Method+" "+r.Path]
 		if !ok {
@@ -312,7 +318,15 @@ func buildOpenAPI(routes gin.RoutesInfo, docs []routeDoc) ([]byte, error) {
 		if paths[path] == nil {
 			paths[path] = map[string]any{}
 		}
-		paths[path][strings.ToLower(r.Method)] = b.operation(d, params)
+		op := b.operation(d, params)
+		// Paths that differ only by / and _ (the seed's audit_summary
+		// beside audit/summary) would share an id; ids must be unique.
+		id := op["operationId"].(string)
+		for n := 2; opIDs[id]; n++ {
+			id = op["operationId"].(string) + "_" + strconv.Itoa(n)
+		}
+		opIDs[id], op["operationId"] = true, id
+		paths[path][strings.ToLower(r.Method)] = op
 	}
 	tagList := make([]any, len(tags))
 	for i, t := range tags {
@@ -385,7 +399,7 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 		}
 		ps = append(ps, map[string]any{"name": p, "in": "path", "required": true, "schema": schema})
 	}
-	if d.resp != nil && reflect.TypeOf(d.resp).Kind() == reflect.Slice && crossbarPath(d.path) {
+	if cb, ok := d.resp.(cbAnswer); ok && reflect.TypeOf(cb.data).Kind() == reflect.Slice {
 		ps = append(ps, crossbarListParams()...)
 		op["description"] = "The list is the data of the crossbar envelope, with page_size and next_start_key."
 	} else if d.resp != nil && reflect.TypeOf(d.resp).Kind() == reflect.Slice && !accounts {
@@ -405,21 +419,36 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 	sf := surfaceOf(d.path)
 	if d.req != nil {
 		content := b.content(d.req)
-		// A create (POST) needs the fields its validation calls required;
-		// an update (PUT, PATCH) changes only the fields it sends.
-		if d.method == http.MethodPost {
-			if req := b.createRequired(d.req); len(req) > 0 {
+		// A create (POST; on the crossbar PUT) needs the fields its
+		// validation calls required; an update changes only what it sends.
+		// A crossbar body requires them inside its data.
+		create := d.method == http.MethodPost
+		if crossbarPath(d.path) {
+			create = d.method == http.MethodPut
+		}
+		if create {
+			body, inData := d.req, false
+			if data, ok := cbBodyData(d.req); ok {
+				body, inData = data, true
+			}
+			if req := b.createRequired(body); len(req) > 0 {
+				needs := map[string]any{"required": req}
+				if inData {
+					data := b.content(body)["application/json"].(map[string]any)["schema"]
+					needs = map[string]any{"required": []string{"data"}, "properties": map[string]any{
+						"data": map[string]any{"allOf": []any{data, needs}}}}
+				}
 				for _, mt := range content {
 					m := mt.(map[string]any)
-					m["schema"] = map[string]any{"allOf": []any{m["schema"], map[string]any{"required": req}}}
+					m["schema"] = map[string]any{"allOf": []any{m["schema"], needs}}
 				}
 			}
 		}
 		op["requestBody"] = map[string]any{"required": true, "content": content}
 	}
 	ok := map[string]any{"description": "OK"}
-	_, unbuilt := d.resp.(notImplemented)
-	if d.resp != nil && !unbuilt {
+	_, notAllowed := d.resp.(methodNotAllowed)
+	if d.resp != nil && !notAllowed {
 		ok["content"] = b.content(d.resp)
 	}
 	responses := map[string]any{strconv.Itoa(success): ok}
@@ -430,10 +459,7 @@ func (b *schemaBuilder) operation(d routeDoc, params []string) map[string]any {
 		responses[strconv.Itoa(code)] = sf.response(code)
 	}
 	responses["default"] = sf.response(0)
-	if unbuilt {
-		responses = map[string]any{"501": sf.response(http.StatusNotImplemented)}
-	}
-	if _, ok := d.resp.(methodNotAllowed); ok {
+	if notAllowed {
 		responses = map[string]any{"405": sf.response(http.StatusMethodNotAllowed)}
 	}
 	op["responses"] = responses
@@ -458,6 +484,16 @@ func (b *schemaBuilder) content(body any) map[string]any {
 	switch v := body.(type) {
 	case csvText:
 		return map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}
+	case download:
+		c := map[string]any{}
+		for _, mt := range v {
+			schema := map[string]any{"type": "string", "format": "binary"}
+			if strings.HasPrefix(mt, "text/") {
+				schema = map[string]any{"type": "string"}
+			}
+			c[mt] = map[string]any{"schema": schema}
+		}
+		return c
 	case mediaFile:
 		binary := map[string]any{"type": "string", "format": "binary"}
 		return map[string]any{
@@ -467,6 +503,19 @@ func (b *schemaBuilder) content(body any) map[string]any {
 		}
 	case jsonSchema:
 		return map[string]any{"application/json": map[string]any{"schema": map[string]any(v)}}
+	case jsonOrCSV:
+		c := b.content(v.body)
+		c["text/csv"] = map[string]any{"schema": map[string]any{"type": "string"}}
+		return c
+	case cbAnswer:
+		// The crossbar envelope, its data the route's document or list.
+		c := b.content(v.data)
+		data := c["application/json"].(map[string]any)["schema"]
+		c["application/json"] = map[string]any{"schema": map[string]any{"allOf": []any{
+			b.schemaOf(reflect.TypeFor[crossbarEnvelope]()),
+			map[string]any{"properties": map[string]any{"data": data}},
+		}}}
+		return c
 	}
 	return map[string]any{"application/json": map[string]any{"schema": b.schemaOf(reflect.TypeOf(body))}}
 }
@@ -636,13 +685,31 @@ func (b *schemaBuilder) component(t reflect.Type) string {
 	if name, ok := b.names[t]; ok {
 		return name
 	}
-	name := exportedName(t.Name())
+	name := componentName(t.Name())
 	if _, taken := b.schemas[name]; taken {
 		name = exportedName(t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:]) + name
 	}
 	b.names[t] = name
 	b.schemas[name] = map[string]any{} // placeholder: a type may refer to itself
 	b.schemas[name] = b.object(t)
+	return name
+}
+
+// componentName is a Go type's name as a component: exported, and an
+// instance of a generic type (cbBody[…/api.centrexRequest]) named by its
+// type arguments' names (CbBodyCentrexRequest), since a component name is
+// letters, digits and . _ - only.
+func componentName(goName string) string {
+	base, args, generic := strings.Cut(goName, "[")
+	name := exportedName(base)
+	if generic {
+		for _, word := range strings.FieldsFunc(args, func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '.' && r != '_'
+		}) {
+			word = word[strings.LastIndex(word, ".")+1:]
+			name += exportedName(strings.ReplaceAll(word, "_", ""))
+		}
+	}
 	return name
 }
 

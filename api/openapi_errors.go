@@ -22,7 +22,7 @@ type surface struct {
 var surfaces = []surface{
 	{prefix: "/api/v1.0/", schema: "PbxError", description: "an error in the PBX surface's envelope",
 		errorSchema: func(b *schemaBuilder) map[string]any { return b.object(reflect.TypeFor[pbxErrorBody]()) }},
-	{prefix: "/api/accounts", schema: "AccountsError", description: `an error of the tenant accounts surface: {"statusCode", "error", "message"}`,
+	{prefix: "/api/accounts", schema: "AccountErrorBody", description: `an error of the tenant accounts surface: {"statusCode", "error", "message"}`,
 		errorSchema: func(b *schemaBuilder) map[string]any { return b.object(reflect.TypeFor[accountErrorBody]()) }},
 	{prefix: "/v2/", schema: "CrossbarError", description: "an error in the crossbar envelope",
 		errorSchema: func(*schemaBuilder) map[string]any {
@@ -57,7 +57,6 @@ var statusMeaning = map[int]string{
 	http.StatusLocked:                "dialerd is starting or draining, or the engine is busy; retry",
 	http.StatusTooManyRequests:       "too many attempts; Retry-After says when to retry",
 	http.StatusMethodNotAllowed:      "not a method of this path (invalid_method)",
-	http.StatusNotImplemented:        "specified, not built yet",
 }
 
 // response is the answer of status code in s's shape; 0 is the default

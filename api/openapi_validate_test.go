@@ -105,11 +105,20 @@ func (v *responseValidator) check(method, rawPath string, status int, contentTyp
 		}
 		code = "default"
 	}
+	resp, _ := responses[code].(map[string]any)
+	content, _ := resp["content"].(map[string]any)
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	if mediaType = strings.TrimSpace(mediaType); status < 400 && len(body) > 0 && mediaType != "application/json" && len(content) > 0 {
+		// A success in another media type (CSV, audio) must be one its
+		// operation documents, so a client knows to expect it.
+		major, _, _ := strings.Cut(mediaType, "/")
+		if content[mediaType] == nil && content[major+"/*"] == nil && content["*/*"] == nil {
+			return fmt.Sprintf("answered %s where %d documents %v", mediaType, status, slices.Sorted(mapKeys(content)))
+		}
+	}
 	if !strings.HasPrefix(contentType, "application/json") || len(body) == 0 {
 		return ""
 	}
-	resp, _ := responses[code].(map[string]any)
-	content, _ := resp["content"].(map[string]any)
 	if _, ok := content["application/json"]; !ok {
 		if status >= 400 || len(content) == 0 {
 			return ""
@@ -194,5 +203,11 @@ func TestResponseValidatorCatches(t *testing.T) {
 	}
 	if msg := v.check("GET", "/users/1", 404, "application/json", []byte(`{"message": "no"}`)); msg == "" {
 		t.Error("a 404 in another surface's shape passed")
+	}
+	if msg := v.check("GET", "/users/1", 200, "text/csv; charset=utf-8", []byte("a,b\r\n")); !strings.Contains(msg, "text/csv") {
+		t.Errorf("an undocumented text/csv answer: %q", msg)
+	}
+	if msg := v.check("GET", "/groups/sample/csv", 200, "text/csv; charset=utf-8", []byte("a,b\r\n")); msg != "" {
+		t.Errorf("a documented text/csv answer: %s", msg)
 	}
 }

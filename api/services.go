@@ -128,7 +128,7 @@ func (s *Server) servicesSpecs() []cbSpec {
 		{"POST", sv + "/overrides", "Replace the overrides; platform admin", cbBody[jsonSchema]{}, jsonSchema{"type": "object"}, write(s.setOverrides(false))},
 		{"PATCH", sv + "/overrides", "Merge overrides (null removes); platform admin", cbBody[jsonSchema]{}, jsonSchema{"type": "object"}, write(s.setOverrides(true))},
 		{"POST", sv + "/quote", "The summary the account would have with {\"plans\": [ids]}; nothing is written", cbBody[quoteRequest]{}, servicesSummary{}, read(s.quote)},
-		{"GET", sv + "/summary", "Plans, overrides, invoices, quantities, billing cycle, status; Accept: text/csv flattens the invoice items", nil, servicesSummary{}, read(s.getSummary)},
+		{"GET", sv + "/summary", "Plans, overrides, invoices, quantities, billing cycle, status; Accept: text/csv flattens the invoice items", nil, jsonOrCSV{servicesSummary{}}, read(s.getSummary)},
 		{"GET", sv + "/available", "The plan catalogue", nil, []availablePlan{}, read(s.availablePlans)},
 		{"GET", sv + "/editable", "What of a plan item may be changed, per category and item", nil, jsonSchema{"type": "object"}, read(s.editable)},
 		{"POST", sv + "/reconciliation", "Count the records again and commit the quantities; every drift becomes an audit entry; platform admin", nil, reconciliationAnswer{}, write(s.reconcile)},
@@ -957,7 +957,7 @@ func (s *Server) getSummary(c *gin.Context) {
 
 // quoteRequest is POST /services/quote.
 type quoteRequest struct {
-	Plans []string `json:"plans"`
+	Plans []string `json:"plans" required:"always"`
 }
 
 func (s *Server) quote(c *gin.Context) {
@@ -1090,7 +1090,7 @@ func (s *Server) synchronize(c *gin.Context) {
 
 // topupRequest is POST /services/topup: dollars.
 type topupRequest struct {
-	Amount float64 `json:"amount"`
+	Amount float64 `json:"amount" required:"always" doc:"dollars, more than 0"`
 }
 
 type topupAnswer struct {

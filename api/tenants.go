@@ -252,8 +252,8 @@ func viewTenant(t dialer.TenantAccount) tenantView {
 // tenantRequest is POST and PUT /api/accounts[/{id}]. owner is a user id,
 // as a string (the seed's) or a number.
 type tenantRequest struct {
-	Name  *string     `json:"name"`
-	Type  *string     `json:"type"`
+	Name  *string     `json:"name" required:"create" example:"Centrapay Cafe"`
+	Type  *string     `json:"type" required:"create" enum:"org,individual"`
 	Owner *flexString `json:"owner"`
 }
 
@@ -393,8 +393,8 @@ func viewAPIKey(k dialer.APIKey) apiKeyView {
 }
 
 type apiKeyRequest struct {
-	Name    *string `json:"name"`
-	Role    *string `json:"role"`
+	Name    *string `json:"name" required:"create" example:"Dashboard" doc:"1-64 letters or digits, unique in the account"`
+	Role    *string `json:"role" required:"create" enum:"account-owner,merchant-terminal"`
 	Enabled *bool   `json:"enabled"`
 }
 
@@ -476,8 +476,8 @@ func viewMember(m dialer.Member) memberView {
 }
 
 type memberRequest struct {
-	UserID *flexString `json:"userId"`
-	Role   *string     `json:"role"`
+	UserID *flexString `json:"userId" required:"create"`
+	Role   *string     `json:"role" required:"create" enum:"account-owner,merchant-terminal"`
 }
 
 // upsertMember adds a member or changes its role. A tenant's admin adds
