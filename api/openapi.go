@@ -330,13 +330,13 @@ func buildOpenAPI(routes gin.RoutesInfo, docs []routeDoc) ([]byte, error) {
 	}
 	tagList := make([]any, len(tags))
 	for i, t := range tags {
-		desc := tagDescriptions[t]
+		desc := tagDescriptions()[t]
 		if desc == "" {
 			desc = "The " + t + " routes."
 		}
 		tagList[i] = map[string]any{"name": t, "description": desc}
 	}
-	for _, sf := range surfaces {
+	for _, sf := range apiSurfaces() {
 		b.schemas[sf.schema] = sf.errorSchema(b)
 	}
 	doc := map[string]any{
