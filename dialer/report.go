@@ -40,7 +40,8 @@ type ReportSummary struct {
 	Answered   int64 `json:"answered"`
 	Completed  int64 `json:"completed"` // delivered
 	// Abandoned counts the calls answered that ended before the message
-	// got through (the callee hung up, or the line dropped). A broadcast
+	// got through (the callee hung up, or the line dropped), not counting
+	// opt-outs and on_machine hang-ups (nobody was left waiting). A broadcast
 	// has no agents, so there are no calls abandoned for want of one.
 	Abandoned  int64 `json:"abandoned"`
 	Suppressed int64 `json:"suppressed"`

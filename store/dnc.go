@@ -807,7 +807,7 @@ func (db *DB) CampaignReport(ctx context.Context, tenantID string, campaignID in
 			}
 			if r.Outcome == string(dialer.SpoolCompleted) {
 				sum.Completed++
-			} else if r.Answered && r.Outcome != string(dialer.SpoolInitiated) {
+			} else if abandoned(r) {
 				sum.Abandoned++
 			}
 			if r.OptedOut {
@@ -824,6 +824,17 @@ func (db *DB) CampaignReport(ctx context.Context, tenantID string, campaignID in
 	err = db.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(deferrals), 0), COUNT(*) FILTER (WHERE deferrals > 0) FROM transmissions WHERE campaign_id = ? AND tenant_id = ?`,
 		campaignID, tenantID).Scan(&sum.Deferrals, &sum.DeferredTransmissions)
 	return sum, wrap("report", err)
+}
+
+// abandoned: an answered attempt that ended without delivering the
+// message, for another reason than the callee's opt-out or the on_machine
+// policy hanging up on a machine (nobody was left waiting then).
+func abandoned(r dialer.ReportRow) bool {
+	switch {
+	case !r.Answered, r.OptedOut, r.Cause == dialer.CauseOptedOut, r.Cause == dialer.CauseMachineHangUp:
+		return false
+	}
+	return r.Outcome != string(dialer.SpoolCompleted) && r.Outcome != string(dialer.SpoolInitiated)
 }
 
 // reportLoc is the zone a report shows an attempt's local time in: the
