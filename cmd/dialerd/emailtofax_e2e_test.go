@@ -1,26 +1,18 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/smtp"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/esl/esltest"
 	"github.com/dialerd/dialerd/mail/mailtest"
-	"github.com/dialerd/dialerd/store"
 )
 
 // TestEmailToFaxSentThroughFreeSwitch follows an emailtofax past its
@@ -41,30 +33,7 @@ func TestEmailToFaxSentThroughFreeSwitch(t *testing.T) {
 	fs.Script(ok, esltest.Answer(10*time.Millisecond, 100*time.Millisecond))
 	fs.Script(failing, esltest.Answer(10*time.Millisecond, 100*time.Millisecond).WithFaxFailure(35, "Unexpected DCN while waiting for DCS or DIS"))
 
-	data := t.TempDir()
-	key := make([]byte, store.SealKeySize)
-	rand.Read(key)
-	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := dialer.HashPassword("admin-password-1", bcrypt.MinCost)
-	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
-		t.Fatal(err)
-	}
-	tenant, _ := db.DefaultTenant(ctx)
-	host, port, _ := net.SplitHostPort(fs.Addr())
-	p, _ := strconv.Atoi(port)
-	node, err := db.CreatePBX(ctx, dialer.PBXProfile{TenantID: tenant.ID, Type: dialer.PBXFreeSwitch, Name: "fs", Enabled: true,
-		Host: host, Port: p, Password: "Node-Pass-1", SessionsPerSecond: 30, MaxSessions: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	data, node := dataWithNode(t, fs)
 
 	smtpPort := mailtest.FreePort(t)
 	d := startDaemon(t, data, "DIALERD_MAIL_LISTEN=127.0.0.1:"+strconv.Itoa(smtpPort), "DIALERD_MAIL_FAX_DOMAIN=fax.test",

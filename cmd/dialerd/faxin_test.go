@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -169,33 +168,8 @@ func TestInboundFaxThroughTheDaemon(t *testing.T) {
 		t.Skip("starts the daemon")
 	}
 	needTIFF2PDF(t)
-	if _, err := exec.LookPath("tiff2pdf"); err != nil {
-		t.Skip(err)
-	}
 	fs := esltest.Start(t, esltest.Options{Password: "Node-Pass-1"})
-	data := t.TempDir()
-	key := make([]byte, store.SealKeySize)
-	rand.Read(key)
-	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := dialer.HashPassword("admin-password-1", bcrypt.MinCost)
-	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
-		t.Fatal(err)
-	}
-	tenant, _ := db.DefaultTenant(ctx)
-	host, port, _ := net.SplitHostPort(fs.Addr())
-	p, _ := strconv.Atoi(port)
-	if _, err := db.CreatePBX(ctx, dialer.PBXProfile{TenantID: tenant.ID, Type: dialer.PBXFreeSwitch, Name: "fs", Enabled: true,
-		Host: host, Port: p, Password: "Node-Pass-1", SessionsPerSecond: 30, MaxSessions: 100}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	data, _ := dataWithNode(t, fs)
 
 	d := startDaemon(t, data)
 	code, body := d.call(t, "POST", "/authenticate", "", map[string]string{"username": "admin", "password": "admin-password-1"})
@@ -463,4 +437,43 @@ func TestFaxToEmailThroughTheAPI(t *testing.T) {
 		Fax: esltest.InboundFax{Success: true, TIFF: bilevelTIFF(), Pages: 1}})
 	waitMailed(2)
 	inbound(2, "failed", "451")
+}
+
+// dataWithNode prepares a data directory for startDaemon: a seal key, the
+// bootstrap admin (password admin-password-1) and, in the default tenant,
+// an enabled FreeSWITCH profile for fs. It returns the directory and the
+// profile's id.
+func dataWithNode(t *testing.T, fs *esltest.Server) (string, int64) {
+	t.Helper()
+	data := t.TempDir()
+	key := make([]byte, store.SealKeySize)
+	rand.Read(key)
+	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hash, err := dialer.HashPassword("admin-password-1", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
+		t.Fatal(err)
+	}
+	tenant, err := db.DefaultTenant(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(fs.Addr())
+	p, _ := strconv.Atoi(port)
+	node, err := db.CreatePBX(ctx, dialer.PBXProfile{TenantID: tenant.ID, Type: dialer.PBXFreeSwitch, Name: "fs", Enabled: true,
+		Host: host, Port: p, Password: "Node-Pass-1", SessionsPerSecond: 30, MaxSessions: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, node
 }

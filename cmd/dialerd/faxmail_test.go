@@ -2,27 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/esl/esltest"
 	"github.com/dialerd/dialerd/mail"
 	"github.com/dialerd/dialerd/mail/mailtest"
-	"github.com/dialerd/dialerd/store"
 )
 
 // TestFaxToEmailE2E: the daemon, connected to a fake FreeSWITCH node,
@@ -37,34 +28,9 @@ func TestFaxToEmailE2E(t *testing.T) {
 		t.Skip("starts the daemon and aiosmtpd")
 	}
 	needTIFF2PDF(t)
-	if _, err := exec.LookPath("tiff2pdf"); err != nil {
-		t.Skip(err)
-	}
 	peer := mailtest.StartSMTP(t, false)
 	fs := esltest.Start(t, esltest.Options{Password: "Node-Pass-1"})
-	data := t.TempDir()
-	key := make([]byte, store.SealKeySize)
-	rand.Read(key)
-	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := dialer.HashPassword("admin-password-1", bcrypt.MinCost)
-	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
-		t.Fatal(err)
-	}
-	tenant, _ := db.DefaultTenant(ctx)
-	host, port, _ := net.SplitHostPort(fs.Addr())
-	p, _ := strconv.Atoi(port)
-	if _, err := db.CreatePBX(ctx, dialer.PBXProfile{TenantID: tenant.ID, Type: dialer.PBXFreeSwitch, Name: "fs", Enabled: true,
-		Host: host, Port: p, Password: "Node-Pass-1", SessionsPerSecond: 30, MaxSessions: 100}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	data, _ := dataWithNode(t, fs)
 
 	d := startDaemon(t, data)
 	a := login(t, d, "admin-password-1")
