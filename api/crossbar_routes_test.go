@@ -12,21 +12,7 @@ func (w *world) crossbarRows() string {
 	w.t.Helper()
 	var b strings.Builder
 	for _, table := range []string{"centrex", "centrex_accounts", "services", "service_quantities", "service_audit", "service_ledger", "service_balances"} {
-		rows, err := w.raw.Query(`SELECT * FROM ` + table)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			rows.Scan(ptrs...)
-			fmt.Fprintf(&b, "%s %v\n", table, vals)
-		}
-		rows.Close()
+		dumpRows(w.t, &b, w.raw, table, `SELECT * FROM `+table)
 	}
 	return b.String()
 }

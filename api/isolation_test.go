@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -168,23 +169,38 @@ func (tt *twoTenants) snapshotTenant(tenant string) string {
 	rows.Close()
 	var b strings.Builder
 	for _, table := range tables {
-		rows, err := raw.Query(`SELECT * FROM "`+table+`" WHERE tenant_id = ? ORDER BY 1`, tenant)
-		if err != nil {
-			tt.t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			rows.Scan(ptrs...)
-			fmt.Fprintf(&b, "%s %v\n", table, vals)
-		}
-		rows.Close()
+		dumpRows(tt.t, &b, raw, table, `SELECT * FROM "`+table+`" WHERE tenant_id = ? ORDER BY 1`, tenant)
 	}
 	return b.String()
+}
+
+// dumpRows writes every row query answers to b, one line each labelled
+// label, so that two dumps compare equal only if nothing changed.
+func dumpRows(t testing.TB, b *strings.Builder, db *sql.DB, label, query string, args ...any) {
+	t.Helper()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(b, "%s %v\n", label, vals)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestTenantIsolation: tenant C, by its admin's JWT and by its two API
