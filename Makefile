@@ -70,7 +70,7 @@ uninstall:
 ## deb: a Debian package in dist/, built with dpkg-deb from what make install
 ## stages with PREFIX=/usr: /usr/bin/dialerd, /usr/bin/dialerctl, the unit, the sysusers.d and
 ## tmpfiles.d snippets, /etc/dialerd/dialerd.yaml (a conffile, 0640 in a 0750
-## directory) and the README; maintainer scripts in packaging/debian.
+## directory) and the README; maintainer scripts in systemd/debian.
 DEB_VERSION ?= $(shell git log -1 --format=0~%cd.%h --date=format:%Y%m%d%H%M%S 2>/dev/null || echo 0~dev)
 DEB_ARCH    ?= $(shell dpkg --print-architecture 2>/dev/null || $(GO) env GOARCH)
 DEB_STAGE   := build/deb
@@ -80,10 +80,10 @@ deb:
 	rm -rf $(DEB_STAGE)
 	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr SYSCONFDIR=/etc
 	install -d -m 0755 $(DEB_STAGE)/DEBIAN dist
-	install -m 0644 packaging/debian/conffiles $(DEB_STAGE)/DEBIAN/conffiles
-	install -m 0755 packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm $(DEB_STAGE)/DEBIAN/
+	install -m 0644 systemd/debian/conffiles $(DEB_STAGE)/DEBIAN/conffiles
+	install -m 0755 systemd/debian/postinst systemd/debian/prerm systemd/debian/postrm $(DEB_STAGE)/DEBIAN/
 	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
-		-e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1)/" packaging/debian/control.in > $(DEB_STAGE)/DEBIAN/control
+		-e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1)/" systemd/debian/control.in > $(DEB_STAGE)/DEBIAN/control
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB)
 	@echo "make deb: $(DEB)"
 
@@ -93,7 +93,7 @@ deb:
 ## dpkg-deb or systemd-analyze is missing.
 test-package:
 	@echo "make test-package: building the .deb and checking it in a scratch root"
-	@GO="$(GO)" MAKE="$(MAKE)" packaging/test-deb.sh
+	@GO="$(GO)" MAKE="$(MAKE)" systemd/test-deb.sh
 
 ## test-deps: install what the tests need when missing: sipp (Debian's sip-tester)
 ## for the SIP tests, gs (Debian's ghostscript) for the PDF-to-fax tests,
