@@ -562,7 +562,10 @@ func newFaxInbox(cfg Config, db *store.DB, messages *store.Messages, log *slog.L
 // refuses voicetts for SIP trunks naming media.espeak.
 func speaker(cfg Config, log *slog.Logger) sip.Speaker {
 	e, err := media.NewEspeak(media.EspeakOptions{Path: cfg.Media.Espeak, CacheDir: filepath.Join(cfg.DataDir, "tts"),
-		CacheMaxBytes: cfg.Media.TTSCacheMaxBytes, CacheMaxAge: cfg.Media.TTSCacheMaxAge})
+		CacheMaxBytes: cfg.Media.TTSCacheMaxBytes, CacheMaxAge: cfg.Media.TTSCacheMaxAge,
+		SweepFailed: func(err error) {
+			log.Warn("voicetts: the speech cache could not be swept; it may grow past its bounds", "key", "media.tts_cache_max_bytes", "err", err)
+		}})
 	if err != nil {
 		log.Warn("voicetts cannot go to SIP trunks; such programs are refused", "key", "media.espeak", "espeak", cfg.Media.Espeak, "err", err)
 		return nil

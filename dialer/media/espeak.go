@@ -56,6 +56,9 @@ type EspeakOptions struct {
 	// room). See Sweep.
 	CacheMaxBytes int64
 	CacheMaxAge   time.Duration
+	// SweepFailed is told of a background sweep that failed (it is tried
+	// again at the next rendering); nil: not told.
+	SweepFailed func(error)
 }
 
 // Espeak renders texts to telephony WAV (8 kHz 16-bit mono) with
@@ -102,7 +105,7 @@ func NewEspeak(o EspeakOptions) (*Espeak, error) {
 		timeout: cmp.Or(o.Timeout, DefaultEspeakTimeout),
 		jobs:    make(chan struct{}, cmp.Or(o.Jobs, DefaultEspeakJobs)),
 		running: map[string]*rendering{},
-		cache: speechCache{maxBytes: o.CacheMaxBytes, maxAge: o.CacheMaxAge, now: time.Now,
+		cache: speechCache{maxBytes: o.CacheMaxBytes, maxAge: o.CacheMaxAge, now: time.Now, failed: o.SweepFailed,
 			held: map[string]int{}, used: map[string]time.Time{}},
 	}
 	e.languages, e.variants = e.listVoices()

@@ -35,6 +35,7 @@ type speechCache struct {
 	maxBytes int64
 	maxAge   time.Duration
 	now      func() time.Time // time.Now; tests move it
+	failed   func(error)      // EspeakOptions.SweepFailed
 
 	held      map[string]int       // hash → holders
 	used      map[string]time.Time // hash → last Speak/Hold/release in this process
@@ -85,9 +86,11 @@ func (e *Espeak) sweepSoon(rendered bool) {
 	e.cache.wg.Add(1)
 	go func() {
 		defer e.cache.wg.Done()
-		// A failed sweep is tried again at the next rendering; the cache
-		// has no logger, and Speak's caller is not the one to tell.
-		_, _ = e.Sweep(context.Background())
+		// A failed sweep is tried again at the next rendering; Speak's
+		// caller is not the one to tell.
+		if _, err := e.Sweep(context.Background()); err != nil && e.cache.failed != nil {
+			e.cache.failed(err)
+		}
 		e.mu.Lock()
 		e.cache.sweeping = false
 		e.mu.Unlock()

@@ -178,3 +178,27 @@ func TestSpeechCacheRemovesAbandonedScratch(t *testing.T) {
 		t.Errorf("abandoned scratch kept %v, fresh scratch kept %v; want false, true", exists(old), exists(fresh))
 	}
 }
+
+// A background sweep that fails is told to SweepFailed (dialerd logs it)
+// rather than dropped.
+func TestSpeechCacheSweepFailureIsTold(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "data")
+	var got []error
+	e, err := NewEspeak(EspeakOptions{Path: "true", CacheDir: filepath.Join(parent, "tts"), CacheMaxBytes: 1 << 20,
+		SweepFailed: func(err error) { got = append(got, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The cache's parent directory becomes a file: the walk cannot start.
+	if err := os.RemoveAll(parent); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(parent, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.sweepSoon(true)
+	e.cache.wg.Wait()
+	if len(got) != 1 {
+		t.Fatalf("SweepFailed told %v, want one error", got)
+	}
+}
