@@ -10,7 +10,7 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 )
 
-const accountCols = `accounts.account_id, accounts.tenant_id, accounts.created_by, CASE WHEN accounts.created_by_crn != '' THEN accounts.created_by_crn WHEN accounts.created_by > 0 THEN 'crn::user:' || accounts.created_by ELSE '' END, accounts.user_id, accounts.type,
+const accountCols = `accounts.account_id, accounts.tenant_id, accounts.created_by, accounts.created_by_crn, accounts.user_id, accounts.type,
 	accounts.username, accounts.first_name, accounts.last_name, accounts.phone, accounts.email, accounts.address,
 	accounts.active, accounts.created_at, accounts.updated_at,
 	(SELECT group_concat(program_id) FROM account_programs WHERE account_programs.account_id = accounts.account_id)`
@@ -36,7 +36,7 @@ func scanAccount(r rowScanner) (dialer.Account, error) {
 	var a dialer.Account
 	var user sql.NullInt64
 	var programs sql.NullString
-	err := r.Scan(&a.ID, &a.TenantID, &a.CreatedBy, &a.CreatedByCRN, &user, &a.Type, &a.Username, &a.FirstName, &a.LastName,
+	err := r.Scan(&a.ID, &a.TenantID, &a.CreatedBy, creatorCRN{&a.CreatedByCRN, &a.CreatedBy}, &user, &a.Type, &a.Username, &a.FirstName, &a.LastName,
 		&a.Phone, &a.Email, &a.Address, &a.Active, &a.CreatedAt, &a.UpdatedAt, &programs)
 	if err != nil {
 		return a, err

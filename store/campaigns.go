@@ -13,7 +13,7 @@ import (
 const campaignCols = `campaigns.campaign_id, campaigns.tenant_id, campaigns.program_id, campaigns.group_id,
 	COALESCE(campaigns.account_id, 0), campaigns.cpm, campaigns.try_allowed, campaigns.retry_delay, campaigns.status,
 	campaigns.window_start, campaigns.window_end, campaigns.window_days, campaigns.window_tz,
-	campaigns.started_at, campaigns.finished_at, campaigns.created_by, CASE WHEN campaigns.created_by_crn != '' THEN campaigns.created_by_crn WHEN campaigns.created_by > 0 THEN 'crn::user:' || campaigns.created_by ELSE '' END, campaigns.created_at, campaigns.updated_at,
+	campaigns.started_at, campaigns.finished_at, campaigns.created_by, campaigns.created_by_crn, campaigns.created_at, campaigns.updated_at,
 	campaigns.window_override, campaigns.window_override_by, campaigns.window_override_at`
 
 var campaignList = listSpec{
@@ -31,7 +31,7 @@ func scanCampaign(r rowScanner) (dialer.Campaign, error) {
 	var status string
 	var start, end, days int
 	err := r.Scan(&c.ID, &c.TenantID, &c.ProgramID, &c.GroupID, &c.AccountID, &c.CPM, &c.TryAllowed, &c.RetryDelay, &status,
-		&start, &end, &days, &c.TZ, &c.StartedAt, &c.FinishedAt, &c.CreatedBy, &c.CreatedByCRN, &c.CreatedAt, &c.UpdatedAt,
+		&start, &end, &days, &c.TZ, &c.StartedAt, &c.FinishedAt, &c.CreatedBy, creatorCRN{&c.CreatedByCRN, &c.CreatedBy}, &c.CreatedAt, &c.UpdatedAt,
 		&c.WindowOverride, &c.WindowOverrideBy, &c.WindowOverrideAt)
 	c.Status = dialer.CampaignStatus(status)
 	c.Start, c.End, c.Days = dialer.DayMinute(start), dialer.DayMinute(end), dialer.Weekdays(days)

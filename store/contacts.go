@@ -16,7 +16,7 @@ import (
 
 const contactCols = `contacts.contact_id, contacts.tenant_id, contacts.first_name, contacts.last_name, contacts.phone,
 	contacts.email, contacts.address, contacts.custom1, contacts.custom2, contacts.custom3, contacts.description,
-	contacts.timezone, contacts.created_by, CASE WHEN contacts.created_by_crn != '' THEN contacts.created_by_crn WHEN contacts.created_by > 0 THEN 'crn::user:' || contacts.created_by ELSE '' END, contacts.created_at, contacts.updated_at`
+	contacts.timezone, contacts.created_by, contacts.created_by_crn, contacts.created_at, contacts.updated_at`
 
 var contactList = listSpec{
 	table: "contacts", idCol: "contact_id",
@@ -31,7 +31,7 @@ var contactList = listSpec{
 func scanContact(r rowScanner) (dialer.Contact, error) {
 	var c dialer.Contact
 	err := r.Scan(&c.ID, &c.TenantID, &c.FirstName, &c.LastName, &c.Phone, &c.Email, &c.Address, &c.Custom1,
-		&c.Custom2, &c.Custom3, &c.Description, &c.Timezone, &c.CreatedBy, &c.CreatedByCRN, &c.CreatedAt, &c.UpdatedAt)
+		&c.Custom2, &c.Custom3, &c.Description, &c.Timezone, &c.CreatedBy, creatorCRN{&c.CreatedByCRN, &c.CreatedBy}, &c.CreatedAt, &c.UpdatedAt)
 	return c, err
 }
 

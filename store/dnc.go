@@ -102,12 +102,12 @@ func (db *DB) inMemory(fn func(*dialer.DNCSet)) {
 	}
 }
 
-const dncCols = `dnc_id, COALESCE(tenant_id, ''), tenant_id IS NULL, name, description, is_default, created_by, CASE WHEN created_by_crn != '' THEN created_by_crn WHEN created_by > 0 THEN 'crn::user:' || created_by ELSE '' END, created_at, updated_at,
+const dncCols = `dnc_id, COALESCE(tenant_id, ''), tenant_id IS NULL, name, description, is_default, created_by, created_by_crn, created_at, updated_at,
 	(SELECT COUNT(*) FROM dnc_numbers n WHERE n.dnc_id = dnc_lists.dnc_id)`
 
 func scanDNCList(r rowScanner) (dialer.DNCList, error) {
 	var l dialer.DNCList
-	err := r.Scan(&l.ID, &l.TenantID, &l.Platform, &l.Name, &l.Description, &l.Default, &l.CreatedBy, &l.CreatedByCRN, &l.CreatedAt, &l.UpdatedAt, &l.Numbers)
+	err := r.Scan(&l.ID, &l.TenantID, &l.Platform, &l.Name, &l.Description, &l.Default, &l.CreatedBy, creatorCRN{&l.CreatedByCRN, &l.CreatedBy}, &l.CreatedAt, &l.UpdatedAt, &l.Numbers)
 	return l, err
 }
 

@@ -15,7 +15,7 @@ import (
 // group's part of the group_contacts primary key, not the table.
 const groupCols = `groups.group_id, groups.tenant_id, groups.name, groups.description,
 	(SELECT COUNT(*) FROM group_contacts WHERE group_contacts.group_id = groups.group_id),
-	groups.created_by, CASE WHEN groups.created_by_crn != '' THEN groups.created_by_crn WHEN groups.created_by > 0 THEN 'crn::user:' || groups.created_by ELSE '' END, groups.created_at, groups.updated_at`
+	groups.created_by, groups.created_by_crn, groups.created_at, groups.updated_at`
 
 var groupList = listSpec{
 	table: "groups", idCol: "group_id",
@@ -28,7 +28,7 @@ var groupList = listSpec{
 
 func scanGroup(r rowScanner) (dialer.Group, error) {
 	var g dialer.Group
-	err := r.Scan(&g.ID, &g.TenantID, &g.Name, &g.Description, &g.ContactTotal, &g.CreatedBy, &g.CreatedByCRN, &g.CreatedAt, &g.UpdatedAt)
+	err := r.Scan(&g.ID, &g.TenantID, &g.Name, &g.Description, &g.ContactTotal, &g.CreatedBy, creatorCRN{&g.CreatedByCRN, &g.CreatedBy}, &g.CreatedAt, &g.UpdatedAt)
 	return g, err
 }
 

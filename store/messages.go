@@ -303,7 +303,7 @@ func (m *Messages) replaceFiles(ctx context.Context, k messageKind, tenantID str
 
 // ---- documents
 
-const documentCols = `document_id, tenant_id, created_by, CASE WHEN created_by_crn != '' THEN created_by_crn WHEN created_by > 0 THEN 'crn::user:' || created_by ELSE '' END, name, description, type, pages, file_hash, file_size, created_at, updated_at`
+const documentCols = `document_id, tenant_id, created_by, created_by_crn, name, description, type, pages, file_hash, file_size, created_at, updated_at`
 
 var documentList = listSpec{
 	table: "documents", idCol: "document_id",
@@ -316,7 +316,7 @@ var documentList = listSpec{
 
 func scanDocument(r rowScanner) (dialer.Document, error) {
 	var d dialer.Document
-	err := r.Scan(&d.ID, &d.TenantID, &d.CreatedBy, &d.CreatedByCRN, &d.Name, &d.Description, &d.Type, &d.Pages, &d.FileHash, &d.FileSize, &d.CreatedAt, &d.UpdatedAt)
+	err := r.Scan(&d.ID, &d.TenantID, &d.CreatedBy, creatorCRN{&d.CreatedByCRN, &d.CreatedBy}, &d.Name, &d.Description, &d.Type, &d.Pages, &d.FileHash, &d.FileSize, &d.CreatedAt, &d.UpdatedAt)
 	return d, err
 }
 
@@ -391,7 +391,7 @@ func faxLimit(limit int64) int64 { return max(8*limit, 64<<20) }
 
 // ---- recordings
 
-const recordingCols = `recording_id, tenant_id, created_by, CASE WHEN created_by_crn != '' THEN created_by_crn WHEN created_by > 0 THEN 'crn::user:' || created_by ELSE '' END, name, description, type, length, file_hash, file_size, telephony_hash, created_at, updated_at`
+const recordingCols = `recording_id, tenant_id, created_by, created_by_crn, name, description, type, length, file_hash, file_size, telephony_hash, created_at, updated_at`
 
 var recordingList = listSpec{
 	table: "recordings", idCol: "recording_id",
@@ -404,7 +404,7 @@ var recordingList = listSpec{
 
 func scanRecording(r rowScanner) (dialer.Recording, error) {
 	var v dialer.Recording
-	err := r.Scan(&v.ID, &v.TenantID, &v.CreatedBy, &v.CreatedByCRN, &v.Name, &v.Description, &v.Type, &v.Length, &v.FileHash, &v.FileSize,
+	err := r.Scan(&v.ID, &v.TenantID, &v.CreatedBy, creatorCRN{&v.CreatedByCRN, &v.CreatedBy}, &v.Name, &v.Description, &v.Type, &v.Length, &v.FileHash, &v.FileSize,
 		&v.TelephonyHash, &v.CreatedAt, &v.UpdatedAt)
 	return v, err
 }
@@ -477,7 +477,7 @@ func telephonyLimit(limit int64) int64 {
 
 // ---- templates
 
-const templateCols = `template_id, tenant_id, created_by, CASE WHEN created_by_crn != '' THEN created_by_crn WHEN created_by > 0 THEN 'crn::user:' || created_by ELSE '' END, name, description, subject, body, body_alt, type, file_hash, file_size, created_at, updated_at`
+const templateCols = `template_id, tenant_id, created_by, created_by_crn, name, description, subject, body, body_alt, type, file_hash, file_size, created_at, updated_at`
 
 var templateList = listSpec{
 	table: "templates", idCol: "template_id",
@@ -490,7 +490,7 @@ var templateList = listSpec{
 
 func scanTemplate(r rowScanner) (dialer.Template, error) {
 	var t dialer.Template
-	err := r.Scan(&t.ID, &t.TenantID, &t.CreatedBy, &t.CreatedByCRN, &t.Name, &t.Description, &t.Subject, &t.Body, &t.BodyAlt, &t.Type,
+	err := r.Scan(&t.ID, &t.TenantID, &t.CreatedBy, creatorCRN{&t.CreatedByCRN, &t.CreatedBy}, &t.Name, &t.Description, &t.Subject, &t.Body, &t.BodyAlt, &t.Type,
 		&t.FileHash, &t.FileSize, &t.CreatedAt, &t.UpdatedAt)
 	return t, err
 }
@@ -547,7 +547,7 @@ func (m *Messages) SetTemplateFile(ctx context.Context, tenantID string, id int6
 
 // ---- texts
 
-const textCols = `text_id, tenant_id, created_by, CASE WHEN created_by_crn != '' THEN created_by_crn WHEN created_by > 0 THEN 'crn::user:' || created_by ELSE '' END, name, description, data, type, encoding, segments, created_at, updated_at`
+const textCols = `text_id, tenant_id, created_by, created_by_crn, name, description, data, type, encoding, segments, created_at, updated_at`
 
 var textList = listSpec{
 	table: "texts", idCol: "text_id",
@@ -560,7 +560,7 @@ var textList = listSpec{
 
 func scanText(r rowScanner) (dialer.Text, error) {
 	var t dialer.Text
-	err := r.Scan(&t.ID, &t.TenantID, &t.CreatedBy, &t.CreatedByCRN, &t.Name, &t.Description, &t.Data, &t.Type, &t.Encoding, &t.Segments,
+	err := r.Scan(&t.ID, &t.TenantID, &t.CreatedBy, creatorCRN{&t.CreatedByCRN, &t.CreatedBy}, &t.Name, &t.Description, &t.Data, &t.Type, &t.Encoding, &t.Segments,
 		&t.CreatedAt, &t.UpdatedAt)
 	t.Length = utf8.RuneCountInString(t.Data)
 	return t, err

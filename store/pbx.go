@@ -18,7 +18,7 @@ const (
 	sealPBXPassword = "pbx_profiles.password_sealed"
 )
 
-const pbxCols = `pbx_id, tenant_id, created_by, CASE WHEN created_by_crn != '' THEN created_by_crn WHEN created_by > 0 THEN 'crn::user:' || created_by ELSE '' END, type, name, enabled, host_rest, host_websocket, account_id,
+const pbxCols = `pbx_id, tenant_id, created_by, created_by_crn, type, name, enabled, host_rest, host_websocket, account_id,
 	country_code, username, enable_recording_archive, recording_archive_frequency, host, port, sps, max_sessions,
 	key_sealed != '', password_sealed != '', created_at, updated_at`
 
@@ -35,7 +35,7 @@ var pbxList = listSpec{
 func scanPBX(r rowScanner) (dialer.PBXProfile, error) {
 	var p dialer.PBXProfile
 	var hasKey, hasPassword bool
-	err := r.Scan(&p.ID, &p.TenantID, &p.CreatedBy, &p.CreatedByCRN, &p.Type, &p.Name, &p.Enabled, &p.HostRest, &p.HostWebsocket,
+	err := r.Scan(&p.ID, &p.TenantID, &p.CreatedBy, creatorCRN{&p.CreatedByCRN, &p.CreatedBy}, &p.Type, &p.Name, &p.Enabled, &p.HostRest, &p.HostWebsocket,
 		&p.AccountID, &p.CountryCode, &p.Username, &p.EnableRecordingArchive, &p.RecordingArchiveFrequency, &p.Host,
 		&p.Port, &p.SessionsPerSecond, &p.MaxSessions, &hasKey, &hasPassword, &p.CreatedAt, &p.UpdatedAt)
 	p.HasPassword = hasPassword

@@ -14,7 +14,7 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 )
 
-const programCols = `programs.program_id, programs.tenant_id, programs.created_by, CASE WHEN programs.created_by_crn != '' THEN programs.created_by_crn WHEN programs.created_by > 0 THEN 'crn::user:' || programs.created_by ELSE '' END, programs.name, programs.type,
+const programCols = `programs.program_id, programs.tenant_id, programs.created_by, programs.created_by_crn, programs.name, programs.type,
 	programs.parent_id, programs.account_id, programs.document_id, programs.recording_id, programs.template_id,
 	programs.text_id, programs.tts_text, programs.tts_voice, programs.tts_language, programs.opt_out_digit,
 	programs.opt_out_recording_id, programs.on_machine, programs.created_at, programs.updated_at`
@@ -72,7 +72,7 @@ func idPtr(n sql.NullInt64) *int64 {
 func scanProgram(r rowScanner) (dialer.Program, error) {
 	var p dialer.Program
 	var parent, account, document, recording, template, text, optOutRecording sql.NullInt64
-	err := r.Scan(&p.ID, &p.TenantID, &p.CreatedBy, &p.CreatedByCRN, &p.Name, &p.Type, &parent, &account, &document, &recording,
+	err := r.Scan(&p.ID, &p.TenantID, &p.CreatedBy, creatorCRN{&p.CreatedByCRN, &p.CreatedBy}, &p.Name, &p.Type, &parent, &account, &document, &recording,
 		&template, &text, &p.TTSText, &p.TTSVoice, &p.TTSLanguage, &p.OptOutDigit, &optOutRecording, &p.OnMachine,
 		&p.CreatedAt, &p.UpdatedAt)
 	p.ParentID, p.AccountID, p.DocumentID = idPtr(parent), idPtr(account), idPtr(document)

@@ -10,7 +10,7 @@ import (
 	"github.com/dialerd/dialerd/dialer"
 )
 
-const providerCols = `providers.provider_id, providers.tenant_id, providers.created_by, CASE WHEN providers.created_by_crn != '' THEN providers.created_by_crn WHEN providers.created_by > 0 THEN 'crn::user:' || providers.created_by ELSE '' END, providers.name,
+const providerCols = `providers.provider_id, providers.tenant_id, providers.created_by, providers.created_by_crn, providers.name,
 	providers.gateway_flag, providers.service_flag, providers.node_id, providers.host, providers.port,
 	providers.username, providers.dialstring, providers.prefix, providers.settings, providers.register,
 	providers.weight, providers.type, providers.active, providers.created_at, providers.updated_at`
@@ -32,7 +32,7 @@ const sealProviderPassword = "providers.password_sealed"
 func scanProvider(r rowScanner) (dialer.Provider, error) {
 	var p dialer.Provider
 	var node sql.NullInt64
-	err := r.Scan(&p.ID, &p.TenantID, &p.CreatedBy, &p.CreatedByCRN, &p.Name, &p.GatewayFlag, &p.ServiceFlag, &node, &p.Host, &p.Port,
+	err := r.Scan(&p.ID, &p.TenantID, &p.CreatedBy, creatorCRN{&p.CreatedByCRN, &p.CreatedBy}, &p.Name, &p.GatewayFlag, &p.ServiceFlag, &node, &p.Host, &p.Port,
 		&p.Username, &p.DialString, &p.Prefix, &p.Settings, &p.Register, &p.Weight, &p.Type, &p.Active,
 		&p.CreatedAt, &p.UpdatedAt)
 	p.NodeID = idPtr(node)

@@ -81,3 +81,25 @@ func (db *DB) sealSet(secret *string, column, tenantID string) (sql.NullString, 
 	}
 	return sql.NullString{String: sealed, Valid: true}, nil
 }
+
+// creatorCRN scans a row's created_by_crn. Rows written before the column
+// existed, and rows a user made through the engine or inbound traffic, have
+// none: they read as the CRN of their created_by user (dialer.Actor.CRN),
+// or "" without one. Rows.Scan fills its destinations in order, so by is
+// already scanned when it is listed before the CRN.
+type creatorCRN struct {
+	crn *string
+	by  *int64
+}
+
+func (c creatorCRN) Scan(src any) error {
+	var s sql.NullString
+	if err := s.Scan(src); err != nil {
+		return err
+	}
+	*c.crn = s.String
+	if *c.crn == "" && *c.by > 0 {
+		*c.crn = dialer.Actor{UserID: *c.by}.CRN()
+	}
+	return nil
+}

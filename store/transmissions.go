@@ -13,7 +13,7 @@ import (
 const transmissionCols = `transmissions.transmission_id, transmissions.tenant_id, transmissions.title, transmissions.origin,
 	transmissions.contact_id, COALESCE(transmissions.account_id, 0), transmissions.service_flag, transmissions.program_id,
 	COALESCE(transmissions.campaign_id, 0), transmissions.direction, transmissions.status, transmissions.response,
-	transmissions.try_allowed, transmissions.try_done, transmissions.due_at, transmissions.created_by, CASE WHEN transmissions.created_by_crn != '' THEN transmissions.created_by_crn WHEN transmissions.created_by > 0 THEN 'crn::user:' || transmissions.created_by ELSE '' END,
+	transmissions.try_allowed, transmissions.try_done, transmissions.due_at, transmissions.created_by, transmissions.created_by_crn,
 	transmissions.created_at, transmissions.updated_at`
 
 var transmissionList = listSpec{
@@ -32,7 +32,7 @@ func scanTransmission(r rowScanner) (dialer.Transmission, error) {
 	var status string
 	var due int64
 	err := r.Scan(&t.ID, &t.TenantID, &t.Title, &t.Origin, &t.ContactID, &t.AccountID, &t.ServiceFlag, &t.ProgramID,
-		&t.CampaignID, &t.Direction, &status, &t.Response, &t.TryAllowed, &t.TryDone, &due, &t.CreatedBy, &t.CreatedByCRN, &t.CreatedAt, &t.UpdatedAt)
+		&t.CampaignID, &t.Direction, &status, &t.Response, &t.TryAllowed, &t.TryDone, &due, &t.CreatedBy, creatorCRN{&t.CreatedByCRN, &t.CreatedBy}, &t.CreatedAt, &t.UpdatedAt)
 	t.Status = dialer.TransmissionStatus(status)
 	if due > 0 {
 		t.DueAt = due / 1000

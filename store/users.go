@@ -12,7 +12,7 @@ import (
 
 const userCols = `users.user_id, users.tenant_id, users.username, users.first_name, users.last_name, users.phone,
 	users.email, users.address, users.company, users.country_id, users.timezone_id, users.active,
-	users.created_by, CASE WHEN users.created_by_crn != '' THEN users.created_by_crn WHEN users.created_by > 0 THEN 'crn::user:' || users.created_by ELSE '' END, users.created_at, users.updated_at`
+	users.created_by, users.created_by_crn, users.created_at, users.updated_at`
 
 var userList = listSpec{
 	table: "users", idCol: "user_id",
@@ -150,7 +150,7 @@ func (db *DB) credentials(ctx context.Context, cond string, arg any) (dialer.Cre
 func scanUserWith(r rowScanner, extra ...any) (dialer.User, error) {
 	var u dialer.User
 	dst := []any{&u.ID, &u.TenantID, &u.Username, &u.FirstName, &u.LastName, &u.Phone, &u.Email, &u.Address,
-		&u.Company, &u.CountryID, &u.TimezoneID, &u.Active, &u.CreatedBy, &u.CreatedByCRN, &u.CreatedAt, &u.UpdatedAt}
+		&u.Company, &u.CountryID, &u.TimezoneID, &u.Active, &u.CreatedBy, creatorCRN{&u.CreatedByCRN, &u.CreatedBy}, &u.CreatedAt, &u.UpdatedAt}
 	err := r.Scan(append(dst, extra...)...)
 	return u, err
 }
