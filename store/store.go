@@ -58,6 +58,7 @@ func dsn(path string, role connRole) string {
 	switch role {
 	case roleReader:
 		v.Add("_pragma", "query_only(1)")
+		v.Add("_pragma", "mmap_size(268435456)")
 	case roleWriter:
 		// BEGIN IMMEDIATE takes the write lock up front, so two writers never
 		// deadlock upgrading from a read lock.
