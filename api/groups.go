@@ -22,6 +22,7 @@ import (
 type groupStore interface {
 	CreateGroup(ctx context.Context, g dialer.Group) (int64, error)
 	Group(ctx context.Context, tenantID string, id int64) (dialer.Group, error)
+	GroupHeader(ctx context.Context, tenantID string, id int64) (dialer.Group, error)
 	EachGroup(ctx context.Context, scope dialer.Scope, q dialer.ListQuery, fn func(dialer.Group) error) error
 	UpdateGroup(ctx context.Context, g dialer.Group) error
 	DeleteGroup(ctx context.Context, tenantID string, id int64) error
@@ -90,9 +91,13 @@ func (s *Server) groups() ownedKind[dialer.Group, groupRequest] {
 }
 
 // ownedGroup loads the path's group for an actor who may use it: its owner,
-// or an admin. Another tenant's group does not exist.
+// or an admin. Another tenant's group does not exist. It is for the
+// group's subresources, which do not show the group: its contact_total is
+// not counted.
 func (s *Server) ownedGroup(c *gin.Context) (dialer.Group, bool) {
-	g, _, ok := s.groups().owned(c)
+	k := s.groups()
+	k.load = s.deps.Groups.GroupHeader
+	g, _, ok := k.owned(c)
 	return g, ok
 }
 

@@ -96,11 +96,12 @@ func (db *DB) Contact(ctx context.Context, tenantID string, id int64) (dialer.Co
 
 // EachContact streams one page of the contacts in scope to fn, in id order.
 func (db *DB) EachContact(ctx context.Context, scope dialer.Scope, q dialer.ListQuery, fn func(dialer.Contact) error) error {
-	where, args, tail, err := contactList.where(scope, q)
+	page, err := contactList.page(scope, q)
 	if err != nil {
 		return err
 	}
-	return db.eachContact(ctx, `SELECT `+contactCols+` FROM contacts`+where+tail, args, fn)
+	query, args := page.query(`SELECT ` + contactCols + ` FROM contacts`)
+	return db.eachContact(ctx, query, args, fn)
 }
 
 // eachContact runs a contact query and hands each row to fn. fn must not

@@ -252,17 +252,21 @@ func TestExportGroupContactsPages(t *testing.T) {
 func TestContactQueryPlans(t *testing.T) {
 	db, a, g := importFixture(t)
 	ctx := context.Background()
-	where, args, tail, err := contactList.where(dialer.Scope{TenantID: a.TenantID}, dialer.ListQuery{Filters: map[string]string{"first_name": "x"}})
+	filtered, filteredArgs, err := groupContactsPage(a.TenantID, g, dialer.ListQuery{Filters: map[string]string{"first_name": "x"}, Offset: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tail = strings.Replace(tail, " ORDER BY contacts.contact_id", " ORDER BY group_contacts.contact_id", 1)
+	page, pageArgs, err := groupContactsPage(a.TenantID, g, dialer.ListQuery{Offset: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, query string
 		args        []any
 		want        string
 	}{
-		{"group page", `SELECT ` + contactCols + groupMembers + where + ` AND group_contacts.group_id = ?` + tail, append(args, g), "SEARCH group_contacts USING PRIMARY KEY"},
+		{"group page", page, pageArgs, "CO-ROUTINE page"}, // then SEARCH group_contacts USING PRIMARY KEY
+		{"filtered group page", filtered, filteredArgs, "SEARCH group_contacts USING PRIMARY KEY"},
 		{"export page", `SELECT ` + contactCols + groupMembers + ` WHERE group_contacts.group_id = ? AND group_contacts.contact_id > ? AND contacts.tenant_id = ? ORDER BY group_contacts.contact_id LIMIT 10`, []any{g, 0, a.TenantID}, "SEARCH group_contacts USING PRIMARY KEY"},
 		{"import lookup", `SELECT phone, contact_id FROM contacts WHERE tenant_id = ? AND phone IN (?, ?)`, []any{a.TenantID, "+1", "+2"}, "contacts_phone"},
 		{"phone taken", `SELECT contact_id FROM contacts WHERE tenant_id = ? AND phone = ? AND contact_id != ? ORDER BY contact_id LIMIT 1`, []any{a.TenantID, "+1", 0}, "contacts_phone"},

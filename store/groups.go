@@ -13,9 +13,11 @@ import (
 
 // groupCols reads a group with its member count. The count walks the
 // group's part of the group_contacts primary key, not the table.
-const groupCols = `groups.group_id, groups.tenant_id, groups.name, groups.description,
-	(SELECT COUNT(*) FROM group_contacts WHERE group_contacts.group_id = groups.group_id),
+const groupCols = `groups.group_id, groups.tenant_id, groups.name, groups.description, ` + groupCount + `,
 	groups.created_by, groups.created_by_crn, groups.created_at, groups.updated_at`
+
+// groupCount is a group's contact_total.
+const groupCount = `(SELECT COUNT(*) FROM group_contacts WHERE group_contacts.group_id = groups.group_id)`
 
 var groupList = listSpec{
 	table: "groups", idCol: "group_id",
@@ -59,13 +61,28 @@ func (db *DB) Group(ctx context.Context, tenantID string, id int64) (dialer.Grou
 	return g, nil
 }
 
+// GroupHeader is the group without its contact_total (left 0), for the
+// checks that only need to know it exists and who owns it: counting a
+// large group's members is most of the cost of reading it.
+func (db *DB) GroupHeader(ctx context.Context, tenantID string, id int64) (dialer.Group, error) {
+	g, err := scanGroup(db.r.QueryRowContext(ctx, `SELECT `+strings.Replace(groupCols, groupCount, "0", 1)+` FROM groups WHERE tenant_id = ? AND group_id = ?`, tenantID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, dialer.NotFound("group")
+	}
+	if err != nil {
+		return g, fmt.Errorf("store: group %d: %w", id, err)
+	}
+	return g, nil
+}
+
 // EachGroup streams one page of the groups in scope to fn, in id order.
 func (db *DB) EachGroup(ctx context.Context, scope dialer.Scope, q dialer.ListQuery, fn func(dialer.Group) error) error {
-	where, args, tail, err := groupList.where(scope, q)
+	page, err := groupList.page(scope, q)
 	if err != nil {
 		return err
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+groupCols+` FROM groups`+where+tail, args...)
+	query, args := page.query(`SELECT ` + groupCols + ` FROM groups`)
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: list groups: %w", err)
 	}
@@ -127,15 +144,33 @@ const groupMembers = ` FROM group_contacts CROSS JOIN contacts ON contacts.conta
 // order. Membership is what counts: a group shows every contact linked to
 // it, whoever owns the contact (imports link contacts the tenant already had).
 func (db *DB) EachGroupContact(ctx context.Context, tenantID string, groupID int64, q dialer.ListQuery, fn func(dialer.Contact) error) error {
-	where, args, tail, err := contactList.where(dialer.Scope{TenantID: tenantID}, q)
+	query, args, err := groupContactsPage(tenantID, groupID, q)
 	if err != nil {
 		return err
 	}
+	return db.eachContact(ctx, query, args, fn)
+}
+
+// groupContactsPage is the query of one page of a group's contacts.
+func groupContactsPage(tenantID string, groupID int64, q dialer.ListQuery) (string, []any, error) {
+	page, err := contactList.page(dialer.Scope{TenantID: tenantID}, q)
+	if err != nil {
+		return "", nil, err
+	}
+	if !page.narrowed {
+		// Cut the page from the membership index alone, then read only its
+		// contacts: skipping the offset through the join would look up
+		// every skipped contact.
+		return `SELECT ` + contactCols + ` FROM (SELECT contact_id FROM group_contacts
+			WHERE group_id = ? ORDER BY contact_id LIMIT ? OFFSET ?) AS page
+			CROSS JOIN contacts ON contacts.contact_id = page.contact_id
+			WHERE contacts.tenant_id = ? ORDER BY page.contact_id`, []any{groupID, page.limit, page.offset, tenantID}, nil
+	}
 	// Order by the membership's copy of the id, which the loop already
 	// follows; ordering by contacts.contact_id would sort the whole group.
-	tail = strings.Replace(tail, " ORDER BY contacts.contact_id", " ORDER BY group_contacts.contact_id", 1)
-	return db.eachContact(ctx, `SELECT `+contactCols+groupMembers+where+` AND group_contacts.group_id = ?`+tail,
-		append(args, groupID), fn)
+	page.order = " ORDER BY group_contacts.contact_id"
+	query, args := page.and("group_contacts.group_id = ?", groupID).query(`SELECT ` + contactCols + groupMembers)
+	return query, args, nil
 }
 
 // exportPage is how many contacts an export reads per query.

@@ -118,11 +118,12 @@ func (db *DB) PBX(ctx context.Context, scope dialer.Scope, id int64) (dialer.PBX
 
 // PBXs lists the profiles in scope, without their secrets.
 func (db *DB) PBXs(ctx context.Context, scope dialer.Scope, q dialer.ListQuery) ([]dialer.PBXProfile, error) {
-	where, args, tail, err := pbxList.where(scope, q)
+	page, err := pbxList.page(scope, q)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+pbxCols+` FROM pbx_profiles`+where+tail, args...)
+	query, args := page.query(`SELECT ` + pbxCols + ` FROM pbx_profiles`)
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list pbx profiles: %w", err)
 	}

@@ -19,11 +19,12 @@ type querier interface {
 
 // list runs a listSpec query and scans each row.
 func list[T any](ctx context.Context, db *DB, spec listSpec, cols string, scope dialer.Scope, q dialer.ListQuery, scan func(rowScanner) (T, error)) ([]T, error) {
-	where, args, tail, err := spec.where(scope, q)
+	page, err := spec.page(scope, q)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+cols+` FROM `+spec.table+where+tail, args...)
+	query, args := page.keyedQuery(`SELECT `+cols, spec.table, spec.idCol)
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list %s: %w", spec.table, err)
 	}

@@ -167,11 +167,12 @@ func (db *DB) Users(ctx context.Context, scope dialer.Scope, q dialer.ListQuery)
 
 // EachUser streams the users in scope to fn, each with its grants.
 func (db *DB) EachUser(ctx context.Context, scope dialer.Scope, q dialer.ListQuery, fn func(dialer.User) error) error {
-	where, args, tail, err := userList.where(scope, q)
+	page, err := userList.page(scope, q)
 	if err != nil {
 		return err
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+userCols+` FROM users`+where+tail, args...)
+	query, args := page.query(`SELECT ` + userCols + ` FROM users`)
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: list users: %w", err)
 	}
