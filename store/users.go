@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
@@ -12,7 +15,9 @@ import (
 
 const userCols = `users.user_id, users.tenant_id, users.username, users.first_name, users.last_name, users.phone,
 	users.email, users.address, users.company, users.country_id, users.timezone_id, users.active,
-	users.created_by, users.created_by_crn, users.created_at, users.updated_at`
+	users.created_by, users.created_by_crn, users.created_at, users.updated_at,
+	(SELECT group_concat(role_id) FROM user_roles WHERE user_roles.user_id = users.user_id),
+	(SELECT group_concat(permission_id) FROM user_permissions WHERE user_permissions.user_id = users.user_id)`
 
 var userList = listSpec{
 	table: "users", idCol: "user_id",
@@ -89,37 +94,37 @@ func (db *DB) User(ctx context.Context, tenantID string, id int64) (dialer.User,
 	if err != nil {
 		return u, fmt.Errorf("store: user %d: %w", id, err)
 	}
-	return u, db.loadGrants(ctx, &u)
+	return u, nil
 }
 
-func (db *DB) loadGrants(ctx context.Context, u *dialer.User) error {
-	u.Roles, u.Permissions = []int64{}, []int64{}
-	for _, q := range []struct {
-		sql string
-		dst *[]int64
-	}{
-		{`SELECT role_id FROM user_roles WHERE user_id = ? ORDER BY role_id`, &u.Roles},
-		{`SELECT permission_id FROM user_permissions WHERE user_id = ? ORDER BY permission_id`, &u.Permissions},
-	} {
-		rows, err := db.r.QueryContext(ctx, q.sql, u.ID)
-		if err != nil {
-			return fmt.Errorf("store: user grants: %w", err)
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("store: user grants: %w", err)
-			}
-			*q.dst = append(*q.dst, id)
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("store: user grants: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("store: user grants: %w", err)
-		}
+// idList scans a group_concat of ids (a user's roles or permissions, read
+// in the same statement as the user) into a sorted list, empty for NULL.
+type idList struct{ dst *[]int64 }
+
+func (l idList) Scan(src any) error {
+	*l.dst = []int64{}
+	var s string
+	switch v := src.(type) {
+	case nil:
+		return nil
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	case int64: // one id
+		*l.dst = append(*l.dst, v)
+		return nil
+	default:
+		return fmt.Errorf("store: id list of %T", src)
 	}
+	for f := range strings.SplitSeq(s, ",") {
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return fmt.Errorf("store: id list %q: %w", s, err)
+		}
+		*l.dst = append(*l.dst, id)
+	}
+	slices.Sort(*l.dst)
 	return nil
 }
 
@@ -144,13 +149,14 @@ func (db *DB) credentials(ctx context.Context, cond string, arg any) (dialer.Cre
 	if err != nil {
 		return c, fmt.Errorf("store: user credentials: %w", err)
 	}
-	return c, db.loadGrants(ctx, &c.User)
+	return c, nil
 }
 
 func scanUserWith(r rowScanner, extra ...any) (dialer.User, error) {
 	var u dialer.User
 	dst := []any{&u.ID, &u.TenantID, &u.Username, &u.FirstName, &u.LastName, &u.Phone, &u.Email, &u.Address,
-		&u.Company, &u.CountryID, &u.TimezoneID, &u.Active, &u.CreatedBy, creatorCRN{&u.CreatedByCRN, &u.CreatedBy}, &u.CreatedAt, &u.UpdatedAt}
+		&u.Company, &u.CountryID, &u.TimezoneID, &u.Active, &u.CreatedBy, creatorCRN{&u.CreatedByCRN, &u.CreatedBy}, &u.CreatedAt, &u.UpdatedAt,
+		idList{&u.Roles}, idList{&u.Permissions}}
 	err := r.Scan(append(dst, extra...)...)
 	return u, err
 }
@@ -188,12 +194,9 @@ func (db *DB) EachUser(ctx context.Context, scope dialer.Scope, q dialer.ListQue
 	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
 		return fmt.Errorf("store: list users: %w", err)
 	}
-	// Grants are loaded after the rows are closed: a page is bounded by
-	// MaxPageSize, and one reader connection is never held across two queries.
+	// fn runs after the rows are closed (a page is bounded by MaxPageSize),
+	// so that it may query without holding a second reader connection.
 	for _, u := range users {
-		if err := db.loadGrants(ctx, &u); err != nil {
-			return err
-		}
 		if err := fn(u); err != nil {
 			return err
 		}
