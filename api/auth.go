@@ -27,6 +27,8 @@ type tokenIssuer struct {
 	ttl   time.Duration
 	now   func() time.Time
 	users credentialStore
+	// verified remembers checked signatures; nil remembers none.
+	verified *verifiedTokens
 }
 
 const jwtIssuer = "dialerd"
@@ -71,18 +73,9 @@ func bearer(r *http.Request) string {
 // actor checks a token and resolves its user as it is now: a deactivated or
 // deleted user, or a changed password, ends the token's validity at once.
 func (t *tokenIssuer) actor(ctx context.Context, raw string) (dialer.Actor, error) {
-	var claims tokenClaims
-	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return t.key, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithIssuer(jwtIssuer),
-		jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(t.now),
-	)
+	claims, err := t.verify(raw)
 	if err != nil {
-		if errors.Is(err, jwt.ErrTokenExpired) {
-			return dialer.Actor{}, dialer.Unauthorized("token expired")
-		}
-		return dialer.Actor{}, dialer.Unauthorized("invalid token")
+		return dialer.Actor{}, err
 	}
 	id, err := strconv.ParseInt(claims.Subject, 10, 64)
 	if err != nil {
@@ -99,6 +92,29 @@ func (t *tokenIssuer) actor(ctx context.Context, raw string) (dialer.Actor, erro
 		return dialer.Actor{}, dialer.Unauthorized("invalid token")
 	}
 	return actorOf(cred.User, "jwt"), nil
+}
+
+// verify checks raw's signature, issuer and expiry, remembering the
+// result for the token's life.
+func (t *tokenIssuer) verify(raw string) (tokenClaims, error) {
+	if c, ok := t.verified.get(raw, t.now()); ok {
+		return c, nil
+	}
+	var claims tokenClaims
+	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return t.key, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(jwtIssuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(t.now),
+	)
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return claims, dialer.Unauthorized("token expired")
+		}
+		return claims, dialer.Unauthorized("invalid token")
+	}
+	t.verified.put(raw, claims)
+	return claims, nil
 }
 
 func actorOf(u dialer.User, via string) dialer.Actor {

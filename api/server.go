@@ -202,7 +202,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		cfg:           cfg,
 		log:           log,
 		deps:          deps,
-		tokens:        &tokenIssuer{key: cfg.TokenKey, ttl: cfg.TokenTTL, now: cfg.Now, users: deps.Users},
+		tokens:        &tokenIssuer{key: cfg.TokenKey, ttl: cfg.TokenTTL, now: cfg.Now, users: deps.Users, verified: newVerifiedTokens(verifiedTokensMax)},
 		throttle:      newLoginGuard(cfg.Now),
 		dummyHash:     string(dummy),
 		checkPassword: dialer.CheckPassword,
