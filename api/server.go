@@ -139,6 +139,8 @@ type Server struct {
 	engine  *gin.Engine
 	tokens  *tokenIssuer
 	keyHash apiKeyHasher
+	// engineBehind is the engine's lateness (engineLag), nil without one.
+	engineBehind func() time.Duration
 	// platformID is the default tenant's id once read (see platformTenant).
 	platformID    atomic.Pointer[string]
 	accountsLimit *rateLimiter
@@ -229,6 +231,13 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 			Name: "dialerd_ws_evicted_total", Help: "Websocket clients disconnected for falling behind.",
 		}, func() float64 { return float64(s.live.evicted.Load()) }))
 	}
+	if b, ok := deps.Engine.(engineLag); ok {
+		s.engineBehind = b.Behind
+		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dialerd_engine_behind_seconds",
+			Help: "How late the spool engine is with the calls it owes now; above 0.05 the API serves one request at a time.",
+		}, func() float64 { return b.Behind().Seconds() }))
+	}
 	s.metrics.platform = s.metricsPlatform
 	s.engine = s.routes()
 	if err := s.describeAPI(); err != nil {
@@ -304,7 +313,7 @@ func (s *Server) routes() *gin.Engine {
 	ict.POST("/authenticate", s.login)
 
 	// Every other ICTCore request reads the store, if only to authenticate.
-	limit := newStoreLimit(s.cfg.StoreReads, s.cfg.StoreWrites, storeWait,
+	limit := newStoreLimit(s.cfg.StoreReads, s.cfg.StoreWrites, storeWait, s.engineBehind,
 		"/transmissions/:transmission_id/send", "/transmissions/:transmission_id/retry")
 	authed := ict.Group("/", limit.handler(), s.authenticate())
 	s.userRoutes(authed)

@@ -43,22 +43,30 @@ func limitedRouter(l *storeLimit, release <-chan struct{}, inReads, inWrites, ma
 
 // Without the limit, N API requests take N store connections and the
 // engine queues behind them; with it, at most the limit are in at once,
-// reads and writes counted apart, and the rest wait their turn.
+// reads and writes counted apart, and the rest wait their turn. While the
+// engine is late with its calls, one request is in at a time.
 func TestStoreLimitBoundsConcurrency(t *testing.T) {
 	tests := []struct {
 		name          string
 		reads, writes int
 		gets, posts   int
+		late          time.Duration // the engine's Behind
 	}{
-		{"reads over the limit", 3, 1, 10, 0},
-		{"writes over the limit", 3, 1, 0, 6},
-		{"both", 2, 2, 8, 8},
+		{"reads over the limit", 3, 1, 10, 0, 0},
+		{"writes over the limit", 3, 1, 0, 6, 0},
+		{"both", 2, 2, 8, 8, 0},
+		{"both, the engine a little late", 2, 2, 8, 8, engineFirstLag},
+		{"reads, the engine behind", 3, 1, 10, 0, engineFirstLag + time.Millisecond},
+		{"both, the engine behind", 2, 2, 8, 8, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			release := make(chan struct{})
 			var inR, inW, maxR, maxW atomic.Int64
-			r := limitedRouter(newStoreLimit(tt.reads, tt.writes, 5*time.Second), release, &inR, &inW, &maxR, &maxW)
+			r := limitedRouter(newStoreLimit(tt.reads, tt.writes, 5*time.Second, func() time.Duration { return tt.late }), release, &inR, &inW, &maxR, &maxW)
+			if tt.late > engineFirstLag {
+				tt.reads, tt.writes = 1, 1 // and one of either: checked below
+			}
 			var wg sync.WaitGroup
 			codes := make(chan int, tt.gets+tt.posts)
 			send := func(method string) {
@@ -77,7 +85,7 @@ func TestStoreLimitBoundsConcurrency(t *testing.T) {
 			// Let every request arrive, then check the counts while they
 			// are held.
 			deadline := time.Now().Add(5 * time.Second)
-			for inR.Load() < int64(min(tt.gets, tt.reads)) || inW.Load() < int64(min(tt.posts, tt.writes)) {
+			for !arrived(tt.late, &inR, &inW, min(tt.gets, tt.reads), min(tt.posts, tt.writes)) {
 				if time.Now().After(deadline) {
 					t.Fatalf("requests never got in: reads %d, writes %d", inR.Load(), inW.Load())
 				}
@@ -86,6 +94,9 @@ func TestStoreLimitBoundsConcurrency(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 			if inR.Load() > int64(tt.reads) || inW.Load() > int64(tt.writes) {
 				t.Errorf("in at once: %d reads, %d writes; limits %d, %d", inR.Load(), inW.Load(), tt.reads, tt.writes)
+			}
+			if in := inR.Load() + inW.Load(); tt.late > engineFirstLag && in != 1 {
+				t.Errorf("%d requests in at once while the engine is %v behind, want 1", in, tt.late)
 			}
 			close(release)
 			wg.Wait()
@@ -108,7 +119,7 @@ func TestStoreLimitWaits(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	var inR, inW, maxR, maxW atomic.Int64
-	r := limitedRouter(newStoreLimit(1, 1, 50*time.Millisecond, "/x/send"), release, &inR, &inW, &maxR, &maxW)
+	r := limitedRouter(newStoreLimit(1, 1, 50*time.Millisecond, nil, "/x/send"), release, &inR, &inW, &maxR, &maxW)
 	go r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
 	for inR.Load() == 0 {
 		time.Sleep(time.Millisecond)
@@ -142,4 +153,13 @@ func TestStoreLimitWaits(t *testing.T) {
 	if w.Code != http.StatusAccepted {
 		t.Errorf("an exempt route answered %d behind a held write", w.Code)
 	}
+}
+
+// arrived reports whether the requests that may be in at once are: with
+// the engine behind, any one of them.
+func arrived(late time.Duration, inR, inW *atomic.Int64, reads, writes int) bool {
+	if late > engineFirstLag {
+		return inR.Load()+inW.Load() >= 1
+	}
+	return inR.Load() >= int64(reads) && inW.Load() >= int64(writes)
 }

@@ -154,6 +154,7 @@ type Engine struct {
 	// closures posted to the loop and not yet handled. A test with a fake
 	// clock advances time only when every task waits on that clock.
 	tasks      atomic.Int64
+	behindFrom atomic.Int64 // unix ns the loop owes work from (see Behind); 0: none
 	attempts   atomic.Int64
 	recoveredN atomic.Int64
 	ended      atomic.Int64

@@ -21,14 +21,16 @@ func (e *Engine) dispatch() {
 			next = t
 		}
 	}
+	owed := time.Time{} // the earliest grid slot a campaign is still behind
 	if !e.draining {
 		e.runSchedules(now, consider)
 		if e.gw != nil {
 			e.dispatchSingles(now, consider)
-			e.dispatchCampaigns(now, consider)
+			owed = e.dispatchCampaigns(now, consider)
 		}
 	}
 	e.armWake(now, next)
+	e.noteBehind(owed, next)
 	e.checkIdle()
 }
 
@@ -74,10 +76,12 @@ func (e *Engine) dispatchSingles(now time.Time, consider func(time.Time)) {
 // pacer allows at this instant (one, but several when a fast campaign's
 // wake-up came late: see Pacer), starting the round at a different
 // campaign each time so tight caps are shared fairly.
-func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) {
+// It returns the earliest grid slot a campaign that dialed is still
+// behind after this round (zero: none is).
+func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) (owed time.Time) {
 	order := slices.Clone(e.runOrder)
 	if len(order) == 0 {
-		return
+		return owed
 	}
 	e.rr = (e.rr + 1) % len(order)
 	for i := range order {
@@ -117,11 +121,15 @@ func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) {
 			// Its turn passed unused: no credit for it.
 			r.pacer.Idle()
 		}
+		if dialedNow && r.pacer.Behind(now) > 0 && (owed.IsZero() || r.pacer.grid.Before(owed)) {
+			owed = r.pacer.grid
+		}
 		if _, still := e.runs[r.c.ID]; still {
 			e.notePaused(r, now)
 			e.checkCompleted(r, now)
 		}
 	}
+	return owed
 }
 
 // notePaused publishes campaign.paused when a campaign's due work waits

@@ -93,6 +93,16 @@ func (p *Pacer) minGap() time.Duration {
 // a cap held it): the next origination starts the grid afresh.
 func (p *Pacer) Idle() { p.idle = true }
 
+// Behind is how far now is past the grid slot of the next origination:
+// how much catching up is left. Zero before the first origination and
+// after an idle turn, which keep no credit.
+func (p *Pacer) Behind(now time.Time) time.Duration {
+	if p.last.IsZero() || p.idle {
+		return 0
+	}
+	return max(0, now.Sub(p.grid))
+}
+
 // Mark records an origination at now (which must be Ready).
 func (p *Pacer) Mark(now time.Time) {
 	if p.last.IsZero() || p.idle || now.Sub(p.grid) > p.maxLag() {
