@@ -61,6 +61,9 @@ type InConfig struct {
 	FaxDomain       string // "" : no <number>@domain faxing
 	MaxMessageBytes int64
 	MaxRecipients   int
+	// MaxHeaderBytes is how much of a message's header block is kept
+	// (Message.Header); 0: DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
 	// Relay are the client addresses that may have mail faxed without
 	// AUTH; everyone else must AUTH PLAIN over TLS.
 	Relay []netip.Prefix
@@ -311,7 +314,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
-	m, err := ParseMessage(r)
+	m, err := ParseMessageKeeping(r, s.in.cfg.MaxHeaderBytes)
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		return se // too large, a line too long: as the server says it

@@ -18,7 +18,7 @@ type Message struct {
 	From      string // the From header's address
 	Subject   string // decoded, on one line
 	MessageID string
-	Header    string // the header block as received (at most maxHeaderKept bytes)
+	Header    string // the header block as received (at most the parse's header limit)
 	Text      string // the first text/plain part
 	HTML      string // the first text/html part
 	Parts     []Attachment
@@ -34,15 +34,27 @@ type Attachment struct {
 // Limits of what ParseMessage walks: a message is bounded by the
 // listener's size limit already; these bound the work inside it.
 const (
-	maxParts      = 50
-	maxDepth      = 5
-	maxHeaderKept = 16 << 10
+	maxParts = 50
+	maxDepth = 5
 )
+
+// DefaultMaxHeaderBytes is how much of a message's header block
+// ParseMessage keeps (InConfig.MaxHeaderBytes, mail.in.max_header_bytes).
+const DefaultMaxHeaderBytes = 16 << 10
 
 var errTooComplex = errors.New("message has too many parts or nests them too deep")
 
 // ParseMessage reads a MIME message: its headers, text and attachments.
 func ParseMessage(r io.Reader) (*Message, error) {
+	return ParseMessageKeeping(r, DefaultMaxHeaderBytes)
+}
+
+// ParseMessageKeeping is ParseMessage keeping at most maxHeader bytes of
+// the header block in Message.Header (the headers are all read).
+func ParseMessageKeeping(r io.Reader, maxHeader int) (*Message, error) {
+	if maxHeader <= 0 {
+		maxHeader = DefaultMaxHeaderBytes
+	}
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -53,9 +65,9 @@ func ParseMessage(r io.Reader) (*Message, error) {
 	}
 	m := &Message{}
 	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-		m.Header = string(raw[:min(i, maxHeaderKept)])
+		m.Header = string(raw[:min(i, maxHeader)])
 	} else if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
-		m.Header = string(raw[:min(i, maxHeaderKept)])
+		m.Header = string(raw[:min(i, maxHeader)])
 	}
 	m.Header = strings.ToValidUTF8(m.Header, "\uFFFD")
 	dec := &mime.WordDecoder{CharsetReader: charsetReader}

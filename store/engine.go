@@ -532,7 +532,9 @@ func (s *EngineStore) OpenSpools(ctx context.Context) ([]dialer.OpenSpool, error
 		JOIN contacts c ON c.contact_id = t.contact_id
 		JOIN programs p ON p.program_id = t.program_id
 		LEFT JOIN accounts a ON a.account_id = t.account_id
-		WHERE sp.status = 'initiated' ORDER BY sp.spool_id`)
+		WHERE sp.status = 'initiated'
+		  AND NOT EXISTS (SELECT 1 FROM fax_mails fm WHERE fm.transmission_id = sp.transmission_id)
+		ORDER BY sp.spool_id`) // a received fax being mailed is the fax mail queue's, not a call
 	if err != nil {
 		return nil, fmt.Errorf("store: open spools: %w", err)
 	}
@@ -562,7 +564,8 @@ func (s *EngineStore) RequeueOrphans(ctx context.Context, now time.Time) (int, e
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE transmissions SET status = 'pending', due_at = ?, updated_at = ?
 			WHERE status = 'processing' AND NOT EXISTS
-			(SELECT 1 FROM spools s WHERE s.transmission_id = transmissions.transmission_id AND s.status = 'initiated')`,
+			(SELECT 1 FROM spools s WHERE s.transmission_id = transmissions.transmission_id AND s.status = 'initiated')
+			AND NOT EXISTS (SELECT 1 FROM fax_mails fm WHERE fm.transmission_id = transmissions.transmission_id)`,
 			unixMS(now), now.Unix())
 		if err != nil {
 			return fmt.Errorf("store: requeue orphans: %w", err)

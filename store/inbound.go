@@ -117,6 +117,7 @@ type inboundMessage struct {
 	title, origin        string // transmission title and origin ("sip", "smtp", "kannel", "freeswitch")
 	service              int64  // dialer.Service*
 	status               string // the transmission's and spool's status (completed, failed)
+	spoolStatus          string // the spool's when it differs (initiated while a faxtoemail is mailed)
 	response             string // the spool's response (a cause)
 	results              []dialer.Result
 	at                   time.Time
@@ -145,9 +146,13 @@ func (db *DB) recordInbound(ctx context.Context, tx *sql.Tx, route inboundRoute,
 	if transmissionID, err = res.LastInsertId(); err != nil {
 		return 0, fmt.Errorf("store: inbound transmission: %w", err)
 	}
+	spoolStatus := m.status
+	if m.spoolStatus != "" {
+		spoolStatus = m.spoolStatus
+	}
 	res, err = tx.ExecContext(ctx, `INSERT INTO spools (tenant_id, transmission_id, call_uuid, status, response,
 		time_spool, time_start, time_connect, time_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		route.tenant, transmissionID, uuid.NewString(), m.status, m.response, now, now, now, now)
+		route.tenant, transmissionID, uuid.NewString(), spoolStatus, m.response, now, now, now, now)
 	if err != nil {
 		return 0, fmt.Errorf("store: inbound spool: %w", err)
 	}

@@ -36,8 +36,14 @@ type ReceivedFax struct {
 	// Email is the receiving account's address (faxtoemail mails it there).
 	Email   string
 	PDFPath string // the stored PDF, "" when none
-	Status  string // the transmission's: completed or failed
-	Cause   string // the spool's response
+	// Status is the transmission's: completed or failed, or processing
+	// for a faxtoemail whose PDF is to be mailed (MailPending).
+	Status string
+	Cause  string // the spool's response
+	// MailPending: the fax is a faxtoemail's, kept, and waiting in
+	// fax_mails to be mailed (ClaimFaxMail); its transmission is
+	// processing until the mail ends.
+	MailPending bool
 }
 
 // maxInboundFax bounds a received TIFF: 100 pages of fine G3 is a few MB.
@@ -58,7 +64,11 @@ func (db *DB) FaxDestination(ctx context.Context, did string) (dialer.ProgramTyp
 // toPDF from the TIFF, under its own hash and the TIFF beside it (a
 // document's fax copy, so it can be sent on), and the transmission is
 // completed. One that failed is judged by the cause table (FAX_FAILED) and
-// keeps no document. dialer.ErrNotFound when nobody receives faxes on f.To.
+// keeps no document. A faxtoemail's fax that was kept is not completed
+// yet: in the same transaction it is left to be mailed (fax_mails, due
+// now), its transmission processing and its spool initiated until the mail
+// ends (FinishFaxMail). dialer.ErrNotFound when nobody receives faxes on
+// f.To.
 func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx context.Context, tiff io.Reader, pdf io.Writer) error) (ReceivedFax, error) {
 	route, err := resolveInbound(ctx, m.db.r, f.To, dialer.ProgramReceiveFax, dialer.ProgramFaxToEmail)
 	if err != nil {
@@ -151,13 +161,32 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 			return nil, fmt.Errorf("store: received fax document: %w", err)
 		}
 		msg.results = append(msg.results, dialer.Result{Type: "fax", Name: "document_id", Data: strconv.FormatInt(out.DocumentID, 10)})
-		out.TransmissionID, err = m.db.recordInbound(ctx, tx, route, msg)
-		return nil, err
+		if route.program == dialer.ProgramFaxToEmail {
+			msg.status, msg.spoolStatus = string(dialer.TransmissionProcessing), string(dialer.SpoolInitiated)
+			msg.response = faxMailWaiting(out.Email)
+		}
+		if out.TransmissionID, err = m.db.recordInbound(ctx, tx, route, msg); err != nil {
+			return nil, err
+		}
+		if route.program == dialer.ProgramFaxToEmail {
+			// Due now: written with the fax, so that a crash before the
+			// mail leaves it to be mailed by the next run.
+			received := unixMS(time.Now())
+			if _, err := tx.ExecContext(ctx, `INSERT INTO fax_mails (transmission_id, tenant_id, email, document_id, from_number,
+				did, pages, call_uuid, received_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				out.TransmissionID, route.tenant, out.Email, out.DocumentID, f.From, f.To, f.Pages, f.CallUUID, received, received); err != nil {
+				return nil, fmt.Errorf("store: fax to mail: %w", err)
+			}
+		}
+		return nil, nil
 	})
 	if err != nil {
 		return out, err
 	}
 	out.PDFPath = m.files.path(pdfHash, ExtPDF)
+	if route.program == dialer.ProgramFaxToEmail {
+		out.Status, out.Cause, out.MailPending = msg.status, msg.response, true
+	}
 	return out, nil
 }
 
@@ -166,30 +195,42 @@ func (m *Messages) ReceiveFax(ctx context.Context, f InboundFax, toPDF func(ctx 
 // results to its spool.
 func (db *DB) FinishInbound(ctx context.Context, transmissionID int64, status, response string, results []dialer.Result) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		var tenant string
-		var spoolID int64
-		err := tx.QueryRowContext(ctx, `SELECT t.tenant_id, s.spool_id FROM transmissions t JOIN spools s USING (transmission_id)
-			WHERE t.transmission_id = ? AND t.direction = 'inbound' ORDER BY s.spool_id LIMIT 1`, transmissionID).Scan(&tenant, &spoolID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return dialer.NotFound("inbound transmission")
-		}
-		if err != nil {
-			return fmt.Errorf("store: finish inbound: %w", err)
-		}
-		now := time.Now().Unix()
-		if _, err := tx.ExecContext(ctx, `UPDATE transmissions SET status = ?, response = ?, updated_at = ? WHERE transmission_id = ?`,
-			status, response, now, transmissionID); err != nil {
-			return fmt.Errorf("store: finish inbound: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE spools SET status = ?, response = ? WHERE spool_id = ?`, status, response, spoolID); err != nil {
-			return fmt.Errorf("store: finish inbound: %w", err)
-		}
-		for _, r := range results {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO spool_results (tenant_id, spool_id, type, name, data, created_at)
-				VALUES (?, ?, ?, ?, ?, ?)`, tenant, spoolID, r.Type, r.Name, r.Data, now); err != nil {
-				return fmt.Errorf("store: finish inbound result: %w", err)
-			}
-		}
-		return nil
+		return setInbound(ctx, tx, transmissionID, status, response, time.Time{}, results)
 	})
+}
+
+// setInbound sets an inbound transmission's status, response and due time
+// (the next try of its mail; zero for none), its spool's status (initiated
+// while the transmission is processing) and response, and adds results to
+// the spool.
+func setInbound(ctx context.Context, tx *sql.Tx, transmissionID int64, status, response string, due time.Time, results []dialer.Result) error {
+	var tenant string
+	var spoolID int64
+	err := tx.QueryRowContext(ctx, `SELECT t.tenant_id, s.spool_id FROM transmissions t JOIN spools s USING (transmission_id)
+		WHERE t.transmission_id = ? AND t.direction = 'inbound' ORDER BY s.spool_id LIMIT 1`, transmissionID).Scan(&tenant, &spoolID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return dialer.NotFound("inbound transmission")
+	}
+	if err != nil {
+		return fmt.Errorf("store: finish inbound: %w", err)
+	}
+	spoolStatus := status
+	if status == string(dialer.TransmissionProcessing) {
+		spoolStatus = string(dialer.SpoolInitiated)
+	}
+	now := time.Now().Unix()
+	if _, err := tx.ExecContext(ctx, `UPDATE transmissions SET status = ?, response = ?, due_at = ?, updated_at = ? WHERE transmission_id = ?`,
+		status, response, unixMS(due), now, transmissionID); err != nil {
+		return fmt.Errorf("store: finish inbound: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE spools SET status = ?, response = ? WHERE spool_id = ?`, spoolStatus, response, spoolID); err != nil {
+		return fmt.Errorf("store: finish inbound: %w", err)
+	}
+	for _, r := range results {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO spool_results (tenant_id, spool_id, type, name, data, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, tenant, spoolID, r.Type, r.Name, r.Data, now); err != nil {
+			return fmt.Errorf("store: finish inbound result: %w", err)
+		}
+	}
+	return nil
 }

@@ -77,7 +77,8 @@ func TestReceiveFax(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != "completed" || got.DocumentID == 0 || got.Program != dialer.ProgramFaxToEmail || got.Email != "ops@example.com" {
+	// A faxtoemail's fax: kept, and left to be mailed in the same write.
+	if got.Status != "processing" || !got.MailPending || got.DocumentID == 0 || got.Program != dialer.ProgramFaxToEmail || got.Email != "ops@example.com" {
 		t.Fatalf("received %+v", got)
 	}
 	if b, err := os.ReadFile(got.PDFPath); err != nil || !bytes.HasPrefix(b, []byte("%PDF")) {
@@ -92,11 +93,14 @@ func TestReceiveFax(t *testing.T) {
 	} else {
 		f.Close()
 	}
-	var status, response string
-	x.db.r.QueryRow(`SELECT t.status, s.response FROM transmissions t JOIN spools s USING (transmission_id)
-		WHERE t.transmission_id = ? AND t.direction = 'inbound'`, got.TransmissionID).Scan(&status, &response)
-	if status != "completed" || response != "NORMAL_CLEARING" {
-		t.Errorf("transmission %s / %s", status, response)
+	var status, spool, response string
+	x.db.r.QueryRow(`SELECT t.status, s.status, s.response FROM transmissions t JOIN spools s USING (transmission_id)
+		WHERE t.transmission_id = ? AND t.direction = 'inbound'`, got.TransmissionID).Scan(&status, &spool, &response)
+	if status != "processing" || spool != "initiated" || response != "fax received; to be mailed to ops@example.com" {
+		t.Errorf("transmission %s, spool %s / %s", status, spool, response)
+	}
+	if ids, err := x.db.DueFaxMails(ctx, time.Now(), time.Hour, 10); err != nil || len(ids) != 1 || ids[0] != got.TransmissionID {
+		t.Errorf("faxes to mail %v, %v", ids, err)
 	}
 
 	// A failed fax: FAX_FAILED by the cause table, no document.

@@ -35,19 +35,31 @@ type InboundFile struct {
 // copy (as the API checks an upload): see Messages.SetDocumentFile.
 type DocumentCheck func(ctx context.Context, src *io.SectionReader, fax io.Writer) (dialer.DocumentFile, error)
 
-// maxStoredAttachments bounds the documents one mail makes, and
-// maxStoredText the text and HTML kept in its results.
+// DefaultMaxEmailDocuments bounds the documents one mail makes, and
+// DefaultMaxEmailText the text and HTML kept in its results, unless
+// EmailLimits say otherwise (mail.in.*).
 const (
-	maxStoredAttachments = 10
-	maxStoredText        = 256 << 10
+	DefaultMaxEmailDocuments = 10
+	DefaultMaxEmailText      = 256 << 10
 )
 
-// clip keeps at most maxStoredText bytes of s, on a UTF-8 boundary.
-func clip(s string) string {
-	if len(s) <= maxStoredText {
+// EmailLimits bound what ReceiveEmailWithin keeps of one mail.
+type EmailLimits struct {
+	Documents int   // attachments kept as documents; the others are only listed
+	TextBytes int64 // bytes kept of the text, and of the HTML
+}
+
+// DefaultEmailLimits are ReceiveEmail's.
+func DefaultEmailLimits() EmailLimits {
+	return EmailLimits{Documents: DefaultMaxEmailDocuments, TextBytes: DefaultMaxEmailText}
+}
+
+// clip keeps at most n bytes of s, on a UTF-8 boundary.
+func clip(s string, n int64) string {
+	if int64(len(s)) <= n {
 		return s
 	}
-	return strings.ToValidUTF8(s[:maxStoredText], "") + "\n[truncated]"
+	return strings.ToValidUTF8(s[:n], "") + "\n[truncated]"
 }
 
 // EmailProgram is the program that receives mail to address: an active
@@ -91,11 +103,17 @@ func sender(e InboundEmail) string {
 // attachment becomes a document of the owner (result "document", its
 // name, its id): a PDF or TIFF the check accepts a fax document like an
 // upload, anything else (or a PDF the check refuses) kept as it came, of
-// type "bin", which no fax can send. At most maxStoredAttachments
+// type "bin", which no fax can send. At most DefaultMaxEmailDocuments
 // documents per mail and limit bytes each: beyond, an attachment is only
 // listed ("attachment": name, type, size, why not stored). The whole mail
 // is bounded before this by the listener (mail.max_message_bytes).
 func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail, check DocumentCheck, limit int64) (int64, error) {
+	return m.ReceiveEmailWithin(ctx, rcpt, e, check, limit, DefaultEmailLimits())
+}
+
+// ReceiveEmailWithin is ReceiveEmail keeping at most lim.Documents
+// documents and lim.TextBytes of the text and of the HTML (mail.in.*).
+func (m *Messages) ReceiveEmailWithin(ctx context.Context, rcpt string, e InboundEmail, check DocumentCheck, limit int64, lim EmailLimits) (int64, error) {
 	route, err := resolveInbound(ctx, m.db.r, rcpt, dialer.ProgramReceiveEmail)
 	if err != nil {
 		return 0, err
@@ -103,10 +121,10 @@ func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail
 	results := []dialer.Result{
 		{Type: "email", Name: "from", Data: sender(e)}, {Type: "email", Name: "to", Data: rcpt},
 		{Type: "email", Name: "subject", Data: e.Subject}, {Type: "email", Name: "message_id", Data: e.MessageID},
-		{Type: "email", Name: "headers", Data: e.Header}, {Type: "email", Name: "text", Data: clip(e.Text)},
+		{Type: "email", Name: "headers", Data: e.Header}, {Type: "email", Name: "text", Data: clip(e.Text, lim.TextBytes)},
 	}
 	if e.HTML != "" {
-		results = append(results, dialer.Result{Type: "email", Name: "html", Data: clip(e.HTML)})
+		results = append(results, dialer.Result{Type: "email", Name: "html", Data: clip(e.HTML, lim.TextBytes)})
 	}
 	stored := 0
 	for _, f := range e.Files {
@@ -115,8 +133,8 @@ func (m *Messages) ReceiveEmail(ctx context.Context, rcpt string, e InboundEmail
 				Data: fmt.Sprintf("%s (%s, %d bytes, not stored: %s)", f.Name, f.ContentType, len(f.Data), why)})
 		}
 		switch {
-		case stored == maxStoredAttachments:
-			notStored(fmt.Sprintf("more than %d attachments", maxStoredAttachments))
+		case stored == lim.Documents:
+			notStored(fmt.Sprintf("more than %d attachments", lim.Documents))
 			continue
 		case limit > 0 && int64(len(f.Data)) > limit:
 			notStored(fmt.Sprintf("more than %d bytes", limit))

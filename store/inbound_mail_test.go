@@ -50,7 +50,7 @@ func TestEmailInbound(t *testing.T) {
 	}
 
 	tiff := InboundFile{Name: "scan.tif", ContentType: "image/tiff", Data: []byte("II*\x00 a fax")}
-	e := InboundEmail{EnvelopeFrom: "bob@example.org", Subject: "hi", Text: strings.Repeat("x", maxStoredText+10),
+	e := InboundEmail{EnvelopeFrom: "bob@example.org", Subject: "hi", Text: strings.Repeat("x", DefaultMaxEmailText+10),
 		Files: []InboundFile{tiff, {Name: "notes.txt", ContentType: "text/plain", Data: []byte("notes")}}}
 	id, err := m.ReceiveEmail(ctx, "inbox@example.com", e, tiffCheck, 1<<20)
 	if err != nil {
@@ -116,7 +116,7 @@ func TestEmailInbound(t *testing.T) {
 }
 
 // TestEmailInboundAttachmentLimits: every attachment of a received mail
-// is a document up to maxStoredAttachments of at most limit bytes each;
+// is a document up to DefaultMaxEmailDocuments of at most limit bytes each;
 // beyond, each is listed with why it was not stored. A PDF the document
 // check refuses is still kept, as a plain attachment, saying why it is no
 // fax document.
@@ -136,7 +136,7 @@ func TestEmailInboundAttachmentLimits(t *testing.T) {
 		{Name: "big.bin", ContentType: "application/octet-stream", Data: make([]byte, 101)},
 		{Name: "broken.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 truncated")},
 	}}
-	for i := range maxStoredAttachments + 2 {
+	for i := range DefaultMaxEmailDocuments + 2 {
 		e.Files = append(e.Files, InboundFile{Name: fmt.Sprintf("f%d.txt", i), ContentType: "text/plain", Data: []byte{byte('a' + i)}})
 	}
 	id, err := m.ReceiveEmail(ctx, "inbox@example.com", e, tiffCheck, 100)
@@ -161,17 +161,17 @@ func TestEmailInboundAttachmentLimits(t *testing.T) {
 	}
 	rows.Close()
 	// broken.pdf and 9 text files are stored; big.bin and 3 text files not.
-	if docs != maxStoredAttachments || listed != 4 || notFax != 1 {
+	if docs != DefaultMaxEmailDocuments || listed != 4 || notFax != 1 {
 		t.Errorf("%d documents, %d listed, %d not fax: %q", docs, listed, notFax, lines)
 	}
 	if !strings.Contains(lines[0], "big.bin") || !strings.Contains(lines[0], "more than 100 bytes") ||
-		!strings.Contains(lines[len(lines)-1], fmt.Sprintf("more than %d attachments", maxStoredAttachments)) {
+		!strings.Contains(lines[len(lines)-1], fmt.Sprintf("more than %d attachments", DefaultMaxEmailDocuments)) {
 		t.Errorf("listed %q", lines)
 	}
 	var n int
 	x.db.r.QueryRow(`SELECT COUNT(*) FROM documents`).Scan(&n)
-	if n != maxStoredAttachments {
-		t.Errorf("%d documents rows, want %d", n, maxStoredAttachments)
+	if n != DefaultMaxEmailDocuments {
+		t.Errorf("%d documents rows, want %d", n, DefaultMaxEmailDocuments)
 	}
 }
 

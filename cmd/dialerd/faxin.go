@@ -38,12 +38,12 @@ type FaxMail struct {
 
 // faxInbox receives the faxes FreeSWITCH nodes take (esl.FaxReceiver):
 // the one inbound resolver decides who receives them, ReceiveFax records
-// them, and faxtoemail hands the PDF to the mailer.
+// them, and faxtoemail's are mailed by the fax mail queue.
 type faxInbox struct {
 	db       *store.DB
 	messages *store.Messages
 	toPDF    func(ctx context.Context, tiff io.Reader, pdf io.Writer) error // nil: no tiff2pdf
-	mailer   FaxMailer                                                      // nil: none
+	mail     *faxMailQueue                                                  // nil: faxes to mail wait for the next run's
 	log      *slog.Logger
 }
 
@@ -72,41 +72,16 @@ func (f *faxInbox) FaxReceived(ctx context.Context, r esl.ReceivedFax) {
 		return
 	}
 	f.log.Info("inbound fax", "transmission", got.TransmissionID, "status", got.Status, "pages", r.Pages, "code", r.ResultCode)
-	if got.Program != dialer.ProgramFaxToEmail || got.Status != "completed" {
+	if !got.MailPending {
 		return
 	}
-	var (
-		o       dialer.Outcome
-		mailErr error
-	)
-	switch {
-	case f.mailer == nil:
-		mailErr = dialer.ContentFault("mail", errNoMailer)
-	case got.Email == "":
-		mailErr = dialer.ContentFault("email", errors.New("the account that received the fax has no email address"))
-	default:
-		o, mailErr = f.mailer.MailFax(ctx, FaxMail{TenantID: got.TenantID, To: got.Email, PDFPath: got.PDFPath, From: r.From,
-			DID: r.To, Pages: r.Pages, CallUUID: r.CallUUID})
+	if f.mail == nil {
+		f.log.Error("faxtoemail: no mail queue; the fax waits to be mailed", "transmission", got.TransmissionID)
+		return
 	}
-	var v dialer.Verdict
-	res := []dialer.Result{{Type: "email", Name: "to", Data: got.Email}}
-	if mailErr != nil {
-		v = dialer.ClassifyError(mailErr)
-		res = append(res, dialer.Result{Type: "email", Name: "error", Data: mailErr.Error()})
-	} else {
-		v = dialer.Classify(o)
-		res = append(res, o.Results...)
-	}
-	status, response := "failed", v.Cause
-	if v.Disposition == dialer.Completed {
-		status = "completed"
-	} else {
-		f.log.Warn("faxtoemail: the fax was not mailed", "transmission", got.TransmissionID, "fault", v.Fault.String(),
-			"cause", v.Cause, "err", mailErr)
-	}
-	if err := f.db.FinishInbound(ctx, got.TransmissionID, status, response, res); err != nil {
-		f.log.Error("faxtoemail: outcome not recorded", "transmission", got.TransmissionID, "err", err)
-	}
+	// Recorded as to be mailed: tried now, and again by the queue's loop
+	// if every provider refuses it for now or the daemon stops first.
+	f.mail.try(ctx, got.TransmissionID)
 }
 
 // faxDir is where rxfax writes inbound faxes: <data_dir>/fax-in, group

@@ -53,6 +53,12 @@ func bilevelTIFF() []byte {
 	return b.Bytes()
 }
 
+// testFaxQueue is the daemon's fax mail queue (default configuration)
+// over db, mailing with mailer.
+func testFaxQueue(db *store.DB, messages *store.Messages, mailer FaxMailer) *faxMailQueue {
+	return newFaxMailQueue(defaultConfig(), faxMailDB{DB: db, messages: messages}, mailer, slog.New(slog.DiscardHandler))
+}
+
 func needTIFF2PDF(t *testing.T) *media.TIFF2PDF {
 	t.Helper()
 	conv, err := media.NewTIFF2PDF("")
@@ -88,7 +94,8 @@ func (m *fakeMailer) MailFax(_ context.Context, f FaxMail) (dialer.Outcome, erro
 // TestFaxInboxFaxToEmail: a fax received for a faxtoemail program is kept
 // as a PDF document and its PDF handed to the mailer for the account's
 // address; the transmission is completed only when the mailer took it,
-// and a mailer's failure, or no mailer, fails it by the cause table.
+// a route's fault leaves it processing (to be tried again), and no mailer
+// fails it by the cause table.
 func TestFaxInboxFaxToEmail(t *testing.T) {
 	conv := needTIFF2PDF(t)
 	ctx := context.Background()
@@ -118,7 +125,7 @@ func TestFaxInboxFaxToEmail(t *testing.T) {
 	}
 	tiff := filepath.Join(dir, "rx.tif")
 	mailer := &fakeMailer{}
-	in := &faxInbox{db: db, messages: messages, toPDF: conv.Convert, mailer: mailer, log: slog.New(slog.DiscardHandler)}
+	in := &faxInbox{db: db, messages: messages, toPDF: conv.Convert, mail: testFaxQueue(db, messages, mailer), log: slog.New(slog.DiscardHandler)}
 	if ok, err := in.AcceptFax(ctx, "+15550100100"); !ok || err != nil {
 		t.Fatalf("AcceptFax = %v, %v", ok, err)
 	}
@@ -145,11 +152,12 @@ func TestFaxInboxFaxToEmail(t *testing.T) {
 	if len(mailer.to) != 1 || mailer.to[0] != "ops@example.com" || !bytes.HasPrefix(mailer.pdfs[0], []byte("%PDF-")) {
 		t.Fatalf("mailer got %v", mailer.to)
 	}
+	// A route's fault: tried again later, processing until then.
 	mailer.err = dialer.RouteFault("451", errors.New("451 4.3.0 try again later"))
-	if status, response := receive(); status != "failed" || response != "451" {
+	if status, response := receive(); status != "processing" || !strings.HasPrefix(response, "mail deferred: route fault: 451 4.3.0 try again later; next try at ") {
 		t.Errorf("a 4xx from the SMTP server: %s %s", status, response)
 	}
-	in.mailer = nil
+	in.mail.mailer = nil
 	if status, response := receive(); status != "failed" || response != dialer.CauseContentError {
 		t.Errorf("no mailer: %s %s", status, response)
 	}
@@ -287,8 +295,8 @@ func hungUpUnanswered(cmds []esltest.Command) bool {
 // to that DID on the fake FreeSWITCH is received by the esl gateway into
 // the fax inbox, whose mailer (faked) gets the PDF for that address; the
 // API then shows the inbound transmission completed, with the fax's and the
-// mail's results. When the mail server answers 451 the transmission fails
-// with that cause, the route's by the cause table.
+// mail's results. When the mail server answers 451 (the route's fault by
+// the cause table) the transmission stays processing, due again later.
 func TestFaxToEmailThroughTheAPI(t *testing.T) {
 	conv := needTIFF2PDF(t)
 	ctx := context.Background()
@@ -357,7 +365,7 @@ func TestFaxToEmailThroughTheAPI(t *testing.T) {
 	mailer := &fakeMailer{}
 	fs := esltest.Start(t, esltest.Options{})
 	gw := esl.New(esl.Options{Log: log, DialTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second, ChannelGrace: 2 * time.Second,
-		Fax: &faxInbox{db: db, messages: messages, toPDF: conv.Convert, mailer: mailer, log: log}, FaxDir: t.TempDir()})
+		Fax: &faxInbox{db: db, messages: messages, toPDF: conv.Convert, mail: testFaxQueue(db, messages, mailer), log: log}, FaxDir: t.TempDir()})
 	defer func() {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -376,8 +384,8 @@ func TestFaxToEmailThroughTheAPI(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// The n-th inbound transmission once it reads status and response:
-	// the mail's outcome follows the fax's.
+	// The n-th inbound transmission once it reads status and a response
+	// that starts with response: the mail's outcome follows the fax's.
 	inbound := func(n int, status, response string) map[string]any {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -385,7 +393,7 @@ func TestFaxToEmailThroughTheAPI(t *testing.T) {
 			var list []map[string]any
 			_, body := call("GET", "/transmissions?direction=inbound", nil)
 			json.Unmarshal(body, &list)
-			if len(list) >= n && list[n-1]["status"] == status && list[n-1]["response"] == response {
+			if len(list) >= n && list[n-1]["status"] == status && strings.HasPrefix(fmt.Sprint(list[n-1]["response"]), response) {
 				return list[n-1]
 			}
 			if time.Now().After(deadline) {
@@ -436,7 +444,10 @@ func TestFaxToEmailThroughTheAPI(t *testing.T) {
 	fs.Inbound(esltest.InboundCall{Destination: "15550100100", CallerID: "15550001111",
 		Fax: esltest.InboundFax{Success: true, TIFF: bilevelTIFF(), Pages: 1}})
 	waitMailed(2)
-	inbound(2, "failed", "451")
+	tx = inbound(2, "processing", "mail deferred: route fault: 451 4.3.0 try again later; next try at ")
+	if tx["due_at"] == float64(0) {
+		t.Errorf("a deferred mail's transmission shows no next try: %v", tx)
+	}
 }
 
 // dataWithNode prepares a data directory for startDaemon: a seal key, the

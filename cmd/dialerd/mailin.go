@@ -29,6 +29,7 @@ type inbox struct {
 	fax      faxConverter // nil: PDFs are refused, TIFFs taken
 	engine   faxSender
 	maxDoc   int64
+	limits   store.EmailLimits // mail.in.*
 	log      *slog.Logger
 }
 
@@ -46,7 +47,7 @@ func inboundEmail(from string, m *mail.Message) store.InboundEmail {
 }
 
 func (b *inbox) ReceiveEmail(ctx context.Context, rcpt, from string, m *mail.Message) (int64, error) {
-	return b.messages.ReceiveEmail(ctx, rcpt, inboundEmail(from, m), b.check, b.maxDoc)
+	return b.messages.ReceiveEmailWithin(ctx, rcpt, inboundEmail(from, m), b.check, b.maxDoc, b.limits)
 }
 
 func (b *inbox) EmailToFax(ctx context.Context, req mail.FaxRequest) (int64, error) {
@@ -120,8 +121,9 @@ func startMailIn(cfg Config, db *store.DB, messages *store.Messages, fax faxConv
 	}
 	mlog := log.With("listener", "smtp")
 	in := mail.NewIn(mail.InConfig{Domain: cfg.Mail.Domain, FaxDomain: cfg.Mail.FaxDomain, MaxMessageBytes: cfg.Mail.MaxMessageBytes,
-		MaxRecipients: cfg.Mail.MaxRecipients, Relay: relay, TLS: tc, Log: mlog,
-		Inbox: &inbox{db: db, messages: messages, fax: fax, engine: engine, maxDoc: cfg.Media.MaxDocumentBytes, log: mlog}})
+		MaxRecipients: cfg.Mail.MaxRecipients, MaxHeaderBytes: int(cfg.Mail.In.MaxHeaderBytes), Relay: relay, TLS: tc, Log: mlog,
+		Inbox: &inbox{db: db, messages: messages, fax: fax, engine: engine, maxDoc: cfg.Media.MaxDocumentBytes, log: mlog,
+			limits: store.EmailLimits{Documents: cfg.Mail.In.MaxDocuments, TextBytes: cfg.Mail.In.MaxTextBytes}}})
 	go func() {
 		if err := in.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			mlog.Error("SMTP listener stopped", "err", err)

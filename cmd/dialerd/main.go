@@ -228,7 +228,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if eslOpts.FaxDir, err = faxDir(cfg.DataDir); err != nil {
 		return err
 	}
-	eslOpts.Fax = newFaxInbox(cfg, db, messages, log)
+	faxIn := newFaxInbox(cfg, db, messages, log)
+	eslOpts.Fax = faxIn
+	// faxtoemail's retries, and the mails a previous run left: stopped
+	// before the store closes (deferred calls run in reverse).
+	defer startLoop(ctx, faxIn.mail.run)()
 	if cfg.Media.PublicURL != "" {
 		key, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "media-url.key"), 32)
 		if err != nil {
@@ -545,9 +549,10 @@ func gateways(cfg Config, db *store.DB, freeswitch *esl.Gateway, link *engineLin
 
 // newFaxInbox receives inbound faxes: tiff2pdf keeps them as PDF (without
 // it fax calls are refused, and the log says why), and faxtoemail mails
-// them through faxMailer.
+// them through faxMailer, durably (faxMailQueue, whose loop the caller runs).
 func newFaxInbox(cfg Config, db *store.DB, messages *store.Messages, log *slog.Logger) *faxInbox {
-	in := &faxInbox{db: db, messages: messages, mailer: faxMailer(cfg, db), log: log}
+	in := &faxInbox{db: db, messages: messages, log: log,
+		mail: newFaxMailQueue(cfg, faxMailDB{DB: db, messages: messages}, faxMailer(cfg, db), log)}
 	conv, err := media.NewTIFF2PDF(cfg.Media.TIFF2PDF)
 	if err != nil {
 		log.Warn("inbound faxes are refused: they cannot be kept as PDF", "key", "media.tiff2pdf", "tiff2pdf", cfg.Media.TIFF2PDF, "err", err)
@@ -725,4 +730,19 @@ func startFax(ctx context.Context, cfg Config, messages *store.Messages, log *sl
 		log.Warn("PDF documents that cannot be converted to fax; their programs cannot send until a new file is uploaded", "err", err)
 	}
 	return gs, nil
+}
+
+// startLoop runs loop in its own goroutine until ctx is done or the
+// returned func is called, which waits for it to return.
+func startLoop(ctx context.Context, loop func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		loop(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

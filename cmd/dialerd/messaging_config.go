@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dialerd/dialerd/mail"
+	"github.com/dialerd/dialerd/store"
 )
 
 // MailConfig is SMTP out (providers with gateway_flag 4 say where) and the
@@ -23,6 +26,17 @@ type MailConfig struct {
 	RelayHosts      string        `yaml:"relay_hosts" help:"comma-separated IP addresses or CIDR prefixes whose mail may be faxed without AUTH; everyone else must AUTH PLAIN over TLS as a dialerd user"`
 	TLSCert         string        `yaml:"tls_cert" help:"PEM certificate of the SMTP listener (STARTTLS); without it AUTH is not offered and only relay_hosts can fax"`
 	TLSKey          string        `yaml:"tls_key" help:"PEM private key of tls_cert"`
+	In              MailInConfig  `yaml:"in"`
+	// FaxToEmailMaxAge bounds the retries of a received fax's mail.
+	FaxToEmailMaxAge time.Duration `yaml:"faxtoemail_max_age" help:"a received fax whose mail every email provider refuses for now (SMTP 4xx, no answer) is tried again after 1, 5, 15, 30 minutes and then hourly until this long after it came; then its transmission fails naming the last reply (0: no retry)"`
+}
+
+// MailInConfig bounds what the SMTP listener keeps of one receiveemail
+// message (mail.in.*): the message itself is bounded by max_message_bytes.
+type MailInConfig struct {
+	MaxDocuments   int   `yaml:"max_documents" help:"most attachments of one received message kept as documents; the others are only listed in its results (not stored: more than N attachments)"`
+	MaxHeaderBytes int64 `yaml:"max_header_bytes" help:"most bytes of a received message's header block kept in its results; the rest is cut"`
+	MaxTextBytes   int64 `yaml:"max_text_bytes" help:"most bytes of a received message's text, and of its HTML, kept in its results; longer ones are cut and end [truncated]"`
 }
 
 // KannelConfig is the Kannel SMS gateway (gateway_flag 2).
@@ -35,9 +49,13 @@ type KannelConfig struct {
 
 func messagingDefaults(c *Config) {
 	c.Mail.Timeout = 2 * time.Minute
+	c.Mail.FaxToEmailMaxAge = 24 * time.Hour
 	c.Mail.Domain = "localhost"
 	c.Mail.MaxMessageBytes = 25 << 20
 	c.Mail.MaxRecipients = 20
+	c.Mail.In.MaxDocuments = store.DefaultMaxEmailDocuments
+	c.Mail.In.MaxHeaderBytes = mail.DefaultMaxHeaderBytes
+	c.Mail.In.MaxTextBytes = store.DefaultMaxEmailText
 	c.Kannel.DLRTimeout = time.Hour
 }
 
@@ -75,6 +93,9 @@ func (c *Config) validateMessaging(bad func(key, why string)) {
 	if c.Mail.Timeout <= 0 {
 		bad("mail.timeout", "must be a positive duration such as 2m")
 	}
+	if c.Mail.FaxToEmailMaxAge < 0 || c.Mail.FaxToEmailMaxAge > 30*24*time.Hour {
+		bad("mail.faxtoemail_max_age", "must be from 0 (no retry) to 720h, a duration such as 24h")
+	}
 	if c.Mail.Listen != "" && !validHostPort(c.Mail.Listen) {
 		bad("mail.listen", fmt.Sprintf("%q is not host:port", c.Mail.Listen))
 	}
@@ -95,6 +116,17 @@ func (c *Config) validateMessaging(bad func(key, why string)) {
 	}
 	if _, err := relayPrefixes(c.Mail.RelayHosts); err != nil {
 		bad("mail.relay_hosts", err.Error())
+	}
+	if n := c.Mail.In.MaxDocuments; n < 0 || n > 1000 {
+		bad("mail.in.max_documents", "must be from 0 (attachments only listed) to 1000")
+	}
+	for _, k := range []struct {
+		key string
+		n   int64
+	}{{"mail.in.max_header_bytes", c.Mail.In.MaxHeaderBytes}, {"mail.in.max_text_bytes", c.Mail.In.MaxTextBytes}} {
+		if k.n < 1024 || k.n > 1<<30 {
+			bad(k.key, "must be from 1024 to 1073741824 bytes")
+		}
 	}
 	if (c.Mail.TLSCert == "") != (c.Mail.TLSKey == "") {
 		bad("mail.tls_cert", "mail.tls_cert and mail.tls_key go together")

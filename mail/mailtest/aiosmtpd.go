@@ -26,9 +26,9 @@ import (
 const systemPython = "/usr/bin/python3"
 
 // peerHandler is an aiosmtpd handler: recipients starting "temp" get a
-// 4xx at RCPT, "reject" a 5xx, "bigdata" a 552 at the end of DATA;
-// everything else is accepted and written to OUTDIR as N.eml with the
-// envelope in N.env.
+// 4xx at RCPT, "once" a 4xx at their first RCPT only (greylisting),
+// "reject" a 5xx, "bigdata" a 552 at the end of DATA; everything else is
+// accepted and written to OUTDIR as N.eml with the envelope in N.env.
 const peerHandler = `
 import os, itertools
 
@@ -36,6 +36,7 @@ class Peer:
     def __init__(self, outdir):
         self.outdir = outdir
         self.n = itertools.count(1)
+        self.greylisted = set()
 
     @classmethod
     def from_cli(cls, parser, *args):
@@ -44,6 +45,9 @@ class Peer:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("temp"):
             return "451 4.3.0 mailbox busy, try later"
+        if address.startswith("once") and address not in self.greylisted:
+            self.greylisted.add(address)
+            return "451 4.7.1 greylisted, try again later"
         if address.startswith("reject"):
             return "550 5.1.1 no such user here"
         envelope.rcpt_tos.append(address)
