@@ -179,6 +179,26 @@ func TestInReceiveEmail(t *testing.T) {
 	}
 }
 
+// TestInHeaderLimit: the listener keeps InConfig.MaxHeaderBytes of a
+// message's header block (mail.in.max_header_bytes), the default 16 KiB
+// when unset, and reads every header all the same.
+func TestInHeaderLimit(t *testing.T) {
+	pad := strings.Repeat("X-Pad: "+strings.Repeat("p", 90)+"\r\n", 30) // ~3 KiB of headers
+	msg := pad + mimeMessage("padded", "hello", "", nil)
+	for _, tc := range []struct {
+		limit, want int
+	}{{0, len(pad) + strings.Index(mimeMessage("padded", "hello", "", nil), "\r\n\r\n")}, {1024, 1024}} {
+		addr, inbox := startIn(t, InConfig{MaxHeaderBytes: tc.limit})
+		if err := send(addr, nil, nil, "bob@example.org", []string{"rcv@example.com"}, msg); err != nil {
+			t.Fatal(err)
+		}
+		m := inbox.msgs[0]
+		if len(m.Header) != tc.want || m.Subject != "padded" || strings.TrimSpace(m.Text) != "hello" {
+			t.Errorf("limit %d: header of %d bytes (want %d), subject %q, text %q", tc.limit, len(m.Header), tc.want, m.Subject, m.Text)
+		}
+	}
+}
+
 func TestInFaxNeedsAuthOrRelay(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := mailtest.SelfSigned(t, dir)

@@ -74,6 +74,13 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"unknown flag", []string{"--no-such-flag"}, nil, "no-such-flag"},
 		{"tiny tts cache", []string{"--media.tts_cache_max_bytes", "1000"}, nil, "media.tts_cache_max_bytes"},
 		{"negative tts cache age", nil, map[string]string{"DIALERD_MEDIA_TTS_CACHE_MAX_AGE": "-1h"}, "media.tts_cache_max_age"},
+		{"negative faxtoemail max age", nil, map[string]string{"DIALERD_MAIL_FAXTOEMAIL_MAX_AGE": "-1m"}, "mail.faxtoemail_max_age"},
+		{"faxtoemail max age too long", []string{"--mail.faxtoemail_max_age", "721h"}, nil, "mail.faxtoemail_max_age"},
+		{"faxtoemail max age no duration", nil, map[string]string{"DIALERD_MAIL_FAXTOEMAIL_MAX_AGE": "a day"}, "mail.faxtoemail_max_age"},
+		{"negative max documents", []string{"--mail.in.max_documents", "-1"}, nil, "mail.in.max_documents"},
+		{"max documents no number", nil, map[string]string{"DIALERD_MAIL_IN_MAX_DOCUMENTS": "ten"}, "mail.in.max_documents"},
+		{"tiny header limit", nil, map[string]string{"DIALERD_MAIL_IN_MAX_HEADER_BYTES": "100"}, "mail.in.max_header_bytes"},
+		{"tiny text limit", []string{"--config", write("text.yaml", "mail:\n  in:\n    max_text_bytes: 10\n")}, nil, "mail.in.max_text_bytes"},
 	} {
 		_, err := loadConfig(tc.args, envOf(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

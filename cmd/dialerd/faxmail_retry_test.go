@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -412,5 +414,96 @@ func TestFaxToEmailNeverTwiceAtOnce(t *testing.T) {
 	}
 	if tx := r.last(); tx.Status != dialer.TransmissionCompleted {
 		t.Errorf("status %s", tx.Status)
+	}
+}
+
+// TestFaxToEmailMailedAtBoot: a data directory where a run recorded a
+// faxtoemail fax and was killed before mailing it; dialerd, started on
+// it, mails it at boot (its retry loop) to Debian's aiosmtpd, once, and
+// the API shows the transmission completed with the reply.
+func TestFaxToEmailMailedAtBoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the daemon and aiosmtpd")
+	}
+	peer := mailtest.StartSMTP(t, false)
+	data := t.TempDir()
+	key := make([]byte, store.SealKeySize)
+	rand.Read(key)
+	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := dialer.HashPassword("admin-password-1", 4)
+	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
+		t.Fatal(err)
+	}
+	tenant, _ := db.DefaultTenant(ctx)
+	if _, err := db.CreateProvider(ctx, dialer.Provider{TenantID: tenant.ID, CreatedBy: 1, Name: "mail", GatewayFlag: dialer.GatewaySendmail,
+		ServiceFlag: dialer.ServiceEmail, Host: "127.0.0.1", Port: peer.Port, Settings: `{"tls": "none", "from": "fax@example.com"}`, Active: 1}, ""); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := db.CreateAccount(ctx, dialer.Account{TenantID: tenant.ID, CreatedBy: 1, Type: "did", Phone: "+15550100100",
+		Email: "ops@example.org", Active: 1}, dialer.AccountSecrets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateProgram(ctx, dialer.Scope{TenantID: tenant.ID}, dialer.Program{TenantID: tenant.ID, Name: "mail it",
+		Type: dialer.ProgramFaxToEmail, AccountID: &acct}); err != nil {
+		t.Fatal(err)
+	}
+	files, err := store.OpenFiles(filepath.Join(data, "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiff := filepath.Join(t.TempDir(), "rx.tif")
+	if err := os.WriteFile(tiff, bilevelTIFF(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.NewMessages(db, files).ReceiveFax(ctx, store.InboundFax{From: "15550001111", To: "+15550100100", TIFFPath: tiff,
+		Success: true, Pages: 1, CallUUID: "call-1", Start: time.Now(), End: time.Now()},
+		func(_ context.Context, _ io.Reader, dst io.Writer) error {
+			_, err := dst.Write([]byte("%PDF-1.4 x\n"))
+			return err
+		})
+	if err != nil || !got.MailPending {
+		t.Fatalf("record: %+v %v", got, err)
+	}
+	db.Close() // killed here: recorded, not mailed
+
+	d := startDaemon(t, data)
+	a := login(t, d, "admin-password-1")
+	deadline := time.Now().Add(15 * time.Second)
+	var tx map[string]any
+	for {
+		a.get(fmt.Sprintf("/transmissions/%d", got.TransmissionID), &tx)
+		if tx["status"] != "processing" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not mailed at boot: %v\n%s", tx, d.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var rs []map[string]any
+	a.get(fmt.Sprintf("/transmissions/%d/result", got.TransmissionID), &rs)
+	reply := ""
+	for _, r := range rs {
+		if r["type"] == "smtp" && r["name"] == "reply" {
+			reply = fmt.Sprint(r["data"])
+		}
+	}
+	if tx["status"] != "completed" || tx["response"] != "NORMAL_CLEARING" || !strings.HasPrefix(reply, "250 ") {
+		t.Errorf("after boot: %v, reply %q", tx, reply)
+	}
+	if _, env := peer.Received(t, 1); !strings.HasPrefix(env, "fax@example.com\nops@example.org") {
+		t.Errorf("envelope %q", env)
+	}
+	d.stop(t, syscall.SIGTERM)
+	if n := peer.Count(); n != 1 {
+		t.Errorf("the peer holds %d messages, want 1", n)
 	}
 }
