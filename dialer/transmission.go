@@ -12,7 +12,8 @@ import (
 type TransmissionStatus string
 
 // Transmission statuses: pending (waiting for its next attempt, or not sent
-// yet), processing (an attempt is live), and the three final ones.
+// yet), processing (an attempt is live; for an inbound faxtoemail, its mail
+// is being tried or waits for its next try), and the three final ones.
 const (
 	TransmissionPending    TransmissionStatus = "pending"
 	TransmissionProcessing TransmissionStatus = "processing"
@@ -97,8 +98,8 @@ type Transmission struct {
 	// DNCLists are the do-not-call lists the transmission names, besides
 	// the tenant's default lists and the platform's (set on create).
 	DNCLists []int64 `json:"dnc_lists,omitempty"`
-	// DueAt is when the next attempt is due, Unix seconds; 0 when nothing
-	// is queued.
+	// DueAt is when the next attempt is due (an inbound faxtoemail's: the
+	// next try of its mail), Unix seconds; 0 when nothing is queued.
 	DueAt     int64 `json:"due_at"`
 	CreatedBy int64 `json:"created_by"`
 	// CreatedByCRN names the creator, a user or an API key (dialer.Actor.CRN).

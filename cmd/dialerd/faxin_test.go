@@ -448,6 +448,18 @@ func TestFaxToEmailThroughTheAPI(t *testing.T) {
 	if tx["due_at"] == float64(0) {
 		t.Errorf("a deferred mail's transmission shows no next try: %v", tx)
 	}
+	// While it waits it is no one else's: the engine does not send it,
+	// nobody deletes it, and its spool is still open.
+	path := fmt.Sprintf("/transmissions/%d", int64(tx["transmission_id"].(float64)))
+	for _, c := range []struct{ method, path string }{{"DELETE", path}, {"POST", path + "/send"}, {"POST", path + "/retry"}} {
+		if code, body := call(c.method, c.path, nil); code != 409 {
+			t.Errorf("%s %s of a fax waiting to be mailed: %d %s", c.method, c.path, code, body)
+		}
+	}
+	if _, body := call("GET", path+"/detail", nil); !strings.Contains(string(body), `"status":"initiated"`) ||
+		!strings.Contains(string(body), `"response":"mail deferred: `) {
+		t.Errorf("spools %s", body)
+	}
 }
 
 // dataWithNode prepares a data directory for startDaemon: a seal key, the
