@@ -507,3 +507,33 @@ func TestFaxToEmailMailedAtBoot(t *testing.T) {
 		t.Errorf("the peer holds %d messages, want 1", n)
 	}
 }
+
+// TestFaxToEmailDocumentDeletedWhileWaiting: a fax whose mail waits for
+// its next try, and whose document the user deletes meanwhile, fails at
+// that try saying so (a content fault) instead of waiting forever.
+func TestFaxToEmailDocumentDeletedWhileWaiting(t *testing.T) {
+	r := newFaxMailRig(t, "ops@example.org", time.Hour, mailtest.FreePort(t))
+	ctx := context.Background()
+	id := r.receive()
+	if tx := r.last(); tx.Status != dialer.TransmissionProcessing {
+		t.Fatalf("with the provider down: %s %q", tx.Status, tx.Response)
+	}
+	docs, err := r.messages.Documents(ctx, dialer.Scope{TenantID: r.tenant}, dialer.ListQuery{Limit: 10})
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("documents %v, %v", docs, err)
+	}
+	if err := r.messages.DeleteDocument(ctx, r.tenant, docs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(time.Minute)
+	r.q.pass(ctx)
+	tx := r.last()
+	errs := r.results(id)["email.error"]
+	if tx.Status != dialer.TransmissionFailed || tx.Response != dialer.CauseContentError || len(errs) != 2 ||
+		!strings.Contains(errs[1], "deleted before it was mailed") {
+		t.Errorf("%s %q, errors %q", tx.Status, tx.Response, errs)
+	}
+	if n := r.mailer.n.Load(); n != 1 {
+		t.Errorf("%d tries reached the mailer, want 1 (the first)", n)
+	}
+}
