@@ -26,6 +26,7 @@ type engineCompliance struct {
 type tenantSettings struct {
 	TenantCompliance
 	loadedAt time.Time
+	reading  bool // a re-read runs off the loop
 }
 
 func newEngineCompliance(s ComplianceStore, dnc *DNCSet) *engineCompliance {
@@ -59,28 +60,61 @@ func (e *Engine) loadCompliance(ctx context.Context) error {
 	return nil
 }
 
-// tenantCompliance reads a tenant's settings, again every ProviderRefresh
-// (a failed read keeps what it had, or the defaults).
+// tenantCompliance is a tenant's settings. The first read is made at
+// once; after that they are re-read every ProviderRefresh off the loop, as
+// the providers are, so a slow store never holds up dialing, and the loop
+// goes on with what it has until the new read is in (a failed read keeps
+// what it had, or the defaults).
 func (e *Engine) tenantCompliance(tenantID string) TenantCompliance {
 	now := e.clock.Now()
 	ts, ok := e.comp.tenants[tenantID]
-	if ok && now.Sub(ts.loadedAt) < e.cfg.ProviderRefresh {
+	if !ok {
+		tc, err := e.readTenantCompliance(e.loopCtx, tenantID)
+		ts = &tenantSettings{TenantCompliance: DefaultTenantCompliance(), loadedAt: now}
+		ts.apply(tc, err)
+		e.comp.tenants[tenantID] = ts
+		e.logComplianceRead(tenantID, err)
 		return ts.TenantCompliance
 	}
-	tc, err := e.comp.store.TenantCompliance(e.loopCtx, tenantID)
-	if err != nil {
-		e.log.Error("engine: reading a tenant's compliance settings", "tenant", tenantID, "err", err)
-		if ok {
-			tc = ts.TenantCompliance
-		} else {
-			tc = DefaultTenantCompliance()
-		}
+	if now.Sub(ts.loadedAt) >= e.cfg.ProviderRefresh && !ts.reading {
+		ts.reading = true
+		e.tasks.Add(1)
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			defer e.tasks.Add(-1)
+			tc, err := e.readTenantCompliance(e.loopCtx, tenantID)
+			e.post(func() {
+				ts.reading = false
+				ts.loadedAt = e.clock.Now()
+				ts.apply(tc, err)
+				e.logComplianceRead(tenantID, err)
+			})
+		}()
 	}
+	return ts.TenantCompliance
+}
+
+// readTenantCompliance touches no engine state: it may run off the loop.
+func (e *Engine) readTenantCompliance(ctx context.Context, tenantID string) (TenantCompliance, error) {
+	tc, err := e.comp.store.TenantCompliance(ctx, tenantID)
 	if tc.RedialLimit <= 0 {
 		tc.RedialLimit = DefaultRedialLimit
 	}
-	e.comp.tenants[tenantID] = &tenantSettings{TenantCompliance: tc, loadedAt: now}
-	return tc
+	return tc, err
+}
+
+// apply installs a read, or keeps what it had when the read failed.
+func (ts *tenantSettings) apply(tc TenantCompliance, err error) {
+	if err == nil {
+		ts.TenantCompliance = tc
+	}
+}
+
+func (e *Engine) logComplianceRead(tenantID string, err error) {
+	if err != nil && e.loopCtx.Err() == nil {
+		e.log.Error("engine: reading a tenant's compliance settings; keeping the last ones", "tenant", tenantID, "err", err)
+	}
 }
 
 // campaignPolicy is a running campaign's policy, read once per run (and
