@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,7 +11,6 @@ import (
 
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/esl/esltest"
-	"github.com/dialerd/dialerd/store"
 )
 
 // TestDaemonStartsFreeSwitchNodes: on start-up the daemon connects to the
@@ -26,17 +22,8 @@ func TestDaemonStartsFreeSwitchNodes(t *testing.T) {
 	}
 	enabled := esltest.Start(t, esltest.Options{Password: "Node-Pass-1"})
 	disabled := esltest.Start(t, esltest.Options{})
-	data := t.TempDir()
-	key := make([]byte, store.SealKeySize)
-	rand.Read(key)
-	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	data, db := sealedData(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := db.Bootstrap(ctx, "admin", "unused-hash"); err != nil {
 		t.Fatal(err)
 	}

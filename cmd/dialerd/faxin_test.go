@@ -468,17 +468,8 @@ func TestFaxToEmailThroughTheAPI(t *testing.T) {
 // profile's id.
 func dataWithNode(t *testing.T, fs *esltest.Server) (string, int64) {
 	t.Helper()
-	data := t.TempDir()
-	key := make([]byte, store.SealKeySize)
-	rand.Read(key)
-	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	data, db := sealedData(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer db.Close()
 	hash, err := dialer.HashPassword("admin-password-1", bcrypt.MinCost)
 	if err != nil {
@@ -499,4 +490,22 @@ func dataWithNode(t *testing.T, fs *esltest.Server) (string, int64) {
 		t.Fatal(err)
 	}
 	return data, node
+}
+
+// sealedData is a data directory with a seal key, as dialerd makes one,
+// and its store open (the caller closes it before starting a daemon).
+func sealedData(t *testing.T) (string, *store.DB) {
+	t.Helper()
+	data := t.TempDir()
+	key := make([]byte, store.SealKeySize)
+	rand.Read(key)
+	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, db
 }

@@ -426,17 +426,8 @@ func TestFaxToEmailMailedAtBoot(t *testing.T) {
 		t.Skip("starts the daemon and aiosmtpd")
 	}
 	peer := mailtest.StartSMTP(t, false)
-	data := t.TempDir()
-	key := make([]byte, store.SealKeySize)
-	rand.Read(key)
-	if err := os.WriteFile(filepath.Join(data, "seal.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	data, db := sealedData(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(data, "dialerd.db"), store.WithSealKey(key))
-	if err != nil {
-		t.Fatal(err)
-	}
 	hash, _ := dialer.HashPassword("admin-password-1", 4)
 	if _, err := db.Bootstrap(ctx, "admin", hash); err != nil {
 		t.Fatal(err)
