@@ -580,33 +580,43 @@ func (db *DB) CompliancePolicy(ctx context.Context, tenantID string, campaignID,
 			return p, fmt.Errorf("store: compliance policy: %w", err)
 		}
 	}
+	var err error
+	p.Lists, err = db.dncLists(ctx, tenantID, campaignID, transmissionID)
+	return p, err
+}
+
+// dncLists are the lists a campaign (campaignID != 0) or a single
+// transmission names, nil for none.
+func (db *DB) dncLists(ctx context.Context, tenantID string, campaignID, transmissionID int64) ([]int64, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT u.dnc_id FROM dnc_uses u JOIN dnc_lists l ON l.dnc_id = u.dnc_id
 		WHERE u.campaign_id = ? AND u.transmission_id = ? AND (l.tenant_id = ? OR l.tenant_id IS NULL) ORDER BY u.dnc_id`, campaignID, transmissionID, tenantID)
 	if err != nil {
-		return p, fmt.Errorf("store: compliance policy: %w", err)
+		return nil, fmt.Errorf("store: compliance policy: %w", err)
 	}
 	defer rows.Close()
+	var lists []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return p, fmt.Errorf("store: compliance policy: %w", err)
+			return nil, fmt.Errorf("store: compliance policy: %w", err)
 		}
-		p.Lists = append(p.Lists, id)
+		lists = append(lists, id)
 	}
-	return p, rows.Err()
+	return lists, rows.Err()
 }
 
 // DNCUses reads the lists a campaign (campaignID != 0) or a single
-// transmission names.
+// transmission names: one query (it read a campaign's policy, and the
+// lists of no campaign, as well).
 func (db *DB) DNCUses(ctx context.Context, tenantID string, campaignID, transmissionID int64) ([]int64, error) {
-	p, err := db.CompliancePolicy(ctx, tenantID, 0, transmissionID)
 	if campaignID != 0 {
-		p, err = db.CompliancePolicy(ctx, tenantID, campaignID, 0)
+		transmissionID = 0
 	}
-	if p.Lists == nil {
-		p.Lists = []int64{}
+	lists, err := db.dncLists(ctx, tenantID, campaignID, transmissionID)
+	if lists == nil {
+		lists = []int64{}
 	}
-	return p.Lists, err
+	return lists, err
 }
 
 // checkLists validates, in tx, that every list is the tenant's or the

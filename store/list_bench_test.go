@@ -15,7 +15,7 @@ import (
 
 // BenchmarkDashboardPages is what a dashboard does while a campaign dials:
 // random pages (50 a page) of a 12,000-transmission campaign and of its
-// 12,000-contact group, and the group itself, read in parallel while a
+// 12,000-contact group, the campaign and the group themselves, read in parallel while a
 // writer commits every 2 ms as the engine does. Every commit makes each
 // reader's next transaction start from an empty page cache (SQLite resets
 // a WAL reader's cache when the database changed), so this measures the
@@ -78,6 +78,13 @@ func BenchmarkDashboardPages(b *testing.B) {
 			err := db.EachGroupContact(ctx, tenant, g, dialer.ListQuery{Limit: 50, Offset: off}, func(dialer.Contact) error { got++; return nil })
 			if err == nil && got != 50 {
 				err = fmt.Errorf("%d contacts", got)
+			}
+			return err
+		}},
+		{"campaign", func(int) error {
+			cp, err := db.Campaign(ctx, tenant, c)
+			if err == nil && cp.Counters.Total != n {
+				err = fmt.Errorf("total %d", cp.Counters.Total)
 			}
 			return err
 		}},
