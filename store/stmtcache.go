@@ -28,15 +28,19 @@ const stmtCacheSize = 64
 
 // cachingConnector opens the driver's connections with a statement cache,
 // the interposition sqlite.NewConnector is documented for.
-type cachingConnector struct{ driver.Connector }
+type cachingConnector struct {
+	driver.Connector
+	committed func() // see cachedConn.committed
+}
 
-// openDB opens a pool of connections to dsn that cache their statements.
-func openDB(dsn string) (*sql.DB, error) {
+// openDB opens a pool of connections to dsn that cache their statements;
+// committed, when not nil, is told after each of their writes commits.
+func openDB(dsn string, committed func()) (*sql.DB, error) {
 	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(cachingConnector{base}), nil
+	return sql.OpenDB(cachingConnector{base, committed}), nil
 }
 
 func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -49,7 +53,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		dc.Close()
 		return nil, fmt.Errorf("store: the SQLite driver's connection %T lacks the context methods", dc)
 	}
-	return &cachedConn{innerConn: inner, byQuery: map[string]*clist.Element{}, order: clist.New()}, nil
+	return &cachedConn{innerConn: inner, byQuery: map[string]*clist.Element{}, order: clist.New(), committed: c.committed}, nil
 }
 
 // innerConn is what the wrapped driver's connection offers and database/sql
@@ -74,6 +78,48 @@ type cachedConn struct {
 	innerConn
 	byQuery map[string]*clist.Element // of *cachedStmt
 	order   *clist.List               // most recently used first
+	// committed, when set, is called once what the connection wrote is
+	// visible to others: after a transaction commits, or after a
+	// statement outside one has run (an Exec returns, a query's rows
+	// close). The credentials cache keys on it.
+	committed func()
+	inTx      bool
+}
+
+func (c *cachedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := c.innerConn.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.inTx = true
+	return &notifyingTx{Tx: tx, c: c}, nil
+}
+
+// notifyingTx tells its connection's committed after it commits.
+type notifyingTx struct {
+	driver.Tx
+	c *cachedConn
+}
+
+func (t *notifyingTx) Commit() error {
+	err := t.Tx.Commit()
+	t.c.inTx = false
+	t.c.wrote()
+	return err
+}
+
+func (t *notifyingTx) Rollback() error {
+	err := t.Tx.Rollback()
+	t.c.inTx = false
+	return err
+}
+
+// wrote reports a statement's or a transaction's end to committed (even a
+// failed one: a spurious report only costs a cache miss).
+func (c *cachedConn) wrote() {
+	if c.committed != nil && !c.inTx {
+		c.committed()
+	}
 }
 
 type cachedStmt struct {
@@ -132,6 +178,7 @@ func (c *cachedConn) evict(el *clist.Element) error {
 }
 
 func (c *cachedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	defer c.wrote()
 	cs, err := c.get(ctx, query)
 	if err != nil {
 		return nil, err
@@ -148,14 +195,20 @@ func (c *cachedConn) QueryContext(ctx context.Context, query string, args []driv
 		return nil, err
 	}
 	if cs == nil {
-		return c.innerConn.QueryContext(ctx, query, args)
+		rows, err := c.innerConn.QueryContext(ctx, query, args)
+		if err != nil {
+			c.wrote()
+			return nil, err
+		}
+		return &cachedRows{Rows: rows, conn: c}, nil
 	}
 	rows, err := cs.stmt.(stmtContext).QueryContext(ctx, args)
 	if err != nil {
+		c.wrote()
 		return nil, err
 	}
 	cs.busy = true
-	return &cachedRows{Rows: rows, stmt: cs}, nil
+	return &cachedRows{Rows: rows, stmt: cs, conn: c}, nil
 }
 
 // Close finalizes the cached statements, then closes the connection.
@@ -173,11 +226,15 @@ func (c *cachedConn) Close() error {
 // driver resets the statement rather than finalizing it.
 type cachedRows struct {
 	driver.Rows
-	stmt *cachedStmt
+	stmt *cachedStmt // nil: run uncached
+	conn *cachedConn
 }
 
 func (r *cachedRows) Close() error {
 	err := r.Rows.Close()
-	r.stmt.busy = false
+	if r.stmt != nil {
+		r.stmt.busy = false
+	}
+	r.conn.wrote() // an INSERT … RETURNING outside a transaction is done now
 	return err
 }

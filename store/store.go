@@ -27,6 +27,7 @@ type DB struct {
 	live  atomic.Pointer[LiveCountersFunc]   // see UseLiveCounters
 	plans atomic.Pointer[dialer.PlanCatalog] // see UsePlans
 	dnc   dncState                           // see DNC
+	creds credCache                          // see UserCredentials
 
 	syncMu sync.Mutex // one SyncQuantities at a time
 
@@ -119,7 +120,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err := restrictFiles(path); err != nil {
 		return nil, err
 	}
-	w, err := openDB(dsn(path, roleWriter))
+	w, err := openDB(dsn(path, roleWriter), db.creds.committed)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -136,7 +137,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := openDB(dsn(path, roleReader))
+	r, err := openDB(dsn(path, roleReader), nil)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open readers: %w", err)
@@ -144,7 +145,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	db.r = r
-	ck, err := openDB(dsn(path, roleCheckpointer))
+	ck, err := openDB(dsn(path, roleCheckpointer), nil)
 	if err != nil {
 		r.Close()
 		w.Close()
@@ -213,7 +214,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // its write-ahead commit waits only for SQLite's lock, held for one short
 // transaction at a time.
 func (db *DB) enginePools() (w, r *sql.DB, err error) {
-	w, err = openDB(dsn(db.path, roleWriter))
+	w, err = openDB(dsn(db.path, roleWriter), nil) // writes calls only: see credCache
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: open the engine's writer: %w", err)
 	}
@@ -221,7 +222,7 @@ func (db *DB) enginePools() (w, r *sql.DB, err error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r, err = openDB(dsn(db.path, roleReader))
+	r, err = openDB(dsn(db.path, roleReader), nil)
 	if err != nil {
 		w.Close()
 		return nil, nil, fmt.Errorf("store: open the engine's readers: %w", err)
