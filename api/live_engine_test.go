@@ -695,8 +695,13 @@ func TestLiveEngineSlowClientIsDroppedAndPacingHolds(t *testing.T) {
 	if got := le.srv.live.count.Load(); got != 1 {
 		t.Errorf("%d clients connected at the end, want only the reader", got)
 	}
-	if v := le.scrape()["dialerd_ws_evicted_total"]; v != 1 {
+	m := le.scrape()
+	if v := m["dialerd_ws_evicted_total"]; v != 1 {
 		t.Errorf("dialerd_ws_evicted_total = %v", v)
+	}
+	// The pacing held, and the engine says so.
+	if v, ok := m["dialerd_engine_behind_seconds"]; !ok || v > engineFirstLag.Seconds() {
+		t.Errorf("dialerd_engine_behind_seconds = %v (exported: %v)", v, ok)
 	}
 	_ = slow.SetReadDeadline(time.Now().Add(10 * time.Second))
 	read := 0
