@@ -71,7 +71,8 @@ func (h apiKeyHasher) hash(secret string) string {
 }
 
 // keyActor resolves a well-formed secret to the actor of its key, as the
-// key is now: a disabled key fails at once, since nothing is cached.
+// key is now: a disabled key fails at once (the store remembers a key only
+// until the next write through it).
 func (s *Server) keyActor(ctx context.Context, secret string) (dialer.Actor, error) {
 	if s.deps.Tenants == nil {
 		return dialer.Actor{}, errBadAPIKey

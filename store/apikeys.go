@@ -95,17 +95,22 @@ func (db *DB) SetAPIKeyEnabled(ctx context.Context, tenantID, name string, enabl
 
 // APIKeyByHash finds the key whose secret has this keyed hash, with the
 // hash as stored (for a constant-time comparison by the caller); not found
-// when none has.
+// when none has. A key found is remembered until the next write through
+// the store (writeFence): disabling or deleting it ends it at once.
 func (db *DB) APIKeyByHash(ctx context.Context, secretHash string) (dialer.APIKey, string, error) {
-	var stored string
-	k, err := scanAPIKey(db.r.QueryRowContext(ctx, `SELECT `+apiKeyCols+`, secret_hash FROM api_keys WHERE secret_hash = ?`, secretHash), &stored)
-	if errors.Is(err, sql.ErrNoRows) {
-		return k, "", dialer.NotFound("api key")
-	}
-	if err != nil {
-		return k, "", fmt.Errorf("store: api key: %w", err)
-	}
-	return k, stored, nil
+	sk, err := db.keys.read(secretHash, func() (storedKey, error) {
+		var sk storedKey
+		var err error
+		sk.key, err = scanAPIKey(db.r.QueryRowContext(ctx, `SELECT `+apiKeyCols+`, secret_hash FROM api_keys WHERE secret_hash = ?`, secretHash), &sk.hash)
+		if errors.Is(err, sql.ErrNoRows) {
+			return sk, dialer.NotFound("api key")
+		}
+		if err != nil {
+			return sk, fmt.Errorf("store: api key: %w", err)
+		}
+		return sk, nil
+	})
+	return sk.key, sk.hash, err
 }
 
 // TouchAPIKey records that a key was used at at.

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/dialerd/dialerd/dialer"
 	"github.com/dialerd/dialerd/dialer/dialertest"
@@ -72,25 +74,61 @@ func TestCredentialsFollowEveryWrite(t *testing.T) {
 	}
 }
 
+// An API key is remembered too, and disabling it ends that at once.
+func TestAPIKeyFollowsEveryWrite(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	acc, err := db.CreateTenantAccount(ctx, dialer.TenantAccount{Name: "Acme", Type: "org", CreatedAt: time.Now()}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateAPIKey(ctx, dialer.APIKey{TenantID: acc.ID, Name: "K1", Role: dialer.RoleAccountOwner, CreatedAt: time.Now()}, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []bool{true, false, true} {
+		k, _, err := db.APIKeyByHash(ctx, "h1") // remembered
+		if err != nil || k.Enabled != want {
+			t.Fatalf("key %+v %v, want enabled %v", k, err, want)
+		}
+		if _, err := db.SetAPIKeyEnabled(ctx, acc.ID, "K1", !want, "crn::user:1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := db.APIKeyByHash(ctx, "no-such"); !errors.Is(err, dialer.ErrNotFound) {
+		t.Fatalf("an unknown hash: %v", err)
+	}
+}
+
 // A read that raced a write is not remembered as newer than it is: the
-// generation is taken before the read.
-func TestCredentialsCacheGeneration(t *testing.T) {
-	var c credCache
-	g := c.gen.Load()
-	c.committed() // a write commits while the read runs
-	c.put(1, dialer.Credentials{Epoch: 1}, g)
+// fence is taken before the read.
+func TestFencedCache(t *testing.T) {
+	var f writeFence
+	c := newFencedCache[int64](&f, func(v int) int { return v })
+	if _, err := c.read(1, func() (int, error) {
+		f.committed() // a write commits while the read runs
+		return 1, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := c.get(1); ok {
 		t.Fatal("a read older than a write was taken as current")
 	}
-	c.put(1, dialer.Credentials{Epoch: 2}, c.gen.Load())
-	got, ok := c.get(1)
-	if !ok || got.Epoch != 2 {
-		t.Fatalf("current read: %+v %v", got, ok)
+	if v, _ := c.read(1, func() (int, error) { return 2, nil }); v != 2 {
+		t.Fatalf("read %d", v)
 	}
-	for i := range int64(credCacheMax + 10) {
-		c.put(100+i, dialer.Credentials{}, c.gen.Load())
+	if v, ok := c.get(1); !ok || v != 2 {
+		t.Fatalf("current read: %d %v", v, ok)
 	}
-	if len(c.m) > credCacheMax {
-		t.Fatalf("%d remembered, bound %d", len(c.m), credCacheMax)
+	if _, err := c.read(3, func() (int, error) { return 0, dialer.NotFound("x") }); err == nil {
+		t.Fatal("the error was lost")
+	}
+	if _, ok := c.get(3); ok {
+		t.Fatal("a failed read was remembered")
+	}
+	for i := range int64(fencedCacheMax + 10) {
+		c.read(100+i, func() (int, error) { return 0, nil })
+	}
+	if len(c.m) > fencedCacheMax {
+		t.Fatalf("%d remembered, bound %d", len(c.m), fencedCacheMax)
 	}
 }

@@ -27,7 +27,11 @@ type DB struct {
 	live  atomic.Pointer[LiveCountersFunc]   // see UseLiveCounters
 	plans atomic.Pointer[dialer.PlanCatalog] // see UsePlans
 	dnc   dncState                           // see DNC
-	creds credCache                          // see UserCredentials
+	// writes moves on every commit of w; creds and keys remember the
+	// credentials requests authenticate with until it does (writeFence).
+	writes writeFence
+	creds  *fencedCache[int64, dialer.Credentials]
+	keys   *fencedCache[string, storedKey]
 
 	syncMu sync.Mutex // one SyncQuantities at a time
 
@@ -109,6 +113,8 @@ func (db *DB) checkpoints() {
 // this binary's schema. It refuses a database whose schema is newer.
 func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	db := &DB{path: path}
+	db.creds = newFencedCache[int64](&db.writes, cloneCredentials)
+	db.keys = newFencedCache[string](&db.writes, func(k storedKey) storedKey { return k })
 	for _, opt := range opts {
 		if err := opt(db); err != nil {
 			return nil, err
@@ -120,7 +126,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err := restrictFiles(path); err != nil {
 		return nil, err
 	}
-	w, err := openDB(dsn(path, roleWriter), db.creds.committed)
+	w, err := openDB(dsn(path, roleWriter), db.writes.committed)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -214,7 +220,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // its write-ahead commit waits only for SQLite's lock, held for one short
 // transaction at a time.
 func (db *DB) enginePools() (w, r *sql.DB, err error) {
-	w, err = openDB(dsn(db.path, roleWriter), nil) // writes calls only: see credCache
+	w, err = openDB(dsn(db.path, roleWriter), nil) // writes calls only: see writeFence
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: open the engine's writer: %w", err)
 	}

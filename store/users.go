@@ -135,18 +135,12 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (dialer.Crede
 
 // UserCredentials returns a user, with its grants and password epoch, by id.
 //
-// They are remembered until the next write through the store (credCache):
+// They are remembered until the next write through the store (writeFence):
 // a deactivation, a password change or a grant ends them at once.
 func (db *DB) UserCredentials(ctx context.Context, id int64) (dialer.Credentials, error) {
-	if c, ok := db.creds.get(id); ok {
-		return c, nil
-	}
-	g := db.creds.gen.Load()
-	c, err := db.credentials(ctx, `users.user_id = ?`, id)
-	if err == nil {
-		db.creds.put(id, c, g)
-	}
-	return c, err
+	return db.creds.read(id, func() (dialer.Credentials, error) {
+		return db.credentials(ctx, `users.user_id = ?`, id)
+	})
 }
 
 func (db *DB) credentials(ctx context.Context, cond string, arg any) (dialer.Credentials, error) {
