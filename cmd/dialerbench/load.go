@@ -42,44 +42,52 @@ type loadTarget struct {
 	contacts            int // in the group
 }
 
+// clientState is what one client keeps between its requests.
+type clientState struct {
+	contact  int64 // the contact it created, then updates
+	exchange int   // its own exchange of +1556 numbers
+}
+
 // op is one kind of request of the mix, with its weight.
 type op struct {
 	name   string
 	weight int
-	do     func(ctx context.Context, c *e2e.Client, rng *rand.Rand, t loadTarget, scratch *int64) error
+	do     func(ctx context.Context, c *e2e.Client, rng *rand.Rand, t loadTarget, scratch *clientState) error
 }
 
 func loadMix() []op {
-	get := func(path string) func(context.Context, *e2e.Client, *rand.Rand, loadTarget, *int64) error {
-		return func(ctx context.Context, c *e2e.Client, _ *rand.Rand, _ loadTarget, _ *int64) error {
+	get := func(path string) func(context.Context, *e2e.Client, *rand.Rand, loadTarget, *clientState) error {
+		return func(ctx context.Context, c *e2e.Client, _ *rand.Rand, _ loadTarget, _ *clientState) error {
 			return c.Do(ctx, http.MethodGet, path, nil, "", nil)
 		}
 	}
 	return []op{
-		{"GET /campaigns/{id}", 35, func(ctx context.Context, c *e2e.Client, _ *rand.Rand, t loadTarget, _ *int64) error {
+		{"GET /campaigns/{id}", 35, func(ctx context.Context, c *e2e.Client, _ *rand.Rand, t loadTarget, _ *clientState) error {
 			return c.Do(ctx, http.MethodGet, "/campaigns/"+strconv.FormatInt(t.campaignID, 10), nil, "", nil)
 		}},
 		{"GET /campaigns", 10, get("/campaigns")},
-		{"GET /transmissions?campaign_id", 20, func(ctx context.Context, c *e2e.Client, rng *rand.Rand, t loadTarget, _ *int64) error {
+		{"GET /transmissions?campaign_id", 20, func(ctx context.Context, c *e2e.Client, rng *rand.Rand, t loadTarget, _ *clientState) error {
 			page := 1 + rng.IntN(max(1, t.contacts/50))
 			return c.Do(ctx, http.MethodGet, fmt.Sprintf("/transmissions?campaign_id=%d&per_page=50&page=%d", t.campaignID, page), nil, "", nil)
 		}},
-		{"GET /groups/{id}/contacts", 10, func(ctx context.Context, c *e2e.Client, rng *rand.Rand, t loadTarget, _ *int64) error {
+		{"GET /groups/{id}/contacts", 10, func(ctx context.Context, c *e2e.Client, rng *rand.Rand, t loadTarget, _ *clientState) error {
 			page := 1 + rng.IntN(max(1, t.contacts/50))
 			return c.Do(ctx, http.MethodGet, fmt.Sprintf("/groups/%d/contacts?per_page=50&page=%d", t.groupID, page), nil, "", nil)
 		}},
 		{"GET /providers", 5, get("/providers")},
 		{"GET /programs", 5, get("/programs")},
-		{"POST|PUT /contacts", 15, func(ctx context.Context, c *e2e.Client, rng *rand.Rand, _ loadTarget, scratch *int64) error {
-			// Numbers outside the campaign's (+1555...): +1556, an
-			// exchange of 2-9 as NANP wants.
-			phone := fmt.Sprintf("+1556%d%06d", 2+rng.IntN(8), rng.IntN(1_000_000))
-			if *scratch == 0 {
+		{"POST|PUT /contacts", 15, func(ctx context.Context, c *e2e.Client, rng *rand.Rand, _ loadTarget, scratch *clientState) error {
+			// Numbers outside the campaign's (+1555...): +1556, then
+			// the client's own exchange (200-999, as NANP wants), so that
+			// no two clients ever pick the same number: a collision is a
+			// correct 409 from dialerd, not an error of the load.
+			phone := fmt.Sprintf("+1556%03d%04d", scratch.exchange, rng.IntN(10_000))
+			if scratch.contact == 0 {
 				id, err := c.Create(ctx, http.MethodPost, "/contacts", map[string]any{"phone": phone, "first_name": "load"}, "contact_id")
-				*scratch = id
+				scratch.contact = id
 				return err
 			}
-			return c.Do(ctx, http.MethodPut, "/contacts/"+strconv.FormatInt(*scratch, 10), map[string]any{"phone": phone, "first_name": "load"}, "", nil)
+			return c.Do(ctx, http.MethodPut, "/contacts/"+strconv.FormatInt(scratch.contact, 10), map[string]any{"phone": phone, "first_name": "load"}, "", nil)
 		}},
 	}
 }
@@ -108,7 +116,7 @@ func startAPILoad(ctx context.Context, base, password string, n int, think time.
 		c := &e2e.Client{Base: base, Token: tokens[i%len(tokens)], HTTP: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
 		l.wg.Go(func() {
-			var scratch int64
+			scratch := clientState{exchange: 200 + i%800}
 			for {
 				select {
 				case <-l.stop:
