@@ -335,29 +335,3 @@ func (db *DB) DeleteCentrexAccounts(ctx context.Context, tenantID, centrexID str
 	})
 	return out, err
 }
-
-// rowsQuerier is a pool or a transaction.
-type rowsQuerier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-// queryAll runs q and scans every row.
-func queryAll[T any](ctx context.Context, db rowsQuerier, q string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: query: %w", err)
-	}
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: scan: %w", err)
-		}
-		out = append(out, v)
-	}
-	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
-		return nil, fmt.Errorf("store: query: %w", err)
-	}
-	return out, nil
-}

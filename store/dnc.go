@@ -588,21 +588,8 @@ func (db *DB) CompliancePolicy(ctx context.Context, tenantID string, campaignID,
 // dncLists are the lists a campaign (campaignID != 0) or a single
 // transmission names, nil for none.
 func (db *DB) dncLists(ctx context.Context, tenantID string, campaignID, transmissionID int64) ([]int64, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT u.dnc_id FROM dnc_uses u JOIN dnc_lists l ON l.dnc_id = u.dnc_id
+	return column[int64](ctx, db.r, "compliance policy", `SELECT u.dnc_id FROM dnc_uses u JOIN dnc_lists l ON l.dnc_id = u.dnc_id
 		WHERE u.campaign_id = ? AND u.transmission_id = ? AND (l.tenant_id = ? OR l.tenant_id IS NULL) ORDER BY u.dnc_id`, campaignID, transmissionID, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("store: compliance policy: %w", err)
-	}
-	defer rows.Close()
-	var lists []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: compliance policy: %w", err)
-		}
-		lists = append(lists, id)
-	}
-	return lists, rows.Err()
 }
 
 // DNCUses reads the lists a campaign (campaignID != 0) or a single

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/dialerd/dialerd/dialer"
 )
@@ -14,22 +12,10 @@ import (
 // most) first, the oldest among equals, each with its password unsealed.
 // dialer.ErrNotFound when the tenant has none.
 func (db *DB) EmailRoutes(ctx context.Context, tenantID string) ([]dialer.Route, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT provider_id FROM providers WHERE tenant_id = ? AND gateway_flag = ? AND active = 1
-		ORDER BY weight, provider_id`, tenantID, dialer.GatewaySendmail)
+	ids, err := column[int64](ctx, db.r, "email providers", `SELECT provider_id FROM providers
+		WHERE tenant_id = ? AND gateway_flag = ? AND active = 1 ORDER BY weight, provider_id`, tenantID, dialer.GatewaySendmail)
 	if err != nil {
-		return nil, fmt.Errorf("store: email providers: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: email providers: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
-		return nil, fmt.Errorf("store: email providers: %w", err)
+		return nil, err
 	}
 	if len(ids) == 0 {
 		return nil, dialer.NotFound("email provider")

@@ -43,25 +43,9 @@ func faxMailWaiting(email string) string { return "fax received; to be mailed to
 // that nobody holds (no claim, or one older than lease: its try is over),
 // at most limit, the earliest first.
 func (db *DB) DueFaxMails(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]int64, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT transmission_id FROM fax_mails
+	return column[int64](ctx, db.r, "due fax mails", `SELECT transmission_id FROM fax_mails
 		WHERE due_at <= ? AND (claim = '' OR claimed_at <= ?) ORDER BY due_at, transmission_id LIMIT ?`,
 		unixMS(now), unixMS(now.Add(-lease)), limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: due fax mails: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: due fax mails: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
-		return nil, fmt.Errorf("store: due fax mails: %w", err)
-	}
-	return ids, nil
 }
 
 // NextFaxMail is when the earliest fax to mail that nobody holds is due;

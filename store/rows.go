@@ -17,6 +17,47 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// rowsQuerier is a pool or a transaction.
+type rowsQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryAll runs q and scans every row.
+func queryAll[T any](ctx context.Context, db rowsQuerier, q string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: query: %w", err)
+	}
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: scan: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+		return nil, fmt.Errorf("store: query: %w", err)
+	}
+	return out, nil
+}
+
+// column is the one column that query selects, in its order (empty for
+// no rows); an error says what was being read.
+func column[T any](ctx context.Context, q rowsQuerier, what, query string, args ...any) ([]T, error) {
+	out, err := queryAll(ctx, q, query, args, func(r rowScanner) (T, error) {
+		var v T
+		err := r.Scan(&v)
+		return v, err
+	})
+	if err != nil {
+		// queryAll's own "store: query:" gives way to what.
+		return nil, fmt.Errorf("store: %s: %w", what, errors.Unwrap(err))
+	}
+	return out, nil
+}
+
 // list runs a listSpec query and scans each row.
 func list[T any](ctx context.Context, db *DB, spec listSpec, cols string, scope dialer.Scope, q dialer.ListQuery, scan func(rowScanner) (T, error)) ([]T, error) {
 	page, err := spec.page(scope, q)

@@ -82,21 +82,8 @@ func dropSchedules(ctx context.Context, tx *sql.Tx, tenantID string, actions []s
 	for _, a := range actions {
 		args = append(args, a)
 	}
-	rows, err := tx.QueryContext(ctx, `DELETE FROM schedules WHERE tenant_id = ? AND target_id = ? AND done_at = 0
+	return column[int64](ctx, tx, "drop schedules", `DELETE FROM schedules WHERE tenant_id = ? AND target_id = ? AND done_at = 0
 		AND action IN (`+marks+`) RETURNING schedule_id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: drop schedules: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: drop schedules: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, errors.Join(rows.Close(), rows.Err())
 }
 
 func transmissionStatusTx(ctx context.Context, tx *sql.Tx, tenantID string, id int64) (dialer.TransmissionStatus, error) {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/dialerd/dialerd/dialer"
@@ -51,18 +50,5 @@ func rekeyTenants(ctx context.Context, tx *sql.Tx) error {
 
 // strings1 reads a one-column query of strings.
 func strings1(ctx context.Context, tx *sql.Tx, query string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, errors.Join(rows.Close(), rows.Err())
+	return column[string](ctx, tx, "migration", query)
 }
