@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // crossbarRows is every row of the crossbar tables, to prove a refused
@@ -32,6 +33,10 @@ func TestCrossbarEveryRoute(t *testing.T) {
 	// Reads commit counted quantities: do one first, so the walk starts
 	// from what the records say.
 	w.cb("GET", w.cbPath(w.tenant, "/services/summary"), w.admin, nil, 200)
+	// The setup's writes sync quantities in the background, stamping the
+	// services row: let that finish, or it lands in the walk (it did,
+	// whenever the walk crossed a second).
+	w.srv.quantitiesQuiet(t)
 	ids := strings.NewReplacer(":centrex_id", "main", ":centrex_account_id", "acct1", ":plan_id", "nosuchplan",
 		":audit_id", "202601-00000000000000000000000000000000", ":source", "quantity")
 	specs := append(w.srv.centrexSpecs(), w.srv.servicesSpecs()...)
@@ -58,5 +63,23 @@ func TestCrossbarEveryRoute(t *testing.T) {
 	}
 	if after := w.crossbarRows(); after != before {
 		t.Errorf("refused requests wrote:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// quantitiesQuiet waits until no background quantity sync runs.
+func (s *Server) quantitiesQuiet(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.quantities.mu.Lock()
+		n := len(s.quantities.running)
+		s.quantities.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("background quantity syncs never finished")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -127,7 +127,7 @@ func (s *Server) servicesSpecs() []cbSpec {
 		{"GET", sv + "/overrides", "Rate and limit overrides {category: {item: {rate}}}, {limits: {name: {value}}}", nil, jsonSchema{"type": "object"}, read(s.getOverrides)},
 		{"POST", sv + "/overrides", "Replace the overrides; platform admin", cbBody[jsonSchema]{}, jsonSchema{"type": "object"}, write(s.setOverrides(false))},
 		{"PATCH", sv + "/overrides", "Merge overrides (null removes); platform admin", cbBody[jsonSchema]{}, jsonSchema{"type": "object"}, write(s.setOverrides(true))},
-		{"POST", sv + "/quote", "The summary the account would have with {\"plans\": [ids]}; nothing is written", cbBody[quoteRequest]{}, servicesSummary{}, read(s.quote)},
+		{"POST", sv + "/quote", "The summary the account would have with {\"plans\": [ids]}; nothing is written", cbBody[quoteRequest]{}, servicesSummary{}, []gin.HandlerFunc{admin, s.quote}},
 		{"GET", sv + "/summary", "Plans, overrides, invoices, quantities, billing cycle, status; Accept: text/csv flattens the invoice items", nil, jsonOrCSV{servicesSummary{}}, read(s.getSummary)},
 		{"GET", sv + "/available", "The plan catalogue", nil, []availablePlan{}, read(s.availablePlans)},
 		{"GET", sv + "/editable", "What of a plan item may be changed, per category and item", nil, jsonSchema{"type": "object"}, read(s.editable)},
@@ -141,12 +141,21 @@ func (s *Server) servicesSpecs() []cbSpec {
 // services read, so what is shown is what the records say.
 func (s *Server) syncQuantities() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if _, err := s.deps.Services.SyncQuantities(c.Request.Context(), cbAccount(c), "quantity", auditWho(c), auditRequest(c)); err != nil {
-			s.cbFail(c, err)
-			return
+		if s.syncedQuantities(c) {
+			c.Next()
 		}
-		c.Next()
 	}
+}
+
+// syncedQuantities commits what moved, answering the failure if it could
+// not. A handler whose request has a body calls it once the body is valid:
+// a refused request writes nothing.
+func (s *Server) syncedQuantities(c *gin.Context) bool {
+	if _, err := s.deps.Services.SyncQuantities(c.Request.Context(), cbAccount(c), "quantity", auditWho(c), auditRequest(c)); err != nil {
+		s.cbFail(c, err)
+		return false
+	}
+	return true
 }
 
 // services reads the account's services document and its plans.
@@ -985,6 +994,9 @@ func (s *Server) quote(c *gin.Context) {
 	}
 	if err := v.Err(); err != nil {
 		s.cbFail(c, err)
+		return
+	}
+	if !s.syncedQuantities(c) {
 		return
 	}
 	doc, _, _, ok := s.services(c)
