@@ -121,8 +121,8 @@ func (e *Engine) dispatchCampaigns(now time.Time, consider func(time.Time)) (owe
 			// Its turn passed unused: no credit for it.
 			r.pacer.Idle()
 		}
-		if dialedNow && r.pacer.Behind(now) > 0 && (owed.IsZero() || r.pacer.grid.Before(owed)) {
-			owed = r.pacer.grid
+		if late := r.pacer.Behind(now); dialedNow && late > 0 && (owed.IsZero() || now.Add(-late).Before(owed)) {
+			owed = now.Add(-late)
 		}
 		if _, still := e.runs[r.c.ID]; still {
 			e.notePaused(r, now)

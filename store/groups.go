@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/dialerd/dialerd/dialer"
@@ -13,11 +12,15 @@ import (
 
 // groupCols reads a group with its member count. The count walks the
 // group's part of the group_contacts primary key, not the table.
-const groupCols = `groups.group_id, groups.tenant_id, groups.name, groups.description, ` + groupCount + `,
-	groups.created_by, groups.created_by_crn, groups.created_at, groups.updated_at`
+const groupCols = groupColsHead + `(SELECT COUNT(*) FROM group_contacts WHERE group_contacts.group_id = groups.group_id)` + groupColsTail
 
-// groupCount is a group's contact_total.
-const groupCount = `(SELECT COUNT(*) FROM group_contacts WHERE group_contacts.group_id = groups.group_id)`
+// groupHeaderCols are groupCols with a contact_total of 0 (GroupHeader).
+const groupHeaderCols = groupColsHead + `0` + groupColsTail
+
+const (
+	groupColsHead = `groups.group_id, groups.tenant_id, groups.name, groups.description, `
+	groupColsTail = `, groups.created_by, groups.created_by_crn, groups.created_at, groups.updated_at`
+)
 
 var groupList = listSpec{
 	table: "groups", idCol: "group_id",
@@ -65,7 +68,7 @@ func (db *DB) Group(ctx context.Context, tenantID string, id int64) (dialer.Grou
 // checks that only need to know it exists and who owns it: counting a
 // large group's members is most of the cost of reading it.
 func (db *DB) GroupHeader(ctx context.Context, tenantID string, id int64) (dialer.Group, error) {
-	g, err := scanGroup(db.r.QueryRowContext(ctx, `SELECT `+strings.Replace(groupCols, groupCount, "0", 1)+` FROM groups WHERE tenant_id = ? AND group_id = ?`, tenantID, id))
+	g, err := scanGroup(db.r.QueryRowContext(ctx, `SELECT `+groupHeaderCols+` FROM groups WHERE tenant_id = ? AND group_id = ?`, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, dialer.NotFound("group")
 	}

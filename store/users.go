@@ -111,10 +111,7 @@ func (l idList) Scan(src any) error {
 		s = v
 	case []byte:
 		s = string(v)
-	case int64: // one id
-		*l.dst = append(*l.dst, v)
-		return nil
-	default:
+	default: // group_concat gives text or NULL
 		return fmt.Errorf("store: id list of %T", src)
 	}
 	for f := range strings.SplitSeq(s, ",") {
