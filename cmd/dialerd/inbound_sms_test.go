@@ -98,3 +98,24 @@ func freeUDPPort(t *testing.T) int {
 	}
 	return port
 }
+
+// startSippUAS runs SIPp as the far end with testdata/sipp/<scenario>.xml
+// on a free loopback port, for calls calls within timeout (SIPp's own
+// -timeout, an error when reached), with extra arguments; done yields its
+// exit. It is killed when the test ends.
+func startSippUAS(t *testing.T, sippBin, scenario string, calls int, timeout string, extra ...string) (port int, done <-chan error) {
+	t.Helper()
+	port = freeUDPPort(t)
+	sf, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "sipp", scenario+".xml"))
+	args := append([]string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(calls), "-nostdin",
+		"-timeout", timeout, "-timeout_error"}, extra...)
+	cmd := exec.Command(sippBin, args...)
+	cmd.Dir = t.TempDir()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return port, ch
+}

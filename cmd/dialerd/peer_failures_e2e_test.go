@@ -2,7 +2,6 @@ package main
 
 import (
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,17 +27,7 @@ func TestVoiceTTSCalleeBusyOverSIP(t *testing.T) {
 	if _, err := exec.LookPath("espeak-ng"); err != nil {
 		mailtest.SkipOrFail(t, "espeak-ng (Debian package espeak-ng) is not installed")
 	}
-	sippPort := freeUDPPort(t)
-	scenario, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "sipp", "busy.xml"))
-	sipp := exec.Command(sippBin, "-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(sippPort),
-		"-m", "2", "-nostdin", "-timeout", "120s", "-timeout_error")
-	sipp.Dir = t.TempDir()
-	if err := sipp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sippDone := make(chan error, 1)
-	go func() { sippDone <- sipp.Wait() }()
-	t.Cleanup(func() { _ = sipp.Process.Kill() })
+	sippPort, sippDone := startSippUAS(t, sippBin, "busy", 2, "120s")
 
 	p := startDaemon(t, t.TempDir(), "DIALERD_SIP_LISTEN=127.0.0.1:"+strconv.Itoa(freeUDPPort(t)),
 		"DIALERD_ADMIN_PASSWORD=admin-password-1", "DIALERD_ENGINE_GATEWAY=live")
@@ -160,18 +149,7 @@ func TestSendSMSOverSIPE2E(t *testing.T) {
 		mailtest.SkipOrFail(t, "sipp (Debian package sip-tester) is not installed")
 	}
 	sipp := func(scenario string) (port int, done <-chan error) {
-		port = freeUDPPort(t)
-		sf, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "sipp", scenario+".xml"))
-		cmd := exec.Command(sippBin, "-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", "-nostdin",
-			"-timeout", "60s", "-timeout_error")
-		cmd.Dir = t.TempDir()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ch := make(chan error, 1)
-		go func() { ch <- cmd.Wait() }()
-		t.Cleanup(func() { _ = cmd.Process.Kill() })
-		return port, ch
+		return startSippUAS(t, sippBin, scenario, 1, "60s")
 	}
 	p := startDaemon(t, t.TempDir(), "DIALERD_SIP_LISTEN=127.0.0.1:"+strconv.Itoa(freeUDPPort(t)),
 		"DIALERD_ADMIN_PASSWORD=admin-password-1", "DIALERD_ENGINE_GATEWAY=live")

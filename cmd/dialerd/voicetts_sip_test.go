@@ -52,18 +52,8 @@ func TestVoiceTTSCampaignOverSIP(t *testing.T) {
 			}
 		}
 	}()
-	sippPort := freeUDPPort(t)
-	scenario, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "sipp", "answer.xml"))
-	sipp := exec.Command(sippBin, "-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(sippPort),
-		"-m", "1", "-nostdin", "-timeout", "120s", "-timeout_error",
+	sippPort, sippDone := startSippUAS(t, sippBin, "answer", 1, "120s",
 		"-key", "rtp_port", strconv.Itoa(rtp.LocalAddr().(*net.UDPAddr).Port), "-key", "formats", "0 8")
-	sipp.Dir = t.TempDir()
-	if err := sipp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sippDone := make(chan error, 1)
-	go func() { sippDone <- sipp.Wait() }()
-	t.Cleanup(func() { _ = sipp.Process.Kill() })
 
 	dataDir := t.TempDir()
 	p := startDaemon(t, dataDir, "DIALERD_SIP_LISTEN=127.0.0.1:"+strconv.Itoa(freeUDPPort(t)),
