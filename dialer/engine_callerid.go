@@ -18,7 +18,7 @@ func (e *Engine) callerIDRefusal(it *workItem, svc int, p *providerState) string
 	}
 	number := CallerIDNumber(it.CallerID)
 	if number == "" {
-		if p.route.Username != "" || p.info.AllowAnonymous {
+		if !anonymous(number, p.route) || p.info.AllowAnonymous {
 			return ""
 		}
 		return fmt.Sprintf("the attempt presents no caller id and provider %d (%s) has no username to present: it would go out anonymous, "+
@@ -59,8 +59,13 @@ func presentedCallerID(att Attempt) string {
 	switch {
 	case att.CallerIDNumber != "":
 		return att.CallerIDNumber
-	case att.Provider.Username == "" && att.Provider.Gateway != GatewayKannel && att.Provider.Gateway != GatewaySendmail:
+	case anonymous(att.CallerIDNumber, att.Provider) && att.Provider.Gateway != GatewayKannel && att.Provider.Gateway != GatewaySendmail:
 		return "anonymous"
 	}
 	return ""
 }
+
+// anonymous is the rule both the refusal and the record follow: a call
+// that presents no number, on a trunk with no identity of its own (no
+// username), reaches the callee anonymous.
+func anonymous(number string, r Route) bool { return number == "" && r.Username == "" }
